@@ -1,0 +1,1 @@
+"""function-platform: a Crossplane composition function for the platform catalogue."""

@@ -1,0 +1,5 @@
+"""Run the function server: python -m function --insecure."""
+
+from function.cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""PostgreSQLInstance: a database on the shared server, or a dedicated PostgreSQL cluster."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from function.api.common import (
+    DOMAIN,
+    ENVIRONMENT_FIELD,
+    STANDARD_COLUMNS,
+    CompositeKind,
+    CompositeStatus,
+    Environment,
+    Parameters,
+    PrinterColumn,
+    Rule,
+    VaultPath,
+)
+
+Size = Literal["small", "medium", "large"]
+Deployment = Literal["shared", "dedicated"]
+PostgresMajor = Literal[15, 16, 17]
+
+
+class PostgreSQLParameters(Parameters):
+    """spec.parameters of a PostgreSQLInstance."""
+
+    environment: Environment = ENVIRONMENT_FIELD
+    size: Size = Field(
+        default="small",
+        description="Compute size: connection limit on the shared server, CPU and memory of a "
+        "dedicated one.",
+    )
+    storageGB: int = Field(
+        default=20, ge=1, le=16384, description="Volume size of a dedicated server, in GiB."
+    )
+    enableBackup: bool = Field(
+        default=True,
+        description="Scheduled backups and WAL archiving of a dedicated server to the platform's "
+        "object store. The shared server is backed up by the platform.",
+    )
+    deployment: Deployment = Field(
+        default="shared",
+        description="shared: a database and login role on the platform's shared server; "
+        "dedicated: its own PostgreSQL cluster run by CloudNativePG.",
+    )
+    version: PostgresMajor = Field(
+        default=16, description="PostgreSQL major version of a dedicated server."
+    )
+    vaultPath: VaultPath | None = None
+
+    rules = (
+        Rule(
+            field="enableBackup",
+            cel="self.environment != 'production' || self.enableBackup",
+            message="must be true in production",
+            check=lambda p: p.environment != "production" or p.enableBackup,
+        ),
+    )
+
+
+class PostgreSQLStatus(CompositeStatus):
+    """status of a PostgreSQLInstance."""
+
+    endpoint: str | None = Field(default=None, description="host:port of the read-write service.")
+    database: str | None = Field(default=None, description="Name of the database.")
+    username: str | None = Field(default=None, description="Login role owning the database.")
+
+
+POSTGRESQL = CompositeKind(
+    group=f"database.{DOMAIN}",
+    kind="PostgreSQLInstance",
+    plural="postgresqlinstances",
+    parameters=PostgreSQLParameters,
+    status=PostgreSQLStatus,
+    description="A PostgreSQL database with its login role and a connection Secret.",
+    printer_columns=(
+        PrinterColumn("Environment", ".spec.parameters.environment"),
+        PrinterColumn("Deployment", ".spec.parameters.deployment"),
+        PrinterColumn("Size", ".spec.parameters.size"),
+        *STANDARD_COLUMNS,
+        PrinterColumn("Endpoint", ".status.endpoint"),
+    ),
+)

@@ -1,0 +1,87 @@
+"""RedisInstance: a Valkey (Redis-compatible) server with auth, from the official chart."""
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from function.api.common import (
+    DOMAIN,
+    ENVIRONMENT_FIELD,
+    STANDARD_COLUMNS,
+    CompositeKind,
+    CompositeStatus,
+    Environment,
+    Parameters,
+    PrinterColumn,
+    Rule,
+)
+
+_SECRET_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+class SecretKeyRef(BaseModel):
+    """A key of a Secret in the instance's namespace."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str = Field(pattern=_SECRET_NAME, max_length=253, description="Secret name.")
+    key: str = Field(
+        default="password", pattern=r"^[-._a-zA-Z0-9]+$", max_length=253, description="Key."
+    )
+
+
+class RedisParameters(Parameters):
+    """spec.parameters of a RedisInstance."""
+
+    environment: Environment = ENVIRONMENT_FIELD
+    replicas: int = Field(
+        default=1, ge=1, le=9, description="Server count: one primary and replicas-1 read replicas."
+    )
+    memoryGB: int = Field(
+        default=1, ge=1, le=256, description="Memory limit of each server, in GiB."
+    )
+    persistence: bool = Field(default=True, description="Keep data on a persistent volume.")
+    persistenceSizeGB: int = Field(
+        default=8, ge=1, le=4096, description="Volume size of each server when persistent, in GiB."
+    )
+    passwordSecretRef: SecretKeyRef | None = Field(
+        default=None,
+        description="Use the password in this Secret instead of a generated one. Auth is always on.",
+    )
+
+    rules = (
+        Rule(
+            field="persistenceSizeGB",
+            cel="!self.persistence || self.persistenceSizeGB >= self.memoryGB",
+            message="must be at least memoryGB when persistence is on (a snapshot needs room "
+            "for the whole dataset)",
+            check=lambda p: not p.persistence or p.persistenceSizeGB >= p.memoryGB,
+        ),
+        Rule(
+            field="persistence",
+            cel="self.replicas == 1 || self.persistence",
+            message="must be true when replicas > 1 (replicas sync through volumes)",
+            check=lambda p: p.replicas == 1 or p.persistence,
+        ),
+    )
+
+
+class RedisStatus(CompositeStatus):
+    """status of a RedisInstance."""
+
+    endpoint: str | None = Field(default=None, description="host:port of the primary.")
+    readyReplicas: int | None = Field(default=None, description="Servers ready.")
+
+
+REDIS = CompositeKind(
+    group=f"cache.{DOMAIN}",
+    kind="RedisInstance",
+    plural="redisinstances",
+    parameters=RedisParameters,
+    status=RedisStatus,
+    description="A Redis-compatible (Valkey) server with auth and a connection Secret.",
+    printer_columns=(
+        PrinterColumn("Environment", ".spec.parameters.environment"),
+        PrinterColumn("Replicas", ".spec.parameters.replicas", "integer"),
+        *STANDARD_COLUMNS,
+        PrinterColumn("Endpoint", ".status.endpoint"),
+    ),
+)

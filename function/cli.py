@@ -1,0 +1,33 @@
+"""Command line: the SDK's standard flags, served by our runner."""
+
+from typing import Any
+
+import click
+from crossplane.function import cli as sdkcli
+from crossplane.function import logging, runtime
+
+from function.runner import FunctionRunner
+
+
+@click.command()
+@sdkcli.standard_options
+def main(
+    *,
+    debug: bool,
+    address: str,
+    tls_certs_dir: str | None,
+    insecure: bool,
+    max_recv_message_size: int,
+    max_send_message_size: int | None,
+) -> None:
+    """Serve the platform composition function over gRPC."""
+    logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
+    send_mb = max_send_message_size or max_recv_message_size
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_receive_message_length", max_recv_message_size * 1024 * 1024),
+        ("grpc.max_send_message_length", send_mb * 1024 * 1024),
+    ]
+    # With credentials and --insecure the SDK binds TLS first and the plaintext
+    # port then fails to bind: --insecure must mean no credentials at all.
+    creds = None if insecure else runtime.load_credentials(tls_certs_dir)  # type: ignore[arg-type]
+    runtime.serve(FunctionRunner(), address, creds=creds, insecure=insecure, options=options)

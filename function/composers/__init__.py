@@ -1,0 +1,1 @@
+"""One composer per composite kind: Context in, Desired out."""

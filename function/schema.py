@@ -1,0 +1,71 @@
+"""OpenAPI v3 structural schemas from pydantic models, for XRDs and the input CRD.
+
+Pydantic's JSON Schema is close to what Kubernetes wants; this inlines
+$refs, collapses Optional (anyOf with null) to the plain type, turns const
+into enum, drops what structural schemas reject (titles, additionalProperties
+false), and adds each model's cross-field Rules as x-kubernetes-validations.
+"""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from function.api.common import Parameters
+
+Schema = dict[str, Any]
+
+_DROP = {"title", "$defs", "discriminator"}
+
+
+def _collapse_optional(node: Schema) -> Schema:
+    options = [o for o in node.get("anyOf", []) if o.get("type") != "null"]
+    if "anyOf" not in node or len(options) != 1:
+        return node
+    merged = {k: v for k, v in node.items() if k != "anyOf"} | options[0]
+    if merged.get("default", 0) is None:
+        del merged["default"]
+    return merged
+
+
+def _convert(node: Any, defs: dict[str, Schema]) -> Any:
+    if isinstance(node, list):
+        return [_convert(n, defs) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = _collapse_optional(node)
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        # The field's own description wins over the referenced model's docstring.
+        node = target | {k: v for k, v in node.items() if k != "$ref"}
+    out: Schema = {}
+    for key, value in node.items():
+        if key in _DROP or (key == "additionalProperties" and value is False):
+            continue
+        if key == "const":
+            out["enum"] = [value]
+        elif key in ("properties", "default", "enum"):
+            out[key] = (
+                {k: _convert(v, defs) for k, v in value.items()} if key == "properties" else value
+            )
+        else:
+            out[key] = _convert(value, defs)
+    if "properties" in out:
+        out["type"] = "object"
+    return out
+
+
+def openapi(model: type[BaseModel]) -> Schema:
+    """The structural schema of a model, with its rules as CEL validations."""
+    raw = model.model_json_schema(mode="validation")
+    schema: Schema = _convert(raw, raw.get("$defs", {}))
+    if issubclass(model, Parameters) and model.rules:
+        schema["x-kubernetes-validations"] = [
+            {
+                "rule": r.cel,
+                "message": r.message,
+                "fieldPath": f".{r.field}",
+                "reason": "FieldValueInvalid",
+            }
+            for r in model.rules
+        ]
+    return schema

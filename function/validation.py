@@ -1,0 +1,76 @@
+"""Turn an XR's spec.parameters into a typed model, or into messages naming every bad field.
+
+A message reads ``spec.parameters.storageGB: must be >= 1 (got 0)``: the path
+as a user writes it, the rule broken, and the value given.
+"""
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from function.api.common import Parameters
+
+P = TypeVar("P", bound=Parameters)
+
+PARAMETERS_PATH = "spec.parameters"
+
+# The rule broken, by pydantic error type; {name}s come from the error's ctx.
+_RULES: dict[str, str] = {
+    "missing": "required",
+    "extra_forbidden": "unknown field",
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "string_pattern_mismatch": "must match {pattern}",
+    "literal_error": "must be one of {expected}",
+    "int_type": "must be an integer",
+    "int_from_float": "must be an integer",
+    "string_type": "must be a string",
+    "bool_type": "must be a boolean",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+
+
+def _path(loc: tuple[int | str, ...], base: str) -> str:
+    out = base
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
+    """One line for one pydantic error."""
+    template = _RULES.get(error["type"])
+    rule = template.format(**error.get("ctx", {})) if template else error["msg"]
+    line = f"{_path(error['loc'], base)}: {rule}"
+    if error["type"] not in ("missing", "extra_forbidden"):
+        line += f" (got {_shown(error['input'])})"
+    return line
+
+
+def parse_parameters(model: type[P], raw: Any) -> P | list[str]:
+    """Validate spec.parameters: the typed model, or every problem found."""
+    if raw is None:
+        return [f"{PARAMETERS_PATH}: required"]
+    try:
+        params = model.model_validate(raw)
+    except ValidationError as e:
+        return [describe(err) for err in e.errors(include_url=False)]
+    broken = [
+        f"{PARAMETERS_PATH}.{rule.field}: {rule.message} "
+        f"(got {_shown(getattr(params, rule.field))})"
+        for rule in model.rules
+        if not rule.check(params)
+    ]
+    return broken or params
