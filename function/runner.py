@@ -25,7 +25,7 @@ from function.validation import describe, parse_parameters
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 
 
-class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):  # type: ignore[misc]
+class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
     def __init__(self) -> None:
@@ -81,8 +81,9 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
     xr = Composite.from_object(xr_object)
     entry = lookup(xr.api_version, xr.kind)
     if entry is None:
-        return _fatal(rsp, "UnsupportedKind", f"this function does not compose {xr.kind} "
-                      f"({xr.api_version})")
+        return _fatal(
+            rsp, "UnsupportedKind", f"this function does not compose {xr.kind} ({xr.api_version})"
+        )
     settings = _settings(req)
     if isinstance(settings, list):
         return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
@@ -104,11 +105,15 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
     try:
         desired = entry.compose(ctx)
     except ComposeError as e:
-        return _fatal(rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.namespace}/{xr.name}: {e}")
+        return _fatal(
+            rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.namespace}/{xr.name}: {e}"
+        )
     except Exception:  # a bug: say so without a traceback in the result, log it for us
         if log is not None:
             log.exception("composer failed", kind=xr.kind, name=xr.name, namespace=xr.namespace)
-        return _fatal(rsp, "InternalError", f"internal error composing {xr.kind}; see function logs")
+        return _fatal(
+            rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
+        )
     _write(rsp, ctx, desired)
     return rsp
 

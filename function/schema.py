@@ -21,7 +21,7 @@ def _collapse_optional(node: Schema) -> Schema:
     options = [o for o in node.get("anyOf", []) if o.get("type") != "null"]
     if "anyOf" not in node or len(options) != 1:
         return node
-    merged = {k: v for k, v in node.items() if k != "anyOf"} | options[0]
+    merged: Schema = {k: v for k, v in node.items() if k != "anyOf"} | options[0]
     if merged.get("default", 0) is None:
         del merged["default"]
     return merged

@@ -111,7 +111,10 @@ def composition(api: CompositeKind) -> dict[str, Any]:
     return {
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
-        "metadata": {"name": composition_name(api), "labels": {"platform.example.org/kind": api.kind}},
+        "metadata": {
+            "name": composition_name(api),
+            "labels": {"platform.example.org/kind": api.kind},
+        },
         "spec": {
             "compositeTypeRef": {"apiVersion": api.api_version, "kind": api.kind},
             "mode": "Pipeline",
@@ -143,9 +146,8 @@ def dump(obj: dict[str, Any], source: str) -> str:
 
 def files() -> dict[Path, str]:
     """Every generated file and its content."""
-    out = {
-        ROOT / "package/input" / f"{INPUT_GROUP}_inputs.yaml": dump(input_crd(), "function/settings.py"),
-    }
+    input_path = ROOT / "package/input" / f"{INPUT_GROUP}_inputs.yaml"
+    out = {input_path: dump(input_crd(), "function/settings.py")}
     for entry in CATALOGUE:
         api = entry.api
         source = f"function/api/{entry.compose.__module__.rsplit('.', 1)[-1]}.py"

@@ -44,7 +44,8 @@ class RedisParameters(Parameters):
     )
     passwordSecretRef: SecretKeyRef | None = Field(
         default=None,
-        description="Use the password in this Secret instead of a generated one. Auth is always on.",
+        description="Use the password in this Secret instead of a generated one. "
+        "Auth is always on.",
     )
 
     rules = (
@@ -68,7 +69,6 @@ class RedisStatus(CompositeStatus):
     """status of a RedisInstance."""
 
     endpoint: str | None = Field(default=None, description="host:port of the primary.")
-    readyReplicas: int | None = Field(default=None, description="Servers ready.")
 
 
 REDIS = CompositeKind(

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from function import readiness
 from function.api.postgresql import PostgreSQLParameters, PostgreSQLStatus
-from function.composers.common import managed, status_field
+from function.composers.common import managed
 from function.context import Context, Desired
 from function.naming import dns_label, sql_identifier
 from function.secrets import connection_secret, stable_password
@@ -34,8 +34,10 @@ def compose(ctx: Context[PostgreSQLParameters]) -> Desired:
 
 
 def _connection(
-    ctx: Context[PostgreSQLParameters], host: str, port: int, database: str, user: str, ssl: str
+    ctx: Context[PostgreSQLParameters], *, host: str, port: int, database: str, ssl: str
 ) -> JSON:
+    """The connection Secret; the login role is named like its database."""
+    user = database
     password = stable_password(ctx, SECRET)
     url = (
         f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/"
@@ -73,7 +75,7 @@ def _shared(ctx: Context[PostgreSQLParameters]) -> Desired:
     shared = ctx.settings.sharedPostgreSQL
     # One identifier for database and role: unique per namespace and XR name.
     name = sql_identifier(ctx.xr.namespace, ctx.xr.name)
-    secret = _connection(ctx, shared.host, shared.port, name, name, shared.sslMode)
+    secret = _connection(ctx, host=shared.host, port=shared.port, database=name, ssl=shared.sslMode)
     role = managed(
         SQL_API,
         "Role",
@@ -111,7 +113,7 @@ def _dedicated(ctx: Context[PostgreSQLParameters]) -> Desired:
     cluster_name = dns_label(ctx.xr.name, "pg", limit=50)
     host = f"{cluster_name}-rw.{ctx.xr.namespace}.svc"
     database = sql_identifier(ctx.xr.name)
-    secret = _connection(ctx, host, PORT, database, database, "require")
+    secret = _connection(ctx, host=host, port=PORT, database=database, ssl="require")
     compute = dedicated.resources[params.size]
     storage: JSON = {"size": f"{params.storageGB}Gi"}
     if dedicated.storageClass:

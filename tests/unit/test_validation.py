@@ -1,0 +1,115 @@
+"""spec.parameters validation: every bad field named with its rule and value."""
+
+from typing import Any
+
+import pytest
+
+from function.api.postgresql import PostgreSQLParameters
+from function.api.redis import RedisParameters
+from function.validation import parse_parameters
+
+CASES: list[tuple[str, type[Any], Any, list[str]]] = [
+    (
+        "a value below its minimum names the bound and the value",
+        PostgreSQLParameters,
+        {"environment": "dev", "storageGB": 0},
+        ["spec.parameters.storageGB: must be >= 1 (got 0)"],
+    ),
+    (
+        "a missing required field is named",
+        PostgreSQLParameters,
+        {"size": "small"},
+        ["spec.parameters.environment: required"],
+    ),
+    (
+        "an unknown field (a typo) is rejected, not ignored",
+        PostgreSQLParameters,
+        {"environment": "dev", "storageGb": 20},
+        ["spec.parameters.storageGb: unknown field"],
+    ),
+    (
+        "a string where an integer belongs is not coerced",
+        PostgreSQLParameters,
+        {"environment": "dev", "version": "16"},
+        ['spec.parameters.version: must be one of 15, 16 or 17 (got "16")'],
+    ),
+    (
+        "an enum value out of range lists the allowed values",
+        PostgreSQLParameters,
+        {"environment": "dev", "deployment": "cloud"},
+        ["spec.parameters.deployment: must be one of 'shared' or 'dedicated' (got \"cloud\")"],
+    ),
+    (
+        "a vault path with .. is refused",
+        PostgreSQLParameters,
+        {"environment": "dev", "vaultPath": "secret/../root"},
+        [
+            "spec.parameters.vaultPath: must match "
+            "^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*(/[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*)*$ "
+            '(got "secret/../root")'
+        ],
+    ),
+    (
+        "cross-field rule: production must be backed up",
+        PostgreSQLParameters,
+        {"environment": "production", "enableBackup": False},
+        ["spec.parameters.enableBackup: must be true in production (got false)"],
+    ),
+    (
+        "cross-field rule: replicas need persistence",
+        RedisParameters,
+        {"environment": "dev", "replicas": 2, "persistence": False},
+        [
+            "spec.parameters.persistence: must be true when replicas > 1 "
+            "(replicas sync through volumes) (got false)"
+        ],
+    ),
+    (
+        "nested fields are named with their full path",
+        RedisParameters,
+        {"environment": "dev", "passwordSecretRef": {"name": "Not_A_Name"}},
+        [
+            "spec.parameters.passwordSecretRef.name: must match "
+            "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ "
+            '(got "Not_A_Name")'
+        ],
+    ),
+    (
+        "parameters that are not an object",
+        RedisParameters,
+        "big",
+        ['spec.parameters: must be an object (got "big")'],
+    ),
+    ("parameters missing altogether", RedisParameters, None, ["spec.parameters: required"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "raw", "want"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_invalid_parameters_are_described(model: type[Any], raw: Any, want: list[str]) -> None:
+    assert parse_parameters(model, raw) == want
+
+
+def test_several_errors_are_all_reported() -> None:
+    got = parse_parameters(
+        PostgreSQLParameters, {"environment": "prod", "size": "xl", "storageGB": -1}
+    )
+    assert isinstance(got, list)
+    assert [line.split(":")[0] for line in got] == [
+        "spec.parameters.environment",
+        "spec.parameters.size",
+        "spec.parameters.storageGB",
+    ]
+
+
+def test_defaults_fill_a_minimal_instance() -> None:
+    got = parse_parameters(PostgreSQLParameters, {"environment": "dev"})
+    assert isinstance(got, PostgreSQLParameters)
+    assert (got.size, got.storageGB, got.enableBackup, got.deployment, got.version) == (
+        "small",
+        20,
+        True,
+        "shared",
+        16,
+    )
