@@ -21,6 +21,8 @@ def main(
     max_send_message_size: int | None,
 ) -> None:
     """Serve the platform composition function over gRPC."""
+    if not insecure and not tls_certs_dir:
+        raise click.UsageError("pass --insecure, or --tls-server-certs-dir with the mTLS certs")
     logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
     send_mb = max_send_message_size or max_recv_message_size
     options: list[tuple[str, Any]] = [
@@ -29,5 +31,5 @@ def main(
     ]
     # With credentials and --insecure the SDK binds TLS first and the plaintext
     # port then fails to bind: --insecure must mean no credentials at all.
-    creds = None if insecure else runtime.load_credentials(tls_certs_dir)  # type: ignore[arg-type]
+    creds = None if insecure else runtime.load_credentials(str(tls_certs_dir))
     runtime.serve(FunctionRunner(), address, creds=creds, insecure=insecure, options=options)
