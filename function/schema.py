@@ -27,6 +27,15 @@ def _collapse_optional(node: Schema) -> Schema:
     return merged
 
 
+def _without_nulls(value: Any) -> Any:
+    """A default as the API server may hold it: unset fields left out, not null."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
 def _convert(node: Any, defs: dict[str, Schema]) -> Any:
     if isinstance(node, list):
         return [_convert(n, defs) for n in node]
@@ -43,10 +52,12 @@ def _convert(node: Any, defs: dict[str, Schema]) -> Any:
             continue
         if key == "const":
             out["enum"] = [value]
-        elif key in ("properties", "default", "enum"):
-            out[key] = (
-                {k: _convert(v, defs) for k, v in value.items()} if key == "properties" else value
-            )
+        elif key == "properties":
+            out[key] = {k: _convert(v, defs) for k, v in value.items()}
+        elif key == "default":
+            out[key] = _without_nulls(value)
+        elif key == "enum":
+            out[key] = value
         else:
             out[key] = _convert(value, defs)
     if "properties" in out:

@@ -1,0 +1,153 @@
+# Build / render / validate toolchain for the function-platform composition function.
+#
+#   make tools            build the pinned Go tools into .tools/bin (cached, version-stamped)
+#   make venv             create .venv from requirements.lock (+ editable install of the project)
+#   make deps             make sure the upstream CRDs/schemas are available (see deps/upstream.yaml)
+#   make render           set up everything, render every example, check it against expected.yaml, validate
+#   make validate         validate the rendered output of every example (offline)
+#   make test             ruff + mypy + pytest (unit and e2e)
+#   make update-examples  re-render and rewrite every examples/*/*/expected.yaml
+#   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
+#   make bench            run hack/bench.py
+#   make clean            remove build products (keeps the Go module/build caches)
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := render
+MAKEFLAGS += --no-builtin-rules
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+
+# Shared, read-only material (upstream CRDs and schemas); ../shared in CI.
+# A relative SHARED is taken relative to the project root.
+SHARED ?= ../shared
+override SHARED := $(abspath $(if $(filter /%,$(SHARED)),$(SHARED),$(ROOT)/$(SHARED)))
+export SHARED
+# When $(SHARED)/crds does not exist, `make deps` downloads the same files
+# (deps/upstream.yaml) into this directory, with the same layout, and the hack/
+# scripts fall back to it.
+UPSTREAM_CACHE := $(ROOT)/.cache/upstream
+
+# ---------------------------------------------------------------- Go tools
+TOOLS_DIR := $(ROOT)/.tools
+TOOLS_BIN := $(TOOLS_DIR)/bin
+GO ?= go
+# Versions come from tools/go.mod (the single place they are pinned).
+CLI_MODULE := github.com/crossplane/cli/v2
+CORE_MODULE := github.com/crossplane/crossplane/v2
+CLI_VERSION := $(shell awk '$$1 == "$(CLI_MODULE)" { print $$2 }' $(ROOT)/tools/go.mod)
+CORE_VERSION := $(shell awk '$$1 == "$(CORE_MODULE)" { print $$2 }' $(ROOT)/tools/go.mod)
+CROSSPLANE := $(TOOLS_BIN)/crossplane
+CROSSPLANE_CORE := $(TOOLS_BIN)/crossplane-core
+export CROSSPLANE CROSSPLANE_CORE
+# The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
+# pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
+export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
+
+GO_ENV := cd $(ROOT)/tools && GOFLAGS="$${GOFLAGS:-} -mod=mod" GOBIN=$(TOOLS_BIN)
+# Both binaries report their version through crossplane-runtime's version package.
+VERSION_VAR := github.com/crossplane/crossplane-runtime/v2/pkg/version.version
+
+# ---------------------------------------------------------------- Python
+PYTHON3 ?= python3
+VENV := $(ROOT)/.venv
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.stamp
+export PYTHON := $(VENV_PY)
+RENDER_OUT := $(ROOT)/.cache/render
+
+.PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+	update-examples clean distclean help
+
+all: render
+
+help:
+	@sed -n '3,13p' $(ROOT)/Makefile
+
+# build_tool(binary, package, version): rebuild only if the binary is missing
+# or its stamp does not name the pinned version.
+define build_tool
+	stamp=$(1).version; want="$(3)"; \
+	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
+		echo "tools: $(notdir $(1)) $$want is up to date"; \
+	else \
+		echo "tools: building $(notdir $(1)) ($(2) $$want)"; \
+		mkdir -p $(TOOLS_BIN); \
+		$(GO_ENV) $(GO) build -ldflags='-s -w -X=$(VERSION_VAR)=$(3)' -o $(1).tmp $(2); \
+		mv -f $(1).tmp $(1); \
+		echo "$$want" > $$stamp; \
+	fi
+endef
+
+tools:
+	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
+	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): $(ROOT)/requirements.lock $(ROOT)/pyproject.toml
+	test -x $(VENV_PY) || $(PYTHON3) -m venv $(VENV)
+	$(VENV_PY) -m pip install --disable-pip-version-check -q -r $(ROOT)/requirements.lock
+	$(VENV_PY) -m pip install --disable-pip-version-check -q --no-deps -e $(ROOT)
+	touch $@
+
+deps:
+	@if [[ -d "$(SHARED)/crds" ]]; then \
+		echo "deps: using upstream CRDs and schemas in $(SHARED) (nothing downloaded)"; \
+	else \
+		echo "deps: $(SHARED)/crds not found; downloading into $(UPSTREAM_CACHE)"; \
+		$(ROOT)/hack/fetch-deps.sh $(ROOT)/deps/upstream.yaml $(UPSTREAM_CACHE); \
+	fi
+
+render: tools venv deps
+	rm -rf $(RENDER_OUT)
+	$(VENV_PY) $(ROOT)/hack/render.py --check --out-dir $(RENDER_OUT)
+	$(VENV_PY) $(ROOT)/hack/validate.py --rendered-dir $(RENDER_OUT)
+
+validate: tools venv deps
+	$(VENV_PY) $(ROOT)/hack/validate.py
+
+update-examples: tools venv
+	$(VENV_PY) $(ROOT)/hack/render.py --update --quiet
+
+lint: venv
+	$(VENV)/bin/ruff check $(ROOT)
+
+typecheck: venv
+	@if grep -q '^\[tool\.mypy\]' $(ROOT)/pyproject.toml || [[ -x $(VENV)/bin/mypy ]]; then \
+		echo "$(VENV)/bin/mypy --strict function"; \
+		cd $(ROOT) && $(VENV)/bin/mypy --strict function; \
+	else \
+		echo "typecheck: mypy not configured; skipped"; \
+	fi
+
+pytest: tools venv deps
+	cd $(ROOT) && $(VENV_PY) -m pytest tests
+
+test: tools venv deps
+	@rc=0; \
+	$(MAKE) --no-print-directory lint || rc=1; \
+	$(MAKE) --no-print-directory typecheck || rc=1; \
+	$(MAKE) --no-print-directory pytest || rc=1; \
+	if (( rc )); then echo "test: FAILED (see above)"; else echo "test: all passed"; fi; \
+	exit $$rc
+
+e2e: tools venv deps
+	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
+
+bench: venv
+	cd $(ROOT) && $(VENV_PY) hack/bench.py
+
+xrds: venv
+	cd $(ROOT) && $(VENV_PY) -m function.xrdgen
+
+generate: xrds
+
+clean:
+	rm -rf $(ROOT)/.cache $(ROOT)/build $(ROOT)/dist $(ROOT)/.pytest_cache $(ROOT)/.mypy_cache $(ROOT)/.ruff_cache
+	find $(ROOT) \( -path $(VENV) -o -path $(TOOLS_DIR) -o -path $(ROOT)/.git \) -prune \
+		-o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+# Also removes the built tools and the virtualenv.
+distclean: clean
+	rm -rf $(TOOLS_DIR) $(VENV)
