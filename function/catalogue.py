@@ -5,9 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from function.api.common import CompositeKind
+from function.api.kubernetescluster import KUBERNETES_CLUSTER
 from function.api.postgresql import POSTGRESQL
 from function.api.redis import REDIS
-from function.composers import postgresql, redis
+from function.composers import kubernetescluster, postgresql, redis
 from function.context import Context, Desired
 
 
@@ -22,6 +23,7 @@ class Entry:
 CATALOGUE: tuple[Entry, ...] = (
     Entry(POSTGRESQL, postgresql.compose),
     Entry(REDIS, redis.compose),
+    Entry(KUBERNETES_CLUSTER, kubernetescluster.compose),
 )
 
 _BY_TYPE = {(e.api.api_version, e.api.kind): e for e in CATALOGUE}

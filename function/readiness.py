@@ -34,6 +34,16 @@ def _ready_condition(obj: JSON) -> bool:
     return condition_true(obj, "Ready")
 
 
+def _available_condition(obj: JSON) -> bool:
+    # Cluster API v1beta2 objects summarise readiness in an Available condition.
+    return condition_true(obj, "Available")
+
+
+def _status_ready(obj: JSON) -> bool:
+    # Cluster API v1alpha1 infrastructure (CAPK's KubevirtCluster): status.ready.
+    return obj.get("status", {}).get("ready") is True
+
+
 def _helm_release(obj: JSON) -> bool:
     deployed = obj.get("status", {}).get("atProvider", {}).get("state") == "deployed"
     return deployed and condition_true(obj, "Ready")
@@ -46,9 +56,16 @@ _BY_GROUP: dict[str, Check] = {
     "helm.m.crossplane.io": _helm_release,
     "helm.crossplane.io": _helm_release,
     "barmancloud.cnpg.io": _exists,
+    "cluster.x-k8s.io": _available_condition,
+    "controlplane.cluster.x-k8s.io": _available_condition,
+    "bootstrap.cluster.x-k8s.io": _exists,  # templates: no status
 }
 _BY_KIND: dict[tuple[str, str], Check] = {
     ("postgresql.cnpg.io", "ScheduledBackup"): _exists,
+    ("helm.m.crossplane.io", "ProviderConfig"): _exists,
+    ("cluster.x-k8s.io", "MachineHealthCheck"): _exists,  # conditions say health, not readiness
+    ("infrastructure.cluster.x-k8s.io", "KubevirtCluster"): _status_ready,
+    ("infrastructure.cluster.x-k8s.io", "KubevirtMachineTemplate"): _exists,
 }
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from function.api.common import Parameters
+from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)
 
@@ -38,6 +39,12 @@ _RULES: dict[str, str] = {
 }
 
 
+# Patterns users should not have to read: the rule is named instead.
+_PATTERN_NAMES: dict[str, str] = {
+    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
+}
+
+
 def _path(loc: tuple[int | str, ...], base: str) -> str:
     out = base
     for part in loc:
@@ -53,6 +60,8 @@ def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
     """One line for one pydantic error."""
     template = _RULES.get(error["type"])
     rule = template.format(**error.get("ctx", {})) if template else error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        rule = _PATTERN_NAMES.get(str(error.get("ctx", {}).get("pattern")), rule)
     line = f"{_path(error['loc'], base)}: {rule}"
     if error["type"] not in ("missing", "extra_forbidden"):
         line += f" (got {_shown(error['input'])})"
