@@ -57,6 +57,7 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+	postgresql \
 	update-examples clean distclean help
 
 all: render
@@ -121,10 +122,14 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
-pytest: tools venv deps
+pytest: tools venv deps postgresql
 	cd $(ROOT) && $(VENV_PY) -m pytest tests
 
-test: tools venv deps
+# PostgreSQL server binaries for the Vault integration tests (apt when missing).
+postgresql:
+	$(ROOT)/hack/ensure-postgresql.sh
+
+test: tools venv deps postgresql
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
 	$(MAKE) --no-print-directory typecheck || rc=1; \

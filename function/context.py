@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from function.api.common import Parameters
 from function.settings import FunctionSettings
 from function.structs import JSON, to_dict
+from function.vault.intents import VaultIntent
 
 P = TypeVar("P", bound=Parameters)
 
@@ -108,3 +109,5 @@ class Desired:
     status: BaseModel | None = None
     warnings: list[str] = field(default_factory=list)
     conditions: list[resource.Condition] = field(default_factory=list)
+    # What Vault should hold; applied by the runner after composing (function/vault/).
+    vault: list[VaultIntent] = field(default_factory=list)

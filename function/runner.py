@@ -6,6 +6,7 @@ wants into the response: desired resources with their readiness, XR status
 and conditions, requirements, results and the TTL.
 """
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,7 @@ from function.context import ComposeError, Composite, Context, Desired, Observed
 from function.settings import FunctionSettings
 from function.structs import JSON, to_dict, to_struct
 from function.validation import describe, parse_parameters
+from function.vault import sync as vaultsync
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 
@@ -34,7 +36,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     async def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        return run(req, self.log)
+        # In a worker thread: the Vault step blocks on the network (hvac), and
+        # a slow Vault must not hold up the event loop serving other calls.
+        return await asyncio.to_thread(run, req, self.log)
 
 
 def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.RunFunctionResponse:
@@ -114,7 +118,12 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
         )
+    vault = (
+        vaultsync.sync(xr, desired.vault, settings, ctx.credentials, log) if desired.vault else None
+    )
     _write(rsp, ctx, desired)
+    if vault is not None:
+        vault.write(rsp)
     return rsp
 
 
@@ -135,6 +144,8 @@ def _write(rsp: fnv1.RunFunctionResponse, ctx: Context[Any], desired: Desired) -
     phase, all_ready = _phase(ctx, desired)
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
+    if desired.vault and (vault := vaultsync.status(desired.vault, ctx.settings)):
+        status["vault"] = vault
     rsp.desired.composite.resource.update({"status": status})
 
     for key in sorted(ctx.requirements):

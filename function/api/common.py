@@ -70,6 +70,21 @@ class CompositeStatus(BaseModel):
     )
 
 
+class VaultStatus(BaseModel):
+    """Where the instance's credentials are registered in Vault: paths only, never data.
+
+    Set whenever the XR has a vaultPath; condition VaultSynced says whether
+    Vault holds what it should.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(default=None, description="KV v2 path of the credentials.")
+    credentialsPath: str | None = Field(
+        default=None, description="Where dynamic credentials are read (database engine)."
+    )
+
+
 @dataclass(frozen=True)
 class PrinterColumn:
     """A column of kubectl get."""

@@ -15,6 +15,7 @@ from function.api.common import (
     PrinterColumn,
     Rule,
     VaultPath,
+    VaultStatus,
 )
 from function.quantity import Quantity
 
@@ -90,6 +91,8 @@ class KubernetesClusterParameters(Parameters):
 
 class KubernetesClusterStatus(CompositeStatus):
     """status of a KubernetesCluster."""
+
+    vault: VaultStatus | None = Field(default=None, description=VaultStatus.__doc__)
 
     clusterEndpoint: str | None = Field(
         default=None, description="URL of the cluster's API server, once known."

@@ -15,6 +15,7 @@ from function.api.common import (
     PrinterColumn,
     Rule,
     VaultPath,
+    VaultStatus,
 )
 
 Size = Literal["small", "medium", "large"]
@@ -65,6 +66,7 @@ class PostgreSQLStatus(CompositeStatus):
     endpoint: str | None = Field(default=None, description="host:port of the read-write service.")
     database: str | None = Field(default=None, description="Name of the database.")
     username: str | None = Field(default=None, description="Login role owning the database.")
+    vault: VaultStatus | None = Field(default=None, description=VaultStatus.__doc__)
 
 
 POSTGRESQL = CompositeKind(

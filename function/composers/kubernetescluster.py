@@ -28,6 +28,7 @@ from function.naming import dns_label
 from function.quantity import whole_cpus
 from function.settings import AddOnChart, ClusterSize, KubernetesClusters
 from function.structs import JSON
+from function.vault.kubeconfig import kubeconfig_intent
 
 CLUSTER_API = "cluster.x-k8s.io/v1beta2"
 CONTROL_PLANE_API = "controlplane.cluster.x-k8s.io/v1beta2"
@@ -191,7 +192,14 @@ def compose(ctx: Context[KubernetesClusterParameters]) -> Desired:
     if kubeconfig is not None or any(key in ctx.observed for key in ADD_ONS):
         resources.update(_add_ons(ctx, name, secret_name))
 
-    return Desired(resources=resources, status=_status(ctx, kubeconfig, secret_name))
+    vault = (
+        [kubeconfig_intent(ctx.params.vaultPath, kubeconfig, secret_name, KUBECONFIG_KEY)]
+        if ctx.params.vaultPath
+        else []
+    )
+    return Desired(
+        resources=resources, status=_status(ctx, kubeconfig, secret_name), vault=vault
+    )
 
 
 def _machine_template(

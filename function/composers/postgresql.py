@@ -11,10 +11,11 @@ from urllib.parse import quote
 from function import readiness
 from function.api.postgresql import PostgreSQLParameters, PostgreSQLStatus
 from function.composers.common import managed
-from function.context import Context, Desired
+from function.context import Context, Desired, Selector
 from function.naming import dns_label, sql_identifier
 from function.secrets import connection_secret, stable_password
 from function.structs import JSON
+from function.vault import postgresql as vault
 
 SQL_API = "postgresql.sql.m.crossplane.io/v1alpha1"
 CNPG_API = "postgresql.cnpg.io/v1"
@@ -73,6 +74,7 @@ def _status(
 
 def _shared(ctx: Context[PostgreSQLParameters]) -> Desired:
     shared = ctx.settings.sharedPostgreSQL
+    admin = shared.adminConnectionSecret
     # One identifier for database and role: unique per namespace and XR name.
     name = sql_identifier(ctx.xr.namespace, ctx.xr.name)
     secret = _connection(ctx, host=shared.host, port=shared.port, database=name, ssl=shared.sslMode)
@@ -103,6 +105,12 @@ def _shared(ctx: Context[PostgreSQLParameters]) -> Desired:
     return Desired(
         resources={SECRET: secret, "role": role, "database": database, "grant": grant},
         status=_status(ctx, secret, "database", shared.host, shared.port),
+        vault=vault.intents(
+            ctx,
+            secret=secret,
+            ssl_mode=shared.sslMode,
+            admin=Selector("v1", "Secret", admin.name, admin.namespace),
+        ),
     )
 
 
@@ -134,6 +142,9 @@ def _dedicated(ctx: Context[PostgreSQLParameters]) -> Desired:
             }
         },
     }
+    if vault.wants_engine(ctx):
+        # Vault's database engine logs in as the superuser (<cluster>-superuser).
+        spec["enableSuperuserAccess"] = True
     resources: dict[str, JSON] = {SECRET: secret}
     if params.enableBackup:
         store_name = dns_label(cluster_name, "backup")
@@ -165,7 +176,9 @@ def _dedicated(ctx: Context[PostgreSQLParameters]) -> Desired:
         "spec": spec,
     }
     status = _status(ctx, secret, "cluster", host, PORT)
-    return Desired(resources=resources, status=status)
+    superuser = Selector("v1", "Secret", f"{cluster_name}-superuser", ctx.xr.namespace)
+    intents = vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser)
+    return Desired(resources=resources, status=status, vault=intents)
 
 
 def _object_store(ctx: Context[PostgreSQLParameters], name: str) -> JSON:

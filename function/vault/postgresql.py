@@ -1,0 +1,119 @@
+"""Vault intents for a PostgreSQLInstance with a vaultPath.
+
+- KV v2 at ``<vaultPath>``: the connection details of the connection Secret.
+- Database secrets engine: a connection config for this database and a
+  ``<connection>-readwrite`` role. Vault logs in with admin credentials:
+
+  shared server: the admin connection Secret provider-sql uses
+    (settings.sharedPostgreSQL.adminConnectionSecret), read as a required resource;
+  dedicated server: CloudNativePG's ``<cluster>-superuser`` Secret, which the
+    cluster publishes because the composer sets ``enableSuperuserAccess`` when
+    the XR has a vaultPath and the engine is enabled.
+
+  Until that Secret is there, the engine config waits (a Pending intent, which
+  becomes a warning); the KV write does not.
+
+A dynamic user is created IN ROLE the database's owner role (so it can read and
+write what the owner can) and its sessions SET ROLE to the owner, so that what it
+creates belongs to the owner and outlives the lease; revoking drops only the
+login role.
+"""
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from function.context import Context, Selector
+from function.naming import dns_label
+from function.structs import JSON
+from function.vault.intents import (
+    DatabaseConnection,
+    DatabaseRole,
+    KVWrite,
+    Pending,
+    VaultIntent,
+)
+from function.vault.sql import statement_ident
+
+ADMIN_SECRET = "vault-database-admin"
+
+
+def role_name(connection: str) -> str:
+    return f"{connection}-readwrite"
+
+
+def creation_statements(owner: str) -> tuple[str, ...]:
+    """Create a login role that is a member of owner and acts as owner."""
+    q = statement_ident(owner)
+    return (
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+        f"VALID UNTIL '{{{{expiration}}}}' IN ROLE {q};",
+        f'ALTER ROLE "{{{{name}}}}" SET role TO {q};',
+    )
+
+
+def revocation_statements(owner: str) -> tuple[str, ...]:
+    q = statement_ident(owner)
+    return (f'REVOKE {q} FROM "{{{{name}}}}";', 'DROP ROLE IF EXISTS "{{name}}";')
+
+
+def _decoded(secret: Mapping[str, Any] | None, key: str) -> str | None:
+    encoded = ((secret or {}).get("data") or {}).get(key)
+    if not encoded:
+        return None
+    return base64.b64decode(encoded).decode()
+
+
+def wants_engine(ctx: Context[Any]) -> bool:
+    """Whether this instance gets a database engine connection (so needs admin credentials)."""
+    return bool(getattr(ctx.params, "vaultPath", None)) and ctx.settings.vault.database.enabled
+
+
+def intents(
+    ctx: Context[Any], *, secret: JSON, ssl_mode: str, admin: Selector
+) -> list[VaultIntent]:
+    """What Vault should hold for this database (nothing without a vaultPath).
+
+    secret is the composed connection Secret (stringData); admin names the
+    Secret whose username and password Vault configures the engine with.
+    """
+    vault_path: str | None = getattr(ctx.params, "vaultPath", None)
+    if not vault_path:
+        return []
+    connection: Mapping[str, str] = secret["stringData"]
+    out: list[VaultIntent] = [KVWrite(vault_path, dict(connection))]
+    settings = ctx.settings.vault.database
+    if not wants_engine(ctx):
+        return out
+    found = ctx.require(ADMIN_SECRET, admin)
+    username, password = _decoded(found, "username"), _decoded(found, "password")
+    name = dns_label(ctx.xr.namespace, ctx.xr.name)
+    if not username or not password:
+        out.append(
+            Pending(
+                what=f"database connection {name}",
+                reason="WaitingForAdminSecret",
+                message=f"dynamic credentials wait for the admin Secret "
+                f"{admin.namespace}/{admin.name} (username and password)",
+            )
+        )
+        return out
+    owner = connection["username"]
+    role = role_name(name)
+    url = (
+        f"postgresql://{{{{username}}}}:{{{{password}}}}@{connection['host']}:"
+        f"{connection['port']}/{quote(connection['database'], safe='')}?sslmode={ssl_mode}"
+    )
+    out.append(DatabaseConnection(name, url, username, password, allowed_roles=(role,)))
+    out.append(
+        DatabaseRole(
+            name=role,
+            db_name=name,
+            creation_statements=creation_statements(owner),
+            revocation_statements=revocation_statements(owner),
+            default_ttl=settings.defaultTTLSeconds,
+            max_ttl=settings.maxTTLSeconds,
+        )
+    )
+    return out

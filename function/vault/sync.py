@@ -1,0 +1,339 @@
+"""Apply a composer's Vault intents: read, compare, write only what differs.
+
+Called by the runner after composing, in the worker thread that runs the
+request. The outcome only adds to the response: the VaultSynced condition, a
+WARNING result per problem, a shorter TTL on failure and status.vault (which
+depends on the intents alone, so the desired state is the same whether or not
+Vault is healthy).
+"""
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import hvac
+from crossplane.function import resource
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from hvac import exceptions as vexc
+
+from function.context import Composite
+from function.settings import FunctionSettings
+from function.structs import JSON
+from function.vault import client as vclient
+from function.vault.client import VaultSyncError
+from function.vault.intents import (
+    DatabaseConnection,
+    DatabaseRole,
+    KVWrite,
+    Pending,
+    VaultIntent,
+    split_kv_path,
+)
+
+CONDITION = "VaultSynced"
+
+
+@dataclass
+class Outcome:
+    """What applying the intents gave."""
+
+    problems: list[VaultSyncError] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # what was written, by path (no data)
+    unchanged: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    retry_seconds: int = 30
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def condition(self) -> resource.Condition:
+        if self.ok:
+            where = ", ".join(self.paths)
+            return resource.Condition(
+                typ=CONDITION,
+                status="True",
+                reason="Synced",
+                message=f"registered in Vault: {where}",
+            )
+        first = self.problems[0]
+        return resource.Condition(
+            typ=CONDITION, status="False", reason=first.reason, message=first.message
+        )
+
+    def write(self, rsp: fnv1.RunFunctionResponse) -> None:
+        """Add the condition, one WARNING result per problem and, on failure, a short TTL."""
+        for p in self.problems:
+            rsp.results.append(
+                fnv1.Result(
+                    severity=fnv1.SEVERITY_WARNING,
+                    reason=p.reason,
+                    message=p.message,
+                    target=fnv1.TARGET_COMPOSITE,
+                )
+            )
+        c = self.condition()
+        rsp.conditions.append(
+            fnv1.Condition(
+                type=c.typ,
+                status=fnv1.STATUS_CONDITION_TRUE if self.ok else fnv1.STATUS_CONDITION_FALSE,
+                reason=c.reason or "",
+                message=c.message or "",
+                target=fnv1.TARGET_COMPOSITE,
+            )
+        )
+        if not self.ok and rsp.meta.ttl.ToSeconds() > self.retry_seconds:
+            rsp.meta.ttl.FromSeconds(self.retry_seconds)
+
+
+def status(intents: Sequence[VaultIntent], settings: FunctionSettings) -> JSON:
+    """status.vault: where things are registered (paths only), from the intents alone."""
+    out: JSON = {}
+    kv = [
+        i.path for i in intents if isinstance(i, KVWrite) or (isinstance(i, Pending) and i.path)
+    ]
+    if kv:
+        out["path"] = kv[0]
+    roles = [i.name for i in intents if isinstance(i, DatabaseRole)]
+    if roles:
+        out["credentialsPath"] = f"{settings.vault.database.mount}/creds/{roles[0]}"
+    return out
+
+
+# A keyed fingerprint of each database connection config written by this
+# process: Vault never returns the admin password, so this is how a re-run
+# knows it is unchanged. The key never leaves memory; after a restart every
+# connection is written once more.
+_FINGERPRINT_KEY = os.urandom(32)
+_WRITTEN: dict[str, bytes] = {}
+_WRITTEN_LOCK = threading.Lock()
+
+
+def _fingerprint(address: str, mount: str, c: DatabaseConnection) -> tuple[str, bytes]:
+    key = f"{address}\x00{mount}\x00{c.name}"
+    msg = "\x00".join(
+        [c.plugin_name, c.connection_url, c.username, c.password, *c.allowed_roles]
+    ).encode()
+    return key, hmac.new(_FINGERPRINT_KEY, msg, hashlib.sha256).digest()
+
+
+def _apply_kv(client: hvac.Client, intent: KVWrite, kv_mount: str | None) -> bool:
+    mount, path = split_kv_path(intent.path, kv_mount)
+    data, version = None, 0
+    try:
+        current = client.secrets.kv.v2.read_secret_version(
+            path=path, mount_point=mount, raise_on_deleted_version=False
+        )
+        data = (current.get("data") or {}).get("data")
+        version = int(((current.get("data") or {}).get("metadata") or {}).get("version") or 0)
+    except vexc.InvalidPath:
+        # No secret yet; or, with 404 and a KV version number, a deleted one.
+        pass
+    if data == dict(intent.data):
+        return False
+    # cas: write only over the version just read, so concurrent writers cannot lose updates.
+    client.secrets.kv.v2.create_or_update_secret(
+        path=path, secret=dict(intent.data), cas=version, mount_point=mount
+    )
+    return True
+
+
+def _apply_connection(client: hvac.Client, c: DatabaseConnection, mount: str, address: str) -> bool:
+    key, fp = _fingerprint(address, mount, c)
+    try:
+        current = client.secrets.database.read_connection(name=c.name, mount_point=mount)["data"]
+    except vexc.InvalidPath:
+        current = None
+    if current is not None:
+        details = current.get("connection_details") or {}
+        same = (
+            current.get("plugin_name") == c.plugin_name
+            and details.get("connection_url") == c.connection_url
+            and details.get("username") == c.username
+            and sorted(current.get("allowed_roles") or []) == sorted(c.allowed_roles)
+        )
+        with _WRITTEN_LOCK:
+            known = _WRITTEN.get(key)
+        if same and known is not None and hmac.compare_digest(known, fp):
+            return False
+    client.secrets.database.configure(
+        name=c.name,
+        plugin_name=c.plugin_name,
+        verify_connection=True,
+        allowed_roles=list(c.allowed_roles),
+        mount_point=mount,
+        connection_url=c.connection_url,
+        username=c.username,
+        password=c.password,
+    )
+    with _WRITTEN_LOCK:
+        _WRITTEN[key] = fp
+    return True
+
+
+def _apply_role(client: hvac.Client, r: DatabaseRole, mount: str) -> bool:
+    try:
+        current = client.secrets.database.read_role(name=r.name, mount_point=mount)["data"]
+    except vexc.InvalidPath:
+        current = None
+    if current is not None and (
+        current.get("db_name") == r.db_name
+        and list(current.get("creation_statements") or []) == list(r.creation_statements)
+        and list(current.get("revocation_statements") or []) == list(r.revocation_statements)
+        and int(current.get("default_ttl") or 0) == r.default_ttl
+        and int(current.get("max_ttl") or 0) == r.max_ttl
+    ):
+        return False
+    client.secrets.database.create_role(
+        name=r.name,
+        db_name=r.db_name,
+        creation_statements=list(r.creation_statements),
+        revocation_statements=list(r.revocation_statements),
+        default_ttl=r.default_ttl,
+        max_ttl=r.max_ttl,
+        mount_point=mount,
+    )
+    return True
+
+
+def _where(intent: VaultIntent, settings: FunctionSettings) -> str:
+    mount = settings.vault.database.mount
+    if isinstance(intent, KVWrite):
+        return intent.path
+    if isinstance(intent, DatabaseConnection):
+        return f"{mount}/config/{intent.name}"
+    if isinstance(intent, DatabaseRole):
+        return f"{mount}/roles/{intent.name}"
+    return intent.what
+
+
+def _path_failure(
+    e: Exception, where: str, client: hvac.Client, login: vclient.Login, settings: FunctionSettings
+) -> VaultSyncError:
+    """Why a request on one path failed: a bad token, a policy, or Vault itself."""
+    if isinstance(e, vexc.Forbidden):
+        # 403 is both "this token is no good" and "the policy does not allow it".
+        try:
+            client.auth.token.lookup_self()
+        except vexc.Forbidden:
+            vclient.forget(login, settings.vault)
+            return VaultSyncError(
+                "AuthenticationFailed", "the Vault token is invalid, expired or revoked"
+            )
+        except Exception as inner:  # anything else: report the first error
+            return vclient.classify(inner, login.address, login.secrets)
+        return VaultSyncError(
+            "PermissionDenied", f"the Vault policy does not allow writing {where}"
+        )
+    if isinstance(e, vexc.InvalidRequest):
+        detail = vclient.vault_errors(e, login.secrets)
+        return VaultSyncError(
+            "VaultRejected", f"Vault rejected {where}" + (f": {detail}" if detail else "")
+        )
+    if isinstance(e, vexc.InvalidPath):
+        return VaultSyncError("VaultRejected", f"no such mount or path in Vault: {where}")
+    return vclient.classify(e, login.address, login.secrets)
+
+
+# KV values at least this long are cut out of Vault's error text: passwords,
+# URLs and kubeconfigs are; host names, ports and database names mostly not.
+_REDACT_KV_MIN = 12
+
+
+def _secrets_of(intents: Sequence[VaultIntent]) -> list[str]:
+    out: list[str] = []
+    for i in intents:
+        if isinstance(i, KVWrite):
+            out.extend(v for v in i.data.values() if len(v) >= _REDACT_KV_MIN)
+        elif isinstance(i, DatabaseConnection):
+            out.append(i.password)
+    return out
+
+
+def sync(
+    xr: Composite,
+    intents: Sequence[VaultIntent],
+    settings: FunctionSettings,
+    credentials: Mapping[str, Mapping[str, bytes]],
+    log: Any = None,
+) -> Outcome:
+    """Apply the intents within settings.vault.budgetSeconds; never raises."""
+    vault = settings.vault
+    outcome = Outcome(
+        retry_seconds=vault.retrySeconds,
+        paths=[_where(i, settings) for i in intents if not isinstance(i, Pending)],
+    )
+    pending = [i for i in intents if isinstance(i, Pending)]
+    work = [i for i in intents if not isinstance(i, Pending)]
+    deadline = time.monotonic() + vault.budgetSeconds
+    if not work:  # only waiting: nothing to ask Vault
+        outcome.problems.extend(VaultSyncError(p.reason, p.message) for p in pending)
+        return outcome
+    try:
+        login = vclient.resolve(settings, credentials)
+    except VaultSyncError as f:
+        outcome.problems.append(f)
+        _log(log, xr, outcome)
+        return outcome
+    secrets = [*login.secrets, *_secrets_of(intents)]
+    login = vclient.Login(
+        login.address,
+        login.method,
+        tuple(secrets),
+        login.token,
+        login.role_id,
+        login.secret_id,
+        login.jwt,
+    )
+    try:
+        client = vclient.connect(login, settings, credentials, deadline)
+    except Exception as e:  # classified; secrets never in the message
+        outcome.problems.append(vclient.classify(e, login.address, secrets))
+        _log(log, xr, outcome)
+        return outcome
+    for intent in work:
+        where = _where(intent, settings)
+        try:
+            if isinstance(intent, KVWrite):
+                changed = _apply_kv(client, intent, vault.kvMount)
+            elif isinstance(intent, DatabaseConnection):
+                changed = _apply_connection(client, intent, vault.database.mount, login.address)
+            else:
+                assert isinstance(intent, DatabaseRole)
+                changed = _apply_role(client, intent, vault.database.mount)
+        except Exception as e:  # classified; secrets never in the message
+            failure = _path_failure(e, where, client, login, settings)
+            outcome.problems.append(failure)
+            if failure.reason not in ("PermissionDenied", "VaultRejected"):
+                break  # Vault itself or the login is the problem: the rest would fail alike
+            continue
+        (outcome.written if changed else outcome.unchanged).append(where)
+    outcome.problems.extend(VaultSyncError(p.reason, p.message) for p in pending)
+    _log(log, xr, outcome)
+    return outcome
+
+
+def _log(log: Any, xr: Composite, outcome: Outcome) -> None:
+    if log is None:
+        return
+    if outcome.ok:
+        log.debug(
+            "vault synced",
+            name=xr.name,
+            namespace=xr.namespace,
+            written=outcome.written,
+            unchanged=outcome.unchanged,
+        )
+    else:
+        log.info(
+            "vault not synced",
+            name=xr.name,
+            namespace=xr.namespace,
+            reasons=[p.reason for p in outcome.problems],
+            written=outcome.written,
+        )
