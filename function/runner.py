@@ -7,6 +7,7 @@ and conditions, requirements, results and the TTL.
 """
 
 import asyncio
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ import grpc
 from crossplane.function import logging, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import struct_pb2
 from pydantic import ValidationError
 
 from function import readiness
@@ -53,12 +55,18 @@ def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.Run
     return rsp
 
 
-def _settings(req: fnv1.RunFunctionRequest) -> FunctionSettings | list[str]:
-    raw = to_dict(req.input).get("spec", {}) if req.HasField("input") else {}
+def _settings(req: fnv1.RunFunctionRequest) -> FunctionSettings | tuple[str, ...]:
+    # A Composition's input is the same on every call: parse each distinct one once.
+    return _parse_settings(req.input.SerializeToString(deterministic=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_settings(serialized_input: bytes) -> FunctionSettings | tuple[str, ...]:
+    raw = to_dict(struct_pb2.Struct.FromString(serialized_input)).get("spec", {})
     try:
-        return FunctionSettings.model_validate(raw)
+        return FunctionSettings.model_validate(raw)  # frozen: safe to share between calls
     except ValidationError as e:
-        return [describe(err, base="input.spec") for err in e.errors(include_url=False)]
+        return tuple(describe(err, base="input.spec") for err in e.errors(include_url=False))
 
 
 def _credentials(req: fnv1.RunFunctionRequest) -> dict[str, Mapping[str, bytes]]:
@@ -89,7 +97,7 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
             rsp, "UnsupportedKind", f"this function does not compose {xr.kind} ({xr.api_version})"
         )
     settings = _settings(req)
-    if isinstance(settings, list):
+    if isinstance(settings, tuple):
         return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
     params = parse_parameters(entry.api.parameters, xr_object.get("spec", {}).get("parameters"))
     if isinstance(params, list):
