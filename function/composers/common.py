@@ -2,10 +2,11 @@
 
 from typing import Any
 
-from function.settings import ProviderConfigRef
+from function.settings import HelmChart, ProviderConfigRef
 from function.structs import JSON
 
 EXTERNAL_NAME = "crossplane.io/external-name"
+HELM_API = "helm.m.crossplane.io/v1beta1"
 
 
 def managed(
@@ -24,6 +25,26 @@ def managed(
         "providerConfigRef": provider_config.model_dump(),
     }
     return obj
+
+
+def helm_release(
+    release: str, chart: HelmChart, namespace: str, values: JSON, provider_config: ProviderConfigRef
+) -> JSON:
+    """A namespaced provider-helm Release installing chart as release into namespace.
+
+    The release name is fixed through the external name, so the names the chart
+    derives from it (Services, StatefulSets) are known in advance. The install
+    namespace is always explicit: provider-helm creates the namespace it is given.
+    """
+    return {
+        "apiVersion": HELM_API,
+        "kind": "Release",
+        "metadata": {"annotations": {EXTERNAL_NAME: release}},
+        "spec": {
+            "forProvider": {"chart": chart.model_dump(), "namespace": namespace, "values": values},
+            "providerConfigRef": provider_config.model_dump(),
+        },
+    }
 
 
 def status_field(obj: JSON | None, *path: str) -> Any:

@@ -22,11 +22,11 @@ from typing import Any
 
 from function import readiness
 from function.api.kubernetescluster import KubernetesClusterParameters, KubernetesClusterStatus
-from function.composers.common import EXTERNAL_NAME, status_field
+from function.composers.common import HELM_API, helm_release, status_field
 from function.context import ComposeError, Context, Desired, Selector
 from function.naming import dns_label
 from function.quantity import whole_cpus
-from function.settings import AddOnChart, ClusterSize, KubernetesClusters
+from function.settings import AddOnChart, ClusterSize, KubernetesClusters, ProviderConfigRef
 from function.structs import JSON
 from function.vault.kubeconfig import kubeconfig_intent
 
@@ -34,7 +34,6 @@ CLUSTER_API = "cluster.x-k8s.io/v1beta2"
 CONTROL_PLANE_API = "controlplane.cluster.x-k8s.io/v1beta2"
 BOOTSTRAP_API = "bootstrap.cluster.x-k8s.io/v1beta2"
 INFRASTRUCTURE_API = "infrastructure.cluster.x-k8s.io/v1alpha1"
-HELM_API = "helm.m.crossplane.io/v1beta1"
 
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name"
@@ -197,9 +196,7 @@ def compose(ctx: Context[KubernetesClusterParameters]) -> Desired:
         if ctx.params.vaultPath
         else []
     )
-    return Desired(
-        resources=resources, status=_status(ctx, kubeconfig, secret_name), vault=vault
-    )
+    return Desired(resources=resources, status=_status(ctx, kubeconfig, secret_name), vault=vault)
 
 
 def _machine_template(
@@ -434,20 +431,14 @@ def _add_ons(
 
 
 def _release(release: str, add_on: AddOnChart, provider_config: str, values: JSON) -> JSON:
-    return {
-        "apiVersion": HELM_API,
-        "kind": "Release",
-        # The Helm release name in the workload cluster.
-        "metadata": {"annotations": {EXTERNAL_NAME: release}},
-        "spec": {
-            "forProvider": {
-                "chart": add_on.chart.model_dump(),
-                "namespace": add_on.namespace,
-                "values": values,
-            },
-            "providerConfigRef": {"kind": "ProviderConfig", "name": provider_config},
-        },
-    }
+    """An add-on release in the workload cluster, through the cluster's own ProviderConfig."""
+    return helm_release(
+        release,
+        add_on.chart,
+        add_on.namespace,
+        values,
+        ProviderConfigRef(kind="ProviderConfig", name=provider_config),
+    )
 
 
 def _cni_values(plugin: str, settings: KubernetesClusters) -> JSON:
@@ -465,9 +456,7 @@ def _cni_values(plugin: str, settings: KubernetesClusters) -> JSON:
     if plugin == "calico":
         return {
             "installation": {
-                "calicoNetwork": {
-                    "ipPools": [{"cidr": settings.podCIDR, "encapsulation": "VXLAN"}]
-                }
+                "calicoNetwork": {"ipPools": [{"cidr": settings.podCIDR, "encapsulation": "VXLAN"}]}
             }
         }
     # cilium: node pod ranges as allocated by the controller manager from podCIDR.

@@ -10,13 +10,12 @@ import base64
 import math
 
 from function.api.redis import RedisParameters, RedisStatus
-from function.composers.common import EXTERNAL_NAME, status_field
+from function.composers.common import helm_release, status_field
 from function.context import Context, Desired, Selector
 from function.naming import dns_label
 from function.secrets import PASSWORD_KEY, connection_secret, stable_password
 from function.structs import JSON
 
-HELM_API = "helm.m.crossplane.io/v1beta1"
 PORT = 6379
 ACL_ALL = "~* &* +@all"
 
@@ -112,18 +111,4 @@ def _release(ctx: Context[RedisParameters], name: str, acl_secret: str, acl_key:
         values["dataStorage"] = storage
         # A ReadWriteOnce volume cannot be mounted by old and new pod at once.
         values["deploymentStrategy"] = "Recreate"
-    return {
-        "apiVersion": HELM_API,
-        "kind": "Release",
-        # The Helm release name; fixed so the Service name above is known.
-        "metadata": {"annotations": {EXTERNAL_NAME: name}},
-        "spec": {
-            "forProvider": {
-                "chart": settings.chart.model_dump(),
-                # Explicit: provider-helm creates the namespace it is given.
-                "namespace": ctx.xr.namespace,
-                "values": values,
-            },
-            "providerConfigRef": settings.providerConfigRef.model_dump(),
-        },
-    }
+    return helm_release(name, settings.chart, ctx.xr.namespace, values, settings.providerConfigRef)
