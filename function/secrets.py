@@ -17,9 +17,9 @@ from function.structs import JSON
 PASSWORD_KEY = "password"
 
 
-def _observed_value(ctx: Context[Any], resource_name: str, key: str) -> str | None:
-    obj = ctx.observed.get(resource_name)
-    encoded = (obj or {}).get("data", {}).get(key)
+def secret_value(secret: JSON | None, key: str) -> str | None:
+    """The decoded value of key in a Secret as the API server returns it (base64 data)."""
+    encoded = ((secret or {}).get("data") or {}).get(key)
     if not encoded:
         return None
     return base64.b64decode(encoded).decode()
@@ -27,7 +27,7 @@ def _observed_value(ctx: Context[Any], resource_name: str, key: str) -> str | No
 
 def stable_password(ctx: Context[Any], resource_name: str, key: str = PASSWORD_KEY) -> str:
     """The password stored under key in the composed Secret resource_name, or a derived one."""
-    existing = _observed_value(ctx, resource_name, key)
+    existing = secret_value(ctx.observed.get(resource_name), key)
     if existing is not None:
         return existing
     if not ctx.xr.uid:

@@ -41,12 +41,12 @@ class KubernetesClusterParameters(Parameters):
     )
     controlPlaneCPU: Quantity | None = Field(
         default=None,
-        description="CPU of each control plane machine, a Kubernetes quantity (\"4\", "
-        "\"1500m\"); the VM gets that many cores, rounded up." + _PRESET,
+        description='CPU of each control plane machine, a Kubernetes quantity ("4", '
+        '"1500m"); the VM gets that many cores, rounded up.' + _PRESET,
     )
     controlPlaneMemory: Quantity | None = Field(
         default=None,
-        description="Memory of each control plane machine, a Kubernetes quantity (\"8Gi\")."
+        description='Memory of each control plane machine, a Kubernetes quantity ("8Gi").'
         + _PRESET,
     )
     workerCPU: Quantity | None = Field(
@@ -59,7 +59,7 @@ class KubernetesClusterParameters(Parameters):
     )
     workerStorage: Quantity | None = Field(
         default=None,
-        description="System disk of each worker machine, a Kubernetes quantity (\"100Gi\")."
+        description='System disk of each worker machine, a Kubernetes quantity ("100Gi").'
         + _PRESET,
     )
     kubernetesVersion: str = Field(

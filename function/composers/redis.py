@@ -6,14 +6,13 @@ Secret the user names, which is then read as a required resource so the
 connection Secret can carry it.
 """
 
-import base64
 import math
 
 from function.api.redis import RedisParameters, RedisStatus
 from function.composers.common import helm_release, status_field
 from function.context import Context, Desired, Selector
 from function.naming import dns_label
-from function.secrets import PASSWORD_KEY, connection_secret, stable_password
+from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
 from function.structs import JSON
 
 PORT = 6379
@@ -70,11 +69,7 @@ def _user_password(ctx: Context[RedisParameters], secret: str, key: str) -> str 
     found = ctx.require(
         USER_PASSWORD, Selector("v1", "Secret", name=secret, namespace=ctx.xr.namespace)
     )
-    encoded = (found or {}).get("data", {}).get(key)
-    if encoded:
-        return base64.b64decode(encoded).decode()
-    kept = (ctx.observed.get(SECRET) or {}).get("data", {}).get(PASSWORD_KEY)
-    return base64.b64decode(kept).decode() if kept else None
+    return secret_value(found, key) or secret_value(ctx.observed.get(SECRET), PASSWORD_KEY)
 
 
 def _release(ctx: Context[RedisParameters], name: str, acl_secret: str, acl_key: str) -> JSON:

@@ -1,8 +1,6 @@
 """Vault intent for a workload cluster's kubeconfig (KubernetesCluster with a vaultPath)."""
 
-import base64
-from typing import Any
-
+from function.secrets import secret_value
 from function.structs import JSON
 from function.vault.intents import KVWrite, Pending, VaultIntent
 
@@ -17,13 +15,12 @@ def kubeconfig_intent(
     secret is the ``<cluster>-kubeconfig`` Secret as read with ctx.require (None
     until Crossplane has fetched it or Cluster API has written it).
     """
-    data: Any = (secret or {}).get("data") or {}
-    encoded = data.get(key)
-    if not encoded:
+    kubeconfig = secret_value(secret, key)
+    if kubeconfig is None:
         return Pending(
             what="kubeconfig",
             reason="WaitingForKubeconfig",
             message=f"the kubeconfig goes to Vault once Secret {secret_name} has key {key!r}",
             path=f"{vault_path}/kubeconfig",
         )
-    return KVWrite(f"{vault_path}/kubeconfig", {"value": base64.b64decode(encoded).decode()})
+    return KVWrite(f"{vault_path}/kubeconfig", {"value": kubeconfig})

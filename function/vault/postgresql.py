@@ -19,13 +19,13 @@ creates belongs to the owner and outlives the lease; revoking drops only the
 login role.
 """
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from function.context import Context, Selector
 from function.naming import dns_label
+from function.secrets import secret_value
 from function.structs import JSON
 from function.vault.intents import (
     DatabaseConnection,
@@ -58,13 +58,6 @@ def revocation_statements(owner: str) -> tuple[str, ...]:
     return (f'REVOKE {q} FROM "{{{{name}}}}";', 'DROP ROLE IF EXISTS "{{name}}";')
 
 
-def _decoded(secret: Mapping[str, Any] | None, key: str) -> str | None:
-    encoded = ((secret or {}).get("data") or {}).get(key)
-    if not encoded:
-        return None
-    return base64.b64decode(encoded).decode()
-
-
 def wants_engine(ctx: Context[Any]) -> bool:
     """Whether this instance gets a database engine connection (so needs admin credentials)."""
     return bool(getattr(ctx.params, "vaultPath", None)) and ctx.settings.vault.database.enabled
@@ -87,7 +80,7 @@ def intents(
     if not wants_engine(ctx):
         return out
     found = ctx.require(ADMIN_SECRET, admin)
-    username, password = _decoded(found, "username"), _decoded(found, "password")
+    username, password = secret_value(found, "username"), secret_value(found, "password")
     name = dns_label(ctx.xr.namespace, ctx.xr.name)
     if not username or not password:
         out.append(

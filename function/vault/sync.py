@@ -7,6 +7,7 @@ depends on the intents alone, so the desired state is the same whether or not
 Vault is healthy).
 """
 
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -94,9 +95,7 @@ class Outcome:
 def status(intents: Sequence[VaultIntent], settings: FunctionSettings) -> JSON:
     """status.vault: where things are registered (paths only), from the intents alone."""
     out: JSON = {}
-    kv = [
-        i.path for i in intents if isinstance(i, KVWrite) or (isinstance(i, Pending) and i.path)
-    ]
+    kv = [i.path for i in intents if isinstance(i, KVWrite) or (isinstance(i, Pending) and i.path)]
     if kv:
         out["path"] = kv[0]
     roles = [i.name for i in intents if isinstance(i, DatabaseRole)]
@@ -281,15 +280,7 @@ def sync(
         _log(log, xr, outcome)
         return outcome
     secrets = [*login.secrets, *_secrets_of(intents)]
-    login = vclient.Login(
-        login.address,
-        login.method,
-        tuple(secrets),
-        login.token,
-        login.role_id,
-        login.secret_id,
-        login.jwt,
-    )
+    login = dataclasses.replace(login, secrets=tuple(secrets))
     try:
         client = vclient.connect(login, settings, credentials, deadline)
     except Exception as e:  # classified; secrets never in the message
