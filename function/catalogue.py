@@ -1,34 +1,19 @@
-"""The composite kinds this function serves, each with its API and composer."""
+"""The composite kinds this function serves: one line per kind (function/kinds/<kind>/)."""
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from function.api.common import CompositeKind
-from function.api.kubernetescluster import KUBERNETES_CLUSTER
-from function.api.postgresql import POSTGRESQL
-from function.api.redis import REDIS
-from function.composers import kubernetescluster, postgresql, redis
-from function.context import Context, Desired
+from function.kind import Kind
+from function.kinds import kubernetescluster, postgresql, redis
 
-
-@dataclass(frozen=True)
-class Entry:
-    """A kind's API and the function that composes it."""
-
-    api: CompositeKind
-    compose: Callable[[Context[Any]], Desired]
-
-
-CATALOGUE: tuple[Entry, ...] = (
-    Entry(POSTGRESQL, postgresql.compose),
-    Entry(REDIS, redis.compose),
-    Entry(KUBERNETES_CLUSTER, kubernetescluster.compose),
+CATALOGUE: tuple[Kind[Any, Any], ...] = (
+    postgresql.KIND,
+    redis.KIND,
+    kubernetescluster.KIND,
 )
 
-_BY_TYPE = {(e.api.api_version, e.api.kind): e for e in CATALOGUE}
+_BY_TYPE = {(k.api.api_version, k.api.kind): k for k in CATALOGUE}
 
 
-def lookup(api_version: str, kind: str) -> Entry | None:
-    """The entry serving XRs of this apiVersion and kind."""
+def lookup(api_version: str, kind: str) -> Kind[Any, Any] | None:
+    """The kind serving XRs of this apiVersion and kind."""
     return _BY_TYPE.get((api_version, kind))

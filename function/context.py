@@ -5,20 +5,20 @@ protobuf request or response, which keeps them easy to test and keeps the
 request plumbing in one place (runner.py).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from crossplane.function import resource
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-from pydantic import BaseModel
 
-from function.api.common import Parameters
-from function.settings import FunctionSettings
-from function.structs import JSON, to_dict
+from function.model import CompositeStatus, Parameters
+from function.platform import PlatformSettings
+from function.settings import SettingsModel
+from function.structs import JSON
 from function.vault.intents import VaultIntent
 
 P = TypeVar("P", bound=Parameters)
+S = TypeVar("S", bound=SettingsModel)
 
 
 class ComposeError(Exception):
@@ -48,24 +48,36 @@ class Composite:
 
 
 class Observed:
-    """Observed composed resources by composition resource name, converted on first use."""
+    """Observed composed resources by composition resource name, each converted on first use.
 
-    def __init__(self, resources: Mapping[str, fnv1.Resource]) -> None:
-        self._raw = resources
+    The runner gives loaders that convert from the request's protobuf lazily;
+    tests give plain objects with Observed.of.
+    """
+
+    def __init__(self, loaders: Mapping[str, Callable[[], JSON]]) -> None:
+        self._loaders = loaders
         self._cache: dict[str, JSON] = {}
 
+    @classmethod
+    def of(cls, objects: Mapping[str, JSON]) -> "Observed":
+        return cls({name: _constant(obj) for name, obj in objects.items()})
+
     def __contains__(self, name: str) -> bool:
-        return name in self._raw
+        return name in self._loaders
 
     def names(self) -> list[str]:
-        return sorted(self._raw)
+        return sorted(self._loaders)
 
     def get(self, name: str) -> JSON | None:
-        if name not in self._raw:
+        if name not in self._loaders:
             return None
         if name not in self._cache:
-            self._cache[name] = to_dict(self._raw[name].resource)
+            self._cache[name] = self._loaders[name]()
         return self._cache[name]
+
+
+def _constant(obj: JSON) -> Callable[[], JSON]:
+    return lambda: obj
 
 
 @dataclass(frozen=True)
@@ -79,12 +91,13 @@ class Selector:
 
 
 @dataclass
-class Context(Generic[P]):
-    """Everything a composer may read."""
+class Context(Generic[P, S]):
+    """Everything a composer may read: its XR's parameters, its kind's settings, the platform's."""
 
     xr: Composite
     params: P
-    settings: FunctionSettings
+    settings: S
+    platform: PlatformSettings
     observed: Observed
     credentials: Mapping[str, Mapping[str, bytes]]
     required: Mapping[str, list[JSON]]
@@ -101,13 +114,21 @@ class Context(Generic[P]):
         return found[0] if found else None
 
 
+@dataclass(frozen=True)
+class WarningResult:
+    """A WARNING result on the XR: something the user should know that does not stop composing."""
+
+    message: str
+    reason: str = ""
+
+
 @dataclass
 class Desired:
     """What a composer wants: composed resources by name, XR status, warnings."""
 
     resources: dict[str, JSON] = field(default_factory=dict)
-    status: BaseModel | None = None
-    warnings: list[str] = field(default_factory=list)
+    status: CompositeStatus | None = None
+    warnings: list[WarningResult] = field(default_factory=list)
     conditions: list[resource.Condition] = field(default_factory=list)
     # What Vault should hold; applied by the runner after composing (function/vault/).
     vault: list[VaultIntent] = field(default_factory=list)

@@ -7,14 +7,27 @@ namespaces' databases on one shared server.
 """
 
 import hashlib
+import json
 import re
+from typing import Any
 
 DNS_LABEL_MAX = 63
-_HASH_LEN = 6
+_HASH_LEN = 6  # in names cut to fit
+CONTENT_HASH_LEN = 8  # in names that change with what they name
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:_HASH_LEN]
+def short_hash(text: str, length: int = _HASH_LEN) -> str:
+    """The first length hex digits of the SHA-256 of text."""
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def content_hash(obj: Any) -> str:
+    """A short, stable hash of a JSON value, for objects named by their content.
+
+    Immutable objects (Cluster API templates) get a new name when their
+    content changes, so a change composes a new object instead of editing one.
+    """
+    return short_hash(json.dumps(obj, sort_keys=True, separators=(",", ":")), CONTENT_HASH_LEN)
 
 
 def dns_label(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
@@ -22,7 +35,7 @@ def dns_label(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
     full = "-".join(p for p in parts if p)
     if len(full) <= limit:
         return full
-    return f"{full[: limit - _HASH_LEN - 1].rstrip('-')}-{_hash(full)}"
+    return f"{full[: limit - _HASH_LEN - 1].rstrip('-')}-{short_hash(full)}"
 
 
 def sql_identifier(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
@@ -35,4 +48,4 @@ def sql_identifier(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
     clean = re.sub(r"[^a-z0-9_]", "_", full.lower())
     if clean == full and len(clean) <= limit:
         return clean
-    return f"{clean[: limit - _HASH_LEN - 1].rstrip('_')}_{_hash(full)}"
+    return f"{clean[: limit - _HASH_LEN - 1].rstrip('_')}_{short_hash(full)}"

@@ -1,21 +1,28 @@
-"""Whether a composed resource is ready, judged from its observed state.
+"""Whether a composed resource is ready, judged from its observed state: the one mechanism.
 
 Crossplane cannot tell for kinds without a Ready condition (a Secret) or
 whose Ready condition says less than their own status (a Helm release is
 ready when deployed), so the function says so for every resource it composes.
+Each kind declares rules for what it composes (function/kinds/<kind>/), shared
+blocks declare theirs next to the objects they build (function/blocks/); any
+other object is ready when its Ready condition is True.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from function.structs import JSON
+from function.structs import JSON, api_group, dig
 
 Check = Callable[[JSON], bool]
+ANY_KIND = "*"
+# (API group, kind) -> check; kind ANY_KIND covers every kind of the group.
+Rules = Mapping[tuple[str, str], Check]
 
 
 def condition(obj: JSON, kind: str) -> dict[str, Any] | None:
     """The status condition of that type, if any."""
-    for c in obj.get("status", {}).get("conditions", []) or []:
+    for c in dig(obj, "status", "conditions") or []:
         if c.get("type") == kind:
             return dict(c)
     return None
@@ -26,62 +33,51 @@ def condition_true(obj: JSON, kind: str) -> bool:
     return c is not None and c.get("status") == "True"
 
 
-def _exists(_: JSON) -> bool:
+def exists(_: JSON) -> bool:
+    """For objects without status: ready once they exist."""
     return True
 
 
-def _ready_condition(obj: JSON) -> bool:
+def ready_condition(obj: JSON) -> bool:
     return condition_true(obj, "Ready")
 
 
-def _available_condition(obj: JSON) -> bool:
-    # Cluster API v1beta2 objects summarise readiness in an Available condition.
+def available_condition(obj: JSON) -> bool:
+    """Cluster API v1beta2 objects summarise readiness in an Available condition."""
     return condition_true(obj, "Available")
 
 
-def _status_ready(obj: JSON) -> bool:
-    # Cluster API v1alpha1 infrastructure (CAPK's KubevirtCluster): status.ready.
-    return obj.get("status", {}).get("ready") is True
+def status_ready(obj: JSON) -> bool:
+    """Cluster API v1alpha1 infrastructure (CAPK's KubevirtCluster): status.ready."""
+    return dig(obj, "status", "ready") is True
 
 
-def _helm_release(obj: JSON) -> bool:
-    deployed = obj.get("status", {}).get("atProvider", {}).get("state") == "deployed"
-    return deployed and condition_true(obj, "Ready")
+# Core objects (Secret, ConfigMap, ...) carry no Ready condition.
+CORE: Rules = {("", ANY_KIND): exists}
 
 
-# By API group; groups not listed use the Ready condition. Objects that have
-# no status at all are ready once they exist.
-_BY_GROUP: dict[str, Check] = {
-    "": _exists,  # core: Secret, ConfigMap, ...
-    "helm.m.crossplane.io": _helm_release,
-    "helm.crossplane.io": _helm_release,
-    "barmancloud.cnpg.io": _exists,
-    "cluster.x-k8s.io": _available_condition,
-    "controlplane.cluster.x-k8s.io": _available_condition,
-    "bootstrap.cluster.x-k8s.io": _exists,  # templates: no status
-}
-_BY_KIND: dict[tuple[str, str], Check] = {
-    ("postgresql.cnpg.io", "ScheduledBackup"): _exists,
-    ("helm.m.crossplane.io", "ProviderConfig"): _exists,
-    ("cluster.x-k8s.io", "MachineHealthCheck"): _exists,  # conditions say health, not readiness
-    ("infrastructure.cluster.x-k8s.io", "KubevirtCluster"): _status_ready,
-    ("infrastructure.cluster.x-k8s.io", "KubevirtMachineTemplate"): _exists,
-}
+@dataclass(frozen=True)
+class Readiness:
+    """A kind's readiness rules, looked up by (group, kind), then (group, any kind)."""
 
+    rules: Rules
 
-def _group(api_version: str) -> str:
-    return api_version.rpartition("/")[0]
+    @classmethod
+    def of(cls, *rules: Rules) -> "Readiness":
+        """Rules merged in order (later ones win), on top of the core rules."""
+        merged: dict[tuple[str, str], Check] = dict(CORE)
+        for r in rules:
+            merged.update(r)
+        return cls(merged)
 
-
-def is_ready(observed: JSON | None) -> bool:
-    """True when the observed object is ready; False when absent or not yet ready."""
-    if observed is None:
-        return False
-    group = _group(str(observed.get("apiVersion", "")))
-    check = _BY_KIND.get((group, str(observed.get("kind", "")))) or _BY_GROUP.get(
-        group, _ready_condition
-    )
-    return check(observed)
+    def is_ready(self, observed: JSON | None) -> bool:
+        """True when the observed object is ready; False when absent or not yet ready."""
+        if observed is None:
+            return False
+        group = api_group(str(observed.get("apiVersion", "")))
+        kind = str(observed.get("kind", ""))
+        check = self.rules.get((group, kind)) or self.rules.get((group, ANY_KIND))
+        return (check or ready_condition)(observed)
 
 
 def is_failing(observed: JSON | None) -> bool:

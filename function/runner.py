@@ -1,32 +1,35 @@
 """Request plumbing: RunFunctionRequest in, RunFunctionResponse out.
 
-Everything kind-specific lives in the composers; this module parses and
-checks the input, dispatches on the XR's kind, and writes what the composer
-wants into the response: desired resources with their readiness, XR status
-and conditions, requirements, results and the TTL.
+Everything kind-specific lives in the kinds' packages; this module parses the
+input, dispatches on the XR's kind, lets the Vault service apply the kind's
+intents, and is the one place that writes the response: desired resources with
+their readiness, XR status and conditions, requirements, results and the TTL.
 """
 
 import asyncio
-import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import grpc
-from crossplane.function import logging, response
+from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
-from google.protobuf import struct_pb2
-from pydantic import ValidationError
 
-from function import readiness
 from function.catalogue import lookup
-from function.context import ComposeError, Composite, Context, Desired, Observed
-from function.settings import FunctionSettings
+from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
+from function.input import parse_input
+from function.kind import Kind
+from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
-from function.validation import describe, parse_parameters
 from function.vault import sync as vaultsync
+from function.vault.model import VaultReporting
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
+_STATUS = {
+    "True": fnv1.STATUS_CONDITION_TRUE,
+    "False": fnv1.STATUS_CONDITION_FALSE,
+    "Unknown": fnv1.STATUS_CONDITION_UNKNOWN,
+}
 
 
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -55,20 +58,6 @@ def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.Run
     return rsp
 
 
-def _settings(req: fnv1.RunFunctionRequest) -> FunctionSettings | tuple[str, ...]:
-    # A Composition's input is the same on every call: parse each distinct one once.
-    return _parse_settings(req.input.SerializeToString(deterministic=True))
-
-
-@functools.lru_cache(maxsize=64)
-def _parse_settings(serialized_input: bytes) -> FunctionSettings | tuple[str, ...]:
-    raw = to_dict(struct_pb2.Struct.FromString(serialized_input)).get("spec", {})
-    try:
-        return FunctionSettings.model_validate(raw)  # frozen: safe to share between calls
-    except ValidationError as e:
-        return tuple(describe(err, base="input.spec") for err in e.errors(include_url=False))
-
-
 def _credentials(req: fnv1.RunFunctionRequest) -> dict[str, Mapping[str, bytes]]:
     return {
         name: dict(c.credential_data.data)
@@ -86,36 +75,42 @@ def _required(req: fnv1.RunFunctionRequest) -> dict[str, list[JSON]]:
     return out
 
 
+def _observed(req: fnv1.RunFunctionRequest) -> Observed:
+    def loader(r: fnv1.Resource) -> Callable[[], JSON]:
+        return lambda: to_dict(r.resource)
+
+    return Observed({name: loader(r) for name, r in req.observed.resources.items()})
+
+
 def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request."""
     rsp = response.to(req)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
-    entry = lookup(xr.api_version, xr.kind)
-    if entry is None:
+    kind = lookup(xr.api_version, xr.kind)
+    if kind is None:
         return _fatal(
             rsp, "UnsupportedKind", f"this function does not compose {xr.kind} ({xr.api_version})"
         )
-    settings = _settings(req)
+    settings = parse_input(req.input.SerializeToString(deterministic=True))
     if isinstance(settings, tuple):
         return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
-    params = parse_parameters(entry.api.parameters, xr_object.get("spec", {}).get("parameters"))
-    if isinstance(params, list):
-        return _fatal(
-            rsp,
-            "InvalidParameters",
-            f"invalid {xr.kind} {xr.namespace}/{xr.name}: " + "; ".join(params),
-        )
-    ctx: Context[Any] = Context(
+    ctx = kind.context(
         xr=xr,
-        params=params,
+        parameters=xr_object.get("spec", {}).get("parameters"),
         settings=settings,
-        observed=Observed(req.observed.resources),
+        observed=_observed(req),
         credentials=_credentials(req),
         required=_required(req),
     )
+    if isinstance(ctx, list):
+        return _fatal(
+            rsp,
+            "InvalidParameters",
+            f"invalid {xr.kind} {xr.namespace}/{xr.name}: " + "; ".join(ctx),
+        )
     try:
-        desired = entry.compose(ctx)
+        desired = kind.compose(ctx)
     except ComposeError as e:
         return _fatal(
             rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.namespace}/{xr.name}: {e}"
@@ -126,34 +121,48 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
         )
-    vault = (
-        vaultsync.sync(xr, desired.vault, settings, ctx.credentials, log) if desired.vault else None
-    )
-    _write(rsp, ctx, desired)
-    if vault is not None:
-        vault.write(rsp)
+    retry_after = _sync_vault(ctx, desired, log)
+    _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
 
-def _phase(ctx: Context[Any], desired: Desired) -> tuple[str, bool]:
+def _sync_vault(ctx: Context[Any, Any], desired: Desired, log: Any) -> int | None:
+    """Apply the kind's Vault intents; what came of it joins the desired state as plain data."""
+    if not desired.vault:
+        return None
+    outcome = vaultsync.sync(ctx.xr, desired.vault, ctx.platform, ctx.credentials, log)
+    desired.warnings.extend(outcome.warnings())
+    desired.conditions.append(outcome.condition())
+    if isinstance(desired.status, VaultReporting):
+        where = vaultsync.status_of(desired.vault, ctx.platform)
+        if where.path or where.credentialsPath:
+            desired.status.vault = where
+    return outcome.retry_after
+
+
+def _phase(kind: Kind[Any, Any], ctx: Context[Any, Any], desired: Desired) -> tuple[str, bool]:
     observed = [ctx.observed.get(name) for name in desired.resources]
-    if any(readiness.is_failing(o) for o in observed):
+    if any(is_failing(o) for o in observed):
         return "Degraded", False
-    ready = all(readiness.is_ready(o) for o in observed)
+    ready = all(kind.readiness.is_ready(o) for o in observed)
     return ("Ready" if ready else "Provisioning"), ready
 
 
-def _write(rsp: fnv1.RunFunctionResponse, ctx: Context[Any], desired: Desired) -> None:
+def _write(
+    rsp: fnv1.RunFunctionResponse,
+    kind: Kind[Any, Any],
+    ctx: Context[Any, Any],
+    desired: Desired,
+    retry_after: int | None,
+) -> None:
     for name in sorted(desired.resources):
         target = rsp.desired.resources[name]
         target.resource.CopyFrom(to_struct(desired.resources[name]))
-        target.ready = _READY[readiness.is_ready(ctx.observed.get(name))]
+        target.ready = _READY[kind.readiness.is_ready(ctx.observed.get(name))]
 
-    phase, all_ready = _phase(ctx, desired)
+    phase, all_ready = _phase(kind, ctx, desired)
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
-    if desired.vault and (vault := vaultsync.status(desired.vault, ctx.settings)):
-        status["vault"] = vault
     rsp.desired.composite.resource.update({"status": status})
 
     for key in sorted(ctx.requirements):
@@ -161,8 +170,33 @@ def _write(rsp: fnv1.RunFunctionResponse, ctx: Context[Any], desired: Desired) -
         response.require_resources(
             rsp, key, sel.api_version, sel.kind, match_name=sel.name, namespace=sel.namespace
         )
-    for message in desired.warnings:
-        response.warning(rsp, message)
-    response.set_conditions(rsp, *desired.conditions)
-    ttl = ctx.settings.ttl
-    rsp.meta.ttl.FromSeconds(ttl.readySeconds if all_ready else ttl.provisioningSeconds)
+    for warning in desired.warnings:
+        _warn(rsp, warning)
+    for condition in desired.conditions:
+        _condition(rsp, condition)
+    ttl = ctx.platform.ttl
+    seconds = ttl.readySeconds if all_ready else ttl.provisioningSeconds
+    rsp.meta.ttl.FromSeconds(min(seconds, retry_after) if retry_after else seconds)
+
+
+def _warn(rsp: fnv1.RunFunctionResponse, warning: WarningResult) -> None:
+    rsp.results.append(
+        fnv1.Result(
+            severity=fnv1.SEVERITY_WARNING,
+            reason=warning.reason or None,
+            message=warning.message,
+            target=fnv1.TARGET_COMPOSITE,
+        )
+    )
+
+
+def _condition(rsp: fnv1.RunFunctionResponse, c: resource.Condition) -> None:
+    rsp.conditions.append(
+        fnv1.Condition(
+            type=c.typ,
+            status=_STATUS.get(c.status, fnv1.STATUS_CONDITION_UNKNOWN),
+            reason=c.reason or "",
+            message=c.message or None,
+            target=fnv1.TARGET_COMPOSITE,
+        )
+    )

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from function.api.common import Parameters
+from function.model import Parameters
 
 Schema = dict[str, Any]
 

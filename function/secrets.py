@@ -9,9 +9,8 @@ values, so the same request always gives the same desired state.
 import base64
 import hashlib
 import hmac
-from typing import Any
 
-from function.context import ComposeError, Context
+from function.context import ComposeError, Context, P, S
 from function.structs import JSON
 
 PASSWORD_KEY = "password"
@@ -25,14 +24,14 @@ def secret_value(secret: JSON | None, key: str) -> str | None:
     return base64.b64decode(encoded).decode()
 
 
-def stable_password(ctx: Context[Any], resource_name: str, key: str = PASSWORD_KEY) -> str:
+def stable_password(ctx: Context[P, S], resource_name: str, key: str = PASSWORD_KEY) -> str:
     """The password stored under key in the composed Secret resource_name, or a derived one."""
     existing = secret_value(ctx.observed.get(resource_name), key)
     if existing is not None:
         return existing
     if not ctx.xr.uid:
         raise ComposeError("the XR has no metadata.uid to derive a password from")
-    creds = ctx.settings.credentials
+    creds = ctx.platform.credentials
     seed = ctx.credentials.get(creds.name, {}).get(creds.passwordKeyField)
     if not seed:
         raise ComposeError(
@@ -45,7 +44,7 @@ def stable_password(ctx: Context[Any], resource_name: str, key: str = PASSWORD_K
 
 
 def connection_secret(
-    ctx: Context[Any],
+    ctx: Context[P, S],
     name: str,
     data: dict[str, str],
     secret_type: str = "Opaque",

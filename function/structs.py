@@ -40,3 +40,18 @@ def to_struct(d: JSON) -> struct_pb2.Struct:
     s = struct_pb2.Struct()
     s.update(d)
     return s
+
+
+def api_group(api_version: str) -> str:
+    """The API group of an apiVersion: "" for core "v1", "apps" for "apps/v1"."""
+    return api_version.rpartition("/")[0]
+
+
+def dig(obj: JSON | None, *path: str) -> Any:
+    """The value at path in obj, or None if any step is missing or not an object."""
+    node: Any = obj
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    return node

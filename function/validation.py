@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from function.api.common import Parameters
+from function.model import Parameters
 from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)

@@ -18,7 +18,8 @@ import hvac
 import requests
 from hvac import exceptions as vexc
 
-from function.settings import FunctionSettings, Vault
+from function.platform import PlatformSettings
+from function.vault.settings import Vault
 
 
 class VaultSyncError(Exception):
@@ -70,7 +71,7 @@ def _text(value: bytes | None) -> str | None:
     return value.decode().strip() or None
 
 
-def resolve(settings: FunctionSettings, credentials: Mapping[str, Mapping[str, bytes]]) -> Login:
+def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, bytes]]) -> Login:
     """Address and auth material; VaultSyncError when something is missing."""
     vault = settings.vault
     cred_name = vault.credentials or settings.credentials.name
@@ -174,7 +175,7 @@ def forget(login: Login, vault: Vault) -> None:
 
 def connect(
     login: Login,
-    settings: FunctionSettings,
+    settings: PlatformSettings,
     credentials: Mapping[str, Mapping[str, bytes]],
     deadline: float,
 ) -> hvac.Client:

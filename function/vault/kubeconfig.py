@@ -1,4 +1,4 @@
-"""Vault intent for a workload cluster's kubeconfig (KubernetesCluster with a vaultPath)."""
+"""Vault intent for a workload cluster's kubeconfig, for every kind that has one."""
 
 from function.secrets import secret_value
 from function.structs import JSON

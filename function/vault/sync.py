@@ -1,10 +1,10 @@
 """Apply a composer's Vault intents: read, compare, write only what differs.
 
 Called by the runner after composing, in the worker thread that runs the
-request. The outcome only adds to the response: the VaultSynced condition, a
-WARNING result per problem, a shorter TTL on failure and status.vault (which
-depends on the intents alone, so the desired state is the same whether or not
-Vault is healthy).
+request. The outcome is plain data the runner adds to the response: the
+VaultSynced condition, a warning per problem and a shorter TTL on failure.
+status.vault depends on the intents alone (status_of), so the desired state is
+the same whether or not Vault is healthy.
 """
 
 import dataclasses
@@ -19,12 +19,10 @@ from typing import Any
 
 import hvac
 from crossplane.function import resource
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from hvac import exceptions as vexc
 
-from function.context import Composite
-from function.settings import FunctionSettings
-from function.structs import JSON
+from function.context import Composite, WarningResult
+from function.platform import PlatformSettings
 from function.vault import client as vclient
 from function.vault.client import VaultSyncError
 from function.vault.intents import (
@@ -35,6 +33,7 @@ from function.vault.intents import (
     VaultIntent,
     split_kv_path,
 )
+from function.vault.model import VaultStatus
 
 CONDITION = "VaultSynced"
 
@@ -67,41 +66,24 @@ class Outcome:
             typ=CONDITION, status="False", reason=first.reason, message=first.message
         )
 
-    def write(self, rsp: fnv1.RunFunctionResponse) -> None:
-        """Add the condition, one WARNING result per problem and, on failure, a short TTL."""
-        for p in self.problems:
-            rsp.results.append(
-                fnv1.Result(
-                    severity=fnv1.SEVERITY_WARNING,
-                    reason=p.reason,
-                    message=p.message,
-                    target=fnv1.TARGET_COMPOSITE,
-                )
-            )
-        c = self.condition()
-        rsp.conditions.append(
-            fnv1.Condition(
-                type=c.typ,
-                status=fnv1.STATUS_CONDITION_TRUE if self.ok else fnv1.STATUS_CONDITION_FALSE,
-                reason=c.reason or "",
-                message=c.message or "",
-                target=fnv1.TARGET_COMPOSITE,
-            )
-        )
-        if not self.ok and rsp.meta.ttl.ToSeconds() > self.retry_seconds:
-            rsp.meta.ttl.FromSeconds(self.retry_seconds)
+    def warnings(self) -> list[WarningResult]:
+        """One warning per problem."""
+        return [WarningResult(p.message, reason=p.reason) for p in self.problems]
+
+    @property
+    def retry_after(self) -> int | None:
+        """Call again this soon when something is not synced; None when all is."""
+        return None if self.ok else self.retry_seconds
 
 
-def status(intents: Sequence[VaultIntent], settings: FunctionSettings) -> JSON:
+def status_of(intents: Sequence[VaultIntent], settings: PlatformSettings) -> VaultStatus:
     """status.vault: where things are registered (paths only), from the intents alone."""
-    out: JSON = {}
     kv = [i.path for i in intents if isinstance(i, KVWrite) or (isinstance(i, Pending) and i.path)]
-    if kv:
-        out["path"] = kv[0]
     roles = [i.name for i in intents if isinstance(i, DatabaseRole)]
-    if roles:
-        out["credentialsPath"] = f"{settings.vault.database.mount}/creds/{roles[0]}"
-    return out
+    return VaultStatus(
+        path=kv[0] if kv else None,
+        credentialsPath=f"{settings.vault.database.mount}/creds/{roles[0]}" if roles else None,
+    )
 
 
 # A keyed fingerprint of each database connection config written by this
@@ -200,7 +182,7 @@ def _apply_role(client: hvac.Client, r: DatabaseRole, mount: str) -> bool:
     return True
 
 
-def _where(intent: VaultIntent, settings: FunctionSettings) -> str:
+def _where(intent: VaultIntent, settings: PlatformSettings) -> str:
     mount = settings.vault.database.mount
     if isinstance(intent, KVWrite):
         return intent.path
@@ -212,7 +194,7 @@ def _where(intent: VaultIntent, settings: FunctionSettings) -> str:
 
 
 def _path_failure(
-    e: Exception, where: str, client: hvac.Client, login: vclient.Login, settings: FunctionSettings
+    e: Exception, where: str, client: hvac.Client, login: vclient.Login, settings: PlatformSettings
 ) -> VaultSyncError:
     """Why a request on one path failed: a bad token, a policy, or Vault itself."""
     if isinstance(e, vexc.Forbidden):
@@ -257,7 +239,7 @@ def _secrets_of(intents: Sequence[VaultIntent]) -> list[str]:
 def sync(
     xr: Composite,
     intents: Sequence[VaultIntent],
-    settings: FunctionSettings,
+    settings: PlatformSettings,
     credentials: Mapping[str, Mapping[str, bytes]],
     log: Any = None,
 ) -> Outcome:

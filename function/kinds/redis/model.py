@@ -2,11 +2,11 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from function.api.common import (
+from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
     STANDARD_COLUMNS,
-    CompositeKind,
+    CompositeAPI,
     CompositeStatus,
     Environment,
     Parameters,
@@ -71,7 +71,7 @@ class RedisStatus(CompositeStatus):
     endpoint: str | None = Field(default=None, description="host:port of the primary.")
 
 
-REDIS = CompositeKind(
+API = CompositeAPI(
     group=f"cache.{DOMAIN}",
     kind="RedisInstance",
     plural="redisinstances",

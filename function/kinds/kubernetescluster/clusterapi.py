@@ -1,50 +1,47 @@
-"""KubernetesCluster: Cluster API objects for a cluster of KubeVirt machines, and its add-ons.
+"""The Cluster API objects of a KubernetesCluster: Cluster API v1beta2 with CAPK v1alpha1.
 
-The Cluster API objects are composed directly (Cluster API v1beta2, CAPK
-v1alpha1) in the XR's namespace, named after the XR so two clusters never
-collide. Machine templates are immutable in Cluster API, so each template is
-named (and keyed) by a hash of its content: a resize composes a new template,
-the MachineDeployment or KubeadmControlPlane reference moves to it and Cluster
-API rolls the machines; Crossplane deletes the old template.
+They are composed directly in the XR's namespace, named after the XR so two
+clusters never collide. Machine templates are immutable in Cluster API, so each
+template is named (and keyed) by a hash of its content: a resize composes a new
+template, the MachineDeployment or KubeadmControlPlane reference moves to it and
+Cluster API rolls the machines; Crossplane deletes the old template.
 
-The network plugin and the KubeVirt cloud controller manager are Helm
-releases installed into the workload cluster through a provider-helm
-ProviderConfig that reads the kubeconfig Secret Cluster API writes. They are
-composed once that Secret exists and, once composed, kept even if the Secret
-is briefly gone (deleting them would uninstall the CNI).
+CRDs: kubernetes-sigs/cluster-api and cluster-api-provider-kubevirt, in $SHARED/crds.
 """
 
-import hashlib
-import json
-from dataclasses import dataclass
-from ipaddress import ip_network
-from typing import Any
-
-from function import readiness
-from function.api.kubernetescluster import KubernetesClusterParameters, KubernetesClusterStatus
-from function.composers.common import HELM_API, helm_release, status_field
-from function.context import ComposeError, Context, Desired, Selector
-from function.naming import dns_label
+from function.blocks.storage import storage_class
+from function.context import Context
+from function.kinds.kubernetescluster.model import KubernetesClusterParameters
+from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
+from function.kinds.kubernetescluster.sizing import Size
+from function.naming import CONTENT_HASH_LEN, content_hash, dns_label
 from function.quantity import whole_cpus
-from function.settings import AddOnChart, ClusterSize, KubernetesClusters, ProviderConfigRef
-from function.structs import JSON
-from function.vault.kubeconfig import kubeconfig_intent
+from function.structs import JSON, api_group
+
+ClusterContext = Context[KubernetesClusterParameters, KubernetesClusterSettings]
 
 CLUSTER_API = "cluster.x-k8s.io/v1beta2"
 CONTROL_PLANE_API = "controlplane.cluster.x-k8s.io/v1beta2"
 BOOTSTRAP_API = "bootstrap.cluster.x-k8s.io/v1beta2"
 INFRASTRUCTURE_API = "infrastructure.cluster.x-k8s.io/v1alpha1"
+CRDS = (
+    "crds/cluster-api/cluster.x-k8s.io_clusters.yaml",
+    "crds/cluster-api/cluster.x-k8s.io_machinedeployments.yaml",
+    "crds/cluster-api/cluster.x-k8s.io_machinehealthchecks.yaml",
+    "crds/cluster-api/controlplane.cluster.x-k8s.io_kubeadmcontrolplanes.yaml",
+    "crds/cluster-api/bootstrap.cluster.x-k8s.io_kubeadmconfigtemplates.yaml",
+    "crds/cluster-api-provider-kubevirt/infrastructure.cluster.x-k8s.io_kubevirtclusters.yaml",
+    "crds/cluster-api-provider-kubevirt/infrastructure.cluster.x-k8s.io_kubevirtmachinetemplates.yaml",
+)
 
 CLUSTER_NAME_LABEL = "cluster.x-k8s.io/cluster-name"
 DEPLOYMENT_NAME_LABEL = "cluster.x-k8s.io/deployment-name"
 LIVE_MIGRATION_ANNOTATION = "kubevirt.io/allow-pod-bridge-network-live-migration"
 KUBE_OVN_MASTER_LABEL = "kube-ovn/role=master"
-KUBECONFIG_KEY = "value"  # Cluster API's key in <cluster>-kubeconfig
 
 # Cluster names leave room for the suffixes Cluster API and CAPK add
 # (<cluster>-kubeconfig, <cluster>-lb, machine names).
 CLUSTER_NAME_MAX = 38  # <cluster>-control-plane-<hash> stays within 63
-HASH_LEN = 8
 
 # Composition resource names. Templates are keyed by content hash too:
 # Crossplane keeps an existing composed resource's name, so a renamed template
@@ -57,85 +54,37 @@ WORKER_TEMPLATE = "worker-template"
 WORKER_BOOTSTRAP = "worker-bootstrap"
 WORKERS = "workers"
 WORKER_HEALTH_CHECK = "worker-health-check"
-HELM_PROVIDER_CONFIG = "helm-provider-config"
-CNI = "cni"
-CLOUD_CONTROLLER_MANAGER = "cloud-controller-manager"
-ADD_ONS = (HELM_PROVIDER_CONFIG, CNI, CLOUD_CONTROLLER_MANAGER)
-KUBECONFIG = "kubeconfig"  # required resource key
-
-
-@dataclass(frozen=True)
-class Size:
-    """Machine counts and sizes after presets and defaults."""
-
-    controlPlaneNodes: int
-    workerNodes: int
-    controlPlaneCPU: str
-    controlPlaneMemory: str
-    workerCPU: str
-    workerMemory: str
-    workerStorage: str
-
-
-def resolve_size(params: KubernetesClusterParameters, settings: KubernetesClusters) -> Size:
-    """Each size from the XR, else its environment's preset, else the platform default."""
-    preset = settings.presets.get(params.environment, ClusterSize())
-    values: dict[str, Any] = {}
-    for field in Size.__dataclass_fields__:
-        value = next(
-            (
-                v
-                for v in (
-                    getattr(params, field),
-                    getattr(preset, field),
-                    getattr(settings.defaults, field),
-                )
-                if v is not None
-            ),
-            None,
-        )
-        if value is None:
-            raise ComposeError(f"input kubernetesClusters.defaults.{field} must be set")
-        values[field] = value
-    return Size(**values)
-
-
-def content_hash(obj: Any) -> str:
-    """A short, stable hash of a JSON value."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LEN]
 
 
 def cluster_name(xr_name: str) -> str:
     """The Cluster API cluster's name: the XR's, as a DNS label short enough for suffixes."""
     label = xr_name.replace(".", "-")
     if label != xr_name:  # keep a.b and a-b apart
-        label = f"{label[: CLUSTER_NAME_MAX - HASH_LEN - 1]}-{content_hash(xr_name)}"
+        label = f"{label[: CLUSTER_NAME_MAX - CONTENT_HASH_LEN - 1]}-{content_hash(xr_name)}"
     return dns_label(label, limit=CLUSTER_NAME_MAX)
 
 
-def disk_image(settings: KubernetesClusters, version: str) -> str:
+def disk_image(settings: KubernetesClusterSettings, version: str) -> str:
     """The machines' disk image for a Kubernetes version: the one place they are paired."""
     return f"{settings.diskImage}:{version}"
 
 
 def ref(api_version: str, kind: str, name: str) -> JSON:
     """A Cluster API v1beta2 object reference (apiGroup, kind, name)."""
-    return {"apiGroup": api_version.split("/", 1)[0], "kind": kind, "name": name}
+    return {"apiGroup": api_group(api_version), "kind": kind, "name": name}
 
 
 def kubelet_args(*labels: str) -> list[JSON]:
+    """kubelet flags of every machine: an external cloud provider initialises the nodes."""
     args: list[JSON] = [{"name": "cloud-provider", "value": "external"}]
     if labels:
         args.append({"name": "node-labels", "value": ",".join(labels)})
     return args
 
 
-def compose(ctx: Context[KubernetesClusterParameters]) -> Desired:
-    """Compose a Cluster API cluster on KubeVirt, and its add-ons once it has a kubeconfig."""
-    params, settings = ctx.params, ctx.settings.kubernetesClusters
-    size = resolve_size(params, settings)
-    name = cluster_name(ctx.xr.name)
+def cluster_api_objects(ctx: ClusterContext, name: str, size: Size) -> dict[str, JSON]:
+    """Every Cluster API object of the cluster, by composition resource name."""
+    settings = ctx.settings
     resources: dict[str, JSON] = {}
 
     cp_key, cp_template = _machine_template(
@@ -182,25 +131,11 @@ def compose(ctx: Context[KubernetesClusterParameters]) -> Desired:
         bootstrap=bootstrap["metadata"]["name"],
     )
     resources[WORKER_HEALTH_CHECK] = _health_check(settings, name, workers_name)
-
-    secret_name = f"{name}-kubeconfig"
-    kubeconfig = ctx.require(
-        KUBECONFIG, Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
-    )
-    # Never composed before their input exists, never dropped once composed.
-    if kubeconfig is not None or any(key in ctx.observed for key in ADD_ONS):
-        resources.update(_add_ons(ctx, name, secret_name))
-
-    vault = (
-        [kubeconfig_intent(ctx.params.vaultPath, kubeconfig, secret_name, KUBECONFIG_KEY)]
-        if ctx.params.vaultPath
-        else []
-    )
-    return Desired(resources=resources, status=_status(ctx, kubeconfig, secret_name), vault=vault)
+    return resources
 
 
 def _machine_template(
-    ctx: Context[KubernetesClusterParameters],
+    ctx: ClusterContext,
     *,
     key: str,
     prefix: str,
@@ -209,14 +144,13 @@ def _machine_template(
     storage: str,
 ) -> tuple[str, JSON]:
     """A KubevirtMachineTemplate named and keyed by a hash of its content."""
-    params, settings = ctx.params, ctx.settings.kubernetesClusters
+    params, settings = ctx.params, ctx.settings
     live_migration = params.enableLiveMigration
     disk: JSON = {
         "accessModes": ["ReadWriteMany" if live_migration else "ReadWriteOnce"],
         "resources": {"requests": {"storage": storage}},
     }
-    if settings.storageClass:
-        disk["storageClassName"] = settings.storageClass
+    disk |= storage_class("storageClassName", settings.storageClass)
     vmi_spec: JSON = {
         "domain": {
             "cpu": {"cores": whole_cpus(cpu)},
@@ -283,7 +217,7 @@ def _worker_bootstrap(name: str) -> tuple[str, JSON]:
     }
 
 
-def _cluster(settings: KubernetesClusters, name: str, control_plane: str) -> JSON:
+def _cluster(settings: KubernetesClusterSettings, name: str, control_plane: str) -> JSON:
     return {
         "apiVersion": CLUSTER_API,
         "kind": "Cluster",
@@ -300,7 +234,7 @@ def _cluster(settings: KubernetesClusters, name: str, control_plane: str) -> JSO
 
 
 def _control_plane(
-    ctx: Context[KubernetesClusterParameters], name: str, size: Size, template: str
+    ctx: ClusterContext, name: str, size: Size, template: str
 ) -> JSON:
     # kube-ovn runs its central components on nodes with this label.
     labels = (KUBE_OVN_MASTER_LABEL,) if ctx.params.networkPlugin == "kube-ovn" else ()
@@ -328,7 +262,7 @@ def _control_plane(
 
 
 def _machine_deployment(
-    ctx: Context[KubernetesClusterParameters],
+    ctx: ClusterContext,
     *,
     cluster: str,
     name: str,
@@ -362,7 +296,7 @@ def _machine_deployment(
     }
 
 
-def _health_check(settings: KubernetesClusters, cluster: str, workers: str) -> JSON:
+def _health_check(settings: KubernetesClusterSettings, cluster: str, workers: str) -> JSON:
     health = settings.machineHealth
     timeout = health.unhealthyNodeTimeoutSeconds
     max_unhealthy: int | str = (
@@ -389,92 +323,3 @@ def _health_check(settings: KubernetesClusters, cluster: str, workers: str) -> J
     }
 
 
-def _add_ons(
-    ctx: Context[KubernetesClusterParameters], cluster: str, secret_name: str
-) -> dict[str, JSON]:
-    settings = ctx.settings.kubernetesClusters
-    provider_config = dns_label(cluster, settings.helmProviderConfigSuffix)
-    plugin = ctx.params.networkPlugin
-    plugins = settings.networkPlugins
-    cni = {"kube-ovn": plugins.kubeOvn, "calico": plugins.calico, "cilium": plugins.cilium}[plugin]
-    return {
-        HELM_PROVIDER_CONFIG: {
-            "apiVersion": HELM_API,
-            "kind": "ProviderConfig",
-            "metadata": {"name": provider_config},
-            "spec": {
-                "credentials": {
-                    "source": "Secret",
-                    "secretRef": {
-                        "namespace": ctx.xr.namespace,
-                        "name": secret_name,
-                        "key": KUBECONFIG_KEY,
-                    },
-                }
-            },
-        },
-        CNI: _release(plugin, cni, provider_config, _cni_values(plugin, settings)),
-        CLOUD_CONTROLLER_MANAGER: _release(
-            "kubevirt-cloud-controller-manager",
-            settings.cloudControllerManager,
-            provider_config,
-            {
-                "clusterName": cluster,
-                # Where the cluster's virtual machines live, in the host cluster.
-                "cloudConfig": {
-                    "namespace": ctx.xr.namespace,
-                    "infraLabels": {CLUSTER_NAME_LABEL: cluster},
-                },
-            },
-        ),
-    }
-
-
-def _release(release: str, add_on: AddOnChart, provider_config: str, values: JSON) -> JSON:
-    """An add-on release in the workload cluster, through the cluster's own ProviderConfig."""
-    return helm_release(
-        release,
-        add_on.chart,
-        add_on.namespace,
-        values,
-        ProviderConfigRef(kind="ProviderConfig", name=provider_config),
-    )
-
-
-def _cni_values(plugin: str, settings: KubernetesClusters) -> JSON:
-    """Chart values that give each plugin the cluster's pod and service networks."""
-    if plugin == "kube-ovn":
-        gateway = str(next(ip_network(settings.podCIDR).hosts()))
-        return {
-            "MASTER_NODES_LABEL": KUBE_OVN_MASTER_LABEL,
-            "ipv4": {
-                "POD_CIDR": settings.podCIDR,
-                "POD_GATEWAY": gateway,
-                "SVC_CIDR": settings.serviceCIDR,
-            },
-        }
-    if plugin == "calico":
-        return {
-            "installation": {
-                "calicoNetwork": {"ipPools": [{"cidr": settings.podCIDR, "encapsulation": "VXLAN"}]}
-            }
-        }
-    # cilium: node pod ranges as allocated by the controller manager from podCIDR.
-    return {"ipam": {"mode": "kubernetes"}}
-
-
-def _status(
-    ctx: Context[KubernetesClusterParameters], kubeconfig: JSON | None, secret_name: str
-) -> KubernetesClusterStatus:
-    cluster = ctx.observed.get(CLUSTER)
-    endpoint = (cluster or {}).get("spec", {}).get("controlPlaneEndpoint") or {}
-    host, port = endpoint.get("host"), endpoint.get("port")
-    secret = secret_name if kubeconfig is not None else None
-    return KubernetesClusterStatus(
-        clusterEndpoint=f"https://{host}:{port}" if host and port else None,
-        clusterReady=readiness.is_ready(cluster) if cluster is not None else None,
-        kubeconfigSecret=secret,
-        connectionSecret=secret,
-        readyControlPlaneNodes=status_field(cluster, "controlPlane", "readyReplicas"),
-        readyWorkerNodes=status_field(cluster, "workers", "readyReplicas"),
-    )

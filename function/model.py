@@ -1,8 +1,12 @@
-"""Building blocks shared by every composite kind's API."""
+"""What every composite kind's API is made of: parameters, status, cross-field rules, XRD facts.
+
+A kind's own models live in its package (function/kinds/<kind>/model.py);
+the XRDs are generated from them (function/xrdgen.py).
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,21 +17,6 @@ Environment = Literal["dev", "staging", "uat", "preprod", "production", "sandbox
 ENVIRONMENT_FIELD = Field(
     description="Environment the instance belongs to; picks per-environment defaults.",
 )
-
-# A KV v2 style path: segments of letters, digits, '_', '-' and inner dots, so
-# no '..', no leading or trailing '/', no empty segment. RE2-compatible (the
-# API server's regex engine has no look-ahead).
-_VAULT_SEGMENT = r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*"
-VaultPath = Annotated[
-    str,
-    Field(
-        pattern=rf"^{_VAULT_SEGMENT}(/{_VAULT_SEGMENT})*$",
-        min_length=1,
-        max_length=200,
-        description="Vault KV v2 path (mount first, e.g. secret/database/dev) where credentials "
-        "are registered. Leave unset to skip Vault.",
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -70,21 +59,6 @@ class CompositeStatus(BaseModel):
     )
 
 
-class VaultStatus(BaseModel):
-    """Where the instance's credentials are registered in Vault: paths only, never data.
-
-    Set whenever the XR has a vaultPath; condition VaultSynced says whether
-    Vault holds what it should.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    path: str | None = Field(default=None, description="KV v2 path of the credentials.")
-    credentialsPath: str | None = Field(
-        default=None, description="Where dynamic credentials are read (database engine)."
-    )
-
-
 @dataclass(frozen=True)
 class PrinterColumn:
     """A column of kubectl get."""
@@ -94,18 +68,22 @@ class PrinterColumn:
     type: str = "string"
 
 
+P = TypeVar("P", bound=Parameters)
+
+
 @dataclass(frozen=True)
-class CompositeKind:
-    """Everything the XRD generator and the dispatcher need to know about a kind."""
+class CompositeAPI(Generic[P]):
+    """A kind's API: what the XRD generator and the dispatcher need."""
 
     group: str
     kind: str
     plural: str
-    parameters: type[Parameters]
+    parameters: type[P]
     status: type[CompositeStatus]
     description: str
     printer_columns: tuple[PrinterColumn, ...] = ()
     categories: tuple[str, ...] = ("platform",)
+    scope: Literal["Namespaced", "Cluster"] = "Namespaced"
 
     @property
     def api_version(self) -> str:

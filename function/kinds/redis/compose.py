@@ -4,16 +4,22 @@ Auth is always on. The password is generated (and kept) in the connection
 Secret, which the chart also reads its ACL password from; or it comes from a
 Secret the user names, which is then read as a required resource so the
 connection Secret can carry it.
+
+Chart: valkey-io/valkey-helm 0.11.0 (values schema in $SHARED/schemas/charts/valkey-helm).
 """
 
 import math
 
-from function.api.redis import RedisParameters, RedisStatus
-from function.composers.common import helm_release, status_field
-from function.context import Context, Desired, Selector
+from function.blocks.helm import helm_release, release_deployed
+from function.blocks.storage import storage_class
+from function.context import Context, Desired, Selector, WarningResult
+from function.kinds.redis.model import RedisParameters, RedisStatus
+from function.kinds.redis.settings import RedisSettings
 from function.naming import dns_label
 from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
 from function.structs import JSON
+
+RedisContext = Context[RedisParameters, RedisSettings]
 
 PORT = 6379
 ACL_ALL = "~* &* +@all"
@@ -23,7 +29,7 @@ RELEASE = "release"
 USER_PASSWORD = "user-password-secret"
 
 
-def compose(ctx: Context[RedisParameters]) -> Desired:
+def compose(ctx: RedisContext) -> Desired:
     """Compose a Valkey release and its connection Secret."""
     params = ctx.params
     name = dns_label(ctx.xr.name, "redis")
@@ -51,12 +57,13 @@ def compose(ctx: Context[RedisParameters]) -> Desired:
         )
     else:
         desired.warnings.append(
-            f"waiting for Secret {acl_secret!r} (spec.parameters.passwordSecretRef) "
-            "before writing the connection Secret"
+            WarningResult(
+                f"waiting for Secret {acl_secret!r} (spec.parameters.passwordSecretRef) "
+                "before writing the connection Secret"
+            )
         )
     desired.resources[RELEASE] = _release(ctx, name, acl_secret, acl_key)
-    release = ctx.observed.get(RELEASE)
-    deployed = status_field(release, "atProvider", "state") == "deployed"
+    deployed = release_deployed(ctx.observed.get(RELEASE) or {})
     desired.status = RedisStatus(
         connectionSecret=secret_name if SECRET in desired.resources else None,
         endpoint=f"{host}:{PORT}" if deployed else None,
@@ -64,7 +71,7 @@ def compose(ctx: Context[RedisParameters]) -> Desired:
     return desired
 
 
-def _user_password(ctx: Context[RedisParameters], secret: str, key: str) -> str | None:
+def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
     """The password in the user's Secret; else the one already in our connection Secret."""
     found = ctx.require(
         USER_PASSWORD, Selector("v1", "Secret", name=secret, namespace=ctx.xr.namespace)
@@ -72,8 +79,8 @@ def _user_password(ctx: Context[RedisParameters], secret: str, key: str) -> str 
     return secret_value(found, key) or secret_value(ctx.observed.get(SECRET), PASSWORD_KEY)
 
 
-def _release(ctx: Context[RedisParameters], name: str, acl_secret: str, acl_key: str) -> JSON:
-    params, settings = ctx.params, ctx.settings.redis
+def _release(ctx: RedisContext, name: str, acl_secret: str, acl_key: str) -> JSON:
+    params, settings = ctx.params, ctx.settings
     memory = f"{params.memoryGB}Gi"
     # Leave a fifth of the container's memory to the process itself, so a full
     # dataset is refused (noeviction) instead of getting the pod OOM-killed.
@@ -90,9 +97,7 @@ def _release(ctx: Context[RedisParameters], name: str, acl_secret: str, acl_key:
     }
     size = f"{params.persistenceSizeGB}Gi"
     if params.replicas > 1:
-        persistence: JSON = {"size": size}
-        if settings.storageClass:
-            persistence["storageClass"] = settings.storageClass
+        persistence: JSON = {"size": size} | storage_class("storageClass", settings.storageClass)
         values["replica"] = {
             "enabled": True,
             "replicas": params.replicas - 1,
@@ -100,10 +105,9 @@ def _release(ctx: Context[RedisParameters], name: str, acl_secret: str, acl_key:
             "persistence": persistence,
         }
     elif params.persistence:
-        storage: JSON = {"enabled": True, "requestedSize": size}
-        if settings.storageClass:
-            storage["className"] = settings.storageClass
-        values["dataStorage"] = storage
+        values["dataStorage"] = {"enabled": True, "requestedSize": size} | storage_class(
+            "className", settings.storageClass
+        )
         # A ReadWriteOnce volume cannot be mounted by old and new pod at once.
         values["deploymentStrategy"] = "Recreate"
     return helm_release(name, settings.chart, ctx.xr.namespace, values, settings.providerConfigRef)

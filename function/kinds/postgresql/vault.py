@@ -20,10 +20,10 @@ login role.
 """
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote
 
-from function.context import Context, Selector
+from function.context import Selector
+from function.kinds.postgresql.connection import PostgreSQLContext
 from function.naming import dns_label
 from function.secrets import secret_value
 from function.structs import JSON
@@ -58,25 +58,25 @@ def revocation_statements(owner: str) -> tuple[str, ...]:
     return (f'REVOKE {q} FROM "{{{{name}}}}";', 'DROP ROLE IF EXISTS "{{name}}";')
 
 
-def wants_engine(ctx: Context[Any]) -> bool:
+def wants_engine(ctx: PostgreSQLContext) -> bool:
     """Whether this instance gets a database engine connection (so needs admin credentials)."""
-    return bool(getattr(ctx.params, "vaultPath", None)) and ctx.settings.vault.database.enabled
+    return bool(ctx.params.vaultPath) and ctx.platform.vault.database.enabled
 
 
 def intents(
-    ctx: Context[Any], *, secret: JSON, ssl_mode: str, admin: Selector
+    ctx: PostgreSQLContext, *, secret: JSON, ssl_mode: str, admin: Selector
 ) -> list[VaultIntent]:
     """What Vault should hold for this database (nothing without a vaultPath).
 
     secret is the composed connection Secret (stringData); admin names the
     Secret whose username and password Vault configures the engine with.
     """
-    vault_path: str | None = getattr(ctx.params, "vaultPath", None)
+    vault_path = ctx.params.vaultPath
     if not vault_path:
         return []
     connection: Mapping[str, str] = secret["stringData"]
     out: list[VaultIntent] = [KVWrite(vault_path, dict(connection))]
-    settings = ctx.settings.vault.database
+    settings = ctx.platform.vault.database
     if not wants_engine(ctx):
         return out
     found = ctx.require(ADMIN_SECRET, admin)

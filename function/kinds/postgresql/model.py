@@ -4,26 +4,25 @@ from typing import Literal
 
 from pydantic import Field
 
-from function.api.common import (
+from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
     STANDARD_COLUMNS,
-    CompositeKind,
+    CompositeAPI,
     CompositeStatus,
     Environment,
     Parameters,
     PrinterColumn,
     Rule,
-    VaultPath,
-    VaultStatus,
 )
+from function.vault.model import VaultParameters, VaultReporting
 
 Size = Literal["small", "medium", "large"]
 Deployment = Literal["shared", "dedicated"]
 PostgresMajor = Literal[15, 16, 17]
 
 
-class PostgreSQLParameters(Parameters):
+class PostgreSQLParameters(Parameters, VaultParameters):
     """spec.parameters of a PostgreSQLInstance."""
 
     environment: Environment = ENVIRONMENT_FIELD
@@ -48,7 +47,6 @@ class PostgreSQLParameters(Parameters):
     version: PostgresMajor = Field(
         default=16, description="PostgreSQL major version of a dedicated server."
     )
-    vaultPath: VaultPath | None = None
 
     rules = (
         Rule(
@@ -60,16 +58,14 @@ class PostgreSQLParameters(Parameters):
     )
 
 
-class PostgreSQLStatus(CompositeStatus):
+class PostgreSQLStatus(CompositeStatus, VaultReporting):
     """status of a PostgreSQLInstance."""
 
     endpoint: str | None = Field(default=None, description="host:port of the read-write service.")
     database: str | None = Field(default=None, description="Name of the database.")
     username: str | None = Field(default=None, description="Login role owning the database.")
-    vault: VaultStatus | None = Field(default=None, description=VaultStatus.__doc__)
 
-
-POSTGRESQL = CompositeKind(
+API = CompositeAPI(
     group=f"database.{DOMAIN}",
     kind="PostgreSQLInstance",
     plural="postgresqlinstances",

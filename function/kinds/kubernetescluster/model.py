@@ -4,29 +4,28 @@ from typing import Literal
 
 from pydantic import Field
 
-from function.api.common import (
+from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
     STANDARD_COLUMNS,
-    CompositeKind,
+    CompositeAPI,
     CompositeStatus,
     Environment,
     Parameters,
     PrinterColumn,
     Rule,
-    VaultPath,
-    VaultStatus,
 )
 from function.quantity import Quantity
+from function.vault.model import VaultParameters, VaultReporting
 
 NetworkPlugin = Literal["kube-ovn", "calico", "cilium"]
 
 # Unset sizes come from the environment's preset in the function input
-# (kubernetesClusters.presets), else from kubernetesClusters.defaults.
+# (kubernetesCluster.presets), else from kubernetesCluster.defaults.
 _PRESET = " Unset: the environment's preset (dev is small, production larger)."
 
 
-class KubernetesClusterParameters(Parameters):
+class KubernetesClusterParameters(Parameters, VaultParameters):
     """spec.parameters of a KubernetesCluster."""
 
     environment: Environment = ENVIRONMENT_FIELD
@@ -77,7 +76,6 @@ class KubernetesClusterParameters(Parameters):
         default="kube-ovn",
         description="CNI installed into the cluster once its API server is up.",
     )
-    vaultPath: VaultPath | None = None
 
     rules = (
         Rule(
@@ -89,10 +87,8 @@ class KubernetesClusterParameters(Parameters):
     )
 
 
-class KubernetesClusterStatus(CompositeStatus):
+class KubernetesClusterStatus(CompositeStatus, VaultReporting):
     """status of a KubernetesCluster."""
-
-    vault: VaultStatus | None = Field(default=None, description=VaultStatus.__doc__)
 
     clusterEndpoint: str | None = Field(
         default=None, description="URL of the cluster's API server, once known."
@@ -111,7 +107,7 @@ class KubernetesClusterStatus(CompositeStatus):
     readyWorkerNodes: int | None = Field(default=None, description="Worker machines ready.")
 
 
-KUBERNETES_CLUSTER = CompositeKind(
+API = CompositeAPI(
     group=f"compute.{DOMAIN}",
     kind="KubernetesCluster",
     plural="kubernetesclusters",

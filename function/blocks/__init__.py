@@ -1,0 +1,1 @@
+"""Composition blocks several kinds build from: each object or rule written once."""

@@ -1,0 +1,75 @@
+"""provider-helm: a Release of a pinned chart, and a ProviderConfig reaching another cluster.
+
+CRDs: crossplane-contrib/provider-helm (namespaced .m. group), in $SHARED/crds/provider-helm.
+"""
+
+from function import readiness
+from function.blocks.managed import EXTERNAL_NAME
+from function.settings import AddOnChart, HelmChart, ProviderConfigRef
+from function.structs import JSON, dig
+
+HELM_GROUP = "helm.m.crossplane.io"
+HELM_API = f"{HELM_GROUP}/v1beta1"
+RELEASE_CRDS = ("crds/provider-helm/helm.m.crossplane.io_releases.yaml",)
+PROVIDER_CONFIG_CRDS = ("crds/provider-helm/helm.m.crossplane.io_providerconfigs.yaml",)
+
+
+def release_deployed(obj: JSON) -> bool:
+    """provider-helm says Ready once it has applied; the chart is up when deployed."""
+    return bool(dig(obj, "status", "atProvider", "state") == "deployed")
+
+
+def _release_ready(obj: JSON) -> bool:
+    return release_deployed(obj) and readiness.condition_true(obj, "Ready")
+
+
+READINESS: readiness.Rules = {
+    (HELM_GROUP, "Release"): _release_ready,
+    (HELM_GROUP, "ProviderConfig"): readiness.exists,
+}
+
+
+def helm_release(
+    release: str, chart: HelmChart, namespace: str, values: JSON, provider_config: ProviderConfigRef
+) -> JSON:
+    """A namespaced provider-helm Release installing chart as release into namespace.
+
+    The release name is fixed through the external name, so the names the chart
+    derives from it (Services, StatefulSets) are known in advance. The install
+    namespace is always explicit: provider-helm creates the namespace it is given.
+    """
+    return {
+        "apiVersion": HELM_API,
+        "kind": "Release",
+        "metadata": {"annotations": {EXTERNAL_NAME: release}},
+        "spec": {
+            "forProvider": {"chart": chart.model_dump(), "namespace": namespace, "values": values},
+            "providerConfigRef": provider_config.model_dump(),
+        },
+    }
+
+
+def add_on_release(release: str, add_on: AddOnChart, provider_config: str, values: JSON) -> JSON:
+    """A release in another cluster, through that cluster's ProviderConfig (in the XR namespace)."""
+    return helm_release(
+        release,
+        add_on.chart,
+        add_on.namespace,
+        values,
+        ProviderConfigRef(kind="ProviderConfig", name=provider_config),
+    )
+
+
+def kubeconfig_provider_config(name: str, namespace: str, secret: str, key: str) -> JSON:
+    """A namespaced ProviderConfig that installs into the cluster a kubeconfig Secret reaches."""
+    return {
+        "apiVersion": HELM_API,
+        "kind": "ProviderConfig",
+        "metadata": {"name": name},
+        "spec": {
+            "credentials": {
+                "source": "Secret",
+                "secretRef": {"namespace": namespace, "name": secret, "key": key},
+            }
+        },
+    }

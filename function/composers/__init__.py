@@ -1,1 +1,0 @@
-"""One composer per composite kind: Context in, Desired out."""

@@ -1,0 +1,73 @@
+"""A catalogue entry: everything the shared code needs to know about one composite kind.
+
+Each kind's package (function/kinds/<kind>/__init__.py) builds one Kind; the
+catalogue lists them. The XRD and Composition generator, the function input,
+the dispatcher, readiness, validation and the test harness all read a kind
+from here, so adding a kind touches nothing outside its folder but one
+catalogue line.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic
+
+from function.context import Composite, Context, Desired, Observed, P, S
+from function.model import CompositeAPI
+from function.platform import PlatformSettings
+from function.readiness import Readiness
+from function.structs import JSON
+from function.validation import parse_parameters
+
+
+@dataclass(frozen=True)
+class Kind(Generic[P, S]):
+    """One composite kind: its API, its input section, its composer and what it composes."""
+
+    api: CompositeAPI[P]
+    # The kind's section of the function input: input.spec.<input_field>.
+    input_field: str
+    settings: type[S]
+    compose: Callable[[Context[P, S]], Desired]
+    readiness: Readiness
+    # Upstream CRDs of what it composes, as paths under $SHARED (deps/upstream.yaml lists them).
+    crds: tuple[str, ...] = ()
+    # Helm chart name -> folder under $SHARED/schemas/charts with its values.schema.json.
+    chart_values_schemas: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def package(self) -> str:
+        """The kind's package, e.g. function.kinds.redis."""
+        return self.compose.__module__.rsplit(".", 1)[0]
+
+    def section(self, settings: Any) -> S:
+        """This kind's section of a parsed function input."""
+        section = getattr(settings, self.input_field)
+        if not isinstance(section, self.settings):
+            raise TypeError(f"input section {self.input_field} is not {self.settings.__name__}")
+        return section
+
+    def context(
+        self,
+        *,
+        xr: Composite,
+        parameters: Any,
+        settings: Any,
+        observed: Observed,
+        credentials: Mapping[str, Mapping[str, bytes]],
+        required: Mapping[str, list[JSON]],
+    ) -> Context[P, S] | list[str]:
+        """A composer's context, or every problem with spec.parameters."""
+        params = parse_parameters(self.api.parameters, parameters)
+        if isinstance(params, list):
+            return params
+        if not isinstance(settings, PlatformSettings):
+            raise TypeError("the function input is not PlatformSettings")
+        return Context(
+            xr=xr,
+            params=params,
+            settings=self.section(settings),
+            platform=settings,
+            observed=observed,
+            credentials=credentials,
+            required=required,
+        )

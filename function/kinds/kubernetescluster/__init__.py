@@ -1,0 +1,18 @@
+"""KubernetesCluster: Cluster API clusters on KubeVirt, with CNI and cloud controller manager."""
+
+from function.blocks import helm
+from function.kind import Kind
+from function.kinds.kubernetescluster import clusterapi
+from function.kinds.kubernetescluster.compose import compose
+from function.kinds.kubernetescluster.model import API, KubernetesClusterParameters
+from function.kinds.kubernetescluster.readiness import READINESS
+from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
+
+KIND = Kind[KubernetesClusterParameters, KubernetesClusterSettings](
+    api=API,
+    input_field="kubernetesCluster",
+    settings=KubernetesClusterSettings,
+    compose=compose,
+    readiness=READINESS,
+    crds=clusterapi.CRDS + helm.RELEASE_CRDS + helm.PROVIDER_CONFIG_CRDS,
+)

@@ -1,0 +1,50 @@
+"""KubernetesCluster: a Cluster API cluster of KubeVirt machines, its add-ons and its status."""
+
+from function.context import Desired, Selector
+from function.kinds.kubernetescluster import vault
+from function.kinds.kubernetescluster.addons import add_ons
+from function.kinds.kubernetescluster.clusterapi import (
+    CLUSTER,
+    ClusterContext,
+    cluster_api_objects,
+    cluster_name,
+)
+from function.kinds.kubernetescluster.model import KubernetesClusterStatus
+from function.kinds.kubernetescluster.readiness import READINESS
+from function.kinds.kubernetescluster.sizing import resolve_size
+from function.structs import JSON, dig
+
+KUBECONFIG = "kubeconfig"  # required resource key
+
+
+def compose(ctx: ClusterContext) -> Desired:
+    """Compose a Cluster API cluster on KubeVirt, and its add-ons once it has a kubeconfig."""
+    name = cluster_name(ctx.xr.name)
+    resources = cluster_api_objects(ctx, name, resolve_size(ctx.params, ctx.settings))
+    secret_name = f"{name}-kubeconfig"
+    kubeconfig = ctx.require(
+        KUBECONFIG, Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
+    )
+    resources.update(add_ons(ctx, name, kubeconfig, secret_name))
+    return Desired(
+        resources=resources,
+        status=_status(ctx, kubeconfig, secret_name),
+        vault=vault.intents(ctx, kubeconfig, secret_name),
+    )
+
+
+def _status(
+    ctx: ClusterContext, kubeconfig: JSON | None, secret_name: str
+) -> KubernetesClusterStatus:
+    cluster = ctx.observed.get(CLUSTER)
+    endpoint = dig(cluster, "spec", "controlPlaneEndpoint") or {}
+    host, port = endpoint.get("host"), endpoint.get("port")
+    secret = secret_name if kubeconfig is not None else None
+    return KubernetesClusterStatus(
+        clusterEndpoint=f"https://{host}:{port}" if host and port else None,
+        clusterReady=READINESS.is_ready(cluster) if cluster is not None else None,
+        kubeconfigSecret=secret,
+        connectionSecret=secret,
+        readyControlPlaneNodes=dig(cluster, "status", "controlPlane", "readyReplicas"),
+        readyWorkerNodes=dig(cluster, "status", "workers", "readyReplicas"),
+    )

@@ -1,0 +1,172 @@
+"""The KubernetesCluster section of the function input: sizes, images, networks, add-ons."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from function.quantity import Quantity
+from function.settings import AddOnChart, HelmChart, SettingsModel
+
+
+class ClusterSize(SettingsModel):
+    """Machine counts and sizes of a KubernetesCluster; unset fields fall back further."""
+
+    controlPlaneNodes: Literal[1, 3, 5] | None = Field(
+        default=None, description="Control plane machines (odd: etcd needs a quorum)."
+    )
+    workerNodes: int | None = Field(default=None, ge=1, le=10, description="Worker machines.")
+    controlPlaneCPU: Quantity | None = Field(
+        default=None, description="CPU per control plane machine."
+    )
+    controlPlaneMemory: Quantity | None = Field(
+        default=None, description="Memory per control plane machine."
+    )
+    workerCPU: Quantity | None = Field(default=None, description="CPU per worker machine.")
+    workerMemory: Quantity | None = Field(default=None, description="Memory per worker machine.")
+    workerStorage: Quantity | None = Field(
+        default=None, description="System disk per worker machine."
+    )
+
+
+class NetworkPlugins(SettingsModel):
+    """Chart of each network plugin a KubernetesCluster may ask for (networkPlugin)."""
+
+    kubeOvn: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="https://kubeovn.github.io/kube-ovn/", name="kube-ovn", version="v1.14.4"
+            ),
+            namespace="kube-system",
+        ),
+        description="kube-ovn.",
+    )
+    calico: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="https://docs.tigera.io/calico/charts",
+                name="tigera-operator",
+                version="v3.29.3",
+            ),
+            namespace="tigera-operator",
+        ),
+        description="calico, through the Tigera operator.",
+    )
+    cilium: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(repository="https://helm.cilium.io/", name="cilium", version="1.17.4"),
+            namespace="kube-system",
+        ),
+        description="cilium.",
+    )
+
+
+class MachineHealth(SettingsModel):
+    """When a worker machine counts as unhealthy and is replaced (MachineHealthCheck)."""
+
+    nodeStartupTimeoutSeconds: int = Field(
+        default=1200, ge=0, le=86400, description="Time a new machine has to become a node."
+    )
+    unhealthyNodeTimeoutSeconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="Time a node may be NotReady or Unknown before its machine is replaced.",
+    )
+    maxUnhealthy: str = Field(
+        default="40%",
+        pattern=r"^([0-9]+|[0-9]+%)$",
+        description="Remediate only while at most this many (or this share of) workers are "
+        "unhealthy, so an outage of the host cluster does not replace every machine.",
+    )
+
+
+class KubernetesClusterSettings(SettingsModel):
+    """KubernetesCluster: Cluster API clusters on KubeVirt, and their add-ons."""
+
+    defaults: ClusterSize = Field(
+        default=ClusterSize(
+            controlPlaneNodes=3,
+            workerNodes=3,
+            controlPlaneCPU="4",
+            controlPlaneMemory="8Gi",
+            workerCPU="4",
+            workerMemory="8Gi",
+            workerStorage="100Gi",
+        ),
+        description="Sizes used when neither the XR nor its environment's preset sets them; "
+        "every field must be set here.",
+    )
+    presets: dict[str, ClusterSize] = Field(
+        default={
+            "dev": ClusterSize(
+                controlPlaneNodes=1,
+                workerNodes=2,
+                controlPlaneCPU="2",
+                controlPlaneMemory="4Gi",
+                workerCPU="2",
+                workerMemory="4Gi",
+                workerStorage="50Gi",
+            ),
+            "sandbox": ClusterSize(
+                controlPlaneNodes=1,
+                workerNodes=1,
+                controlPlaneCPU="2",
+                controlPlaneMemory="4Gi",
+                workerCPU="2",
+                workerMemory="4Gi",
+                workerStorage="50Gi",
+            ),
+            "production": ClusterSize(
+                controlPlaneNodes=3,
+                workerNodes=5,
+                controlPlaneCPU="4",
+                controlPlaneMemory="8Gi",
+                workerCPU="8",
+                workerMemory="16Gi",
+                workerStorage="200Gi",
+            ),
+        },
+        description="Sizes by environment, used where the XR sets none.",
+    )
+    diskImage: str = Field(
+        default="docker://quay.io/capk/ubuntu-2204-container-disk",
+        description="Machine disk image (CDI registry source) without tag; the tag is the "
+        "cluster's kubernetesVersion.",
+    )
+    controlPlaneStorage: Quantity = Field(
+        default="50Gi", description="System disk of each control plane machine."
+    )
+    storageClass: str | None = Field(
+        default=None,
+        description="Storage class of machine disks; it must offer ReadWriteMany for live "
+        "migration. Unset: the host cluster's default.",
+    )
+    podCIDR: str = Field(default="10.244.0.0/16", description="Pod network of workload clusters.")
+    serviceCIDR: str = Field(
+        default="10.96.0.0/12", description="Service network of workload clusters."
+    )
+    controlPlaneServiceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
+        default="LoadBalancer", description="Service type of the API server in the host cluster."
+    )
+    machineHealth: MachineHealth = Field(default=MachineHealth(), description=MachineHealth.__doc__)
+    networkPlugins: NetworkPlugins = Field(
+        default=NetworkPlugins(), description=NetworkPlugins.__doc__
+    )
+    cloudControllerManager: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="oci://ghcr.io/kubevirt/kubevirt-cloud-controller-manager-helm",
+                name="kubevirt-cloud-controller-manager",
+                version="0.7.0",
+            ),
+            namespace="kube-system",
+        ),
+        description="The KubeVirt cloud controller manager chart.",
+    )
+    helmProviderConfigSuffix: str = Field(
+        default="helm",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        max_length=20,
+        description="The provider-helm ProviderConfig reaching a workload cluster is named "
+        "<cluster>-<suffix>, in the XR's namespace.",
+    )

@@ -1,0 +1,14 @@
+"""When what a PostgreSQLInstance composes is ready, where its Ready condition does not say."""
+
+from function.readiness import ANY_KIND, Readiness, exists
+
+CNPG_GROUP = "postgresql.cnpg.io"
+BARMAN_GROUP = "barmancloud.cnpg.io"
+
+READINESS = Readiness.of(
+    {
+        # Neither has a Ready condition: a schedule and an object store definition.
+        (CNPG_GROUP, "ScheduledBackup"): exists,
+        (BARMAN_GROUP, ANY_KIND): exists,
+    }
+)

@@ -1,0 +1,18 @@
+"""RedisInstance: a Valkey server with auth, from the official chart through provider-helm."""
+
+from function.blocks import helm
+from function.kind import Kind
+from function.kinds.redis.compose import compose
+from function.kinds.redis.model import API, RedisParameters
+from function.kinds.redis.settings import RedisSettings
+from function.readiness import Readiness
+
+KIND = Kind[RedisParameters, RedisSettings](
+    api=API,
+    input_field="redis",
+    settings=RedisSettings,
+    compose=compose,
+    readiness=Readiness.of(helm.READINESS),
+    crds=helm.RELEASE_CRDS,
+    chart_values_schemas={"valkey": "valkey-helm"},
+)

@@ -1,0 +1,18 @@
+"""The platform-wide part of the function input, which every composer may read.
+
+Each kind's own section is its settings model (function/kinds/<kind>/settings.py);
+function/input.py puts both together into the Input the Composition step carries.
+"""
+
+from pydantic import Field
+
+from function.settings import TTL, Credentials, SettingsModel
+from function.vault.settings import Vault
+
+
+class PlatformSettings(SettingsModel):
+    """Settings shared by every kind: step credentials, Vault, reconcile intervals."""
+
+    credentials: Credentials = Field(default=Credentials(), description=Credentials.__doc__)
+    vault: Vault = Field(default=Vault(), description=Vault.__doc__)
+    ttl: TTL = Field(default=TTL(), description=TTL.__doc__)
