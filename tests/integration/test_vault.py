@@ -21,16 +21,16 @@ from typing import Any
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.catalogue import lookup
-from function.context import Composite, Context, Observed
+from function.context import Composite
+from function.kinds import postgresql
+from function.platform import PlatformSettings
 from function.runner import run
-from function.settings import FunctionSettings
 from function.structs import JSON, to_dict
-from function.validation import parse_parameters
 from function.vault import sync as vaultsync
 from function.vault.kubeconfig import kubeconfig_intent
 from function.vault.sql import quote_ident
 from tests.builders import PASSWORD_KEY, desired, request, status, xr
+from tests.composing import context
 from tests.integration.servers import Bao, Postgres, closed_port
 
 PG = "database.platform.example.org/v1alpha1"
@@ -55,7 +55,7 @@ def b64(text: str) -> str:
 
 def settings(address: str, pg: Postgres, **vault: Any) -> JSON:
     return {
-        "sharedPostgreSQL": {"host": "127.0.0.1", "port": pg.port, "sslMode": "disable"},
+        "postgresql": {"shared": {"host": "127.0.0.1", "port": pg.port, "sslMode": "disable"}},
         "vault": {"address": address, "requestTimeoutSeconds": 2, "budgetSeconds": 8, **vault},
     }
 
@@ -208,29 +208,24 @@ def test_rerun_writes_nothing(bao: Bao, postgres: Postgres, healthy: dict[str, A
     assert meta["data"]["current_version"] == 1
     # Nothing written at all: the same step, asked directly, reports only unchanged items.
     req = healthy["req"]
-    s = FunctionSettings.model_validate(to_dict(req.input)["spec"])
-
-    xr_obj = to_dict(req.observed.composite.resource)
-    entry = lookup(PG, "PostgreSQLInstance")
-    assert entry is not None
-    params = parse_parameters(entry.api.parameters, xr_obj["spec"]["parameters"])
     creds = {n: dict(c.credential_data.data) for n, c in req.credentials.items()}
-    ctx: Context[Any] = Context(
-        xr=Composite.from_object(xr_obj),
-        params=params,
-        settings=s,
-        observed=Observed(req.observed.resources),
-        credentials=creds,
+    ctx = context(
+        postgresql.KIND,
+        to_dict(req.observed.composite.resource)["spec"]["parameters"],
+        name="app",
+        namespace="team-a",
         required={"vault-database-admin": [admin_secret(postgres)]},
+        settings=to_dict(req.input)["spec"],
+        credentials=creds,
     )
-    out = vaultsync.sync(ctx.xr, entry.compose(ctx).vault, s, creds)
+    out = vaultsync.sync(ctx.xr, postgresql.KIND.compose(ctx).vault, ctx.platform, creds)
     assert out.ok
     assert out.written == []
     assert out.unchanged == [VAULT_PATH, f"database/config/{CONNECTION}", f"database/roles/{ROLE}"]
 
 
 def _kube_sync(bao: Bao, token: str, kubeconfig: str) -> vaultsync.Outcome:
-    s = FunctionSettings.model_validate({"vault": {"address": bao.address}})
+    s = PlatformSettings.model_validate({"vault": {"address": bao.address}})
     secret = {"data": {"value": b64(kubeconfig)}}
     intent = kubeconfig_intent("secret/clusters/dev", secret, "dev-kubeconfig")
     creds = {"platform": {"vault-token": token.encode()}}

@@ -1,68 +1,121 @@
-"""Readiness of composed resources from their observed state."""
+"""Readiness of composed resources from their observed state: the mechanism and each kind's rules."""
 
 from typing import Any
 
 import pytest
 
-from function.readiness import is_failing, is_ready
+from function.catalogue import CATALOGUE
+from function.kinds import kubernetescluster, postgresql, redis
+from function.readiness import ANY_KIND, Readiness, exists, is_failing
 
 READY: Any = {"conditions": [{"type": "Ready", "status": "True"}]}
 NOT_READY: Any = {"conditions": [{"type": "Ready", "status": "False"}]}
-
-CASES = [
-    ("nothing observed yet", None, False),
-    ("a Secret is ready once it exists", {"apiVersion": "v1", "kind": "Secret"}, True),
-    (
-        "a managed resource with Ready=True",
-        {"apiVersion": "postgresql.sql.m.crossplane.io/v1alpha1", "kind": "Role", "status": READY},
-        True,
-    ),
-    (
-        "a managed resource without conditions yet",
-        {"apiVersion": "postgresql.sql.m.crossplane.io/v1alpha1", "kind": "Role"},
-        False,
-    ),
-    (
-        "a Helm release Ready but not deployed is not ready",
-        {
-            "apiVersion": "helm.m.crossplane.io/v1beta1",
-            "kind": "Release",
-            "status": READY | {"atProvider": {"state": "pending-install"}},
-        },
-        False,
-    ),
-    (
-        "a Helm release Ready and deployed",
-        {
-            "apiVersion": "helm.m.crossplane.io/v1beta1",
-            "kind": "Release",
-            "status": READY | {"atProvider": {"state": "deployed"}},
-        },
-        True,
-    ),
-    (
-        "a CloudNativePG cluster reporting Ready=False",
-        {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "status": NOT_READY},
-        False,
-    ),
-    (
-        "a ScheduledBackup has no Ready condition: ready once it exists",
-        {"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup"},
-        True,
-    ),
-]
+AVAILABLE: Any = {"conditions": [{"type": "Available", "status": "True"}]}
+PG, REDIS, CLUSTER = postgresql.KIND.readiness, redis.KIND.readiness, kubernetescluster.KIND.readiness
+ROLE = {"apiVersion": "postgresql.sql.m.crossplane.io/v1alpha1", "kind": "Role"}
+RELEASE = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release"}
 
 
-@pytest.mark.parametrize(("obj", "want"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_is_ready(obj: Any, want: bool) -> None:
-    assert is_ready(obj) is want
+@pytest.mark.parametrize(
+    ("readiness", "obj", "want"),
+    [
+        pytest.param(PG, None, False, id="nothing observed yet"),
+        pytest.param(
+            PG, {"apiVersion": "v1", "kind": "Secret"}, True, id="a Secret is ready once it exists"
+        ),
+        pytest.param(PG, ROLE | {"status": READY}, True, id="a managed resource with Ready=True"),
+        pytest.param(PG, ROLE, False, id="a managed resource without conditions yet"),
+        pytest.param(
+            REDIS,
+            RELEASE | {"status": READY | {"atProvider": {"state": "pending-install"}}},
+            False,
+            id="a Helm release Ready but not deployed is not ready",
+        ),
+        pytest.param(
+            REDIS,
+            RELEASE | {"status": READY | {"atProvider": {"state": "deployed"}}},
+            True,
+            id="a Helm release Ready and deployed",
+        ),
+        pytest.param(
+            PG,
+            {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "status": NOT_READY},
+            False,
+            id="a CloudNativePG cluster reporting Ready=False",
+        ),
+        pytest.param(
+            PG,
+            {"apiVersion": "postgresql.cnpg.io/v1", "kind": "ScheduledBackup"},
+            True,
+            id="a ScheduledBackup has no Ready condition: ready once it exists",
+        ),
+        pytest.param(
+            PG,
+            {"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore"},
+            True,
+            id="a Barman Cloud ObjectStore is a definition: ready once it exists",
+        ),
+        pytest.param(
+            CLUSTER,
+            {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "status": READY},
+            False,
+            id="a Cluster API Cluster is judged by Available, not Ready",
+        ),
+        pytest.param(
+            CLUSTER,
+            {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "Cluster", "status": AVAILABLE},
+            True,
+            id="a Cluster API Cluster reporting Available",
+        ),
+        pytest.param(
+            CLUSTER,
+            {"apiVersion": "cluster.x-k8s.io/v1beta2", "kind": "MachineHealthCheck"},
+            True,
+            id="a MachineHealthCheck's conditions say health: ready once it exists (kind wins "
+            "over its group's rule)",
+        ),
+        pytest.param(
+            CLUSTER,
+            {"apiVersion": "infrastructure.cluster.x-k8s.io/v1alpha1", "kind": "KubevirtCluster"},
+            False,
+            id="a KubevirtCluster without status.ready",
+        ),
+        pytest.param(
+            CLUSTER,
+            {
+                "apiVersion": "infrastructure.cluster.x-k8s.io/v1alpha1",
+                "kind": "KubevirtCluster",
+                "status": {"ready": True},
+            },
+            True,
+            id="a KubevirtCluster with status.ready",
+        ),
+        pytest.param(
+            REDIS,
+            {"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore"},
+            False,
+            id="one kind's rules do not leak into another's: Redis judges it by Ready",
+        ),
+    ],
+)
+def test_is_ready(readiness: Readiness, obj: Any, want: bool) -> None:
+    assert readiness.is_ready(obj) is want
+
+
+def test_later_rules_win_and_core_objects_are_always_covered() -> None:
+    strict = Readiness.of({("", ANY_KIND): lambda _: False}, {("", "Secret"): exists})
+    assert strict.is_ready({"apiVersion": "v1", "kind": "Secret"})
+    assert not strict.is_ready({"apiVersion": "v1", "kind": "ConfigMap"})
+    assert Readiness.of().is_ready({"apiVersion": "v1", "kind": "ConfigMap"})
+
+
+def test_every_kind_has_rules_for_core_objects() -> None:
+    for kind in CATALOGUE:
+        assert kind.readiness.is_ready({"apiVersion": "v1", "kind": "Secret"}), kind.api.kind
 
 
 def test_synced_false_is_failing() -> None:
-    role = {
-        "apiVersion": "x.m.crossplane.io/v1",
-        "kind": "Role",
-        "status": {"conditions": [{"type": "Synced", "status": "False"}]},
-    }
+    role = ROLE | {"status": {"conditions": [{"type": "Synced", "status": "False"}]}}
     assert is_failing(role)
+    assert not is_failing(ROLE | {"status": READY})
     assert not is_failing(None)

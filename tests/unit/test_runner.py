@@ -3,7 +3,7 @@
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.composers import postgresql
+from function.kinds.postgresql import compose as postgresql_compose
 from function.runner import run
 from function.structs import to_struct
 from tests.builders import request, xr
@@ -49,7 +49,7 @@ def test_invalid_input_names_the_setting() -> None:
 
 
 def test_settings_are_applied() -> None:
-    settings = {"sharedPostgreSQL": {"host": "db.internal", "port": 6432}}
+    settings = {"postgresql": {"shared": {"host": "db.internal", "port": 6432}}}
     rsp = run(request(xr(PG, "PostgreSQLInstance", {"environment": "dev"}), settings=settings))
     data = rsp.desired.resources["connection-secret"].resource["stringData"]
     assert (data["host"], data["port"]) == ("db.internal", "6432")
@@ -78,7 +78,7 @@ def test_a_composer_bug_is_reported_without_a_traceback(monkeypatch: pytest.Monk
     def boom(_: object) -> None:
         raise KeyError("secret-value-must-not-leak")
 
-    monkeypatch.setattr(postgresql, "_shared", boom)
+    monkeypatch.setattr(postgresql_compose, "compose_shared", boom)
     rsp = run(request(xr(PG, "PostgreSQLInstance", {"environment": "dev"})))
     assert rsp.results[0].reason == "InternalError"
     assert "secret-value-must-not-leak" not in rsp.results[0].message

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from function.api.postgresql import PostgreSQLParameters
-from function.api.redis import RedisParameters
+from function.kinds.postgresql.model import PostgreSQLParameters
+from function.kinds.redis.model import RedisParameters
 from function.validation import parse_parameters
 
 CASES: list[tuple[str, type[Any], Any, list[str]]] = [

@@ -3,7 +3,7 @@
 from function.blocks import helm
 from function.kind import Kind
 from function.kinds.kubernetescluster import clusterapi
-from function.kinds.kubernetescluster.compose import compose
+from function.kinds.kubernetescluster import compose as composer
 from function.kinds.kubernetescluster.model import API, KubernetesClusterParameters
 from function.kinds.kubernetescluster.readiness import READINESS
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
@@ -12,7 +12,7 @@ KIND = Kind[KubernetesClusterParameters, KubernetesClusterSettings](
     api=API,
     input_field="kubernetesCluster",
     settings=KubernetesClusterSettings,
-    compose=compose,
+    compose=composer.compose,
     readiness=READINESS,
     crds=clusterapi.CRDS + helm.RELEASE_CRDS + helm.PROVIDER_CONFIG_CRDS,
 )

@@ -5,7 +5,7 @@
   ``<connection>-readwrite`` role. Vault logs in with admin credentials:
 
   shared server: the admin connection Secret provider-sql uses
-    (settings.sharedPostgreSQL.adminConnectionSecret), read as a required resource;
+    (input postgresql.shared.adminConnectionSecret), read as a required resource;
   dedicated server: CloudNativePG's ``<cluster>-superuser`` Secret, which the
     cluster publishes because the composer sets ``enableSuperuserAccess`` when
     the XR has a vaultPath and the engine is enabled.

@@ -2,7 +2,7 @@
 
 from function.blocks import helm
 from function.kind import Kind
-from function.kinds.redis.compose import compose
+from function.kinds.redis import compose as composer
 from function.kinds.redis.model import API, RedisParameters
 from function.kinds.redis.settings import RedisSettings
 from function.readiness import Readiness
@@ -11,7 +11,7 @@ KIND = Kind[RedisParameters, RedisSettings](
     api=API,
     input_field="redis",
     settings=RedisSettings,
-    compose=compose,
+    compose=composer.compose,
     readiness=Readiness.of(helm.READINESS),
     crds=helm.RELEASE_CRDS,
     chart_values_schemas={"valkey": "valkey-helm"},

@@ -1,0 +1,109 @@
+"""The catalogue is the one list of kinds: every kind folder is in it, and what it declares is true.
+
+A kind's entry names the upstream CRDs of what it composes and the chart values
+schemas of what it installs; validation and `make deps` rely on those lists,
+so these tests check them against the kind's own rendered examples.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from function.catalogue import CATALOGUE, lookup
+from function.kind import Kind
+from function.structs import api_group
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS_DIR = ROOT / "function" / "kinds"
+EXAMPLES = ROOT / "examples"
+SHARED = Path(os.environ.get("SHARED") or ROOT.parent / "shared")
+IDS = [k.api.kind for k in CATALOGUE]
+
+
+def _docs(path: Path) -> list[dict[str, Any]]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # upstream CRDs are large
+    return [d for d in yaml.load_all(path.read_text(), Loader=loader) if d]
+
+
+def _defined(crd_files: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(group, kind) of every CRD in these files under $SHARED."""
+    out = set()
+    for f in crd_files:
+        for doc in _docs(SHARED / f):
+            if doc.get("kind") == "CustomResourceDefinition":
+                out.add((doc["spec"]["group"], doc["spec"]["names"]["kind"]))
+    return out
+
+
+def test_every_kind_folder_is_in_the_catalogue() -> None:
+    folders = {
+        f"function.kinds.{p.name}" for p in KINDS_DIR.iterdir() if (p / "__init__.py").is_file()
+    }
+    assert folders == {k.package for k in CATALOGUE}, (
+        "a folder in function/kinds/ must have its line in function/catalogue.py, and the "
+        "reverse"
+    )
+
+
+def test_kinds_are_unique_and_found_by_their_api() -> None:
+    for key in (lambda k: k.api.kind, lambda k: k.api.xrd_name, lambda k: k.input_field):
+        values = [key(k) for k in CATALOGUE]
+        assert len(values) == len(set(values)), values
+    for kind in CATALOGUE:
+        assert lookup(kind.api.api_version, kind.api.kind) is kind
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+def test_every_kind_has_examples_that_render(kind: Kind[Any, Any]) -> None:
+    cases = sorted((EXAMPLES / kind.api.kind.lower()).glob("*/xr.yaml"))
+    assert cases, f"examples/{kind.api.kind.lower()}/<case>/xr.yaml: a kind needs examples"
+    rendering = [c for c in cases if (c.parent / "expected.yaml").is_file()]
+    assert rendering, "at least one example must render (an expected.yaml, not only errors)"
+    for case in cases:
+        xr = _docs(case)[0]
+        assert (xr["apiVersion"], xr["kind"]) == (kind.api.api_version, kind.api.kind), case
+
+
+def test_every_examples_folder_is_a_kind() -> None:
+    folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()}
+    assert folders == {k.api.kind.lower() for k in CATALOGUE}
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+def test_declared_crds_cover_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
+    defined = _defined(kind.crds)
+    composed = set()
+    for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
+        for doc in _docs(expected)[1:]:  # the first is the XR itself
+            group = api_group(doc["apiVersion"])
+            if "." in group and group != "render.crossplane.io":
+                composed.add((group, doc["kind"]))
+    assert composed, "the examples compose nothing outside the core API"
+    assert composed <= defined, f"composed without a declared CRD: {sorted(composed - defined)}"
+    assert defined <= composed, f"declared but never composed: {sorted(defined - composed)}"
+
+
+def test_declared_upstream_files_are_listed_for_make_deps() -> None:
+    listed = {e["file"] for e in yaml.safe_load((ROOT / "deps/upstream.yaml").read_text())["files"]}
+    for kind in CATALOGUE:
+        for f in kind.crds:
+            assert f in listed, f"{kind.api.kind}: {f} is not in deps/upstream.yaml"
+            assert (SHARED / f).is_file(), f"{kind.api.kind}: {SHARED / f} does not exist"
+        for folder in kind.chart_values_schemas.values():
+            schema = f"schemas/charts/{folder}/values.schema.json"
+            assert schema in listed, f"{kind.api.kind}: {schema} is not in deps/upstream.yaml"
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+def test_declared_chart_schemas_are_the_charts_it_installs(kind: Kind[Any, Any]) -> None:
+    charts = set()
+    for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
+        for doc in _docs(expected)[1:]:
+            if doc["kind"] == "Release" and api_group(doc["apiVersion"]) == "helm.m.crossplane.io":
+                charts.add(doc["spec"]["forProvider"]["chart"]["name"])
+    for chart, folder in kind.chart_values_schemas.items():
+        assert chart in charts, f"{kind.api.kind}: declares a schema for {chart!r}, never installed"
+        assert (SHARED / "schemas/charts" / folder / "values.schema.json").is_file()
