@@ -33,6 +33,23 @@ class Kind(Generic[P, S]):
     crds: tuple[str, ...] = ()
     # Helm chart name -> folder under $SHARED/schemas/charts with its values.schema.json.
     chart_values_schemas: Mapping[str, str] = field(default_factory=dict)
+    # Built-in Kubernetes resources it composes, as (API group, plural): ("", "secrets").
+    builtins: tuple[tuple[str, str], ...] = (("", "secrets"),)
+    # Rules a Role it composes grants: Crossplane must hold them itself to create that Role
+    # (Kubernetes' escalation check), so they join Crossplane's ClusterRole.
+    granted: tuple[JSON, ...] = ()
+
+    def resources(self) -> set[tuple[str, str]]:
+        """(API group, plural) of everything it composes, for Crossplane's RBAC.
+
+        CRD files are named <group>_<plural>.yaml, as controller-gen writes them
+        (the catalogue test checks each name against the CRD it holds).
+        """
+        out = set(self.builtins)
+        for path in self.crds:
+            group, _, plural = path.rsplit("/", 1)[-1].removesuffix(".yaml").partition("_")
+            out.add((group, plural))
+        return out
 
     @property
     def package(self) -> str:

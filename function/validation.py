@@ -5,6 +5,7 @@ as a user writes it, the rule broken, and the value given.
 """
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -68,18 +69,42 @@ def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
     return line
 
 
+_CEL_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
+    """Every cross-field rule params breaks, skipping rules that read a field already bad."""
+    out = []
+    for rule in model.rules:
+        if bad & {rule.field, *_CEL_FIELD.findall(rule.cel)}:
+            continue
+        if not rule.check(params):
+            out.append(
+                f"{PARAMETERS_PATH}.{rule.field}: {rule.message} "
+                f"(got {_shown(getattr(params, rule.field))})"
+            )
+    return out
+
+
 def parse_parameters(model: type[P], raw: Any) -> P | list[str]:
-    """Validate spec.parameters: the typed model, or every problem found."""
+    """Validate spec.parameters: the typed model, or every problem found.
+
+    Field errors and cross-field rules are reported together: a rule is also
+    checked when other fields are bad, as long as it reads none of them.
+    """
     if raw is None:
         return [f"{PARAMETERS_PATH}: required"]
     try:
         params = model.model_validate(raw)
     except ValidationError as e:
-        return [describe(err) for err in e.errors(include_url=False)]
-    broken = [
-        f"{PARAMETERS_PATH}.{rule.field}: {rule.message} "
-        f"(got {_shown(getattr(params, rule.field))})"
-        for rule in model.rules
-        if not rule.check(params)
-    ]
-    return broken or params
+        errors = e.errors(include_url=False)
+        problems = [describe(err) for err in errors]
+        if not isinstance(raw, dict):
+            return problems
+        bad = {str(err["loc"][0]) for err in errors if err["loc"]}
+        # The fields that did validate, with defaults for the rest, to check the rules on.
+        partial = model.model_construct(
+            **{k: v for k, v in raw.items() if k not in bad and k in model.model_fields}
+        )
+        return problems + _broken_rules(model, partial, bad)
+    return _broken_rules(model, params, set()) or params

@@ -1,8 +1,8 @@
-"""Generate the XRDs, the input CRD and the Compositions from the typed models.
+"""Generate the XRDs, the input CRD, the Compositions and Crossplane's RBAC from the models.
 
     python -m function.xrdgen [--check]
 
-Writes xrds/, package/input/ and compositions/ under the project root. With
+Writes xrds/, package/input/, compositions/ and install/ under the project root. With
 --check it writes nothing and exits 1 if any committed file differs.
 """
 
@@ -140,6 +140,39 @@ def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
     }
 
 
+AGGREGATE_LABEL = "rbac.crossplane.io/aggregate-to-crossplane"
+VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+
+
+def crossplane_rbac() -> dict[str, Any]:
+    """A ClusterRole aggregated into Crossplane's: what every kind composes, and what it grants.
+
+    Crossplane's own ClusterRole covers its groups and a few core kinds; the
+    composed CloudNativePG, Cluster API, provider-sql, ... objects need this.
+    """
+    resources: dict[str, set[str]] = {}
+    for kind in CATALOGUE:
+        for group, plural in kind.resources():
+            resources.setdefault(group, set()).add(plural)
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [group], "resources": sorted(plurals), "verbs": list(VERBS)}
+        for group, plurals in sorted(resources.items())
+    ]
+    granted = sorted(
+        {yaml.safe_dump(rule, sort_keys=True) for kind in CATALOGUE for rule in kind.granted}
+    )
+    rules += [yaml.safe_load(rule) for rule in granted]
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": f"crossplane:{FUNCTION_NAME}:composed",
+            "labels": {AGGREGATE_LABEL: "true"},
+        },
+        "rules": rules,
+    }
+
+
 def dump(obj: dict[str, Any], source: str) -> str:
     return HEADER.format(source=source) + yaml.safe_dump(obj, sort_keys=False, width=100)
 
@@ -149,6 +182,7 @@ def files() -> dict[Path, str]:
     input_path = ROOT / "package/input" / f"{INPUT_GROUP}_inputs.yaml"
     sources = ", ".join(f"{k.package.replace('.', '/')}/settings.py" for k in CATALOGUE)
     out = {input_path: dump(input_crd(), f"function/platform.py and {sources}")}
+    out[ROOT / "install/crossplane-rbac.yaml"] = dump(crossplane_rbac(), "function/catalogue.py")
     for kind in CATALOGUE:
         api = kind.api
         source = f"{kind.package.replace('.', '/')}/model.py"

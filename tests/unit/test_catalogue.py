@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from function import xrdgen
 from function.catalogue import CATALOGUE, lookup
 from function.kind import Kind
 from function.structs import api_group
@@ -107,3 +108,36 @@ def test_declared_chart_schemas_are_the_charts_it_installs(kind: Kind[Any, Any])
     for chart, folder in kind.chart_values_schemas.items():
         assert chart in charts, f"{kind.api.kind}: declares a schema for {chart!r}, never installed"
         assert (SHARED / "schemas/charts" / folder / "values.schema.json").is_file()
+
+
+def _plurals(crd_files: tuple[str, ...]) -> dict[tuple[str, str], str]:
+    out = {}
+    for f in crd_files:
+        for doc in _docs(SHARED / f):
+            names = doc["spec"]["names"]
+            out[(doc["spec"]["group"], names["kind"])] = names["plural"]
+    return out
+
+
+@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+def test_crossplane_may_create_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
+    rbac = yaml.safe_load(xrdgen.dump(xrdgen.crossplane_rbac(), "test"))
+    assert rbac["metadata"]["labels"] == {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
+    allowed = {
+        (group, resource)
+        for rule in rbac["rules"]
+        if "create" in rule["verbs"] and "delete" in rule["verbs"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+    }
+    plurals = _plurals(kind.crds)
+    for group, resource in kind.resources():
+        if "." in group:  # named after the file: the CRD in it must agree
+            assert resource in plurals.values(), f"{group}_{resource}.yaml holds another kind"
+    for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
+        for doc in _docs(expected)[1:]:
+            group = api_group(doc["apiVersion"])
+            if group == "render.crossplane.io":
+                continue
+            plural = plurals.get((group, doc["kind"]), doc["kind"].lower() + "s")
+            assert (group, plural) in allowed, f"{expected}: Crossplane may not make {doc['kind']}"

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from function.kinds.kubernetescluster.model import KubernetesClusterParameters
 from function.kinds.postgresql.model import PostgreSQLParameters
 from function.kinds.redis.model import RedisParameters
 from function.validation import parse_parameters
@@ -81,6 +82,21 @@ CASES: list[tuple[str, type[Any], Any, list[str]]] = [
         ['spec.parameters: must be an object (got "big")'],
     ),
     ("parameters missing altogether", RedisParameters, None, ["spec.parameters: required"]),
+    (
+        "a type error and a broken cross-field rule are reported together",
+        KubernetesClusterParameters,
+        {"environment": "dev", "workerNodes": "three", "controlPlaneNodes": 2},
+        [
+            'spec.parameters.workerNodes: must be an integer (got "three")',
+            "spec.parameters.controlPlaneNodes: must be odd (etcd needs a quorum) (got 2)",
+        ],
+    ),
+    (
+        "a rule reading a bad field is not checked on a guess (memoryGB is bad)",
+        RedisParameters,
+        {"environment": "dev", "memoryGB": "x", "persistenceSizeGB": 1},
+        ['spec.parameters.memoryGB: must be an integer (got "x")'],
+    ),
 ]
 
 

@@ -1,0 +1,64 @@
+"""Deletion order between composed resources: Crossplane Usages.
+
+When an XR is deleted Crossplane deletes all it composed at once. Some objects
+need another to be deleted cleanly: a Helm release in a workload cluster
+needs the ProviderConfig and the kubeconfig Secret that reach that cluster to
+uninstall, so the cluster must outlive its add-ons. A Usage blocks deleting
+the used resource (of) while the user (by) exists; replayDeletion deletes the
+used resource again as soon as the user is gone, so the XR deletion does not
+wait for the next poll.
+
+Usages select both sides by a label the block puts on them (the composed
+resources' names are Crossplane's to choose) and by controller reference, so
+the selection stays inside this XR.
+
+CRD: protection.crossplane.io/v1beta1 Usage (namespaced), Crossplane v2.3.4,
+$SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
+"""
+
+from collections.abc import Iterable
+
+from function.structs import JSON
+
+USAGE_API = "protection.crossplane.io/v1beta1"
+CRDS = ("crds/crossplane/protection.crossplane.io_usages.yaml",)
+RESOURCE_LABEL = "platform.example.org/composition-resource"
+PREFIX = "usage"
+
+
+def _selected(resources: dict[str, JSON], name: str) -> JSON:
+    """A reference to the composed resource name, labelled so it can be selected."""
+    obj = resources[name]
+    labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+    labels[RESOURCE_LABEL] = name
+    return {
+        "apiVersion": obj["apiVersion"],
+        "kind": obj["kind"],
+        "resourceSelector": {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}},
+    }
+
+
+def usage_name(by: str, of: str) -> str:
+    """The composition resource name of the Usage that keeps of until by is gone."""
+    return f"{PREFIX}-{by}-uses-{of}"
+
+
+def deletion_order(resources: dict[str, JSON], uses: Iterable[tuple[str, str]]) -> None:
+    """Add a Usage for every (by, of) whose both sides are composed: of is deleted after by.
+
+    A pair whose side is not composed (yet, or any more) gets no Usage; the
+    Usage of a pair appears once both exist.
+    """
+    for by, of in sorted(set(uses)):
+        if by not in resources or of not in resources:
+            continue
+        resources[usage_name(by, of)] = {
+            "apiVersion": USAGE_API,
+            "kind": "Usage",
+            "spec": {
+                "of": _selected(resources, of),
+                "by": _selected(resources, by),
+                "replayDeletion": True,
+                "reason": f"{by} needs {of} to be deleted cleanly",
+            },
+        }
