@@ -34,6 +34,20 @@ class Rule:
     check: Callable[[Any], bool]
 
 
+def immutable(why: str) -> dict[str, Any]:
+    """Field(json_schema_extra=...) for a field the API server refuses to change once set.
+
+    A CEL transition rule (self == oldSelf) in the generated XRD; the kind's
+    composer checks the same against what it observes, for XRs created before
+    the rule existed, and answers with a FATAL saying what to do instead.
+    """
+    return {
+        "x-kubernetes-validations": [
+            {"rule": "self == oldSelf", "message": f"is immutable: {why}"}
+        ]
+    }
+
+
 class Parameters(BaseModel):
     """Base of every kind's spec.parameters: strict types, unknown fields rejected."""
 

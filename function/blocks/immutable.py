@@ -1,0 +1,18 @@
+"""Refuse a parameter change that would destroy data, judged from what is already composed.
+
+The XRD's transition rule (function.model.immutable) stops such a change at
+admission; this is the function's side of the same rule, for XRs that were
+created before it: the old value is read back from the observed resources.
+"""
+
+from typing import Any
+
+from function.context import ComposeError
+
+
+def refuse_change(field: str, was: Any, now: Any, why: str) -> None:
+    """ComposeError (a FATAL) when was is known and differs from now."""
+    if was is not None and was != now:
+        raise ComposeError(
+            f"spec.parameters.{field} cannot change from {was!r} to {now!r}: {why}"
+        )
