@@ -4,12 +4,16 @@
 #   make venv             create .venv from requirements.lock (+ editable install of the project)
 #   make deps             make sure the upstream CRDs/schemas are available (see deps/upstream.yaml)
 #   make render           set up everything, render every example, check it against expected.yaml, validate
+#                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
 #   make test             ruff + mypy + pytest (unit and e2e)
-#   make update-examples  re-render and rewrite every examples/*/*/expected.yaml
+#   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
-#   make bench            run hack/bench.py
+#   make bench            run the RunFunction benchmark (python -m harness.bench)
 #   make clean            remove build products (keeps the Go module/build caches)
+#
+# The Python test harness (render, validate, bench, servers, request builders) is the
+# harness/ package, run from the project root; hack/ holds the shell scripts only.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -24,8 +28,8 @@ SHARED ?= ../shared
 override SHARED := $(abspath $(if $(filter /%,$(SHARED)),$(SHARED),$(ROOT)/$(SHARED)))
 export SHARED
 # When $(SHARED)/crds does not exist, `make deps` downloads the same files
-# (deps/upstream.yaml) into this directory, with the same layout, and the hack/
-# scripts fall back to it.
+# (deps/upstream.yaml) into this directory, with the same layout, and the test
+# harness (harness/paths.py) falls back to it.
 UPSTREAM_CACHE := $(ROOT)/.cache/upstream
 
 # ---------------------------------------------------------------- Go tools
@@ -100,24 +104,25 @@ deps:
 		$(ROOT)/hack/fetch-deps.sh $(ROOT)/deps/upstream.yaml $(UPSTREAM_CACHE); \
 	fi
 
+# The harness runs from the project root, so the function it serves is this checkout's.
 render: tools venv deps
 	rm -rf $(RENDER_OUT)
-	$(VENV_PY) $(ROOT)/hack/render.py --check --out-dir $(RENDER_OUT)
-	$(VENV_PY) $(ROOT)/hack/validate.py --rendered-dir $(RENDER_OUT)
+	cd $(ROOT) && $(VENV_PY) -m harness.render --check --out-dir $(RENDER_OUT)
+	cd $(ROOT) && $(VENV_PY) -m harness.validate --rendered-dir $(RENDER_OUT)
 
 validate: tools venv deps
-	$(VENV_PY) $(ROOT)/hack/validate.py
+	cd $(ROOT) && $(VENV_PY) -m harness.validate
 
 update-examples: tools venv
-	$(VENV_PY) $(ROOT)/hack/render.py --update --quiet
+	cd $(ROOT) && $(VENV_PY) -m harness.render --update --quiet
 
 lint: venv
 	$(VENV)/bin/ruff check $(ROOT)
 
 typecheck: venv
 	@if grep -q '^\[tool\.mypy\]' $(ROOT)/pyproject.toml || [[ -x $(VENV)/bin/mypy ]]; then \
-		echo "$(VENV)/bin/mypy --strict function"; \
-		cd $(ROOT) && $(VENV)/bin/mypy --strict function; \
+		echo "$(VENV)/bin/mypy --strict function harness"; \
+		cd $(ROOT) && $(VENV)/bin/mypy --strict function harness; \
 	else \
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
@@ -141,7 +146,7 @@ e2e: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
 bench: venv
-	cd $(ROOT) && $(VENV_PY) hack/bench.py
+	cd $(ROOT) && $(VENV_PY) -m harness.bench
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

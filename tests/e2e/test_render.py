@@ -4,7 +4,7 @@ Starts the project's function server (`python -m function --insecure`) on a free
 loopback port, renders examples/<kind>/<case>/ with `crossplane composition
 render --crossplane-binary .tools/bin/crossplane-core`, compares stdout with
 expected.yaml byte for byte (or stderr with expected-error.txt), checks that
-rendering is deterministic, and validates all outputs offline (hack/validate.py).
+rendering is deterministic, and validates all outputs offline (harness.validate).
 
 Needs `make tools` (Go binaries in .tools/bin) and the upstream CRDs ($SHARED,
 default ../shared, or `make deps`). Nothing is skipped: missing tools fail.
@@ -15,17 +15,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "hack"))
+from harness import render, validate
+from harness.cases import Case, find_cases
+from harness.paths import ROOT, ToolMissingError, Tools, shared_dir
+from harness.server import FunctionServer
 
-import render  # noqa: E402
-import validate  # noqa: E402
-
-CASES = render.find_cases(ROOT)
+CASES = find_cases(ROOT)
 
 
 def _python() -> str:
@@ -33,16 +31,16 @@ def _python() -> str:
 
 
 @pytest.fixture(scope="session")
-def tools() -> render.Tools:
+def tools() -> Tools:
     try:
-        return render.Tools.locate(ROOT)
-    except render.ToolMissingError as e:
+        return Tools.locate(ROOT)
+    except ToolMissingError as e:
         pytest.fail(f"{e} (the e2e tests need `make tools`)", pytrace=False)
 
 
 @pytest.fixture(scope="session")
-def renderer(tools: render.Tools) -> Iterator[render.Renderer]:
-    with render.FunctionServer(ROOT, python=_python()) as server:
+def renderer(tools: Tools) -> Iterator[render.Renderer]:
+    with FunctionServer(ROOT, python=_python()) as server:
         with render.Renderer(tools, server.target, ROOT) as r:
             yield r
         assert server.alive(), "function server died:\n" + server.log_tail()
@@ -63,9 +61,7 @@ def test_examples_exist() -> None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_render_matches_expected(
-    case: render.Case, results: dict[str, render.RenderResult]
-) -> None:
+def test_render_matches_expected(case: Case, results: dict[str, render.RenderResult]) -> None:
     ok, message = render.check_result(results[case.id])
     assert ok, message
 
@@ -82,14 +78,12 @@ def test_render_is_deterministic(
     assert second.stdout == first.stdout, f"{case.id}: two renders differ"
 
 
-def test_rendered_output_validates(
-    tools: render.Tools, results: dict[str, render.RenderResult]
-) -> None:
+def test_rendered_output_validates(tools: Tools, results: dict[str, render.RenderResult]) -> None:
     outputs = {cid: r.stdout for cid, r in results.items() if r.ok and not r.case.expects_error}
     unrendered = [cid for cid, r in results.items() if not r.ok and not r.case.expects_error]
     assert outputs, "nothing rendered to validate"
     try:
-        shared = validate.shared_dir(ROOT)
+        shared = shared_dir(ROOT)
     except FileNotFoundError as e:
         pytest.fail(f"{e} (run `make deps` or set SHARED)", pytrace=False)
     report = validate.validate_outputs(outputs, ROOT, shared, tools.crossplane)

@@ -14,22 +14,19 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import hvac
 import requests
 
+from harness import process
+from harness.process import free_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+UNSEAL_KEY = re.compile(r"Unseal Key: (\S+)")
+STARTUP_TIMEOUT = 30.0
 
 
 def closed_port() -> int:
@@ -54,41 +51,43 @@ class Bao:
         self.address = f"http://127.0.0.1:{self.port}"
         self.unseal_key = ""
         self._dir = tempfile.TemporaryDirectory(prefix="bao-")
-        self._log = Path(self._dir.name) / "server.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.process: process.Process | None = None
+
+    def _healthy(self) -> bool:
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"{self.address}/v1/sys/health", timeout=1).status_code == 200
+        return False
+
+    def _printed_unseal_key(self) -> str:
+        """The unseal key the dev server printed ("" until it has)."""
+        m = UNSEAL_KEY.search(self.process.log_text()) if self.process is not None else None
+        return m.group(1) if m else ""
 
     def start(self) -> Bao:
-        with self._log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    bao_binary(),
-                    "server",
-                    "-dev",
-                    f"-dev-listen-address=127.0.0.1:{self.port}",
-                    f"-dev-root-token-id={self.root_token}",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self._dir.name,
-                env={**os.environ, "HOME": self._dir.name},
+        """Start the server; return once it is healthy and has printed its unseal key."""
+        cmd = [
+            bao_binary(),
+            "server",
+            "-dev",
+            f"-dev-listen-address=127.0.0.1:{self.port}",
+            f"-dev-root-token-id={self.root_token}",
+        ]
+        proc = self.process = process.start(
+            "bao",
+            cmd,
+            log_path=Path(self._dir.name) / "server.log",
+            cwd=self._dir.name,
+            env={**os.environ, "HOME": self._dir.name},
+        )
+        try:
+            process.wait_until(self._healthy, STARTUP_TIMEOUT, f"bao at {self.address}", proc)
+            process.wait_until(
+                lambda: bool(self._printed_unseal_key()), STARTUP_TIMEOUT, "bao's unseal key", proc
             )
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("bao exited early:\n" + self._log.read_text())
-            with contextlib.suppress(requests.RequestException):
-                r = requests.get(f"{self.address}/v1/sys/health", timeout=1)
-                if r.status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError("bao did not come up")
-            time.sleep(0.1)
-        while not (m := re.search(r"Unseal Key: (\S+)", self._log.read_text())):
-            if time.monotonic() > deadline:
-                raise TimeoutError("bao printed no unseal key")
-            time.sleep(0.1)
-        self.unseal_key = m.group(1)
+        except BaseException:
+            proc.stop()
+            raise
+        self.unseal_key = self._printed_unseal_key()
         return self
 
     def client(self, token: str | None = None) -> hvac.Client:
@@ -109,14 +108,8 @@ class Bao:
         return p.stdout
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        if self.process is not None:
+            self.process.stop(timeout=15)
 
     def close(self) -> None:
         self.stop()
@@ -241,12 +234,3 @@ class Postgres:
         with contextlib.suppress(Exception):
             self._run(_pg_bin("pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop")
         shutil.rmtree(self._tmp, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def bao_server() -> Iterator[Bao]:
-    server = Bao().start()
-    try:
-        yield server
-    finally:
-        server.close()

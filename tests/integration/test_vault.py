@@ -29,7 +29,7 @@ from function.structs import JSON, to_dict
 from function.vault import sync as vaultsync
 from function.vault.kubeconfig import kubeconfig_intent
 from function.vault.sql import quote_ident
-from tests.builders import PASSWORD_KEY, desired, request, status, xr
+from harness.requests import PASSWORD_KEY, desired, request, status, xr
 from tests.composing import context
 from tests.integration.servers import Bao, Postgres, closed_port
 

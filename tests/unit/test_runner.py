@@ -6,7 +6,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.kinds.postgresql import compose as postgresql_compose
 from function.runner import run
 from function.structs import to_struct
-from tests.builders import request, xr
+from harness.requests import request, xr
 
 PG = "database.platform.example.org/v1alpha1"
 

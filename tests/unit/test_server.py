@@ -1,57 +1,30 @@
 """The real server on loopback: flags, plaintext under --insecure, a real RunFunction call."""
 
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from tests.builders import request, xr
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from harness.process import free_port
+from harness.requests import request, xr
+from harness.server import FunctionServer
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # A certs dir is given too: --insecure must still serve plaintext.
-    certs: Path = tmp_path_factory.mktemp("certs")
-    address = f"127.0.0.1:{free_port()}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "function",
-            "--insecure",
-            "--address",
-            address,
-            "--tls-server-certs-dir",
-            str(certs),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                grpc.channel_ready_future(grpc.insecure_channel(address)).result(timeout=0.5)
-                break
-            except grpc.FutureTimeoutError:
-                assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
-        yield address
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    certs = tmp_path_factory.mktemp("certs")
+    with FunctionServer(
+        python=sys.executable,
+        startup_timeout=20,
+        log_path=tmp_path_factory.mktemp("log") / "function.log",
+        args=["--tls-server-certs-dir", str(certs)],
+    ) as server:
+        yield server.target
 
 
 def test_run_function_over_plaintext_grpc(server: str) -> None:

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Validate the rendered output of every example case, offline.
 
 What is checked:
@@ -16,11 +15,11 @@ What is checked:
       $SHARED/schemas/kubernetes-json-schema/v1.36.0-standalone-strict/<kind>[-<group>]-<version>.json
       (strict: unknown fields are errors). A missing schema file is an error.
   (c) spec.forProvider.values of every composed provider-helm Release whose chart
-      has a values schema in $SHARED/schemas/charts/ (see CHART_VALUES_SCHEMAS).
+      has a values schema in $SHARED/schemas/charts/ (see harness.schemas).
 
 Where the rendered output comes from:
-  default             render every case now (starts the function; see render.py)
-  --rendered-dir DIR  read DIR/<kind>/<case>.yaml (written by `render.py --out-dir`)
+  default             render every case now (starts the function; see harness.render)
+  --rendered-dir DIR  read DIR/<kind>/<case>.yaml (written by `harness.render --out-dir`)
   --from-expected     use examples/<kind>/<case>/expected.yaml
 Cases with expected-error.txt have no output and are skipped.
 
@@ -32,34 +31,24 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-import jsonschema  # type: ignore[import-untyped,unused-ignore]
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import render
+from harness.cases import JSON, Case, api_group, find_cases, identity, load_yaml_docs
+from harness.paths import ROOT, ToolMissingError, Tools, shared_dir
+from harness.process import exit_on_sigterm
+from harness.render import Renderer, add_case_arguments
+from harness.schemas import JsonSchemas, check_core, check_helm_values, is_core, is_helm_release
+from harness.server import FunctionServer
 
-ROOT = render.ROOT
-
-# Helm chart name (spec.forProvider.chart.name) -> directory under
-# $SHARED/schemas/charts/ holding values.schema.json. The only place this lives.
-CHART_VALUES_SCHEMAS: dict[str, str] = {
-    "valkey": "valkey-helm",
-    "vcluster": "vcluster",
-}
-HELM_RELEASE_GROUPS = ("helm.m.crossplane.io", "helm.crossplane.io")
-K8S_SCHEMA_DIR = "schemas/kubernetes-json-schema/v1.36.0-standalone-strict"
 # Output kinds of `crossplane composition render` that are not cluster objects.
 RENDER_PSEUDO_GROUPS = ("render.crossplane.io",)
 DEFAULT_CROSSPLANE_VERSION = "v2.3.4"
@@ -70,72 +59,13 @@ SUMMARY_RE = re.compile(
     re.M,
 )
 
-
-# --------------------------------------------------------------------------
-# Locating things
-# --------------------------------------------------------------------------
-
-
-def shared_dir(root: Path = ROOT, shared: str | os.PathLike[str] | None = None) -> Path:
-    """Dir with crds/ and schemas/: $SHARED, <root>/../shared or <root>/.cache/upstream."""
-    candidates = [Path(shared)] if shared else []
-    if not shared and os.environ.get("SHARED"):
-        candidates.append(Path(os.environ["SHARED"]))
-    if not candidates:
-        candidates.append(root / ".." / "shared")
-    candidates.append(root / ".cache" / "upstream")
-    for candidate in candidates:
-        c = candidate if candidate.is_absolute() else (root / candidate)
-        if (c / "crds").is_dir():
-            return c.resolve()
-    raise FileNotFoundError(
-        f"no upstream CRDs: none of {[str(c) for c in candidates]} has a crds/ dir; "
-        "set SHARED or run `make deps`"
-    )
-
-
-def crossplane_image() -> str:
-    return os.environ.get(
-        "CROSSPLANE_IMAGE",
-        f"xpkg.crossplane.io/crossplane/crossplane:{DEFAULT_CROSSPLANE_VERSION}",
-    )
-
-
-def prepare_cache_dir(cache: Path, shared: Path, image: str) -> Path:
-    """Pre-create the validate cache entry of the Crossplane image (no download)."""
-    entry = cache / image.replace(":", "@") / "crds" / "crossplane"
-    entry.mkdir(parents=True, exist_ok=True)
-    for src in sorted((shared / "crds" / "crossplane").glob("*.yaml")):
-        dst = entry / src.name
-        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
-            shutil.copyfile(src, dst)
-    return cache
-
-
-def api_group(api_version: str) -> str:
-    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-
-
-def is_core(doc: dict[str, Any]) -> bool:
-    """Built-in Kubernetes kinds: no dot in the group ("" for v1, "apps", ...)."""
-    return "." not in api_group(str(doc.get("apiVersion", "")))
-
-
-def describe(doc: dict[str, Any]) -> str:
-    md = doc.get("metadata") or {}
-    name = md.get("name", "?")
-    if md.get("namespace"):
-        name = f"{md['namespace']}/{name}"
-    return f"{doc.get('apiVersion')}, Kind={doc.get('kind')} {name}"
-
-
-# --------------------------------------------------------------------------
-# Checks
-# --------------------------------------------------------------------------
+Outputs = tuple[dict[str, str], list[str]]  # ({case id: rendered YAML}, problems)
 
 
 @dataclasses.dataclass
 class Report:
+    """What was validated and what failed."""
+
     failures: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
     crossplane_output: str = ""
@@ -162,69 +92,26 @@ class Report:
         )
 
 
-def _json_validator(schema: dict[str, Any]) -> Any:
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    cls.check_schema(schema)
-    return cls(schema)
+# ---------------------------------------------------------------- crossplane resource validate
 
 
-def _errors(validator: Any, instance: Any) -> list[str]:
-    out = []
-    for e in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        path = "/".join(str(p) for p in e.absolute_path) or "<root>"
-        out.append(f"{path}: {e.message}")
-    return out
-
-
-class JsonSchemas:
-    def __init__(self) -> None:
-        self._cache: dict[Path, Any] = {}
-
-    def get(self, path: Path) -> Any:
-        if path not in self._cache:
-            self._cache[path] = _json_validator(json.loads(path.read_text()))
-        return self._cache[path]
-
-
-def core_schema_path(shared: Path, doc: dict[str, Any]) -> Path:
-    api_version = str(doc.get("apiVersion", ""))
-    group, version = api_version.rsplit("/", 1) if "/" in api_version else ("", api_version)
-    kind = str(doc.get("kind", "")).lower()
-    name = f"{kind}-{group}-{version}.json" if group else f"{kind}-{version}.json"
-    return shared / K8S_SCHEMA_DIR / name
-
-
-def check_core(shared: Path, schemas: JsonSchemas, source: str, doc: dict[str, Any]) -> list[str]:
-    path = core_schema_path(shared, doc)
-    if not path.is_file():
-        return [
-            f"{source}: {describe(doc)}: no JSON schema {path.relative_to(shared)} (missing schema)"
-        ]
-    return [f"{source}: {describe(doc)}: {e}" for e in _errors(schemas.get(path), doc)]
-
-
-def is_helm_release(doc: dict[str, Any]) -> bool:
-    return (
-        doc.get("kind") == "Release"
-        and api_group(str(doc.get("apiVersion", ""))) in HELM_RELEASE_GROUPS
+def crossplane_image() -> str:
+    """The Crossplane image whose built-in CRDs the CLI wants ($CROSSPLANE_IMAGE)."""
+    return os.environ.get(
+        "CROSSPLANE_IMAGE",
+        f"xpkg.crossplane.io/crossplane/crossplane:{DEFAULT_CROSSPLANE_VERSION}",
     )
 
 
-def check_helm_values(
-    shared: Path, schemas: JsonSchemas, source: str, doc: dict[str, Any]
-) -> tuple[bool, list[str]]:
-    """(checked, errors) for one Release."""
-    for_provider = (doc.get("spec") or {}).get("forProvider") or {}
-    chart = (for_provider.get("chart") or {}).get("name")
-    schema_dir = CHART_VALUES_SCHEMAS.get(str(chart))
-    if schema_dir is None:
-        return False, []
-    path = shared / "schemas" / "charts" / schema_dir / "values.schema.json"
-    if not path.is_file():
-        return True, [f"{source}: {describe(doc)}: chart {chart!r}: missing values schema {path}"]
-    values = for_provider.get("values") or {}
-    errs = _errors(schemas.get(path), values)
-    return True, [f"{source}: {describe(doc)}: chart {chart!r} values: {e}" for e in errs]
+def prepare_cache_dir(cache: Path, shared: Path, image: str) -> Path:
+    """Pre-create the validate cache entry of the Crossplane image (no download)."""
+    entry = cache / image.replace(":", "@") / "crds" / "crossplane"
+    entry.mkdir(parents=True, exist_ok=True)
+    for src in sorted((shared / "crds" / "crossplane").glob("*.yaml")):
+        dst = entry / src.name
+        if not dst.exists() or dst.stat().st_size != src.stat().st_size:
+            shutil.copyfile(src, dst)
+    return cache
 
 
 def run_crossplane_validate(
@@ -234,6 +121,7 @@ def run_crossplane_validate(
     cache_dir: Path,
     image: str,
 ) -> tuple[int, str]:
+    """(exit code, stdout + stderr) of `crossplane resource validate`."""
     cmd = [
         str(crossplane),
         "resource",
@@ -285,6 +173,9 @@ def parse_crossplane_output(report: Report, rc: int, out: str, expected_docs: in
         )
 
 
+# ---------------------------------------------------------------- sorting documents
+
+
 class _Collector:
     """Checks core kinds / Helm values now; gathers the rest into files for the CLI."""
 
@@ -294,7 +185,7 @@ class _Collector:
         self.paths: list[Path] = []
         self.docs = 0
 
-    def add(self, source: str, docs: list[dict[str, Any]]) -> None:
+    def add(self, source: str, docs: list[JSON]) -> None:
         xp_docs = []
         for doc in docs:
             if api_group(str(doc.get("apiVersion", ""))) in RENDER_PSEUDO_GROUPS:
@@ -315,7 +206,7 @@ class _Collector:
             self.docs += len(xp_docs)
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: JSON, override: JSON) -> JSON:
     """base with override's values on top (dicts merged recursively, lists replaced)."""
     out = dict(base)
     for key, value in override.items():
@@ -326,17 +217,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def with_input_xr(rendered_xr: dict[str, Any], case: render.Case) -> dict[str, Any]:
+def with_input_xr(rendered_xr: JSON, case: Case) -> JSON:
     """The rendered XR merged over the case's xr.yaml, if they are the same object."""
-    inputs = render.load_yaml_docs(case.xr)
+    inputs = load_yaml_docs(case.xr)
     if not inputs:
         return rendered_xr
     xr = inputs[0]
-
-    def ident(d: dict[str, Any]) -> tuple[Any, ...]:
-        return (d.get("apiVersion"), d.get("kind"), (d.get("metadata") or {}).get("name"))
-
-    return deep_merge(xr, rendered_xr) if ident(xr) == ident(rendered_xr) else rendered_xr
+    return deep_merge(xr, rendered_xr) if identity(xr) == identity(rendered_xr) else rendered_xr
 
 
 def _yaml_dirs(*dirs: Path) -> list[Path]:
@@ -359,14 +246,14 @@ def validate_outputs(
     their pipeline inputs) and xrds/ as resources.
     """
     shared = shared or shared_dir(root)
-    crossplane = crossplane or render.Tools.locate(root).crossplane
+    crossplane = crossplane or Tools.locate(root).crossplane
     report = Report(cases=len(outputs))
     image = crossplane_image()
     cache_dir = prepare_cache_dir(root / ".cache" / "validate" / "xpkg-cache", shared, image)
 
     with tempfile.TemporaryDirectory(prefix="validate-") as tmp:
         collect = _Collector(shared, Path(tmp), report)
-        cases = {c.id: c for c in render.find_cases(root)}
+        cases = {c.id: c for c in find_cases(root)}
         for case_id, text in sorted(outputs.items()):
             docs = [d for d in yaml.safe_load_all(text) if d]
             if case_id in cases and docs:
@@ -378,7 +265,7 @@ def validate_outputs(
         if include_project_files:
             project_dirs = _yaml_dirs(root / "compositions", root / "xrds")
         for extra in extra_resources:
-            collect.add(str(extra), render.load_yaml_docs(extra))
+            collect.add(str(extra), load_yaml_docs(extra))
 
         extensions = [shared / "crds", *_yaml_dirs(root / "xrds", root / "package" / "input")]
         resources = collect.paths + project_dirs
@@ -390,36 +277,35 @@ def validate_outputs(
     return report
 
 
-# --------------------------------------------------------------------------
-# Collecting outputs
-# --------------------------------------------------------------------------
+# ---------------------------------------------------------------- collecting outputs
 
 
-def outputs_from_dir(
-    root: Path, rendered_dir: Path, filters: Sequence[str]
-) -> tuple[dict[str, str], list[str]]:
+def _outputs_from_files(
+    root: Path, filters: Sequence[str], file_of: Callable[[Case], Path], what: str
+) -> Outputs:
+    """Each case's output read from file_of(case); a missing file is a problem."""
     outputs, problems = {}, []
-    for case in render.find_cases(root, filters):
+    for case in find_cases(root, filters):
         if case.expects_error:
             continue
-        f = rendered_dir / case.kind / f"{case.name}.yaml"
+        f = file_of(case)
         if f.is_file():
             outputs[case.id] = f.read_text()
         else:
-            problems.append(f"{case.id}: no rendered output {f}")
+            problems.append(f"{case.id}: no {what} {f}")
     return outputs, problems
 
 
-def outputs_from_expected(root: Path, filters: Sequence[str]) -> tuple[dict[str, str], list[str]]:
-    outputs, problems = {}, []
-    for case in render.find_cases(root, filters):
-        if case.expects_error:
-            continue
-        if case.expected.is_file():
-            outputs[case.id] = case.expected.read_text()
-        else:
-            problems.append(f"{case.id}: no expected.yaml")
-    return outputs, problems
+def outputs_from_dir(root: Path, rendered_dir: Path, filters: Sequence[str]) -> Outputs:
+    """Outputs written by `harness.render --out-dir rendered_dir`."""
+    return _outputs_from_files(
+        root, filters, lambda c: rendered_dir / c.kind / f"{c.name}.yaml", "rendered output"
+    )
+
+
+def outputs_from_expected(root: Path, filters: Sequence[str]) -> Outputs:
+    """The golden files, examples/<kind>/<case>/expected.yaml."""
+    return _outputs_from_files(root, filters, lambda c: c.expected, "expected.yaml")
 
 
 def outputs_by_rendering(
@@ -428,13 +314,14 @@ def outputs_by_rendering(
     python: str | None,
     target: str | None,
     jobs: int,
-) -> tuple[dict[str, str], list[str]]:
+) -> Outputs:
+    """Render the cases now (starting the function unless target is given)."""
     outputs, problems = {}, []
-    tools = render.Tools.locate(root)
-    cases = [c for c in render.find_cases(root, filters) if not c.expects_error]
+    tools = Tools.locate(root)
+    cases = [c for c in find_cases(root, filters) if not c.expects_error]
     with (
-        render.FunctionServer(root, python=python, target=target) as server,
-        render.Renderer(tools, server.target, root) as renderer,
+        FunctionServer(root, python=python, target=target) as server,
+        Renderer(tools, server.target, root) as renderer,
     ):
         for result in renderer.render_all(cases, jobs=jobs):
             if result.ok:
@@ -446,35 +333,33 @@ def outputs_by_rendering(
     return outputs, problems
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "filters",
-        nargs="*",
-        help="only cases whose '<kind>/<case>' contains one of these",
-    )
-    p.add_argument("--root", type=Path, default=ROOT)
+# ---------------------------------------------------------------- CLI
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_case_arguments(p)
     p.add_argument(
         "--shared",
         help="dir with crds/ and schemas/ (default: $SHARED or <root>/../shared)",
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--rendered-dir", type=Path, help="outputs written by `render.py --out-dir`")
-    src.add_argument("--from-expected", action="store_true", help="validate expected.yaml files")
-    p.add_argument(
-        "--target",
-        help="(when rendering) use a function already listening on HOST:PORT",
+    src.add_argument(
+        "--rendered-dir", type=Path, help="outputs written by `harness.render --out-dir`"
     )
-    p.add_argument("--python", help="(when rendering) python that runs `-m function`")
-    p.add_argument("-j", "--jobs", type=int, default=int(os.environ.get("RENDER_JOBS", "2")))
+    src.add_argument("--from-expected", action="store_true", help="validate expected.yaml files")
     p.add_argument("-v", "--verbose", action="store_true", help="print the full crossplane output")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
     root = args.root.resolve()
-    signal_exit()
+    exit_on_sigterm()
 
     try:
         shared = shared_dir(root, args.shared)
-        crossplane = render.Tools.locate(root).crossplane
+        crossplane = Tools.locate(root).crossplane
         if args.rendered_dir:
             outputs, problems = outputs_from_dir(root, args.rendered_dir, args.filters)
         elif args.from_expected:
@@ -483,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             outputs, problems = outputs_by_rendering(
                 root, args.filters, args.python, args.target, args.jobs
             )
-    except (render.ToolMissingError, FileNotFoundError) as e:
+    except (ToolMissingError, FileNotFoundError) as e:
         print(f"validate: {e}", file=sys.stderr)
         return 2
 
@@ -498,10 +383,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"FAIL {failure}")
     print(report.summary())
     return 0 if report.ok else 1
-
-
-def signal_exit() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""RunFunctionRequests built the way Crossplane builds them, for the tests and the benchmark.
+
+From parts (`xr`, `request`: the unit tests) or from an example case (`case_request`:
+the benchmark), through one builder.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+from function.structs import JSON, to_dict, to_struct
+from harness.cases import Case, example_credentials, fold_string_data, identity, load_yaml_docs
+
+PASSWORD_KEY = b"test-password-key"
+RESOURCE_NAME = "crossplane.io/composition-resource-name"
+INPUT_API_VERSION = "fn.platform.example.org/v1beta1"
+
+Credentials = Mapping[str, Mapping[str, bytes]]
+RunFunction = Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]
+
+
+def build(
+    composite: JSON,
+    observed: Mapping[str, JSON],
+    required: Mapping[str, Sequence[JSON]],
+    input_: JSON | None,
+    credentials: Credentials,
+) -> fnv1.RunFunctionRequest:
+    """The one place a request's fields are written."""
+    req = fnv1.RunFunctionRequest()
+    req.observed.composite.resource.CopyFrom(to_struct(composite))
+    for name, obj in observed.items():
+        req.observed.resources[name].resource.CopyFrom(to_struct(obj))
+    for name, objs in required.items():
+        for obj in objs:
+            req.required_resources[name].items.add().resource.CopyFrom(to_struct(obj))
+    if input_ is not None:
+        req.input.CopyFrom(to_struct(input_))
+    for name, data in credentials.items():
+        for key, value in data.items():
+            req.credentials[name].credential_data.data[key] = value
+    return req
+
+
+# ---------------------------------------------------------------- from parts (unit tests)
+
+
+def xr(
+    api_version: str, kind: str, parameters: Any, name: str = "app", namespace: str = "team-a"
+) -> JSON:
+    """An XR with a uid derived from its name, so generated passwords are stable."""
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": namespace, "uid": f"uid-{namespace}-{name}"},
+        "spec": {"parameters": parameters},
+    }
+
+
+def request(
+    composite: JSON,
+    observed: dict[str, JSON] | None = None,
+    required: dict[str, list[JSON]] | None = None,
+    settings: JSON | None = None,
+    credentials: dict[str, dict[str, bytes]] | None = None,
+) -> fnv1.RunFunctionRequest:
+    """A request for composite; settings is the Input's spec; default credentials: a test key."""
+    input_ = None
+    if settings is not None:
+        input_ = {"apiVersion": INPUT_API_VERSION, "kind": "Input", "spec": settings}
+    creds = {"platform": {"password-key": PASSWORD_KEY}} if credentials is None else credentials
+    return build(composite, observed or {}, required or {}, input_, creds)
+
+
+def desired(rsp: fnv1.RunFunctionResponse) -> dict[str, JSON]:
+    return {name: to_dict(r.resource) for name, r in rsp.desired.resources.items()}
+
+
+def status(rsp: fnv1.RunFunctionResponse) -> JSON:
+    return dict(to_dict(rsp.desired.composite.resource).get("status", {}))
+
+
+def ready_condition(status_value: str = "True", synced: str = "True") -> JSON:
+    """An observed status with Ready and Synced conditions, as a provider reports them."""
+    return {
+        "conditions": [
+            {"type": "Ready", "status": status_value, "reason": "Available"},
+            {"type": "Synced", "status": synced, "reason": "ReconcileSuccess"},
+        ]
+    }
+
+
+def observed_secret(desired_secret: JSON) -> JSON:
+    """The Secret as the API server returns it: stringData folded into base64 data."""
+    return fold_string_data(desired_secret)
+
+
+# ---------------------------------------------------------------- from an example case
+
+
+def composition_step(case: Case) -> JSON:
+    """The (first and only) pipeline step of the case's Composition."""
+    composition = yaml.safe_load(case.composition.read_text())
+    step: JSON = composition["spec"]["pipeline"][0]
+    return step
+
+
+def observed_resources(case: Case) -> dict[str, JSON]:
+    """observed.yaml keyed by each document's composition-resource-name annotation."""
+    return {
+        doc["metadata"]["annotations"][RESOURCE_NAME]: doc
+        for doc in case.optional_docs("observed.yaml")
+    }
+
+
+def step_credentials(step: JSON, secrets: Iterable[JSON]) -> dict[str, dict[str, bytes]]:
+    """Each of the step's Secret credentials, read from the Secret its secretRef names."""
+    by_ref = {
+        ((s.get("metadata") or {}).get("namespace"), (s.get("metadata") or {}).get("name")): s
+        for s in secrets
+        if s.get("kind") == "Secret"
+    }
+    out: dict[str, dict[str, bytes]] = {}
+    for cred in step.get("credentials", []):
+        ref = cred.get("secretRef") or {}
+        secret = by_ref.get((ref.get("namespace"), ref.get("name")))
+        if secret is not None:
+            data = secret.get("data") or {}
+            out[cred["name"]] = {k: base64.b64decode(v) for k, v in data.items()}
+    return out
+
+
+def case_request(case: Case) -> fnv1.RunFunctionRequest:
+    """The first request Crossplane sends for the case (no required resources yet)."""
+    step = composition_step(case)
+    return build(
+        load_yaml_docs(case.xr)[0],
+        observed_resources(case),
+        {},
+        step.get("input"),
+        step_credentials(step, example_credentials(case.root)),
+    )
+
+
+def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
+    """Whether a match-by-name selector the function returned names doc."""
+    namespace = (doc.get("metadata") or {}).get("namespace", "")
+    if selector.namespace and selector.namespace != namespace:
+        return False
+    return identity(doc) == (selector.api_version, selector.kind, selector.match_name)
+
+
+def answer_requirements(
+    req: fnv1.RunFunctionRequest, requirements: fnv1.Requirements, docs: Sequence[JSON]
+) -> None:
+    """Fill req's required resources from docs, as Crossplane fetches what was asked for."""
+    for key, selector in requirements.resources.items():
+        for doc in docs:
+            if selects(selector, doc):
+                req.required_resources[key].items.add().resource.CopyFrom(to_struct(doc))
+
+
+def answered_case_request(case: Case, run: RunFunction) -> fnv1.RunFunctionRequest:
+    """case_request, with the resources the function asks for answered from required.yaml."""
+    req = case_request(case)
+    answer_requirements(req, run(req).requirements, case.optional_docs("required.yaml"))
+    return req

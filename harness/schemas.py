@@ -1,0 +1,106 @@
+"""JSON-schema checks of rendered objects: core Kubernetes kinds and Helm chart values.
+
+Custom kinds are left to `crossplane resource validate` (harness.validate).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from harness.cases import JSON, api_group, group_kind, split_api_version
+
+# Helm chart name (spec.forProvider.chart.name) -> directory under
+# $SHARED/schemas/charts/ holding values.schema.json. Read it through chart_values_schemas().
+CHART_VALUES_SCHEMAS: dict[str, str] = {
+    "valkey": "valkey-helm",
+    "vcluster": "vcluster",
+}
+HELM_RELEASE_GROUPS = ("helm.m.crossplane.io", "helm.crossplane.io")
+K8S_SCHEMA_DIR = "schemas/kubernetes-json-schema/v1.36.0-standalone-strict"
+
+
+def chart_values_schemas() -> Mapping[str, str]:
+    """Chart name -> its values-schema dir under $SHARED/schemas/charts/."""
+    # TODO(kinds): read from the catalogue
+    return CHART_VALUES_SCHEMAS
+
+
+def describe(doc: JSON) -> str:
+    """The object as "<apiVersion>, Kind=<kind> <namespace>/<name>", for messages."""
+    md = doc.get("metadata") or {}
+    name = md.get("name", "?")
+    if md.get("namespace"):
+        name = f"{md['namespace']}/{name}"
+    return f"{doc.get('apiVersion')}, Kind={doc.get('kind')} {name}"
+
+
+def is_core(doc: JSON) -> bool:
+    """Built-in Kubernetes kinds: no dot in the group ("" for v1, "apps", ...)."""
+    return "." not in api_group(str(doc.get("apiVersion", "")))
+
+
+def is_helm_release(doc: JSON) -> bool:
+    group, kind = group_kind(doc)
+    return kind == "Release" and group in HELM_RELEASE_GROUPS
+
+
+class JsonSchemas:
+    """Validators by schema file, each file read and checked once."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, Any] = {}
+
+    def get(self, path: Path) -> Any:
+        if path not in self._cache:
+            schema = json.loads(path.read_text())
+            cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
+            cls.check_schema(schema)
+            self._cache[path] = cls(schema)
+        return self._cache[path]
+
+    def errors(self, path: Path, instance: Any) -> list[str]:
+        """Each error of instance against the schema at path, as "<json path>: <message>"."""
+        found = self.get(path).iter_errors(instance)
+        return [
+            f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+            for e in sorted(found, key=lambda e: list(e.absolute_path))
+        ]
+
+
+def core_schema_path(shared: Path, doc: JSON) -> Path:
+    """The strict standalone schema file of a core kind: <kind>[-<group>]-<version>.json."""
+    group, version = split_api_version(str(doc.get("apiVersion", "")))
+    kind = str(doc.get("kind", "")).lower()
+    name = f"{kind}-{group}-{version}.json" if group else f"{kind}-{version}.json"
+    return shared / K8S_SCHEMA_DIR / name
+
+
+def check_core(shared: Path, schemas: JsonSchemas, source: str, doc: JSON) -> list[str]:
+    """Errors of a core-kind object against its strict schema (a missing schema is one)."""
+    path = core_schema_path(shared, doc)
+    if not path.is_file():
+        return [
+            f"{source}: {describe(doc)}: no JSON schema {path.relative_to(shared)} (missing schema)"
+        ]
+    return [f"{source}: {describe(doc)}: {e}" for e in schemas.errors(path, doc)]
+
+
+def check_helm_values(
+    shared: Path, schemas: JsonSchemas, source: str, doc: JSON
+) -> tuple[bool, list[str]]:
+    """(checked, errors) for one Release: its values against its chart's values schema."""
+    for_provider = (doc.get("spec") or {}).get("forProvider") or {}
+    chart = (for_provider.get("chart") or {}).get("name")
+    schema_dir = chart_values_schemas().get(str(chart))
+    if schema_dir is None:
+        return False, []
+    path = shared / "schemas" / "charts" / schema_dir / "values.schema.json"
+    if not path.is_file():
+        return True, [f"{source}: {describe(doc)}: chart {chart!r}: missing values schema {path}"]
+    errs = schemas.errors(path, for_provider.get("values") or {})
+    return True, [f"{source}: {describe(doc)}: chart {chart!r} values: {e}" for e in errs]
