@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from function.structs import api_group
 from harness.paths import ROOT
 
 JSON = dict[str, Any]
@@ -23,11 +24,6 @@ def split_api_version(api_version: str) -> tuple[str, str]:
     """("apps", "v1") for "apps/v1"; ("", "v1") for the core group's "v1"."""
     group, _, version = api_version.rpartition("/")
     return group, version
-
-
-def api_group(api_version: str) -> str:
-    """The API group of an apiVersion ("" for the core group)."""
-    return split_api_version(api_version)[0]
 
 
 def group_kind(doc: JSON) -> tuple[str, str]:

@@ -11,23 +11,21 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import kubernetes_validate  # type: ignore[import-untyped]
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
 
-from harness.cases import JSON, api_group, group_kind, split_api_version
+from function.catalogue import CATALOGUE
+from function.structs import api_group
+from harness.cases import JSON, group_kind, split_api_version
 
-# Helm chart name (spec.forProvider.chart.name) -> directory under
-# $SHARED/schemas/charts/ holding values.schema.json. Read it through chart_values_schemas().
-CHART_VALUES_SCHEMAS: dict[str, str] = {
-    "valkey": "valkey-helm",
-    "vcluster": "vcluster",
-}
 HELM_RELEASE_GROUPS = ("helm.m.crossplane.io", "helm.crossplane.io")
 K8S_SCHEMA_DIR = "schemas/kubernetes-json-schema/v1.36.0-standalone-strict"
 
 
 def chart_values_schemas() -> Mapping[str, str]:
-    """Chart name -> its values-schema dir under $SHARED/schemas/charts/."""
-    # TODO(kinds): read from the catalogue
-    return CHART_VALUES_SCHEMAS
+    """Chart name -> its values-schema dir under $SHARED/schemas/charts/, as each kind declares."""
+    return {chart: folder for k in CATALOGUE for chart, folder in k.chart_values_schemas.items()}
 
 
 def describe(doc: JSON) -> str:
@@ -39,9 +37,28 @@ def describe(doc: JSON) -> str:
     return f"{doc.get('apiVersion')}, Kind={doc.get('kind')} {name}"
 
 
+# Core kinds $SHARED has no schema for (RBAC, ...) are checked against the same
+# generator's output shipped in the kubernetes-validate wheel (PyPI, Apache-2.0),
+# for the same Kubernetes version; its files $ref a _definitions.json beside them.
+WHEEL_SCHEMA_DIR = (
+    Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema" / "v1.36.0-local-strict"
+)
+
+
+def _schema_name(doc: JSON) -> str:
+    """<kind>[-<first group segment>]-<version>.json, as the schema generator names files."""
+    group, version = split_api_version(str(doc.get("apiVersion", "")))
+    kind = str(doc.get("kind", "")).lower()
+    return f"{kind}-{group.split('.')[0]}-{version}.json" if group else f"{kind}-{version}.json"
+
+
 def is_core(doc: JSON) -> bool:
-    """Built-in Kubernetes kinds: no dot in the group ("" for v1, "apps", ...)."""
-    return "." not in api_group(str(doc.get("apiVersion", "")))
+    """Built-in Kubernetes kinds: no dot in the group ("" for v1, "apps", ...), or a built-in
+    *.k8s.io group such as rbac.authorization.k8s.io (one the generator has a schema for)."""
+    group = api_group(str(doc.get("apiVersion", "")))
+    if "." not in group:
+        return True
+    return group.endswith(".k8s.io") and (WHEEL_SCHEMA_DIR / _schema_name(doc)).is_file()
 
 
 def is_helm_release(doc: JSON) -> bool:
@@ -60,7 +77,7 @@ class JsonSchemas:
             schema = json.loads(path.read_text())
             cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
             cls.check_schema(schema)
-            self._cache[path] = cls(schema)
+            self._cache[path] = cls(schema, registry=_neighbours(path))
         return self._cache[path]
 
     def errors(self, path: Path, instance: Any) -> list[str]:
@@ -72,21 +89,28 @@ class JsonSchemas:
         ]
 
 
+def _neighbours(path: Path) -> Registry[Any]:
+    """Schemas a file $refs (.../_definitions.json under its $id), read from beside it."""
+
+    def retrieve(uri: str) -> Resource[Any]:
+        contents = json.loads((path.parent / uri.rsplit("/", 1)[-1]).read_text())
+        return Resource.from_contents(contents, default_specification=DRAFT7)
+
+    return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
 def core_schema_path(shared: Path, doc: JSON) -> Path:
-    """The strict standalone schema file of a core kind: <kind>[-<group>]-<version>.json."""
-    group, version = split_api_version(str(doc.get("apiVersion", "")))
-    kind = str(doc.get("kind", "")).lower()
-    name = f"{kind}-{group}-{version}.json" if group else f"{kind}-{version}.json"
-    return shared / K8S_SCHEMA_DIR / name
+    """The strict schema of a core kind: $SHARED's standalone one, else the wheel's."""
+    name = _schema_name(doc)
+    own, wheel = shared / K8S_SCHEMA_DIR / name, WHEEL_SCHEMA_DIR / name
+    return wheel if not own.is_file() and wheel.is_file() else own
 
 
 def check_core(shared: Path, schemas: JsonSchemas, source: str, doc: JSON) -> list[str]:
     """Errors of a core-kind object against its strict schema (a missing schema is one)."""
     path = core_schema_path(shared, doc)
     if not path.is_file():
-        return [
-            f"{source}: {describe(doc)}: no JSON schema {path.relative_to(shared)} (missing schema)"
-        ]
+        return [f"{source}: {describe(doc)}: no JSON schema {path.name} (missing schema)"]
     return [f"{source}: {describe(doc)}: {e}" for e in schemas.errors(path, doc)]
 
 

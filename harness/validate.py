@@ -42,7 +42,8 @@ from pathlib import Path
 
 import yaml
 
-from harness.cases import JSON, Case, api_group, find_cases, identity, load_yaml_docs
+from function.structs import api_group
+from harness.cases import JSON, Case, find_cases, identity, load_yaml_docs
 from harness.paths import ROOT, ToolMissingError, Tools, shared_dir
 from harness.process import exit_on_sigterm
 from harness.render import Renderer, add_case_arguments
@@ -264,6 +265,8 @@ def validate_outputs(
         project_dirs: list[Path] = []
         if include_project_files:
             project_dirs = _yaml_dirs(root / "compositions", root / "xrds")
+            # Install manifests (Crossplane's RBAC) are core kinds: checked one by one.
+            extra_resources = [*sorted((root / "install").glob("*.yaml")), *extra_resources]
         for extra in extra_resources:
             collect.add(str(extra), load_yaml_docs(extra))
 

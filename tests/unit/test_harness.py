@@ -14,12 +14,11 @@ import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.runner import run
-from function.structs import to_dict
+from function.structs import api_group, to_dict
 from harness import process
 from harness.cases import (
     JSON,
     Case,
-    api_group,
     example_credentials,
     find_cases,
     fold_string_data,
