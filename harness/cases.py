@@ -87,6 +87,15 @@ class Case:
         """compositions/<kind>.yaml: the Composition used for every case of the kind."""
         return self.root / "compositions" / f"{self.kind}.yaml"
 
+    def composition_doc(self) -> JSON:
+        """The Composition for this case: the kind's, with input.yaml (if the case has one)
+        as its step's input spec, i.e. the settings a platform engineer would have chosen."""
+        doc = load_yaml_docs(self.composition)[0]
+        settings = self.optional_docs("input.yaml")
+        if settings:
+            doc["spec"]["pipeline"][0]["input"]["spec"] = settings[0]
+        return doc
+
     @property
     def xr(self) -> Path:
         return self.dir / "xr.yaml"

@@ -10,6 +10,7 @@ Layout (relative to the project root, see --root):
     examples/<kind>/<case>/xr.yaml      the XR
     examples/<kind>/<case>/observed.yaml     optional, --observed-resources
     examples/<kind>/<case>/required.yaml     optional, --required-resources
+    examples/<kind>/<case>/input.yaml        optional, the Input spec of the step for this case
     examples/<kind>/<case>/render.args       optional, extra CLI args (shell syntax)
     examples/<kind>/<case>/expected.yaml     expected stdout of the CLI
     examples/<kind>/<case>/expected-error.txt  the case must FAIL; every non-empty line
@@ -139,6 +140,14 @@ class Renderer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _composition(self, case: Case) -> Path:
+        """The kind's Composition, or a copy with the case's input.yaml as the step's input."""
+        if case.optional("input.yaml") is None:
+            return case.composition
+        path = Path(self._tmp.name) / f"composition-{case.kind}-{case.name}.yaml"
+        path.write_text(yaml.safe_dump(case.composition_doc(), sort_keys=False))
+        return path
+
     def command(self, case: Case) -> list[str]:
         """The CLI command line for the case."""
         if not case.composition.is_file():
@@ -148,7 +157,7 @@ class Renderer:
             "composition",
             "render",
             str(case.xr),
-            str(case.composition),
+            str(self._composition(case)),
             str(self.functions),
             "--crossplane-binary",
             str(self.tools.crossplane_core),

@@ -10,7 +10,6 @@ import base64
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.structs import JSON, to_dict, to_struct
@@ -105,8 +104,7 @@ def observed_secret(desired_secret: JSON) -> JSON:
 
 def composition_step(case: Case) -> JSON:
     """The (first and only) pipeline step of the case's Composition."""
-    composition = yaml.safe_load(case.composition.read_text())
-    step: JSON = composition["spec"]["pipeline"][0]
+    step: JSON = case.composition_doc()["spec"]["pipeline"][0]
     return step
 
 

@@ -23,10 +23,11 @@ from harness.cases import (
     find_cases,
     fold_string_data,
     group_kind,
+    load_yaml_docs,
     split_api_version,
 )
-from harness.paths import ROOT
-from harness.render import RenderResult, check_result, update_case, write_output
+from harness.paths import ROOT, Tools
+from harness.render import Renderer, RenderResult, check_result, update_case, write_output
 from harness.requests import (
     PASSWORD_KEY,
     answer_requirements,
@@ -314,6 +315,21 @@ def test_case_request_is_what_crossplane_sends(widget_case: Case) -> None:
         "platform": {"password-key": b"k", "from-data": b"d"}
     }, "credentials come from the Secret the step names, stringData folded"
     assert not req.required_resources, "nothing is required before the function asks"
+
+
+def test_a_case_input_replaces_the_step_input_spec(widget_case: Case) -> None:
+    settings = {"redis": {"storageClass": "fast"}}
+    write_files(widget_case.dir, {"input.yaml": [settings]})
+    step = widget_case.composition_doc()["spec"]["pipeline"][0]
+    assert step["input"] == STEP_INPUT | {"spec": settings}, "only the spec is the case's"
+    assert to_dict(case_request(widget_case).input)["spec"] == settings
+    write_files(widget_case.root, {"examples/functions.yaml": [{"kind": "Function"}]})
+    tools = Tools(Path("crossplane"), Path("crossplane-core"))
+    renderer = Renderer(tools, "127.0.0.1:1", widget_case.root)
+    with renderer:
+        composition = Path(renderer.command(widget_case)[4])
+        assert composition != widget_case.composition, "the kind's Composition is left as it is"
+        assert load_yaml_docs(composition)[0]["spec"]["pipeline"][0]["input"]["spec"] == settings
 
 
 def selector(name: str, kind: str = "Secret", namespace: str = "") -> fnv1.ResourceSelector:
