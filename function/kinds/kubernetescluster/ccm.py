@@ -66,7 +66,7 @@ RESOURCES = (SERVICE_ACCOUNT, ROLE, ROLE_BINDING, CLOUD_CONFIG, DEPLOYMENT)
 
 
 def cloud_config(namespace: str) -> str:
-    """The cloud config (CAPK's cloud-config ConfigMap): the VMs' namespace, nodes by InstancesV2."""
+    """The cloud config as CAPK's cloud-config ConfigMap: the VMs' namespace, InstancesV2 on."""
     return (
         "loadBalancer:\n"
         "  creationPollInterval: 5\n"

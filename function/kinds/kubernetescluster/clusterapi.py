@@ -258,9 +258,7 @@ def _cluster(settings: KubernetesClusterSettings, name: str, control_plane: str)
     }
 
 
-def _control_plane(
-    ctx: ClusterContext, name: str, size: Size, template: str
-) -> JSON:
+def _control_plane(ctx: ClusterContext, name: str, size: Size, template: str) -> JSON:
     # kube-ovn runs its central components on nodes with this label.
     labels = (KUBE_OVN_MASTER_LABEL,) if ctx.params.networkPlugin == "kube-ovn" else ()
     args = kubelet_args(ctx.settings, *labels)
@@ -345,5 +343,3 @@ def _health_check(settings: KubernetesClusterSettings, cluster: str, workers: st
             "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": max_unhealthy}},
         },
     }
-
-
