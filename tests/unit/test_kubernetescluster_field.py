@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from pydantic import ValidationError
 
 from function import xrdgen
 from function.blocks.usage import USAGE_API, usage_name
 from function.context import ComposeError
+from function.input import FunctionInput
 from function.kinds.kubernetescluster import KIND, ccm
 from function.kinds.kubernetescluster.model import (
     DEFAULT_KUBERNETES_VERSION,
@@ -181,6 +183,19 @@ def test_default_ranges_do_not_overlap_the_host_clusters_usual_ones() -> None:
     for block in (network["pods"]["cidrBlocks"][0], network["services"]["cidrBlocks"][0]):
         for host in ("10.244.0.0/16", "10.96.0.0/12"):
             assert not ip_network(block).overlaps(ip_network(host)), (block, host)
+
+
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        pytest.param("10.243.0.1/16", id="host bits set"),
+        pytest.param("300.0.0.0/8", id="not an address"),
+        pytest.param("10.243.0.0", id="no prefix length"),
+    ],
+)
+def test_a_bad_network_in_the_input_is_refused(cidr: str) -> None:
+    with pytest.raises(ValidationError, match=r"kubernetesCluster\.podCIDR"):
+        FunctionInput.model_validate({"kubernetesCluster": {"podCIDR": cidr}})
 
 
 # --- deletion order ---------------------------------------------------------------------

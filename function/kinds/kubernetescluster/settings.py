@@ -1,8 +1,9 @@
 """The KubernetesCluster section of the function input: sizes, images, networks, add-ons."""
 
-from typing import Literal
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from function.quantity import Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
@@ -13,6 +14,18 @@ from function.settings import AddOnChart, HelmChart, SettingsModel
 # machines resolve through the host's DNS and an overlap loops CoreDNS.
 POD_CIDR = "10.243.0.0/16"
 SERVICE_CIDR = "10.95.0.0/16"
+
+
+def _network(value: str) -> str:
+    IPv4Network(value)  # ValueError (a field error) for 10.243.0.1/16 or a bad address
+    return value
+
+
+Cidr = Annotated[
+    str,
+    Field(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"),
+    AfterValidator(_network),
+]
 
 
 class ClusterSize(SettingsModel):
@@ -166,11 +179,11 @@ class KubernetesClusterSettings(SettingsModel):
         description="Storage class of machine disks; it must offer ReadWriteMany for live "
         "migration. Unset: the host cluster's default.",
     )
-    podCIDR: str = Field(
+    podCIDR: Cidr = Field(
         default=POD_CIDR,
         description="Pod network of workload clusters; must not overlap the host cluster's.",
     )
-    serviceCIDR: str = Field(
+    serviceCIDR: Cidr = Field(
         default=SERVICE_CIDR,
         description="Service network of workload clusters; must not overlap the host cluster's.",
     )
