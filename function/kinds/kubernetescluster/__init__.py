@@ -1,8 +1,8 @@
 """KubernetesCluster: Cluster API clusters on KubeVirt, with CNI and cloud controller manager."""
 
-from function.blocks import helm
+from function.blocks import helm, usage
 from function.kind import Kind
-from function.kinds.kubernetescluster import clusterapi
+from function.kinds.kubernetescluster import ccm, clusterapi
 from function.kinds.kubernetescluster import compose as composer
 from function.kinds.kubernetescluster.model import API, KubernetesClusterParameters
 from function.kinds.kubernetescluster.readiness import READINESS
@@ -14,5 +14,7 @@ KIND = Kind[KubernetesClusterParameters, KubernetesClusterSettings](
     settings=KubernetesClusterSettings,
     compose=composer.compose,
     readiness=READINESS,
-    crds=clusterapi.CRDS + helm.RELEASE_CRDS + helm.PROVIDER_CONFIG_CRDS,
+    crds=clusterapi.CRDS + helm.RELEASE_CRDS + helm.PROVIDER_CONFIG_CRDS + usage.CRDS,
+    builtins=(("", "secrets"), *ccm.BUILTINS),
+    granted=ccm.RULES,
 )

@@ -1,62 +1,63 @@
-"""The add-ons of a KubernetesCluster: its network plugin and the KubeVirt cloud controller manager.
+"""The add-ons of a KubernetesCluster installed into it: its network plugin.
 
-Helm releases installed into the workload cluster through a provider-helm
+A Helm release installed into the workload cluster through a provider-helm
 ProviderConfig that reads the kubeconfig Secret Cluster API writes. They are
 composed once that Secret exists and, once composed, kept even if the Secret
-is briefly gone (deleting them would uninstall the CNI).
+is briefly gone (deleting them would uninstall the CNI). The cloud controller
+manager runs in the host cluster (ccm.py).
 """
 
 from ipaddress import ip_network
 
 from function.blocks.helm import add_on_release, kubeconfig_provider_config
+from function.blocks.immutable import refuse_change
 from function.blocks.lifecycle import compose_once_input_exists
-from function.kinds.kubernetescluster.clusterapi import (
-    CLUSTER_NAME_LABEL,
-    KUBE_OVN_MASTER_LABEL,
-    ClusterContext,
-)
+from function.blocks.managed import EXTERNAL_NAME
+from function.kinds.kubernetescluster.clusterapi import KUBE_OVN_MASTER_LABEL, ClusterContext
+from function.kinds.kubernetescluster.model import NETWORK_PLUGIN_IMMUTABLE
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
 from function.naming import dns_label
-from function.structs import JSON
+from function.settings import AddOnChart
+from function.structs import JSON, dig
 
 KUBECONFIG_KEY = "value"  # Cluster API's key in <cluster>-kubeconfig
 
 # Composition resource names.
 HELM_PROVIDER_CONFIG = "helm-provider-config"
 CNI = "cni"
-CLOUD_CONTROLLER_MANAGER = "cloud-controller-manager"
-ADD_ONS = (HELM_PROVIDER_CONFIG, CNI, CLOUD_CONTROLLER_MANAGER)
+ADD_ONS = (HELM_PROVIDER_CONFIG, CNI)
+RELEASES = (CNI,)  # what the ProviderConfig must outlive
+
+
+def _plugins(settings: KubernetesClusterSettings) -> dict[str, AddOnChart]:
+    plugins = settings.networkPlugins
+    return {"kube-ovn": plugins.kubeOvn, "calico": plugins.calico, "cilium": plugins.cilium}
+
+
+def installed_plugin(ctx: ClusterContext) -> str | None:
+    """The network plugin the observed CNI release installs, by its release name."""
+    release = ctx.observed.get(CNI)
+    name = dig(release, "metadata", "annotations", EXTERNAL_NAME)
+    return name if name in _plugins(ctx.settings) else None
 
 
 def add_ons(
     ctx: ClusterContext, cluster: str, kubeconfig: JSON | None, secret_name: str
 ) -> dict[str, JSON]:
     """The add-on releases and their ProviderConfig, once the kubeconfig Secret exists."""
+    plugin = ctx.params.networkPlugin
+    # The XRD refuses the change too (immutable); this catches XRs created before.
+    refuse_change("networkPlugin", installed_plugin(ctx), plugin, NETWORK_PLUGIN_IMMUTABLE)
     if not compose_once_input_exists(kubeconfig is not None, ctx.observed, ADD_ONS):
         return {}
     settings = ctx.settings
     provider_config = dns_label(cluster, settings.helmProviderConfigSuffix)
-    plugin = ctx.params.networkPlugin
-    plugins = settings.networkPlugins
-    cni = {"kube-ovn": plugins.kubeOvn, "calico": plugins.calico, "cilium": plugins.cilium}[plugin]
+    cni = _plugins(settings)[plugin]
     return {
         HELM_PROVIDER_CONFIG: kubeconfig_provider_config(
             provider_config, ctx.xr.namespace, secret_name, KUBECONFIG_KEY
         ),
         CNI: add_on_release(plugin, cni, provider_config, _cni_values(plugin, settings)),
-        CLOUD_CONTROLLER_MANAGER: add_on_release(
-            "kubevirt-cloud-controller-manager",
-            settings.cloudControllerManager,
-            provider_config,
-            {
-                "clusterName": cluster,
-                # Where the cluster's virtual machines live, in the host cluster.
-                "cloudConfig": {
-                    "namespace": ctx.xr.namespace,
-                    "infraLabels": {CLUSTER_NAME_LABEL: cluster},
-                },
-            },
-        ),
     }
 
 

@@ -9,8 +9,10 @@ Cluster API rolls the machines; Crossplane deletes the old template.
 CRDs: kubernetes-sigs/cluster-api and cluster-api-provider-kubevirt, in $SHARED/crds.
 """
 
+import re
+
 from function.blocks.storage import storage_class
-from function.context import Context
+from function.context import ComposeError, Context
 from function.kinds.kubernetescluster.model import KubernetesClusterParameters
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
 from function.kinds.kubernetescluster.sizing import Size
@@ -57,7 +59,16 @@ WORKER_HEALTH_CHECK = "worker-health-check"
 
 
 def cluster_name(xr_name: str) -> str:
-    """The Cluster API cluster's name: the XR's, as a DNS label short enough for suffixes."""
+    """The Cluster API cluster's name: the XR's, as a DNS label short enough for suffixes.
+
+    It must start with a letter: CAPK names the API server's Service <cluster>-lb,
+    and Service names are RFC 1035 labels; an XR name may start with a digit.
+    """
+    if not re.match(r"^[a-z]", xr_name):
+        raise ComposeError(
+            f"metadata.name {xr_name!r} must start with a letter: the cluster's API server "
+            f"Service {xr_name}-lb (CAPK) would be an invalid Service name"
+        )
     label = xr_name.replace(".", "-")
     if label != xr_name:  # keep a.b and a-b apart
         label = f"{label[: CLUSTER_NAME_MAX - CONTENT_HASH_LEN - 1]}-{content_hash(xr_name)}"
@@ -74,9 +85,16 @@ def ref(api_version: str, kind: str, name: str) -> JSON:
     return {"apiGroup": api_group(api_version), "kind": kind, "name": name}
 
 
-def kubelet_args(*labels: str) -> list[JSON]:
-    """kubelet flags of every machine: an external cloud provider initialises the nodes."""
-    args: list[JSON] = [{"name": "cloud-provider", "value": "external"}]
+def kubelet_args(settings: KubernetesClusterSettings, *labels: str) -> list[JSON]:
+    """kubelet flags of every machine.
+
+    With the cloud controller manager, kubelets start with an external cloud
+    provider: nodes wait (tainted uninitialized) until it initialises them.
+    Without it nothing would remove that taint, so the flag is left out.
+    """
+    args: list[JSON] = []
+    if settings.cloudControllerManager.enabled:
+        args.append({"name": "cloud-provider", "value": "external"})
     if labels:
         args.append({"name": "node-labels", "value": ",".join(labels)})
     return args
@@ -103,7 +121,7 @@ def cluster_api_objects(ctx: ClusterContext, name: str, size: Size) -> dict[str,
         memory=size.workerMemory,
         storage=size.workerStorage,
     )
-    bootstrap_key, bootstrap = _worker_bootstrap(name)
+    bootstrap_key, bootstrap = _worker_bootstrap(settings, name)
     resources[cp_key] = cp_template
     resources[worker_key] = worker_template
     resources[bootstrap_key] = bootstrap
@@ -168,6 +186,10 @@ def _machine_template(
         vmi_spec["evictionStrategy"] = "LiveMigrate"
         # Bridge binding on the pod network blocks migration unless allowed.
         vmi["metadata"] = {"annotations": {LIVE_MIGRATION_ANNOTATION: "true"}}
+    else:
+        # A host drain leaves the VM to CAPK, which drains the node and replaces the
+        # machine (CAPK's templates, e.g. templates/cluster-template-kccm.yaml).
+        vmi_spec["evictionStrategy"] = "External"
     spec: JSON = {
         "template": {
             "spec": {
@@ -204,10 +226,13 @@ def _machine_template(
     }
 
 
-def _worker_bootstrap(name: str) -> tuple[str, JSON]:
+def _worker_bootstrap(settings: KubernetesClusterSettings, name: str) -> tuple[str, JSON]:
     """The workers' KubeadmConfigTemplate, named by content like the machine templates."""
-    registration = {"nodeRegistration": {"kubeletExtraArgs": kubelet_args()}}
-    spec: JSON = {"template": {"spec": {"joinConfiguration": registration}}}
+    args = kubelet_args(settings)
+    # The API wants a non-empty registration: without kubelet flags, say explicitly
+    # that workers join untainted (kubeadm's default for join anyway).
+    registration: JSON = {"kubeletExtraArgs": args} if args else {"taints": []}
+    spec: JSON = {"template": {"spec": {"joinConfiguration": {"nodeRegistration": registration}}}}
     digest = content_hash(spec)
     return f"{WORKER_BOOTSTRAP}-{digest}", {
         "apiVersion": BOOTSTRAP_API,
@@ -233,12 +258,12 @@ def _cluster(settings: KubernetesClusterSettings, name: str, control_plane: str)
     }
 
 
-def _control_plane(
-    ctx: ClusterContext, name: str, size: Size, template: str
-) -> JSON:
+def _control_plane(ctx: ClusterContext, name: str, size: Size, template: str) -> JSON:
     # kube-ovn runs its central components on nodes with this label.
     labels = (KUBE_OVN_MASTER_LABEL,) if ctx.params.networkPlugin == "kube-ovn" else ()
-    registration = {"nodeRegistration": {"kubeletExtraArgs": kubelet_args(*labels)}}
+    args = kubelet_args(ctx.settings, *labels)
+    registration = {"nodeRegistration": {"kubeletExtraArgs": args}}
+    config: JSON = {"initConfiguration": registration, "joinConfiguration": registration}
     return {
         "apiVersion": CONTROL_PLANE_API,
         "kind": "KubeadmControlPlane",
@@ -253,11 +278,8 @@ def _control_plane(
                     )
                 }
             },
-            "kubeadmConfigSpec": {
-                "initConfiguration": registration,
-                "joinConfiguration": registration,
-            },
-        },
+        }
+        | ({"kubeadmConfigSpec": config} if args else {}),
     }
 
 
@@ -321,5 +343,3 @@ def _health_check(settings: KubernetesClusterSettings, cluster: str, workers: st
             "remediation": {"triggerIf": {"unhealthyLessThanOrEqualTo": max_unhealthy}},
         },
     }
-
-

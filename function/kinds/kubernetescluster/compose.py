@@ -1,8 +1,14 @@
 """KubernetesCluster: a Cluster API cluster of KubeVirt machines, its add-ons and its status."""
 
+from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
-from function.kinds.kubernetescluster import vault
-from function.kinds.kubernetescluster.addons import add_ons
+from function.kinds.kubernetescluster import ccm, vault
+from function.kinds.kubernetescluster.addons import (
+    HELM_PROVIDER_CONFIG,
+    KUBECONFIG_KEY,
+    RELEASES,
+    add_ons,
+)
 from function.kinds.kubernetescluster.clusterapi import (
     CLUSTER,
     ClusterContext,
@@ -16,6 +22,14 @@ from function.structs import JSON, dig
 
 KUBECONFIG = "kubeconfig"  # required resource key
 
+# (by, of): of is deleted only after by. The releases uninstall through the
+# ProviderConfig; it and the cloud controller manager need the kubeconfig Secret,
+# which goes with the Cluster API Cluster.
+DELETION_ORDER = [(release, HELM_PROVIDER_CONFIG) for release in RELEASES] + [
+    (HELM_PROVIDER_CONFIG, CLUSTER),
+    (ccm.DEPLOYMENT, CLUSTER),
+]
+
 
 def compose(ctx: ClusterContext) -> Desired:
     """Compose a Cluster API cluster on KubeVirt, and its add-ons once it has a kubeconfig."""
@@ -26,6 +40,10 @@ def compose(ctx: ClusterContext) -> Desired:
         KUBECONFIG, Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
     )
     resources.update(add_ons(ctx, name, kubeconfig, secret_name))
+    resources.update(
+        ccm.cloud_controller_manager(ctx, name, kubeconfig is not None, secret_name, KUBECONFIG_KEY)
+    )
+    deletion_order(resources, DELETION_ORDER)
     return Desired(
         resources=resources,
         status=_status(ctx, kubeconfig, secret_name),

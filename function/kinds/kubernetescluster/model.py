@@ -14,11 +14,26 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    immutable,
 )
 from function.quantity import Quantity
 from function.vault.model import VaultParameters, VaultReporting
 
 NetworkPlugin = Literal["kube-ovn", "calico", "cilium"]
+
+# The Kubernetes minor versions a cluster may run: the one place they are listed.
+# Both still supported upstream in December 2026 (14 months per minor) and within
+# the workload versions of Cluster API v1.14 (docs/book/src/reference/versions.md).
+KUBERNETES_MINORS = ("1.35", "1.36")
+KUBERNETES_VERSION_PATTERN = (
+    r"^v(" + "|".join(m.replace(".", r"\.") for m in KUBERNETES_MINORS) + r")\.(0|[1-9][0-9]*)$"
+)
+# The release Cluster API v1.14.0's own e2e runs (test/e2e/config/docker.yaml).
+DEFAULT_KUBERNETES_VERSION = "v1.36.1"
+NETWORK_PLUGIN_IMMUTABLE = (
+    "a second network plugin would be installed next to the first; create a new cluster "
+    "with the other plugin and move the workloads"
+)
 
 # Unset sizes come from the environment's preset in the function input
 # (kubernetesCluster.presets), else from kubernetesCluster.defaults.
@@ -62,10 +77,12 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
         + _PRESET,
     )
     kubernetesVersion: str = Field(
-        default="v1.31.0",
-        pattern=r"^v[0-9]+\.[0-9]+\.[0-9]+$",
+        default=DEFAULT_KUBERNETES_VERSION,
+        pattern=KUBERNETES_VERSION_PATTERN,
         max_length=32,
-        description="Kubernetes version, vX.Y.Z; also picks the machines' disk image.",
+        description="Kubernetes version, vX.Y.Z of a supported minor ("
+        + ", ".join(KUBERNETES_MINORS)
+        + "); also picks the machines' disk image.",
     )
     enableLiveMigration: bool = Field(
         default=True,
@@ -74,7 +91,8 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
     )
     networkPlugin: NetworkPlugin = Field(
         default="kube-ovn",
-        description="CNI installed into the cluster once its API server is up.",
+        description="CNI installed into the cluster once its API server is up; immutable.",
+        json_schema_extra=immutable(NETWORK_PLUGIN_IMMUTABLE),
     )
 
     rules = (

@@ -1,11 +1,31 @@
 """The KubernetesCluster section of the function input: sizes, images, networks, add-ons."""
 
-from typing import Literal
+from ipaddress import IPv4Network
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from function.quantity import Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
+
+# Pod and service networks of workload clusters as in CAPK's templates
+# (kubernetes-sigs/cluster-api-provider-kubevirt v0.11.2, templates/cluster-template-kccm.yaml):
+# apart from the host cluster's usual 10.244.0.0/16 and 10.96.0.0/12, since the
+# machines resolve through the host's DNS and an overlap loops CoreDNS.
+POD_CIDR = "10.243.0.0/16"
+SERVICE_CIDR = "10.95.0.0/16"
+
+
+def _network(value: str) -> str:
+    IPv4Network(value)  # ValueError (a field error) for 10.243.0.1/16 or a bad address
+    return value
+
+
+Cidr = Annotated[
+    str,
+    Field(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"),
+    AfterValidator(_network),
+]
 
 
 class ClusterSize(SettingsModel):
@@ -80,6 +100,23 @@ class MachineHealth(SettingsModel):
     )
 
 
+class CloudControllerManager(SettingsModel):
+    """The KubeVirt cloud controller manager, run in the host cluster next to the machines."""
+
+    enabled: bool = Field(
+        default=True,
+        description="Run it: it initialises the nodes (kubelets start with cloud-provider "
+        "external) and serves LoadBalancer Services through the host cluster. Off: kubelets "
+        "start without an external cloud provider.",
+    )
+    image: str = Field(
+        default="quay.io/kubevirt/kubevirt-cloud-controller-manager:v0.6.0",
+        pattern=r"^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[0-9a-f]{64})$",
+        description="Image, pinned by tag or digest (kubevirt/cloud-provider-kubevirt releases).",
+    )
+    cpuRequest: Quantity = Field(default="100m", description="CPU request of its container.")
+
+
 class KubernetesClusterSettings(SettingsModel):
     """KubernetesCluster: Cluster API clusters on KubeVirt, and their add-ons."""
 
@@ -129,7 +166,8 @@ class KubernetesClusterSettings(SettingsModel):
         description="Sizes by environment, used where the XR sets none.",
     )
     diskImage: str = Field(
-        default="docker://quay.io/capk/ubuntu-2204-container-disk",
+        # The image CAPK v0.11.2's own e2e boots (hack/functest.sh).
+        default="docker://quay.io/capk/ubuntu-2404-container-disk",
         description="Machine disk image (CDI registry source) without tag; the tag is the "
         "cluster's kubernetesVersion.",
     )
@@ -141,9 +179,13 @@ class KubernetesClusterSettings(SettingsModel):
         description="Storage class of machine disks; it must offer ReadWriteMany for live "
         "migration. Unset: the host cluster's default.",
     )
-    podCIDR: str = Field(default="10.244.0.0/16", description="Pod network of workload clusters.")
-    serviceCIDR: str = Field(
-        default="10.96.0.0/12", description="Service network of workload clusters."
+    podCIDR: Cidr = Field(
+        default=POD_CIDR,
+        description="Pod network of workload clusters; must not overlap the host cluster's.",
+    )
+    serviceCIDR: Cidr = Field(
+        default=SERVICE_CIDR,
+        description="Service network of workload clusters; must not overlap the host cluster's.",
     )
     controlPlaneServiceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="LoadBalancer", description="Service type of the API server in the host cluster."
@@ -152,16 +194,8 @@ class KubernetesClusterSettings(SettingsModel):
     networkPlugins: NetworkPlugins = Field(
         default=NetworkPlugins(), description=NetworkPlugins.__doc__
     )
-    cloudControllerManager: AddOnChart = Field(
-        default=AddOnChart(
-            chart=HelmChart(
-                repository="oci://ghcr.io/kubevirt/kubevirt-cloud-controller-manager-helm",
-                name="kubevirt-cloud-controller-manager",
-                version="0.7.0",
-            ),
-            namespace="kube-system",
-        ),
-        description="The KubeVirt cloud controller manager chart.",
+    cloudControllerManager: CloudControllerManager = Field(
+        default=CloudControllerManager(), description=CloudControllerManager.__doc__
     )
     helmProviderConfigSuffix: str = Field(
         default="helm",

@@ -27,9 +27,7 @@ def resolve_size(params: KubernetesClusterParameters, settings: KubernetesCluste
     values: dict[str, Any] = {}
     for field in fields(Size):
         sources = (params, preset, settings.defaults)
-        value = next(
-            (v for v in (getattr(s, field.name) for s in sources) if v is not None), None
-        )
+        value = next((v for v in (getattr(s, field.name) for s in sources) if v is not None), None)
         if value is None:
             raise ComposeError(f"input kubernetesCluster.defaults.{field.name} must be set")
         values[field.name] = value
