@@ -1,4 +1,4 @@
-"""Readiness of composed resources from their observed state: the mechanism and each kind's rules."""
+"""Readiness of composed resources from their observed state: the mechanism, each kind's rules."""
 
 from typing import Any
 
@@ -11,7 +11,8 @@ from function.readiness import ANY_KIND, Readiness, exists, is_failing
 READY: Any = {"conditions": [{"type": "Ready", "status": "True"}]}
 NOT_READY: Any = {"conditions": [{"type": "Ready", "status": "False"}]}
 AVAILABLE: Any = {"conditions": [{"type": "Available", "status": "True"}]}
-PG, REDIS, CLUSTER = postgresql.KIND.readiness, redis.KIND.readiness, kubernetescluster.KIND.readiness
+PG, REDIS = postgresql.KIND.readiness, redis.KIND.readiness
+CLUSTER = kubernetescluster.KIND.readiness
 ROLE = {"apiVersion": "postgresql.sql.m.crossplane.io/v1alpha1", "kind": "Role"}
 RELEASE = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release"}
 
