@@ -1,4 +1,8 @@
-"""KubernetesCluster composition through the real request path (function.runner.run)."""
+"""KubernetesCluster composer, tested from a built context (no protobuf).
+
+The field-ready behaviour (cloud controller manager, network ranges, deletion
+order, versions, immutable plugin) is in test_kubernetescluster_field.py.
+"""
 
 from decimal import Decimal
 from typing import Any
@@ -6,15 +10,17 @@ from typing import Any
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function import readiness
-from function.composers import kubernetescluster as kc
+from function.blocks.helm import HELM_API
+from function.context import Desired
+from function.kinds.kubernetescluster import KIND, addons, clusterapi, compose
 from function.quantity import parse, whole_cpus
 from function.runner import run
 from function.structs import JSON
-from tests.builders import desired, request, status, xr
+from harness.requests import request, xr
+from tests.composing import context, status
 
-API = "compute.platform.example.org/v1alpha1"
 NAME, NAMESPACE = "orders", "team-a"
+VERSION = "v1.36.1"
 KUBECONFIG = {
     "apiVersion": "v1",
     "kind": "Secret",
@@ -22,74 +28,85 @@ KUBECONFIG = {
     "data": {"value": "a3ViZWNvbmZpZw=="},
 }
 CAPI_KEYS = {
-    kc.CLUSTER,
-    kc.KUBEVIRT_CLUSTER,
-    kc.CONTROL_PLANE,
-    kc.WORKERS,
-    kc.WORKER_HEALTH_CHECK,
+    clusterapi.CLUSTER,
+    clusterapi.KUBEVIRT_CLUSTER,
+    clusterapi.CONTROL_PLANE,
+    clusterapi.WORKERS,
+    clusterapi.WORKER_HEALTH_CHECK,
 }
 
 
-def cluster(**params: Any) -> JSON:
-    return xr(API, "KubernetesCluster", {"environment": "staging"} | params, NAME, NAMESPACE)
-
-
-def compose(
+def composed(
     params: dict[str, Any] | None = None,
     observed: dict[str, JSON] | None = None,
     kubeconfig: bool = False,
-) -> fnv1.RunFunctionResponse:
-    required = {kc.KUBECONFIG: [KUBECONFIG]} if kubeconfig else None
-    return run(request(cluster(**(params or {})), observed=observed, required=required))
+) -> tuple[Desired, Any]:
+    """(Desired, context) for a staging cluster named orders with these parameters."""
+    ctx = context(
+        KIND,
+        {"environment": "staging"} | (params or {}),
+        name=NAME,
+        namespace=NAMESPACE,
+        observed=observed,
+        required={compose.KUBECONFIG: [KUBECONFIG]} if kubeconfig else None,
+    )
+    return KIND.compose(ctx), ctx
 
 
-def keyed(resources: dict[str, JSON], prefix: str) -> tuple[str, JSON]:
+def resources(params: dict[str, Any] | None = None, kubeconfig: bool = False) -> dict[str, JSON]:
+    return composed(params, kubeconfig=kubeconfig)[0].resources
+
+
+def keyed(got: dict[str, JSON], prefix: str) -> tuple[str, JSON]:
     """The one resource whose composition resource name starts with prefix (hash-keyed)."""
-    found = [(k, v) for k, v in resources.items() if k.startswith(prefix + "-")]
-    assert len(found) == 1, f"{prefix}: {sorted(resources)}"
+    found = [(k, v) for k, v in got.items() if k.startswith(prefix + "-")]
+    assert len(found) == 1, f"{prefix}: {sorted(got)}"
     return found[0]
 
 
-def vm_templates(resources: dict[str, JSON]) -> list[JSON]:
+def vm_templates(got: dict[str, JSON]) -> list[JSON]:
     return [
         r["spec"]["template"]["spec"]["virtualMachineTemplate"]
-        for r in resources.values()
+        for r in got.values()
         if r["kind"] == "KubevirtMachineTemplate"
     ]
 
 
 # ---------------------------------------------------------------- add-ons
 
-ADD_ONS = [
-    ("before the kubeconfig Secret exists nothing is installed", {}, False, False),
-    ("once the kubeconfig Secret exists the add-ons are composed", {}, True, True),
-    (
-        "composed add-ons stay while the Secret is briefly missing (no CNI uninstall)",
-        {kc.CNI: {"apiVersion": kc.HELM_API, "kind": "Release"}},
-        False,
-        True,
-    ),
-    (
-        "an observed ProviderConfig alone keeps the add-ons too",
-        {kc.HELM_PROVIDER_CONFIG: {"apiVersion": kc.HELM_API, "kind": "ProviderConfig"}},
-        False,
-        True,
-    ),
-]
-
 
 @pytest.mark.parametrize(
-    ("observed", "secret", "want"), [c[1:] for c in ADD_ONS], ids=[c[0] for c in ADD_ONS]
+    ("observed", "secret", "want"),
+    [
+        pytest.param(
+            {}, False, False, id="before the kubeconfig Secret exists nothing is installed"
+        ),
+        pytest.param(
+            {}, True, True, id="once the kubeconfig Secret exists the add-ons are composed"
+        ),
+        pytest.param(
+            {addons.CNI: {"apiVersion": HELM_API, "kind": "Release"}},
+            False,
+            True,
+            id="composed add-ons stay while the Secret is briefly missing (no CNI uninstall)",
+        ),
+        pytest.param(
+            {addons.HELM_PROVIDER_CONFIG: {"apiVersion": HELM_API, "kind": "ProviderConfig"}},
+            False,
+            True,
+            id="an observed ProviderConfig alone keeps the add-ons too",
+        ),
+    ],
 )
 def test_add_ons_wait_for_the_kubeconfig_and_stay(
     observed: dict[str, JSON], secret: bool, want: bool
 ) -> None:
-    rsp = compose(observed=observed, kubeconfig=secret)
-    got = desired(rsp)
-    assert {k for k in kc.ADD_ONS if k in got} == (set(kc.ADD_ONS) if want else set())
+    desired, ctx = composed(observed=observed, kubeconfig=secret)
+    got = desired.resources
+    assert {k for k in addons.ADD_ONS if k in got} == (set(addons.ADD_ONS) if want else set())
     assert set(got) >= CAPI_KEYS, "the Cluster API objects never wait"
-    sel = rsp.requirements.resources[kc.KUBECONFIG]
-    assert (sel.api_version, sel.kind, sel.match_name, sel.namespace) == (
+    sel = ctx.requirements[compose.KUBECONFIG]
+    assert (sel.api_version, sel.kind, sel.name, sel.namespace) == (
         "v1",
         "Secret",
         "orders-kubeconfig",
@@ -98,40 +115,41 @@ def test_add_ons_wait_for_the_kubeconfig_and_stay(
 
 
 def test_add_ons_reach_the_workload_cluster_through_its_kubeconfig() -> None:
-    got = desired(compose(kubeconfig=True))
-    pc = got[kc.HELM_PROVIDER_CONFIG]
+    got = resources(kubeconfig=True)
+    pc = got[addons.HELM_PROVIDER_CONFIG]
     assert pc["metadata"]["name"] == "orders-helm"
     assert pc["spec"]["credentials"] == {
         "source": "Secret",
         "secretRef": {"namespace": NAMESPACE, "name": "orders-kubeconfig", "key": "value"},
     }
-    for key in (kc.CNI, kc.CLOUD_CONTROLLER_MANAGER):
-        assert got[key]["spec"]["providerConfigRef"] == {
-            "kind": "ProviderConfig",
-            "name": "orders-helm",
-        }
-
-
-NETWORK_PLUGINS = [
-    ("kube-ovn by default, central components on labelled control plane nodes", None,
-     "kube-ovn", "kube-system"),
-    ("calico through the Tigera operator", "calico", "tigera-operator", "tigera-operator"),
-    ("cilium", "cilium", "cilium", "kube-system"),
-]
+    assert got[addons.CNI]["spec"]["providerConfigRef"] == {
+        "kind": "ProviderConfig",
+        "name": "orders-helm",
+    }
 
 
 @pytest.mark.parametrize(
     ("plugin", "chart", "namespace"),
-    [c[1:] for c in NETWORK_PLUGINS],
-    ids=[c[0] for c in NETWORK_PLUGINS],
+    [
+        pytest.param(
+            None,
+            "kube-ovn",
+            "kube-system",
+            id="kube-ovn by default, central components on labelled control plane nodes",
+        ),
+        pytest.param(
+            "calico", "tigera-operator", "tigera-operator", id="calico through the Tigera operator"
+        ),
+        pytest.param("cilium", "cilium", "kube-system", id="cilium"),
+    ],
 )
 def test_the_chosen_network_plugin_is_installed(
     plugin: str | None, chart: str, namespace: str
 ) -> None:
-    got = desired(compose({"networkPlugin": plugin} if plugin else {}, kubeconfig=True))
-    release = got[kc.CNI]["spec"]["forProvider"]
+    got = resources({"networkPlugin": plugin} if plugin else {}, kubeconfig=True)
+    release = got[addons.CNI]["spec"]["forProvider"]
     assert (release["chart"]["name"], release["namespace"]) == (chart, namespace)
-    kubelet = got[kc.CONTROL_PLANE]["spec"]["kubeadmConfigSpec"]["initConfiguration"][
+    kubelet = got[clusterapi.CONTROL_PLANE]["spec"]["kubeadmConfigSpec"]["initConfiguration"][
         "nodeRegistration"
     ]["kubeletExtraArgs"]
     labelled = {"name": "node-labels", "value": "kube-ovn/role=master"} in kubelet
@@ -142,48 +160,50 @@ def test_the_chosen_network_plugin_is_installed(
 
 
 def test_resize_renames_only_the_template_and_moves_the_reference() -> None:
-    before = desired(compose({"workerCPU": "4"}, kubeconfig=True))
-    after = desired(compose({"workerCPU": "6"}, kubeconfig=True))
-    old_key, old = keyed(before, kc.WORKER_TEMPLATE)
-    new_key, new = keyed(after, kc.WORKER_TEMPLATE)
+    before = resources({"workerCPU": "4"}, kubeconfig=True)
+    after = resources({"workerCPU": "6"}, kubeconfig=True)
+    old_key, old = keyed(before, clusterapi.WORKER_TEMPLATE)
+    new_key, new = keyed(after, clusterapi.WORKER_TEMPLATE)
     assert old_key != new_key, "a new composed resource: Crossplane keeps observed names"
     assert old["metadata"]["name"] != new["metadata"]["name"]
     assert new["metadata"]["name"].startswith("orders-workers-")
+    workers = clusterapi.WORKERS
 
-    def ref(resources: dict[str, JSON]) -> str:
-        spec = resources[kc.WORKERS]["spec"]["template"]["spec"]
-        return str(spec["infrastructureRef"]["name"])
+    def ref(got: dict[str, JSON]) -> str:
+        return str(got[workers]["spec"]["template"]["spec"]["infrastructureRef"]["name"])
 
     assert (ref(before), ref(after)) == (old["metadata"]["name"], new["metadata"]["name"])
-    rest_before = {k: v for k, v in before.items() if k not in (old_key, kc.WORKERS)}
-    rest_after = {k: v for k, v in after.items() if k not in (new_key, kc.WORKERS)}
+    rest_before = {k: v for k, v in before.items() if k not in (old_key, workers)}
+    rest_after = {k: v for k, v in after.items() if k not in (new_key, workers)}
     assert rest_before == rest_after, "nothing else changes"
-    before[kc.WORKERS]["spec"]["template"]["spec"]["infrastructureRef"]["name"] = "x"
-    after[kc.WORKERS]["spec"]["template"]["spec"]["infrastructureRef"]["name"] = "x"
-    assert before[kc.WORKERS] == after[kc.WORKERS], "only the reference changes"
+    before[workers]["spec"]["template"]["spec"]["infrastructureRef"]["name"] = "x"
+    after[workers]["spec"]["template"]["spec"]["infrastructureRef"]["name"] = "x"
+    assert before[workers] == after[workers], "only the reference changes"
 
 
 def test_same_input_same_template_name() -> None:
-    first, second = desired(compose()), desired(compose())
-    assert keyed(first, kc.WORKER_TEMPLATE)[0] == keyed(second, kc.WORKER_TEMPLATE)[0]
+    first, second = resources(), resources()
+    assert (
+        keyed(first, clusterapi.WORKER_TEMPLATE)[0] == keyed(second, clusterapi.WORKER_TEMPLATE)[0]
+    )
 
 
 def test_control_plane_resize_moves_the_control_plane_reference() -> None:
-    before = desired(compose({"controlPlaneMemory": "8Gi"}))
-    after = desired(compose({"controlPlaneMemory": "16Gi"}))
-    old_key, _ = keyed(before, kc.CONTROL_PLANE_TEMPLATE)
-    new_key, new = keyed(after, kc.CONTROL_PLANE_TEMPLATE)
+    before = resources({"controlPlaneMemory": "8Gi"})
+    after = resources({"controlPlaneMemory": "16Gi"})
+    old_key, _ = keyed(before, clusterapi.CONTROL_PLANE_TEMPLATE)
+    new_key, new = keyed(after, clusterapi.CONTROL_PLANE_TEMPLATE)
     assert old_key != new_key
-    spec = after[kc.CONTROL_PLANE]["spec"]["machineTemplate"]["spec"]
+    spec = after[clusterapi.CONTROL_PLANE]["spec"]["machineTemplate"]["spec"]
     assert spec["infrastructureRef"]["name"] == new["metadata"]["name"]
-    assert keyed(before, kc.WORKER_TEMPLATE) == keyed(after, kc.WORKER_TEMPLATE)
+    assert keyed(before, clusterapi.WORKER_TEMPLATE) == keyed(after, clusterapi.WORKER_TEMPLATE)
 
 
 # ---------------------------------------------------------------- live migration
 
 
 def test_live_migration_on() -> None:
-    for vm in vm_templates(desired(compose())):
+    for vm in vm_templates(resources()):
         template = vm["spec"]["template"]
         assert template["spec"]["evictionStrategy"] == "LiveMigrate"
         assert template["metadata"]["annotations"] == {
@@ -193,12 +213,12 @@ def test_live_migration_on() -> None:
         assert disk["accessModes"] == ["ReadWriteMany"]
 
 
-def test_live_migration_off_removes_eviction_rwx_and_annotation() -> None:
-    templates = vm_templates(desired(compose({"enableLiveMigration": False})))
+def test_live_migration_off_leaves_eviction_to_capk_without_rwx_or_annotation() -> None:
+    templates = vm_templates(resources({"enableLiveMigration": False}))
     assert len(templates) == 2
     for vm in templates:
         template = vm["spec"]["template"]
-        assert "evictionStrategy" not in template["spec"]
+        assert template["spec"]["evictionStrategy"] == "External"
         assert "metadata" not in template
         disk = vm["spec"]["dataVolumeTemplates"][0]["spec"]["storage"]
         assert disk["accessModes"] == ["ReadWriteOnce"]
@@ -206,29 +226,34 @@ def test_live_migration_off_removes_eviction_rwx_and_annotation() -> None:
 
 # ---------------------------------------------------------------- sizes and versions
 
-SIZES = [
-    ("dev preset", {"environment": "dev"}, (1, 2, "2", "4Gi", "50Gi")),
-    ("production preset", {"environment": "production"}, (3, 5, "8", "16Gi", "200Gi")),
-    ("platform defaults where no preset", {"environment": "uat"}, (3, 3, "4", "8Gi", "100Gi")),
-    (
-        "explicit parameters beat the preset",
-        {"environment": "dev", "controlPlaneNodes": 3, "workerCPU": "3"},
-        (3, 2, "3", "4Gi", "50Gi"),
-    ),
-]
 
-
-@pytest.mark.parametrize(("params", "want"), [c[1:] for c in SIZES], ids=[c[0] for c in SIZES])
+@pytest.mark.parametrize(
+    ("params", "want"),
+    [
+        pytest.param({"environment": "dev"}, (1, 2, "2", "4Gi", "50Gi"), id="dev preset"),
+        pytest.param(
+            {"environment": "production"}, (3, 5, "8", "16Gi", "200Gi"), id="production preset"
+        ),
+        pytest.param(
+            {"environment": "uat"}, (3, 3, "4", "8Gi", "100Gi"), id="platform defaults, no preset"
+        ),
+        pytest.param(
+            {"environment": "dev", "controlPlaneNodes": 3, "workerCPU": "3"},
+            (3, 2, "3", "4Gi", "50Gi"),
+            id="explicit parameters beat the preset",
+        ),
+    ],
+)
 def test_sizes_from_parameters_presets_and_defaults(
     params: dict[str, Any], want: tuple[Any, ...]
 ) -> None:
-    got = desired(compose(params))
-    _, worker = keyed(got, kc.WORKER_TEMPLATE)
+    got = resources(params)
+    _, worker = keyed(got, clusterapi.WORKER_TEMPLATE)
     vm = worker["spec"]["template"]["spec"]["virtualMachineTemplate"]["spec"]
     domain = vm["template"]["spec"]["domain"]
     assert (
-        got[kc.CONTROL_PLANE]["spec"]["replicas"],
-        got[kc.WORKERS]["spec"]["replicas"],
+        got[clusterapi.CONTROL_PLANE]["spec"]["replicas"],
+        got[clusterapi.WORKERS]["spec"]["replicas"],
         domain["resources"]["requests"]["cpu"],
         domain["resources"]["requests"]["memory"],
         vm["dataVolumeTemplates"][0]["spec"]["storage"]["resources"]["requests"]["storage"],
@@ -236,16 +261,18 @@ def test_sizes_from_parameters_presets_and_defaults(
 
 
 def test_version_picks_the_disk_image_and_the_kubernetes_version() -> None:
-    got = desired(compose({"kubernetesVersion": "v1.32.4"}))
+    desired, ctx = composed({"kubernetesVersion": VERSION})
+    got = desired.resources
+    image = f"{ctx.settings.diskImage}:{VERSION}"
     for vm in vm_templates(got):
         url = vm["spec"]["dataVolumeTemplates"][0]["spec"]["source"]["registry"]["url"]
-        assert url == "docker://quay.io/capk/ubuntu-2204-container-disk:v1.32.4"
-    assert got[kc.CONTROL_PLANE]["spec"]["version"] == "v1.32.4"
-    assert got[kc.WORKERS]["spec"]["template"]["spec"]["version"] == "v1.32.4"
+        assert url == image
+    assert got[clusterapi.CONTROL_PLANE]["spec"]["version"] == VERSION
+    assert got[clusterapi.WORKERS]["spec"]["template"]["spec"]["version"] == VERSION
 
 
 def test_fractional_cpu_rounds_cores_up_and_keeps_the_request() -> None:
-    _, worker = keyed(desired(compose({"workerCPU": "1500m"})), kc.WORKER_TEMPLATE)
+    _, worker = keyed(resources({"workerCPU": "1500m"}), clusterapi.WORKER_TEMPLATE)
     domain = worker["spec"]["template"]["spec"]["virtualMachineTemplate"]["spec"]["template"][
         "spec"
     ]["domain"]
@@ -254,108 +281,131 @@ def test_fractional_cpu_rounds_cores_up_and_keeps_the_request() -> None:
 
 
 def test_objects_reference_each_other_by_name() -> None:
-    got = desired(compose())
-    spec = got[kc.CLUSTER]["spec"]
-    assert got[kc.CLUSTER]["metadata"]["name"] == NAME
+    got = resources()
+    spec = got[clusterapi.CLUSTER]["spec"]
+    assert got[clusterapi.CLUSTER]["metadata"]["name"] == NAME
     assert spec["controlPlaneRef"] == {
         "apiGroup": "controlplane.cluster.x-k8s.io",
         "kind": "KubeadmControlPlane",
-        "name": got[kc.CONTROL_PLANE]["metadata"]["name"],
+        "name": got[clusterapi.CONTROL_PLANE]["metadata"]["name"],
     }
     assert spec["infrastructureRef"] == {
         "apiGroup": "infrastructure.cluster.x-k8s.io",
         "kind": "KubevirtCluster",
-        "name": got[kc.KUBEVIRT_CLUSTER]["metadata"]["name"],
+        "name": got[clusterapi.KUBEVIRT_CLUSTER]["metadata"]["name"],
     }
-    _, bootstrap = keyed(got, kc.WORKER_BOOTSTRAP)
-    md = got[kc.WORKERS]["spec"]
+    _, bootstrap = keyed(got, clusterapi.WORKER_BOOTSTRAP)
+    md = got[clusterapi.WORKERS]["spec"]
     assert md["template"]["spec"]["bootstrap"]["configRef"]["name"] == bootstrap["metadata"]["name"]
     assert md["selector"]["matchLabels"] == md["template"]["metadata"]["labels"]
-    mhc = got[kc.WORKER_HEALTH_CHECK]["spec"]
+    mhc = got[clusterapi.WORKER_HEALTH_CHECK]["spec"]
     assert mhc["selector"]["matchLabels"] == md["selector"]["matchLabels"]
 
 
-CLUSTER_NAMES = [
-    ("the XR's name", "orders", "orders"),
-    ("dots are not DNS labels: replaced, with a hash", "a.b", "a-b-"),
-    ("long names are cut with a hash", "x" * 60, "x" * 31 + "-"),
-]
-
-
 @pytest.mark.parametrize(
-    ("xr_name", "prefix"), [c[1:] for c in CLUSTER_NAMES], ids=[c[0] for c in CLUSTER_NAMES]
+    ("xr_name", "prefix"),
+    [
+        pytest.param("orders", "orders", id="the XR's name"),
+        pytest.param("a.b", "a-b-", id="dots are not DNS labels: replaced, with a hash"),
+        pytest.param("x" * 60, "x" * 31 + "-", id="long names are cut with a hash"),
+    ],
 )
 def test_cluster_name(xr_name: str, prefix: str) -> None:
-    name = kc.cluster_name(xr_name)
+    name = clusterapi.cluster_name(xr_name)
     assert name.startswith(prefix)
-    assert len(name) <= kc.CLUSTER_NAME_MAX
+    assert len(name) <= clusterapi.CLUSTER_NAME_MAX
     assert "." not in name
-    assert name == kc.cluster_name(xr_name)
+    assert name == clusterapi.cluster_name(xr_name)
 
 
-# ---------------------------------------------------------------- validation
+# ---------------------------------------------------------------- bad input (through the runner)
 
-INVALID = [
-    ("even control plane", {"controlPlaneNodes": 2},
-     "spec.parameters.controlPlaneNodes: must be odd (etcd needs a quorum) (got 2)"),
-    ("too many control planes", {"controlPlaneNodes": 7},
-     "spec.parameters.controlPlaneNodes: must be <= 5 (got 7)"),
-    ("cpu in words", {"workerCPU": "four"},
-     'spec.parameters.workerCPU: must be a Kubernetes quantity such as 4, 500m or 8Gi '
-     '(got "four")'),
-    ("memory in GB", {"controlPlaneMemory": "8GB"},
-     'spec.parameters.controlPlaneMemory: must be a Kubernetes quantity such as 4, 500m or 8Gi '
-     '(got "8GB")'),
-    ("zero storage", {"workerStorage": "0Gi"},
-     'spec.parameters.workerStorage: must be a Kubernetes quantity such as 4, 500m or 8Gi '
-     '(got "0Gi")'),
-    ("cpu as a number", {"workerCPU": 4}, "spec.parameters.workerCPU: must be a string (got 4)"),
-    ("version without v and patch", {"kubernetesVersion": "1.31"},
-     'spec.parameters.kubernetesVersion: must match ^v[0-9]+\\.[0-9]+\\.[0-9]+$ (got "1.31")'),
-    ("unknown plugin", {"networkPlugin": "flannel"},
-     "spec.parameters.networkPlugin: must be one of 'kube-ovn', 'calico' or 'cilium' "
-     '(got "flannel")'),
-    ("too many workers", {"workerNodes": 11},
-     "spec.parameters.workerNodes: must be <= 10 (got 11)"),
-]
+
+def run_cluster(params: dict[str, Any]) -> fnv1.RunFunctionResponse:
+    api = KIND.api
+    return run(
+        request(xr(api.api_version, api.kind, {"environment": "staging"} | params, NAME, NAMESPACE))
+    )
 
 
 @pytest.mark.parametrize(
-    ("params", "message"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+    ("params", "message"),
+    [
+        pytest.param(
+            {"controlPlaneNodes": 2},
+            "spec.parameters.controlPlaneNodes: must be odd (etcd needs a quorum) (got 2)",
+            id="even control plane",
+        ),
+        pytest.param(
+            {"controlPlaneNodes": 7},
+            "spec.parameters.controlPlaneNodes: must be <= 5 (got 7)",
+            id="too many control planes",
+        ),
+        pytest.param(
+            {"workerCPU": "four"},
+            "spec.parameters.workerCPU: must be a Kubernetes quantity such as 4, 500m or 8Gi "
+            '(got "four")',
+            id="cpu in words",
+        ),
+        pytest.param(
+            {"controlPlaneMemory": "8GB"},
+            "spec.parameters.controlPlaneMemory: must be a Kubernetes quantity such as 4, 500m "
+            'or 8Gi (got "8GB")',
+            id="memory in GB",
+        ),
+        pytest.param(
+            {"workerStorage": "0Gi"},
+            "spec.parameters.workerStorage: must be a Kubernetes quantity such as 4, 500m or 8Gi "
+            '(got "0Gi")',
+            id="zero storage",
+        ),
+        pytest.param(
+            {"workerCPU": 4}, "spec.parameters.workerCPU: must be a string (got 4)", id="cpu number"
+        ),
+        pytest.param(
+            {"networkPlugin": "flannel"},
+            "spec.parameters.networkPlugin: must be one of 'kube-ovn', 'calico' or 'cilium' "
+            '(got "flannel")',
+            id="unknown plugin",
+        ),
+        pytest.param(
+            {"workerNodes": 11},
+            "spec.parameters.workerNodes: must be <= 10 (got 11)",
+            id="too many workers",
+        ),
+    ],
 )
 def test_bad_input_is_fatal_and_names_the_field(params: dict[str, Any], message: str) -> None:
-    rsp = compose(params)
+    rsp = run_cluster(params)
     assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
     assert rsp.results[0].message == f"invalid KubernetesCluster {NAMESPACE}/orders: {message}"
     assert not rsp.desired.resources
 
 
 def test_every_bad_field_is_named_at_once() -> None:
-    rsp = compose({"workerCPU": "four", "workerMemory": "8GB", "kubernetesVersion": "1.31"})
+    rsp = run_cluster({"workerCPU": "four", "workerMemory": "8GB", "kubernetesVersion": "1.31"})
     message = rsp.results[0].message
     for field in ("workerCPU", "workerMemory", "kubernetesVersion"):
         assert f"spec.parameters.{field}:" in message
 
 
-QUANTITIES = [
-    ("whole cores", "4", Decimal(4), 4),
-    ("millicores round up", "500m", Decimal("0.5"), 1),
-    ("decimal", "2.5", Decimal("2.5"), 3),
-    ("binary suffix", "8Gi", Decimal(8 * 1024**3), 8 * 1024**3),
-    ("decimal suffix", "8G", Decimal(8 * 10**9), 8 * 10**9),
-    ("exponent", "1e3", Decimal(1000), 1000),
-]
-
-
 @pytest.mark.parametrize(
-    ("text", "value", "cores"), [c[1:] for c in QUANTITIES], ids=[c[0] for c in QUANTITIES]
+    ("text", "value", "cores"),
+    [
+        pytest.param("4", Decimal(4), 4, id="whole cores"),
+        pytest.param("500m", Decimal("0.5"), 1, id="millicores round up"),
+        pytest.param("2.5", Decimal("2.5"), 3, id="decimal"),
+        pytest.param("8Gi", Decimal(8 * 1024**3), 8 * 1024**3, id="binary suffix"),
+        pytest.param("8G", Decimal(8 * 10**9), 8 * 10**9, id="decimal suffix"),
+        pytest.param("1e3", Decimal(1000), 1000, id="exponent"),
+    ],
 )
 def test_quantity(text: str, value: Decimal, cores: int) -> None:
     assert parse(text) == value
     assert whole_cpus(text) == cores
 
 
-# ---------------------------------------------------------------- status and readiness
+# ---------------------------------------------------------------- status
 
 
 def _condition(kind: str, value: str) -> JSON:
@@ -363,8 +413,8 @@ def _condition(kind: str, value: str) -> JSON:
 
 
 def observed_cluster(available: str) -> JSON:
-    obj = desired(compose())[kc.CLUSTER]
-    obj["spec"]["controlPlaneEndpoint"] = {"host": "10.0.0.7", "port": 6443}
+    obj = resources()[clusterapi.CLUSTER]
+    obj["spec"]["controlPlaneEndpoint"] = {"host": "192.0.2.17", "port": 6443}
     obj["status"] = _condition("Available", available) | {
         "controlPlane": {"readyReplicas": 2},
         "workers": {"readyReplicas": 1},
@@ -372,61 +422,43 @@ def observed_cluster(available: str) -> JSON:
     return obj
 
 
-def test_status_from_observed_cluster() -> None:
-    rsp = compose(observed={kc.CLUSTER: observed_cluster("True")}, kubeconfig=True)
-    assert status(rsp) == {
-        "clusterEndpoint": "https://10.0.0.7:6443",
-        "clusterReady": True,
+@pytest.mark.parametrize(
+    ("available", "ready"),
+    [
+        pytest.param("True", True, id="Cluster API reports the cluster Available"),
+        pytest.param("False", False, id="not yet Available"),
+    ],
+)
+def test_status_from_observed_cluster(available: str, ready: bool) -> None:
+    desired, _ = composed(
+        observed={clusterapi.CLUSTER: observed_cluster(available)}, kubeconfig=True
+    )
+    assert status(desired) == {
+        "clusterEndpoint": "https://192.0.2.17:6443",
+        "clusterReady": ready,
         "kubeconfigSecret": "orders-kubeconfig",
         "connectionSecret": "orders-kubeconfig",
         "readyControlPlaneNodes": 2,
         "readyWorkerNodes": 1,
-        "phase": "Provisioning",
     }
-    assert rsp.desired.resources[kc.CLUSTER].ready == fnv1.READY_TRUE
 
 
 def test_status_before_anything_is_observed() -> None:
-    assert status(compose()) == {"phase": "Provisioning"}
+    assert status(composed()[0]) == {}
 
 
-READINESS = [
-    ("v1beta2 Cluster: Available", "cluster.x-k8s.io/v1beta2", "Cluster",
-     _condition("Available", "True"), True),
-    ("v1beta2 Cluster not yet Available", "cluster.x-k8s.io/v1beta2", "Cluster",
-     _condition("Available", "False"), False),
-    ("KubeadmControlPlane: Available", "controlplane.cluster.x-k8s.io/v1beta2",
-     "KubeadmControlPlane", _condition("Available", "True"), True),
-    ("MachineDeployment: a Ready condition is not enough", "cluster.x-k8s.io/v1beta2",
-     "MachineDeployment", _condition("Ready", "True"), False),
-    ("MachineHealthCheck: exists", "cluster.x-k8s.io/v1beta2", "MachineHealthCheck", {}, True),
-    ("KubeadmConfigTemplate: exists", "bootstrap.cluster.x-k8s.io/v1beta2",
-     "KubeadmConfigTemplate", {}, True),
-    ("KubevirtMachineTemplate: exists", "infrastructure.cluster.x-k8s.io/v1alpha1",
-     "KubevirtMachineTemplate", {}, True),
-    ("KubevirtCluster: status.ready", "infrastructure.cluster.x-k8s.io/v1alpha1",
-     "KubevirtCluster", {"ready": True}, True),
-    ("KubevirtCluster not ready", "infrastructure.cluster.x-k8s.io/v1alpha1",
-     "KubevirtCluster", {"ready": False}, False),
-    ("helm ProviderConfig: exists", kc.HELM_API, "ProviderConfig", {}, True),
-]
-
-
-@pytest.mark.parametrize(
-    ("api_version", "kind", "obj_status", "want"),
-    [c[1:] for c in READINESS],
-    ids=[c[0] for c in READINESS],
-)
-def test_readiness(api_version: str, kind: str, obj_status: JSON, want: bool) -> None:
-    obj = {"apiVersion": api_version, "kind": kind, "status": obj_status}
-    assert readiness.is_ready(obj) is want
-
-
-# ---------------------------------------------------------------- determinism
+def test_the_runner_marks_an_available_cluster_ready_and_the_xr_provisioning() -> None:
+    api = KIND.api
+    req = request(
+        xr(api.api_version, api.kind, {"environment": "staging"}, NAME, NAMESPACE),
+        observed={clusterapi.CLUSTER: observed_cluster("True")},
+    )
+    rsp = run(req)
+    assert rsp.desired.resources[clusterapi.CLUSTER].ready == fnv1.READY_TRUE
+    assert rsp.desired.resources[clusterapi.WORKERS].ready == fnv1.READY_FALSE
+    assert rsp.desired.composite.resource["status"]["phase"] == "Provisioning"
 
 
 @pytest.mark.parametrize("with_kubeconfig", [False, True], ids=["provisioning", "add-ons"])
 def test_deterministic(with_kubeconfig: bool) -> None:
-    first = compose(kubeconfig=with_kubeconfig).SerializeToString(deterministic=True)
-    second = compose(kubeconfig=with_kubeconfig).SerializeToString(deterministic=True)
-    assert first == second
+    assert resources(kubeconfig=with_kubeconfig) == resources(kubeconfig=with_kubeconfig)
