@@ -1,151 +1,360 @@
-"""PostgreSQLInstance composition through the real request path."""
+"""PostgreSQLInstance composer: from a context built as the runner builds it, to Desired."""
 
+import base64
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.runner import run
-from tests.builders import desired, observed_secret, ready_condition, request, status, xr
+from function.context import ComposeError, Desired
+from function.kinds.postgresql import KIND
+from function.kinds.postgresql.connection import SECRET, PostgreSQLContext
+from function.kinds.postgresql.dedicated import BARMAN_API, BARMAN_PLUGIN, CNPG_API
+from function.kinds.postgresql.shared import SQL_API
+from function.structs import JSON
+from tests.composing import context, status
 
-API = "database.platform.example.org/v1alpha1"
+EXTERNAL_NAME = "crossplane.io/external-name"
 
 
-def pg(name: str = "app", namespace: str = "team-a", **params: Any) -> dict[str, Any]:
-    return xr(API, "PostgreSQLInstance", {"environment": "dev"} | params, name, namespace)
+def compose(
+    name: str = "app", namespace: str = "team-a", **kw: Any
+) -> tuple[PostgreSQLContext, Desired]:
+    """Compose an XR with environment dev and the given parameters (params=...)."""
+    params: dict[str, Any] = {"environment": "dev"} | kw.pop("params", {})
+    ctx = context(KIND, params, name=name, namespace=namespace, **kw)
+    return ctx, KIND.compose(ctx)
+
+
+def ready_condition(status_value: str = "True", synced: str = "True") -> JSON:
+    """status of a managed resource with these Ready and Synced conditions."""
+    return {
+        "conditions": [
+            {"type": "Ready", "status": status_value, "reason": "Available"},
+            {"type": "Synced", "status": synced, "reason": "ReconcileSuccess"},
+        ]
+    }
+
+
+def observed_secret(desired_secret: JSON) -> JSON:
+    """The Secret as the API server returns it: stringData folded into base64 data."""
+    out = {k: v for k, v in desired_secret.items() if k != "stringData"}
+    out["data"] = {
+        k: base64.b64encode(v.encode()).decode() for k, v in desired_secret["stringData"].items()
+    }
+    return out
+
+
+def ident(d: Desired) -> str:
+    """The identifier of the database and its login role on the shared server."""
+    return str(d.resources["role"]["metadata"]["annotations"][EXTERNAL_NAME])
+
+
+# --- shared server ----------------------------------------------------------------------------
 
 
 def test_shared_composes_role_database_grant_and_secret() -> None:
-    got = desired(run(request(pg(size="medium"))))
+    _, d = compose(params={"size": "medium"})
+    got = d.resources
     assert sorted(got) == ["connection-secret", "database", "grant", "role"]
-    ident = got["role"]["metadata"]["annotations"]["crossplane.io/external-name"]
-    assert ident.startswith("team_a_app_")  # '-' mapped to '_', so a hash keeps it unique
-    assert got["database"]["metadata"]["annotations"]["crossplane.io/external-name"] == ident
-    assert got["database"]["spec"]["forProvider"]["owner"] == ident
+    name = ident(d)
+    assert name.startswith("team_a_app_")  # '-' mapped to '_', so a hash keeps it unique
+    assert {got[r]["apiVersion"] for r in ("role", "database", "grant")} == {SQL_API}
+    assert [got[r]["kind"] for r in ("role", "database", "grant")] == ["Role", "Database", "Grant"]
+    assert got["database"]["metadata"]["annotations"][EXTERNAL_NAME] == name
+    assert got["database"]["spec"]["forProvider"] == {"owner": name, "encoding": "UTF8"}
     grant = got["grant"]["spec"]["forProvider"]
-    assert (grant["role"], grant["database"], grant["privileges"]) == (ident, ident, ["ALL"])
+    assert (grant["role"], grant["database"], grant["privileges"]) == (name, name, ["ALL"])
+    assert grant["revokePublicOnDb"] is True
     role = got["role"]["spec"]["forProvider"]
+    assert role["privileges"] == {"login": True, "inherit": True}
     assert role["connectionLimit"] == 50
     assert role["passwordSecretRef"] == {"name": "app-postgresql", "key": "password"}
-    secret = got["connection-secret"]
+    secret = got[SECRET]
     assert secret["metadata"] == {"name": "app-postgresql", "namespace": "team-a"}
-    assert secret["stringData"]["uri"].startswith(f"postgresql://{ident}:")
-    assert got["role"]["spec"]["providerConfigRef"] == {
-        "kind": "ClusterProviderConfig",
-        "name": "shared-postgresql",
-    }
-
-
-def test_two_instances_of_one_environment_do_not_collide() -> None:
-    a = desired(run(request(pg("orders", "dev"))))
-    b = desired(run(request(pg("billing", "dev"))))
-    c = desired(run(request(pg("orders", "staging"))))
-    names = {
-        d["database"]["metadata"]["annotations"]["crossplane.io/external-name"] for d in (a, b, c)
-    }
-    assert len(names) == 3
-    passwords = {d["connection-secret"]["stringData"]["password"] for d in (a, b, c)}
-    assert len(passwords) == 3
-
-
-DEDICATED_CASES = [
-    (
-        "backups on: object store, WAL archiving and a schedule",
-        True,
-        "production",
-        {"backup-store", "cluster", "connection-secret", "scheduled-backup"},
-        3,
-    ),
-    (
-        "backups off: only the cluster and its Secret",
-        False,
-        "dev",
-        {"cluster", "connection-secret"},
-        1,
-    ),
-]
+    assert secret["type"] == "kubernetes.io/basic-auth"
+    data = secret["stringData"]
+    assert sorted(data) == ["database", "host", "password", "port", "uri", "username"]
+    assert (data["database"], data["username"]) == (name, name)
+    assert (data["host"], data["port"]) == ("postgresql.platform-data.svc.cluster.local", "5432")
+    assert data["uri"].startswith(f"postgresql://{name}:")
+    assert data["uri"].endswith(
+        f"@postgresql.platform-data.svc.cluster.local:5432/{name}?sslmode=require"
+    )
+    for r in ("role", "database", "grant"):
+        assert got[r]["spec"]["providerConfigRef"] == {
+            "kind": "ClusterProviderConfig",
+            "name": "shared-postgresql",
+        }
 
 
 @pytest.mark.parametrize(
-    ("backup", "env", "names", "instances"),
-    [c[1:] for c in DEDICATED_CASES],
-    ids=[c[0] for c in DEDICATED_CASES],
+    ("size", "limit"),
+    [
+        pytest.param("small", 20, id="small: the default, 20 connections"),
+        pytest.param("medium", 50, id="medium: 50 connections"),
+        pytest.param("large", 100, id="large: 100 connections"),
+    ],
 )
-def test_dedicated(backup: bool, env: str, names: set[str], instances: int) -> None:
-    got = desired(
-        run(
-            request(
-                pg(
-                    environment=env,
-                    deployment="dedicated",
-                    enableBackup=backup,
-                    storageGB=50,
-                    version=17,
-                    size="large",
-                )
-            )
-        )
+def test_shared_connection_limit_follows_size(size: str, limit: int) -> None:
+    _, d = compose(params={"size": size})
+    assert d.resources["role"]["spec"]["forProvider"]["connectionLimit"] == limit
+
+
+def test_shared_server_comes_from_the_postgresql_shared_input_section() -> None:
+    settings = {
+        "postgresql": {
+            "shared": {
+                "host": "db.internal",
+                "port": 6432,
+                "sslMode": "verify-full",
+                "providerConfigRef": {"kind": "ProviderConfig", "name": "pg"},
+                "connectionLimits": {"small": 7, "medium": 8, "large": 9},
+            }
+        }
+    }
+    _, d = compose(settings=settings)
+    data = d.resources[SECRET]["stringData"]
+    assert (data["host"], data["port"]) == ("db.internal", "6432")
+    assert data["uri"].endswith(f"@db.internal:6432/{ident(d)}?sslmode=verify-full")
+    assert d.resources["role"]["spec"]["forProvider"]["connectionLimit"] == 7
+    for r in ("role", "database", "grant"):
+        assert d.resources[r]["spec"]["providerConfigRef"] == {
+            "kind": "ProviderConfig",
+            "name": "pg",
+        }
+
+
+def test_two_instances_of_one_environment_do_not_collide() -> None:
+    composed = [
+        compose("orders", "dev")[1],
+        compose("billing", "dev")[1],
+        compose("orders", "staging")[1],
+    ]
+    names = {d.resources["database"]["metadata"]["annotations"][EXTERNAL_NAME] for d in composed}
+    assert len(names) == 3
+    passwords = {d.resources[SECRET]["stringData"]["password"] for d in composed}
+    assert len(passwords) == 3
+
+
+# --- dedicated server -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DedicatedCase:
+    reason: str
+    backup: bool
+    environment: str
+    resources: set[str]
+    instances: int
+
+
+DEDICATED_CASES = {
+    "BackupsOn": DedicatedCase(
+        reason="With backups on the cluster archives WAL to an object store and has a schedule.",
+        backup=True,
+        environment="production",
+        resources={"backup-store", "cluster", "connection-secret", "scheduled-backup"},
+        instances=3,
+    ),
+    "BackupsOff": DedicatedCase(
+        reason="With backups off there is only the cluster and its Secret.",
+        backup=False,
+        environment="dev",
+        resources={"cluster", "connection-secret"},
+        instances=1,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DEDICATED_CASES.values(), ids=DEDICATED_CASES.keys())
+def test_dedicated(case: DedicatedCase) -> None:
+    _, d = compose(
+        params={
+            "environment": case.environment,
+            "deployment": "dedicated",
+            "enableBackup": case.backup,
+            "storageGB": 50,
+            "version": 17,
+            "size": "large",
+        }
     )
-    assert set(got) == names
-    spec = got["cluster"]["spec"]
-    assert got["cluster"]["metadata"]["name"] == "app-pg"
-    assert spec["instances"] == instances
-    assert spec["imageName"].endswith(":17-minimal-trixie")
+    got = d.resources
+    assert set(got) == case.resources, case.reason
+    cluster = got["cluster"]
+    assert (cluster["apiVersion"], cluster["kind"]) == (CNPG_API, "Cluster")
+    assert cluster["metadata"]["name"] == "app-pg"
+    spec = cluster["spec"]
+    assert spec["instances"] == case.instances, case.reason
+    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17-minimal-trixie"
     assert spec["storage"] == {"size": "50Gi"}
     assert spec["resources"]["limits"] == {"memory": "8Gi"}
-    assert spec["bootstrap"]["initdb"]["secret"] == {"name": "app-postgresql"}
-    assert ("plugins" in spec) is backup
-    if backup:
+    assert spec["bootstrap"]["initdb"] == {
+        "database": "app",
+        "owner": "app",
+        "secret": {"name": "app-postgresql"},
+    }
+    assert "enableSuperuserAccess" not in spec  # only with a vaultPath (test_vault_intents.py)
+    assert ("plugins" in spec) is case.backup, case.reason
+    if case.backup:
         store = got["backup-store"]
-        assert spec["plugins"][0]["parameters"]["barmanObjectName"] == store["metadata"]["name"]
+        assert (store["apiVersion"], store["kind"]) == (BARMAN_API, "ObjectStore")
+        assert spec["plugins"] == [
+            {
+                "name": BARMAN_PLUGIN,
+                "isWALArchiver": True,
+                "parameters": {"barmanObjectName": store["metadata"]["name"]},
+            }
+        ]
         path = store["spec"]["configuration"]["destinationPath"]
         assert path.endswith("/team-a/app")
-        assert got["scheduled-backup"]["spec"]["cluster"] == {"name": "app-pg"}
-    assert got["connection-secret"]["stringData"]["host"] == "app-pg-rw.team-a.svc"
+        schedule = got["scheduled-backup"]
+        assert (schedule["apiVersion"], schedule["kind"]) == (CNPG_API, "ScheduledBackup")
+        assert schedule["spec"]["cluster"] == {"name": "app-pg"}
+        assert schedule["spec"]["pluginConfiguration"] == {"name": BARMAN_PLUGIN}
+    data = got[SECRET]["stringData"]
+    assert data["host"] == "app-pg-rw.team-a.svc"
+    assert (data["port"], data["database"], data["username"]) == ("5432", "app", "app")
+    assert data["uri"].endswith("@app-pg-rw.team-a.svc:5432/app?sslmode=require")
+
+
+def test_dedicated_servers_come_from_the_postgresql_dedicated_input_section() -> None:
+    settings = {
+        "postgresql": {
+            "dedicated": {
+                "storageClass": "fast",
+                "instances": {"dev": 2},
+                "images": {"16": "registry.example/pg:16"},
+                "backup": {
+                    "schedule": "0 30 1 * * *",
+                    "destinationPath": "s3://elsewhere/pg",
+                    "endpointURL": "https://s3.example",
+                    "credentialsSecret": "backup-creds",
+                    "retentionPolicy": "7d",
+                },
+            }
+        }
+    }
+    _, d = compose(params={"deployment": "dedicated", "enableBackup": True}, settings=settings)
+    spec = d.resources["cluster"]["spec"]
+    assert spec["storage"] == {"size": "20Gi", "storageClass": "fast"}
+    assert spec["instances"] == 2
+    assert spec["imageName"] == "registry.example/pg:16"
+    store = d.resources["backup-store"]["spec"]
+    assert store["retentionPolicy"] == "7d"
+    assert store["configuration"]["destinationPath"] == "s3://elsewhere/pg/team-a/app"
+    assert store["configuration"]["endpointURL"] == "https://s3.example"
+    assert store["configuration"]["s3Credentials"] == {
+        "accessKeyId": {"name": "backup-creds", "key": "ACCESS_KEY_ID"},
+        "secretAccessKey": {"name": "backup-creds", "key": "ACCESS_SECRET_KEY"},
+    }
+    assert d.resources["scheduled-backup"]["spec"]["schedule"] == "0 30 1 * * *"
+
+
+def test_dedicated_backups_default_to_the_pods_iam_role() -> None:
+    _, d = compose(params={"deployment": "dedicated", "enableBackup": True})
+    configuration = d.resources["backup-store"]["spec"]["configuration"]
+    assert configuration["s3Credentials"] == {"inheritFromIAMRole": True}
+    assert "endpointURL" not in configuration
+    assert "storageClass" not in d.resources["cluster"]["spec"]["storage"]
+
+
+# --- the generated password -------------------------------------------------------------------
 
 
 def test_password_is_kept_once_the_secret_exists() -> None:
-    first = desired(run(request(pg())))["connection-secret"]
-    kept = observed_secret(first) | {"data": {"password": "b2xkLXBhc3N3b3Jk"}}  # old-password
-    again = desired(run(request(pg(), observed={"connection-secret": kept})))
-    assert again["connection-secret"]["stringData"]["password"] == "old-password"
-    assert ":old-password@" in again["connection-secret"]["stringData"]["uri"]
+    _, first = compose()
+    kept = observed_secret(first.resources[SECRET]) | {
+        "data": {"password": base64.b64encode(b"old-password").decode()}
+    }
+    _, again = compose(observed={SECRET: kept})
+    data = again.resources[SECRET]["stringData"]
+    assert data["password"] == "old-password"
+    assert ":old-password@" in data["uri"]
 
 
 def test_password_is_reproducible_and_keyed() -> None:
-    a = desired(run(request(pg())))["connection-secret"]["stringData"]["password"]
-    b = desired(run(request(pg())))["connection-secret"]["stringData"]["password"]
-    other_key = request(pg(), credentials={"platform": {"password-key": b"another"}})
-    c = desired(run(other_key))["connection-secret"]["stringData"]["password"]
+    def password(**kw: Any) -> str:
+        return str(compose(**kw)[1].resources[SECRET]["stringData"]["password"])
+
+    a, b = password(), password()
+    c = password(credentials={"platform": {"password-key": b"another"}})
     assert a == b != c
     assert len(a) >= 40
 
 
-def test_missing_password_key_is_fatal_and_names_the_credentials() -> None:
-    rsp = run(request(pg(), credentials={}))
-    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
-    assert "credentials 'platform' have no key 'password-key'" in rsp.results[0].message
-    assert not rsp.desired.resources
+def test_missing_password_key_is_a_compose_error_naming_the_credentials() -> None:
+    # The runner turns it into one FATAL result (tests/unit/test_runner.py).
+    with pytest.raises(ComposeError, match="credentials 'platform' have no key 'password-key'"):
+        compose(credentials={})
 
 
-def test_status_and_readiness_follow_observed_state() -> None:
-    first = desired(run(request(pg())))
-    provisioning = run(request(pg()))
-    assert status(provisioning) == {
-        "phase": "Provisioning",
+# --- status -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusCase:
+    reason: str
+    params: JSON
+    observed: dict[str, JSON] = field(default_factory=dict)
+    endpoint: str | None = None
+
+
+def _observed_ready(kind: str, api: str, condition: JSON) -> JSON:
+    return {"apiVersion": api, "kind": kind, "status": condition}
+
+
+STATUS_CASES = {
+    "SharedNothingObserved": StatusCase(
+        reason="Until the database is observed there is no endpoint.",
+        params={},
+    ),
+    "SharedDatabaseNotReady": StatusCase(
+        reason="A database that is not Ready yet gives no endpoint.",
+        params={},
+        observed={"database": _observed_ready("Database", SQL_API, ready_condition("False"))},
+    ),
+    "SharedDatabaseReady": StatusCase(
+        reason="Once the database is Ready the endpoint is the shared server's host and port.",
+        params={},
+        observed={"database": _observed_ready("Database", SQL_API, ready_condition())},
+        endpoint="postgresql.platform-data.svc.cluster.local:5432",
+    ),
+    "SharedOnlyOthersReady": StatusCase(
+        reason="Role and grant being Ready do not make an endpoint: the database serves.",
+        params={},
+        observed={
+            "role": _observed_ready("Role", SQL_API, ready_condition()),
+            "grant": _observed_ready("Grant", SQL_API, ready_condition()),
+        },
+    ),
+    "DedicatedClusterReady": StatusCase(
+        reason="Once a dedicated cluster is Ready the endpoint is its read-write Service.",
+        params={"deployment": "dedicated"},
+        observed={"cluster": _observed_ready("Cluster", CNPG_API, ready_condition())},
+        endpoint="app-pg-rw.team-a.svc:5432",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STATUS_CASES.values(), ids=STATUS_CASES.keys())
+def test_status(case: StatusCase) -> None:
+    _, d = compose(params=case.params, observed=case.observed)
+    data = d.resources[SECRET]["stringData"]
+    want: JSON = {
         "connectionSecret": "app-postgresql",
-        "database": first["role"]["metadata"]["annotations"]["crossplane.io/external-name"],
-        "username": first["role"]["metadata"]["annotations"]["crossplane.io/external-name"],
+        "database": data["database"],
+        "username": data["username"],
     }
-    assert provisioning.meta.ttl.seconds == 30
-    observed = {name: obj | {"status": ready_condition()} for name, obj in first.items()}
-    observed["connection-secret"] = observed_secret(first["connection-secret"])
-    ready = run(request(pg(), observed=observed))
-    assert status(ready)["phase"] == "Ready"
-    assert status(ready)["endpoint"] == "postgresql.platform-data.svc.cluster.local:5432"
-    assert all(r.ready == fnv1.READY_TRUE for r in ready.desired.resources.values())
-    assert ready.meta.ttl.seconds == 600
-    observed["grant"] = first["grant"] | {"status": ready_condition("False", synced="False")}
-    degraded = run(request(pg(), observed=observed))
-    assert status(degraded)["phase"] == "Degraded"
-    assert degraded.desired.resources["grant"].ready == fnv1.READY_FALSE
+    if case.endpoint is not None:
+        want["endpoint"] = case.endpoint
+    assert status(d) == want, case.reason
+
+
+def test_status_names_the_shared_database_and_role() -> None:
+    _, d = compose()
+    got = status(d)
+    assert got["database"] == got["username"] == ident(d)
+    assert "phase" not in got  # the runner's
+    assert not d.warnings
+    assert not d.conditions
