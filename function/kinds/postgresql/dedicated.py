@@ -147,20 +147,11 @@ def _external_secret(name: str, credentials: BackupCredentials) -> JSON:
             },
             "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
             "data": [
-                {
-                    "secretKey": ACCESS_KEY_ID,
-                    "remoteRef": {
-                        "key": credentials.remoteKey,
-                        "property": credentials.accessKeyIdProperty,
-                    },
-                },
-                {
-                    "secretKey": ACCESS_SECRET_KEY,
-                    "remoteRef": {
-                        "key": credentials.remoteKey,
-                        "property": credentials.secretAccessKeyProperty,
-                    },
-                },
+                {"secretKey": key, "remoteRef": {"key": credentials.remoteKey, "property": prop}}
+                for key, prop in (
+                    (ACCESS_KEY_ID, credentials.accessKeyIdProperty),
+                    (ACCESS_SECRET_KEY, credentials.secretAccessKeyProperty),
+                )
             ],
         },
     }
