@@ -113,9 +113,10 @@ def _refuse_data_loss(ctx: RedisContext) -> None:
         if storage.get("enabled") and not params.persistence:
             refuse_change("persistence", True, False, PERSISTENCE_WHY)
         was_size = storage.get("requestedSize") if storage.get("enabled") else None
-    if was_size is not None and params.persistence:
-        was_gb = int(str(was_size).removesuffix("Gi"))
-        refuse_change("persistenceSizeGB", was_gb, params.persistenceSizeGB, SIZE_WHY)
+    # The composer writes <n>Gi; anything else was not written by it and is not judged.
+    was_gb = str(was_size).removesuffix("Gi")
+    if was_gb.isdigit() and params.persistence:
+        refuse_change("persistenceSizeGB", int(was_gb), params.persistenceSizeGB, SIZE_WHY)
 
 
 def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
