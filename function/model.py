@@ -42,9 +42,7 @@ def immutable(why: str) -> dict[str, Any]:
     the rule existed, and answers with a FATAL saying what to do instead.
     """
     return {
-        "x-kubernetes-validations": [
-            {"rule": "self == oldSelf", "message": f"is immutable: {why}"}
-        ]
+        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": f"is immutable: {why}"}]
     }
 
 

@@ -46,11 +46,24 @@ class SecretReference(SettingsModel):
     name: str = Field(description="Name of the Secret.")
 
 
+# How long provider-helm waits for a release's workloads to be ready (Helm's --wait
+# --timeout): a release whose pods never become ready fails instead of reporting Ready.
+WaitTimeout = Annotated[
+    str,
+    Field(
+        pattern=r"^([0-9]+(ms|s|m|h))+$",
+        description="How long Helm waits for the release's workloads to be ready (a Go "
+        "duration, e.g. 10m); past it the release fails instead of being reported Ready.",
+    ),
+]
+
+
 class AddOnChart(SettingsModel):
     """A Helm chart installed into a workload cluster, and the namespace it goes to."""
 
     chart: HelmChart = Field(description="The chart, pinned.")
     namespace: str = Field(description="Namespace in the workload cluster.")
+    waitTimeout: WaitTimeout = "10m"
 
 
 StorageClass = Annotated[

@@ -30,20 +30,35 @@ READINESS: readiness.Rules = {
 
 
 def helm_release(
-    release: str, chart: HelmChart, namespace: str, values: JSON, provider_config: ProviderConfigRef
+    release: str,
+    chart: HelmChart,
+    namespace: str,
+    values: JSON,
+    provider_config: ProviderConfigRef,
+    *,
+    wait_timeout: str,
 ) -> JSON:
     """A namespaced provider-helm Release installing chart as release into namespace.
 
     The release name is fixed through the external name, so the names the chart
     derives from it (Services, StatefulSets) are known in advance. The install
     namespace is always explicit: provider-helm creates the namespace it is given.
+    wait makes Helm wait for the workloads to be ready, so a crash-looping pod
+    fails the release (state failed) instead of it being deployed and Ready
+    (forProvider.wait and waitTimeout, provider-helm's Release CRD).
     """
     return {
         "apiVersion": HELM_API,
         "kind": "Release",
         "metadata": {"annotations": {EXTERNAL_NAME: release}},
         "spec": {
-            "forProvider": {"chart": chart.model_dump(), "namespace": namespace, "values": values},
+            "forProvider": {
+                "chart": chart.model_dump(),
+                "namespace": namespace,
+                "values": values,
+                "wait": True,
+                "waitTimeout": wait_timeout,
+            },
             "providerConfigRef": provider_config.model_dump(),
         },
     }
@@ -57,6 +72,7 @@ def add_on_release(release: str, add_on: AddOnChart, provider_config: str, value
         add_on.namespace,
         values,
         ProviderConfigRef(kind="ProviderConfig", name=provider_config),
+        wait_timeout=add_on.waitTimeout,
     )
 
 

@@ -13,6 +13,4 @@ from function.context import ComposeError
 def refuse_change(field: str, was: Any, now: Any, why: str) -> None:
     """ComposeError (a FATAL) when was is known and differs from now."""
     if was is not None and was != now:
-        raise ComposeError(
-            f"spec.parameters.{field} cannot change from {was!r} to {now!r}: {why}"
-        )
+        raise ComposeError(f"spec.parameters.{field} cannot change from {was!r} to {now!r}: {why}")

@@ -4,13 +4,15 @@ CRDs: cloudnative-pg (Cluster, ScheduledBackup) and plugin-barman-cloud (ObjectS
 """
 
 from function.blocks.storage import storage_class
-from function.context import Desired, Selector
+from function.context import ComposeError, Desired, Selector
 from function.kinds.postgresql import vault
 from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
+from function.kinds.postgresql.settings import Backup, BackupCredentials
 from function.naming import dns_label, sql_identifier
 from function.structs import JSON
 
 CNPG_API = "postgresql.cnpg.io/v1"
+ESO_API = "external-secrets.io/v1"
 BARMAN_API = "barmancloud.cnpg.io/v1"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
 PORT = 5432
@@ -18,7 +20,13 @@ CRDS = (
     "crds/cloudnative-pg/postgresql.cnpg.io_clusters.yaml",
     "crds/cloudnative-pg/postgresql.cnpg.io_scheduledbackups.yaml",
     "crds/plugin-barman-cloud/barmancloud.cnpg.io_objectstores.yaml",
+    "crds/external-secrets/external-secrets.io_externalsecrets.yaml",
 )
+BACKUP_INPUT = "input.spec.postgresql.dedicated.backup"
+# The keys plugin-barman-cloud's ObjectStore reads (s3Credentials.accessKeyId and
+# secretAccessKey are Secret key selectors; the names follow its documentation).
+ACCESS_KEY_ID = "ACCESS_KEY_ID"
+ACCESS_SECRET_KEY = "ACCESS_SECRET_KEY"
 
 
 def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
@@ -54,7 +62,9 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         spec["enableSuperuserAccess"] = True
     resources: dict[str, JSON] = {SECRET: secret}
     if params.enableBackup:
+        backup, backup_credentials = _backup_settings(ctx)
         store_name = dns_label(cluster_name, "backup")
+        credentials_name = dns_label(cluster_name, "backup-credentials")
         spec["plugins"] = [
             {
                 "name": BARMAN_PLUGIN,
@@ -62,7 +72,8 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
                 "parameters": {"barmanObjectName": store_name},
             }
         ]
-        resources["backup-store"] = _object_store(ctx, store_name)
+        resources["backup-credentials"] = _external_secret(credentials_name, backup_credentials)
+        resources["backup-store"] = _object_store(ctx, store_name, backup, credentials_name)
         resources["scheduled-backup"] = _scheduled_backup(ctx, cluster_name)
     resources["cluster"] = {
         "apiVersion": CNPG_API,
@@ -94,19 +105,66 @@ def _scheduled_backup(ctx: PostgreSQLContext, cluster_name: str) -> JSON:
     }
 
 
-def _object_store(ctx: PostgreSQLContext, name: str) -> JSON:
+def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]:
+    """The backup settings an instance with enableBackup needs; a FATAL naming what is unset.
+
+    There is no default destination: backups to a made-up bucket would fail
+    silently while WAL piles up on the volume.
+    """
     backup = ctx.settings.dedicated.backup
-    credentials: JSON = (
-        {
-            "accessKeyId": {"name": backup.credentialsSecret, "key": "ACCESS_KEY_ID"},
-            "secretAccessKey": {"name": backup.credentialsSecret, "key": "ACCESS_SECRET_KEY"},
-        }
-        if backup.credentialsSecret
-        else {"inheritFromIAMRole": True}
-    )
+    missing = [
+        f"{BACKUP_INPUT}.{name}"
+        for name, value in (
+            ("destinationPath", backup.destinationPath),
+            ("credentials", backup.credentials),
+        )
+        if value is None
+    ]
+    if backup.credentials is None or missing:
+        raise ComposeError(
+            "spec.parameters.enableBackup needs a backup destination the platform has not "
+            f"configured: set {' and '.join(missing)} in the Composition's function input "
+            "(or set enableBackup: false outside production)"
+        )
+    return backup, backup.credentials
+
+
+def _external_secret(name: str, credentials: BackupCredentials) -> JSON:
+    """The ExternalSecret writing the object store's access keys into the XR's namespace.
+
+    Shape: external-secrets v1 ExternalSecret (spec.secretStoreRef, target, data[].remoteRef),
+    $SHARED/crds/external-secrets/external-secrets.io_externalsecrets.yaml.
+    """
+    return {
+        "apiVersion": ESO_API,
+        "kind": "ExternalSecret",
+        "metadata": {"name": name},
+        "spec": {
+            "refreshInterval": credentials.refreshInterval,
+            "secretStoreRef": {
+                "kind": "ClusterSecretStore",
+                "name": credentials.clusterSecretStore,
+            },
+            "target": {"name": name, "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+            "data": [
+                {"secretKey": key, "remoteRef": {"key": credentials.remoteKey, "property": prop}}
+                for key, prop in (
+                    (ACCESS_KEY_ID, credentials.accessKeyIdProperty),
+                    (ACCESS_SECRET_KEY, credentials.secretAccessKeyProperty),
+                )
+            ],
+        },
+    }
+
+
+def _object_store(ctx: PostgreSQLContext, name: str, backup: Backup, secret: str) -> JSON:
+    """The Barman Cloud ObjectStore (plugin-barman-cloud barmancloud.cnpg.io/v1)."""
     configuration: JSON = {
         "destinationPath": f"{backup.destinationPath}/{ctx.xr.namespace}/{ctx.xr.name}",
-        "s3Credentials": credentials,
+        "s3Credentials": {
+            "accessKeyId": {"name": secret, "key": ACCESS_KEY_ID},
+            "secretAccessKey": {"name": secret, "key": ACCESS_SECRET_KEY},
+        },
         "wal": {"compression": "gzip"},
         "data": {"compression": "gzip"},
     }

@@ -14,6 +14,7 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    immutable,
 )
 from function.vault.model import VaultParameters, VaultReporting
 
@@ -42,7 +43,10 @@ class PostgreSQLParameters(Parameters, VaultParameters):
     deployment: Deployment = Field(
         default="shared",
         description="shared: a database and login role on the platform's shared server; "
-        "dedicated: its own PostgreSQL cluster run by CloudNativePG.",
+        "dedicated: its own PostgreSQL cluster run by CloudNativePG. Immutable.",
+        json_schema_extra=immutable(
+            "switching drops the database; create a new instance and copy the data"
+        ),
     )
     version: PostgresMajor = Field(
         default=16, description="PostgreSQL major version of a dedicated server."
@@ -64,6 +68,7 @@ class PostgreSQLStatus(CompositeStatus, VaultReporting):
     endpoint: str | None = Field(default=None, description="host:port of the read-write service.")
     database: str | None = Field(default=None, description="Name of the database.")
     username: str | None = Field(default=None, description="Login role owning the database.")
+
 
 API = CompositeAPI(
     group=f"database.{DOMAIN}",

@@ -1,6 +1,6 @@
 """The PostgreSQLInstance section of the function input: the shared server and dedicated ones."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -40,41 +40,77 @@ class ComputeResources(SettingsModel):
     memory: str = Field(description="Memory request and limit.")
 
 
+class BackupCredentials(SettingsModel):
+    """The object store's access keys, brought into each XR's namespace by external-secrets.
+
+    The function composes an ExternalSecret (external-secrets.io/v1) reading them
+    from a ClusterSecretStore the platform runs; the Secret it writes has the keys
+    ACCESS_KEY_ID and ACCESS_SECRET_KEY the Barman Cloud ObjectStore refers to.
+    """
+
+    clusterSecretStore: str = Field(
+        description="Name of the ClusterSecretStore holding the access keys; it must allow "
+        "the namespaces of PostgreSQLInstances (its spec.conditions)."
+    )
+    remoteKey: str = Field(description="Key of the entry in that store holding both keys.")
+    accessKeyIdProperty: str = Field(
+        default="ACCESS_KEY_ID", description="Property of the entry with the access key ID."
+    )
+    secretAccessKeyProperty: str = Field(
+        default="ACCESS_SECRET_KEY",
+        description="Property of the entry with the secret access key.",
+    )
+    refreshInterval: str = Field(
+        default="1h",
+        pattern=r"^([0-9]+(ms|s|m|h))+$",
+        description="How often external-secrets refreshes the Secret (a Go duration).",
+    )
+
+
 class Backup(SettingsModel):
-    """Backups of dedicated servers (CloudNativePG with the Barman Cloud plugin)."""
+    """Backups of dedicated servers (CloudNativePG with the Barman Cloud plugin).
+
+    No default destination: a platform engineer sets destinationPath and
+    credentials; until then an instance with enableBackup gets a FATAL naming them.
+    """
 
     schedule: str = Field(
         default="0 0 2 * * *",
         description="Backup schedule, six-field cron with seconds first (CloudNativePG).",
     )
-    destinationPath: str = Field(
-        default="s3://platform-backups/postgresql",
-        description="Object store prefix; each instance writes under <namespace>/<name>.",
+    destinationPath: str | None = Field(
+        default=None,
+        pattern=r"^s3://[^/]+(/.*)?$",
+        description="Object store prefix (s3://bucket/prefix); each instance writes under "
+        "<namespace>/<name>. Required for instances with enableBackup.",
     )
     endpointURL: str | None = Field(
         default=None, description="S3 endpoint URL, for stores other than AWS S3."
     )
-    credentialsSecret: str | None = Field(
+    credentials: BackupCredentials | None = Field(
         default=None,
-        description="Secret in the XR namespace with ACCESS_KEY_ID and ACCESS_SECRET_KEY; "
-        "unset to use the pod's IAM role.",
+        description="Where the access keys come from. Required for instances with enableBackup.",
     )
     retentionPolicy: str = Field(
         default="30d", pattern=r"^[1-9][0-9]*[dwm]$", description="How long backups are kept."
     )
 
 
+# An image pinned to a minor release (tag <major>.<minor>...) or a digest, never a major-only tag.
+PinnedImage = Annotated[str, Field(pattern=r"(:[0-9]+\.[0-9]+[-.a-z0-9]*|@sha256:[0-9a-f]{64})$")]
+
+
 class DedicatedServers(SettingsModel):
     """Dedicated PostgreSQL servers, run by the CloudNativePG operator."""
 
-    images: dict[str, str] = Field(
+    images: dict[str, PinnedImage] = Field(
         default={
-            "15": "ghcr.io/cloudnative-pg/postgresql:15-minimal-trixie",
-            "16": "ghcr.io/cloudnative-pg/postgresql:16-minimal-trixie",
-            "17": "ghcr.io/cloudnative-pg/postgresql:17-minimal-trixie",
+            "15": "ghcr.io/cloudnative-pg/postgresql:15.14-minimal-trixie",
+            "16": "ghcr.io/cloudnative-pg/postgresql:16.10-minimal-trixie",
+            "17": "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-trixie",
         },
-        description="Operand image by PostgreSQL major version (minimal images: backups run in "
-        "the Barman Cloud plugin's sidecar).",
+        description="Operand image by PostgreSQL major version, pinned to a minor release "
+        "(minimal images: backups run in the Barman Cloud plugin's sidecar).",
     )
     storageClass: StorageClass = None
     instances: dict[str, int] = Field(

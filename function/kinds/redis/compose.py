@@ -9,15 +9,17 @@ Chart: valkey-io/valkey-helm 0.11.0 (values schema in $SHARED/schemas/charts/val
 """
 
 import math
+from urllib.parse import quote
 
 from function.blocks.helm import helm_release, release_deployed
+from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
 from function.context import Context, Desired, Selector, WarningResult
 from function.kinds.redis.model import RedisParameters, RedisStatus
 from function.kinds.redis.settings import RedisSettings
 from function.naming import dns_label
 from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
-from function.structs import JSON
+from function.structs import JSON, dig
 
 RedisContext = Context[RedisParameters, RedisSettings]
 
@@ -28,11 +30,32 @@ SECRET = "connection-secret"
 RELEASE = "release"
 USER_PASSWORD = "user-password-secret"
 
+# The chart names everything after fullnameOverride plus a suffix (valkey-helm 0.11.0
+# templates: <name>-headless, -read, -metrics Services; StatefulSet pods <name>-<n>),
+# and a StatefulSet's pods carry controller-revision-hash=<name>-<10 chars>, a label
+# value of at most 63: so the name is capped at 52 (also Helm's release-name limit, 53).
+NAME_LIMIT = 52
+
+REPLICAS_WHY = (
+    "the Valkey chart keeps a single server's data on one PersistentVolumeClaim and "
+    "replicated servers' on StatefulSet volume templates, so the data would not move; "
+    "create a new RedisInstance and migrate the data instead"
+)
+SIZE_WHY = (
+    "the volumes are StatefulSet volume templates (replicated) or a claim Helm cannot shrink, "
+    "so the upgrade fails; create a new RedisInstance with the size you need and migrate"
+)
+PERSISTENCE_WHY = (
+    "turning persistence off deletes the volume holding the data; create a new "
+    "RedisInstance without persistence instead"
+)
+
 
 def compose(ctx: RedisContext) -> Desired:
     """Compose a Valkey release and its connection Secret."""
     params = ctx.params
-    name = dns_label(ctx.xr.name, "redis")
+    _refuse_data_loss(ctx)
+    name = dns_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
     host = f"{name}.{ctx.xr.namespace}.svc"
     secret_name = dns_label(ctx.xr.name, "redis")
     password_ref = params.passwordSecretRef
@@ -52,7 +75,7 @@ def compose(ctx: RedisContext) -> Desired:
                 "host": host,
                 "port": str(PORT),
                 "password": password,
-                "uri": f"redis://:{password}@{host}:{PORT}/0",
+                "uri": f"redis://:{quote(password, safe='')}@{host}:{PORT}/0",
             },
         )
     else:
@@ -71,6 +94,31 @@ def compose(ctx: RedisContext) -> Desired:
     return desired
 
 
+def _refuse_data_loss(ctx: RedisContext) -> None:
+    """FATAL for a change of volume layout against the release already composed."""
+    values = dig(ctx.observed.get(RELEASE) or {}, "spec", "forProvider", "values")
+    if not isinstance(values, dict):
+        return
+    params = ctx.params
+    replica = values.get("replica") or {}
+    if replica.get("enabled"):
+        was_replicas = int(replica.get("replicas", 0)) + 1
+        if params.replicas == 1:
+            refuse_change("replicas", was_replicas, params.replicas, REPLICAS_WHY)
+        was_size = replica.get("persistence", {}).get("size")
+    else:
+        if params.replicas > 1:
+            refuse_change("replicas", 1, params.replicas, REPLICAS_WHY)
+        storage = values.get("dataStorage") or {}
+        if storage.get("enabled") and not params.persistence:
+            refuse_change("persistence", True, False, PERSISTENCE_WHY)
+        was_size = storage.get("requestedSize") if storage.get("enabled") else None
+    # The composer writes <n>Gi; anything else was not written by it and is not judged.
+    was_gb = str(was_size).removesuffix("Gi")
+    if was_gb.isdigit() and params.persistence:
+        refuse_change("persistenceSizeGB", int(was_gb), params.persistenceSizeGB, SIZE_WHY)
+
+
 def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
     """The password in the user's Secret; else the one already in our connection Secret."""
     found = ctx.require(
@@ -85,8 +133,10 @@ def _release(ctx: RedisContext, name: str, acl_secret: str, acl_key: str) -> JSO
     # Leave a fifth of the container's memory to the process itself, so a full
     # dataset is refused (noeviction) instead of getting the pod OOM-killed.
     maxmemory_mb = math.floor(params.memoryGB * 1024 * 0.8)
+    image = settings.image
     values: JSON = {
         "fullnameOverride": name,
+        "image": {"registry": image.registry, "repository": image.repository, "tag": image.tag},
         "auth": {
             "enabled": True,
             "usersExistingSecret": acl_secret,
@@ -110,4 +160,11 @@ def _release(ctx: RedisContext, name: str, acl_secret: str, acl_key: str) -> JSO
         )
         # A ReadWriteOnce volume cannot be mounted by old and new pod at once.
         values["deploymentStrategy"] = "Recreate"
-    return helm_release(name, settings.chart, ctx.xr.namespace, values, settings.providerConfigRef)
+    return helm_release(
+        name,
+        settings.chart,
+        ctx.xr.namespace,
+        values,
+        settings.providerConfigRef,
+        wait_timeout=settings.waitTimeout,
+    )

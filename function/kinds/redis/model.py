@@ -12,6 +12,7 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    immutable,
 )
 
 _SECRET_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -33,14 +34,44 @@ class RedisParameters(Parameters):
 
     environment: Environment = ENVIRONMENT_FIELD
     replicas: int = Field(
-        default=1, ge=1, le=9, description="Server count: one primary and replicas-1 read replicas."
+        default=1,
+        ge=1,
+        le=9,
+        description="Server count: one primary and replicas-1 read replicas. Cannot change "
+        "between 1 and more (the chart's volume layout differs).",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "(self == 1) == (oldSelf == 1)",
+                    "message": "cannot change between 1 and more: the chart keeps the data on "
+                    "a different volume layout; create a new RedisInstance and migrate",
+                }
+            ]
+        },
     )
     memoryGB: int = Field(
         default=1, ge=1, le=256, description="Memory limit of each server, in GiB."
     )
-    persistence: bool = Field(default=True, description="Keep data on a persistent volume.")
+    persistence: bool = Field(
+        default=True,
+        description="Keep data on a persistent volume. May be turned on, not off.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self || !oldSelf",
+                    "message": "cannot be turned off: that deletes the volume holding the data",
+                }
+            ]
+        },
+    )
     persistenceSizeGB: int = Field(
-        default=8, ge=1, le=4096, description="Volume size of each server when persistent, in GiB."
+        default=8,
+        ge=1,
+        le=4096,
+        description="Volume size of each server when persistent, in GiB.",
+        json_schema_extra=immutable(
+            "StatefulSet volume templates cannot be resized; create a new RedisInstance"
+        ),
     )
     passwordSecretRef: SecretKeyRef | None = Field(
         default=None,

@@ -2,7 +2,25 @@
 
 from pydantic import Field
 
-from function.settings import HelmChart, ProviderConfigRef, SettingsModel, StorageClass
+from function.settings import (
+    HelmChart,
+    ProviderConfigRef,
+    SettingsModel,
+    StorageClass,
+    WaitTimeout,
+)
+
+
+class Image(SettingsModel):
+    """A container image, pinned by version (never a floating tag)."""
+
+    registry: str = Field(default="docker.io", description="Image registry.")
+    repository: str = Field(default="valkey/valkey", description="Image repository.")
+    tag: str = Field(
+        default="9.1.1",
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+",
+        description="Image tag: an exact version (the chart's default follows its appVersion).",
+    )
 
 
 class RedisSettings(SettingsModel):
@@ -14,7 +32,9 @@ class RedisSettings(SettingsModel):
         ),
         description="The Valkey chart, pinned.",
     )
+    image: Image = Field(default=Image(), description="The Valkey image, pinned by version.")
     providerConfigRef: ProviderConfigRef = Field(
         default=ProviderConfigRef(name="default"), description="provider-helm configuration."
     )
     storageClass: StorageClass = None
+    waitTimeout: WaitTimeout = "10m"
