@@ -22,7 +22,7 @@ from function.kind import Kind
 from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
 from function.vault import sync as vaultsync
-from function.vault.model import VaultReporting
+from function.vault.model import VaultReporting, VaultStatus
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 _STATUS = {
@@ -121,22 +121,29 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
         )
-    retry_after = _sync_vault(ctx, desired, log)
+    retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"))
     _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
 
-def _sync_vault(ctx: Context[Any, Any], desired: Desired, log: Any) -> int | None:
-    """Apply the kind's Vault intents; what came of it joins the desired state as plain data."""
-    if not desired.vault:
+def _sync_vault(
+    ctx: Context[Any, Any], desired: Desired, log: Any, observed: JSON | None
+) -> int | None:
+    """Apply the kind's Vault intents and remove what the observed status.vault names and the
+    intents no longer do; what came of it joins the desired state as plain data."""
+    stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
+    if not desired.vault and not stale:
         return None
-    outcome = vaultsync.sync(ctx.xr, desired.vault, ctx.platform, ctx.credentials, log)
+    outcome = vaultsync.sync(ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log)
     desired.warnings.extend(outcome.warnings())
     desired.conditions.append(outcome.condition())
     if isinstance(desired.status, VaultReporting):
         where = vaultsync.status_of(desired.vault, ctx.platform)
         if where.path or where.credentialsPath:
             desired.status.vault = where
+        elif stale and not outcome.ok and observed:
+            # Keep the record of what is still to remove, so the next call retries it.
+            desired.status.vault = VaultStatus.model_validate(observed)
     return outcome.retry_after
 
 
