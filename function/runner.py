@@ -21,6 +21,7 @@ from function.input import parse_input
 from function.kind import Kind
 from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
+from function.vault import operation as vaultgc
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting, VaultStatus
 
@@ -85,6 +86,8 @@ def _observed(req: fnv1.RunFunctionRequest) -> Observed:
 def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request."""
     rsp = response.to(req)
+    if not req.observed.HasField("composite"):
+        return _operation(req, rsp, log)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
     kind = lookup(xr.api_version, xr.kind)
@@ -123,6 +126,20 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         )
     retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"))
     _write(rsp, kind, ctx, desired, retry_after)
+    return rsp
+
+
+def _operation(
+    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
+) -> fnv1.RunFunctionResponse:
+    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
+    settings = parse_input(req.input.SerializeToString(deterministic=True))
+    if isinstance(settings, tuple):
+        return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
+    output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
+    rsp.output.CopyFrom(to_struct(output))
+    if problem is not None:
+        return _fatal(rsp, "VaultGarbageCollection", problem)
     return rsp
 
 

@@ -42,11 +42,11 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
     deleted: list[str] = []
     for entry in list(_walk(client, mount, root)):
         meta = client.secrets.kv.v2.read_secret_metadata(path=entry, mount_point=mount)["data"]
-        uid = (meta.get("custom_metadata") or {}).get("owner-uid")
-        if uid is None:
+        owner = (meta.get("custom_metadata") or {}).get("owner-uid")
+        if owner is None:
             continue  # not the function's
         # A live owner with no path in its status yet may have just written it: keep.
-        if uid in wanted and (not wanted[uid] or entry in wanted[uid]):
+        if owner in wanted and (not wanted[owner] or entry in wanted[owner]):
             continue
         client.secrets.kv.v2.delete_metadata_and_all_versions(path=entry, mount_point=mount)
         deleted.append(entry)
