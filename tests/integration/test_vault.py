@@ -603,22 +603,33 @@ def test_forged_status_cannot_delete_another_tenants_entry(
     assert _entry(bao, "tenants/team-b/victim") is not None
 
 
+def _registered(
+    bao: Bao, postgres: Postgres, token: str, folder: str, names: tuple[str, ...]
+) -> list[JSON]:
+    """XRs with vaultPath secret/<folder>/<name>, registered, each with the status it got."""
+    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": token.encode()}}
+    out = []
+    for n in names:
+        composite = xr(
+            PG,
+            "PostgreSQLInstance",
+            {"environment": "dev", "vaultPath": f"secret/{folder}/{n}"},
+            name=n,
+        )
+        rsp = run(request(composite, settings=settings(bao.address, postgres), credentials=creds))
+        composite["status"] = status(rsp)
+        out.append(composite)
+    return out
+
+
 def test_collector_deletes_entries_whose_owner_is_gone(
     bao: Bao, postgres: Postgres, healthy: dict[str, Any]
 ) -> None:
     """gc.collect: entries of a deleted XR go; a live owner's, and untagged ones, stay."""
-    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": healthy["token"].encode()}}
-    live, gone = (
-        xr(PG, "PostgreSQLInstance", {"environment": "dev", "vaultPath": f"secret/gc/{n}"}, name=n)
-        for n in ("live", "gone")
-    )
-    for composite in (live, gone):
-        run(request(composite, settings=settings(bao.address, postgres), credentials=creds))
+    live, _ = _registered(bao, postgres, healthy["token"], "gc", ("live", "gone"))
     bao.client().secrets.kv.v2.create_or_update_secret(
         path="tenants/team-a/gc/untagged", secret={"k": "v"}, mount_point="secret"
     )
-    live_rsp = run(request(live, settings=settings(bao.address, postgres), credentials=creds))
-    live["status"] = status(live_rsp)
     client = bao.client()
     client.token = healthy["token"]  # the function's own policy suffices
     deleted = gc.collect(client, PlatformSettings().vault, "secret", [live])
@@ -654,16 +665,7 @@ def test_operation_request_collects_orphans_and_refuses_without_the_xr_lists(
     bao: Bao, postgres: Postgres, healthy: dict[str, Any]
 ) -> None:
     """The CronOperation's call through function.runner.run: orphans go, live entries stay."""
-    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": healthy["token"].encode()}}
-    keep, orphan = (
-        xr(PG, "PostgreSQLInstance", {"environment": "dev", "vaultPath": f"secret/op/{n}"}, name=n)
-        for n in ("keep", "orphan")
-    )
-    for composite in (keep, orphan):
-        run(request(composite, settings=settings(bao.address, postgres), credentials=creds))
-    keep["status"] = status(
-        run(request(keep, settings=settings(bao.address, postgres), credentials=creds))
-    )
+    keep, _ = _registered(bao, postgres, healthy["token"], "op", ("keep", "orphan"))
     # Without every XR list nothing is deleted: a missing list is not "no XR alive".
     partial = run(
         _operation_request(bao.address, postgres, healthy["token"], {"postgresqlinstances": [keep]})
