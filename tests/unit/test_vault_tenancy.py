@@ -1,14 +1,17 @@
 """Vault tenancy: paths inside the namespace's subtree, collision-free engine names, cleanup."""
 
 import base64
+from pathlib import Path
 
 import pytest
+import yaml
 
+from function.catalogue import CATALOGUE
 from function.context import Composite
 from function.kinds.postgresql import KIND as POSTGRESQL
 from function.platform import PlatformSettings
+from function.vault import operation, tenancy
 from function.vault import sync as vaultsync
-from function.vault import tenancy
 from function.vault.intents import (
     DatabaseConnection,
     DatabaseDelete,
@@ -17,8 +20,11 @@ from function.vault.intents import (
     KVWrite,
     VaultIntent,
 )
+from function.vault.model import VaultParameters
 from function.vault.settings import Vault
 from tests.composing import context
+
+ROOT = Path(__file__).resolve().parents[2]
 
 ADMIN = {
     "apiVersion": "v1",
@@ -153,3 +159,21 @@ def test_owner_tag_names_the_xr() -> None:
     }
     assert tenancy.owned_by({"owner-uid": "u1"}, XR)
     assert not tenancy.owned_by({"owner-uid": "u2"}, XR)
+
+
+def test_the_cronoperation_lists_every_kind_with_vault_entries() -> None:
+    """A kind missing from install/vault-gc.yaml would never be reported alive: its entries
+    would all be collected. The manifest, operation.REQUIREMENTS and the catalogue agree."""
+    manifest = yaml.safe_load((ROOT / "install" / "vault-gc.yaml").read_text())
+    (step,) = manifest["spec"]["operationTemplate"]["spec"]["pipeline"]
+    listed = {
+        r["requirementName"]: (r["apiVersion"], r["kind"])
+        for r in step["requirements"]["requiredResources"]
+    }
+    with_vault = {
+        k.api.plural: (k.api.api_version, k.api.kind)
+        for k in CATALOGUE
+        if issubclass(k.api.parameters, VaultParameters)
+    }
+    assert listed == with_vault
+    assert {n: kind for n, (_, kind) in listed.items()} == operation.REQUIREMENTS
