@@ -23,7 +23,7 @@ from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
 from function.vault import operation as vaultgc
 from function.vault import sync as vaultsync
-from function.vault.model import VaultReporting, VaultStatus
+from function.vault.model import VaultReporting
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 _STATUS = {
@@ -158,9 +158,9 @@ def _sync_vault(
         where = vaultsync.status_of(desired.vault, ctx.platform)
         if where.path or where.credentialsPath:
             desired.status.vault = where
-        elif stale and not outcome.ok and observed:
+        elif stale and not outcome.ok:
             # Keep the record of what is still to remove, so the next call retries it.
-            desired.status.vault = VaultStatus.model_validate(observed)
+            desired.status.vault = vaultsync.recorded(observed)
     return outcome.retry_after
 
 

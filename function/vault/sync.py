@@ -20,6 +20,7 @@ from typing import Any
 import hvac
 from crossplane.function import resource
 from hvac import exceptions as vexc
+from pydantic import ValidationError
 
 from function.context import Composite, WarningResult
 from function.platform import PlatformSettings
@@ -108,6 +109,18 @@ def _fingerprint(address: str, mount: str, c: DatabaseConnection) -> tuple[str, 
     return key, hmac.new(_FINGERPRINT_KEY, msg, hashlib.sha256).digest()
 
 
+def recorded(observed: JSON | None) -> VaultStatus | None:
+    """The observed status.vault, or None when absent or not what this function writes."""
+    if not isinstance(observed, dict):
+        return None
+    try:
+        return VaultStatus.model_validate(
+            {k: v for k, v in observed.items() if k in VaultStatus.model_fields}
+        )
+    except ValidationError:
+        return None
+
+
 def stale(
     xr: Composite,
     observed: JSON | None,
@@ -120,11 +133,9 @@ def stale(
     deleted when it is inside the XR's own namespace subtree, so a forged status
     cannot reach another tenant's entries.
     """
-    if not observed:
+    before = recorded(observed)
+    if before is None:
         return []
-    before = VaultStatus.model_validate(
-        {k: v for k, v in observed.items() if k in VaultStatus.model_fields}
-    )
     now = status_of(intents, settings)
     out: list[VaultIntent] = []
     if (

@@ -177,3 +177,15 @@ def test_the_cronoperation_lists_every_kind_with_vault_entries() -> None:
     }
     assert listed == with_vault
     assert {n: kind for n, (_, kind) in listed.items()} == operation.REQUIREMENTS
+
+
+@pytest.mark.parametrize(
+    "observed",
+    [
+        pytest.param({"path": 5}, id="wrong-type"),
+        pytest.param("secret/tenants/team-a/x", id="not-an-object"),
+    ],
+)
+def test_a_malformed_recorded_status_deletes_nothing(observed: object) -> None:
+    assert vaultsync.recorded(observed) is None  # type: ignore[arg-type]
+    assert vaultsync.stale(XR, observed, [], PlatformSettings()) == []  # type: ignore[arg-type]
