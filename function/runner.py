@@ -21,6 +21,7 @@ from function.input import parse_input
 from function.kind import Kind
 from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
+from function.vault import operation as vaultgc
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
 
@@ -85,6 +86,8 @@ def _observed(req: fnv1.RunFunctionRequest) -> Observed:
 def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request."""
     rsp = response.to(req)
+    if not req.observed.HasField("composite"):
+        return _operation(req, rsp, log)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
     kind = lookup(xr.api_version, xr.kind)
@@ -121,22 +124,43 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
         )
-    retry_after = _sync_vault(ctx, desired, log)
+    retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"))
     _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
 
-def _sync_vault(ctx: Context[Any, Any], desired: Desired, log: Any) -> int | None:
-    """Apply the kind's Vault intents; what came of it joins the desired state as plain data."""
-    if not desired.vault:
+def _operation(
+    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
+) -> fnv1.RunFunctionResponse:
+    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
+    settings = parse_input(req.input.SerializeToString(deterministic=True))
+    if isinstance(settings, tuple):
+        return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
+    output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
+    rsp.output.CopyFrom(to_struct(output))
+    if problem is not None:
+        return _fatal(rsp, "VaultGarbageCollection", problem)
+    return rsp
+
+
+def _sync_vault(
+    ctx: Context[Any, Any], desired: Desired, log: Any, observed: JSON | None
+) -> int | None:
+    """Apply the kind's Vault intents and remove what the observed status.vault names and the
+    intents no longer do; what came of it joins the desired state as plain data."""
+    stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
+    if not desired.vault and not stale:
         return None
-    outcome = vaultsync.sync(ctx.xr, desired.vault, ctx.platform, ctx.credentials, log)
+    outcome = vaultsync.sync(ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log)
     desired.warnings.extend(outcome.warnings())
     desired.conditions.append(outcome.condition())
     if isinstance(desired.status, VaultReporting):
         where = vaultsync.status_of(desired.vault, ctx.platform)
         if where.path or where.credentialsPath:
             desired.status.vault = where
+        elif stale and not outcome.ok:
+            # Keep the record of what is still to remove, so the next call retries it.
+            desired.status.vault = vaultsync.recorded(observed)
     return outcome.retry_after
 
 

@@ -50,7 +50,6 @@ class Pending:
     path: str | None = None  # the KV path it will be written to, if it is a KV entry
 
 
-VaultIntent = KVWrite | DatabaseConnection | DatabaseRole | Pending
 
 
 def split_kv_path(path: str, mount: str | None) -> tuple[str, str]:
@@ -59,3 +58,21 @@ def split_kv_path(path: str, mount: str | None) -> tuple[str, str]:
         return mount.strip("/"), path
     head, _, rest = path.partition("/")
     return head, rest
+
+
+@dataclass(frozen=True)
+class KVDelete:
+    """A KV v2 entry to remove with all its versions and metadata (a path the XR left)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class DatabaseDelete:
+    """A database engine role and connection to remove (the XR no longer wants them)."""
+
+    connection: str
+    role: str
+
+
+VaultIntent = KVWrite | DatabaseConnection | DatabaseRole | Pending | KVDelete | DatabaseDelete

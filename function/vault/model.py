@@ -20,7 +20,10 @@ VaultPath = Annotated[
         min_length=1,
         max_length=200,
         description="Vault KV v2 path (mount first, e.g. secret/database/dev) where credentials "
-        "are registered. Leave unset to skip Vault.",
+        "are registered, placed inside the XR's namespace subtree: secret/database/dev in "
+        "namespace team-a is written to secret/tenants/team-a/database/dev (status.vault.path "
+        "shows where). Removing or changing it deletes the old entries. Leave unset to skip "
+        "Vault.",
     ),
 ]
 

@@ -106,6 +106,13 @@ class Vault(SettingsModel):
         description="KV v2 mount the vaultPath is inside; unset when a vaultPath starts with "
         "its mount (secret/database/dev: mount secret, path database/dev).",
     )
+    tenantPrefix: str = Field(
+        default="tenants/{namespace}",
+        pattern=r"^([A-Za-z0-9_-]+/)*\{namespace\}(/[A-Za-z0-9_-]+)*$",
+        description="Where in the KV mount each namespace's subtree is; {namespace} is the XR's "
+        "namespace. An XR's vaultPath (after its mount) is placed below it, so a namespace "
+        "can only ever write its own subtree.",
+    )
     database: VaultDatabase = Field(default=VaultDatabase(), description=VaultDatabase.__doc__)
     auth: VaultAuth = Field(default=VaultAuth(), description=VaultAuth.__doc__)
     requestTimeoutSeconds: int = Field(

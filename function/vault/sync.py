@@ -20,14 +20,19 @@ from typing import Any
 import hvac
 from crossplane.function import resource
 from hvac import exceptions as vexc
+from pydantic import ValidationError
 
 from function.context import Composite, WarningResult
 from function.platform import PlatformSettings
+from function.structs import JSON
 from function.vault import client as vclient
+from function.vault import tenancy
 from function.vault.client import VaultSyncError
 from function.vault.intents import (
     DatabaseConnection,
+    DatabaseDelete,
     DatabaseRole,
+    KVDelete,
     KVWrite,
     Pending,
     VaultIntent,
@@ -45,6 +50,7 @@ class Outcome:
     problems: list[VaultSyncError] = field(default_factory=list)
     written: list[str] = field(default_factory=list)  # what was written, by path (no data)
     unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)  # paths removed (the XR left them)
     paths: list[str] = field(default_factory=list)
     retry_seconds: int = 30
 
@@ -59,7 +65,7 @@ class Outcome:
                 typ=CONDITION,
                 status="True",
                 reason="Synced",
-                message=f"registered in Vault: {where}",
+                message=f"registered in Vault: {where}" if where else "nothing left in Vault",
             )
         first = self.problems[0]
         return resource.Condition(
@@ -103,24 +109,95 @@ def _fingerprint(address: str, mount: str, c: DatabaseConnection) -> tuple[str, 
     return key, hmac.new(_FINGERPRINT_KEY, msg, hashlib.sha256).digest()
 
 
-def _apply_kv(client: hvac.Client, intent: KVWrite, kv_mount: str | None) -> bool:
+def recorded(observed: JSON | None) -> VaultStatus | None:
+    """The observed status.vault, or None when absent or not what this function writes."""
+    if not isinstance(observed, dict):
+        return None
+    try:
+        return VaultStatus.model_validate(
+            {k: v for k, v in observed.items() if k in VaultStatus.model_fields}
+        )
+    except ValidationError:
+        return None
+
+
+def stale(
+    xr: Composite,
+    observed: JSON | None,
+    intents: Sequence[VaultIntent],
+    settings: PlatformSettings,
+) -> list[VaultIntent]:
+    """Deletions of what the observed status.vault names and the intents no longer want.
+
+    status.vault is the record of what the last call registered; a path is only
+    deleted when it is inside the XR's own namespace subtree, so a forged status
+    cannot reach another tenant's entries.
+    """
+    before = recorded(observed)
+    if before is None:
+        return []
+    now = status_of(intents, settings)
+    out: list[VaultIntent] = []
+    if (
+        before.path
+        and before.path != now.path
+        and tenancy.inside(settings.vault, xr.namespace, before.path)
+    ):
+        out.append(KVDelete(before.path))
+    prefix = f"{settings.vault.database.mount}/creds/"
+    if before.credentialsPath and before.credentialsPath != now.credentialsPath:
+        role = before.credentialsPath.removeprefix(prefix)
+        connection = tenancy.engine_name(xr.namespace, xr.name)
+        if role == f"{connection}-readwrite":  # only this XR's own role
+            out.append(DatabaseDelete(connection, role))
+    return out
+
+
+def _apply_kv(client: hvac.Client, intent: KVWrite, kv_mount: str | None, xr: Composite) -> bool:
     mount, path = split_kv_path(intent.path, kv_mount)
-    data, version = None, 0
+    data, version, tags = None, 0, None
     try:
         current = client.secrets.kv.v2.read_secret_version(
             path=path, mount_point=mount, raise_on_deleted_version=False
         )
         data = (current.get("data") or {}).get("data")
-        version = int(((current.get("data") or {}).get("metadata") or {}).get("version") or 0)
+        meta = (current.get("data") or {}).get("metadata") or {}
+        version = int(meta.get("version") or 0)
+        tags = meta.get("custom_metadata")
     except vexc.InvalidPath:
         # No secret yet; or, with 404 and a KV version number, a deleted one.
         pass
-    if data == dict(intent.data):
+    owner = tenancy.owner_of(xr)
+    changed = False
+    if data != dict(intent.data):
+        # cas: write only over the version just read, so concurrent writers cannot lose updates.
+        client.secrets.kv.v2.create_or_update_secret(
+            path=path, secret=dict(intent.data), cas=version, mount_point=mount
+        )
+        changed = True
+    if tags != owner:  # the owner tag the garbage collector goes by (gc.py)
+        client.secrets.kv.v2.update_metadata(path=path, mount_point=mount, custom_metadata=owner)
+        changed = True
+    return changed
+
+
+def _delete_kv(client: hvac.Client, intent: KVDelete, kv_mount: str | None, xr: Composite) -> bool:
+    """Remove an entry and all its versions, unless another owner's tag says it is not ours."""
+    mount, path = split_kv_path(intent.path, kv_mount)
+    try:
+        meta = client.secrets.kv.v2.read_secret_metadata(path=path, mount_point=mount)
+    except vexc.InvalidPath:
+        return False  # already gone
+    if not tenancy.owned_by((meta.get("data") or {}).get("custom_metadata"), xr):
         return False
-    # cas: write only over the version just read, so concurrent writers cannot lose updates.
-    client.secrets.kv.v2.create_or_update_secret(
-        path=path, secret=dict(intent.data), cas=version, mount_point=mount
-    )
+    client.secrets.kv.v2.delete_metadata_and_all_versions(path=path, mount_point=mount)
+    return True
+
+
+def _delete_database(client: hvac.Client, intent: DatabaseDelete, mount: str) -> bool:
+    """Role first (its leases are revoked with it), then the connection; both idempotent."""
+    client.secrets.database.delete_role(name=intent.role, mount_point=mount)
+    client.secrets.database.delete_connection(name=intent.connection, mount_point=mount)
     return True
 
 
@@ -190,6 +267,10 @@ def _where(intent: VaultIntent, settings: PlatformSettings) -> str:
         return f"{mount}/config/{intent.name}"
     if isinstance(intent, DatabaseRole):
         return f"{mount}/roles/{intent.name}"
+    if isinstance(intent, KVDelete):
+        return intent.path
+    if isinstance(intent, DatabaseDelete):
+        return f"{mount}/roles/{intent.role}"
     return intent.what
 
 
@@ -247,7 +328,11 @@ def sync(
     vault = settings.vault
     outcome = Outcome(
         retry_seconds=vault.retrySeconds,
-        paths=[_where(i, settings) for i in intents if not isinstance(i, Pending)],
+        paths=[
+            _where(i, settings)
+            for i in intents
+            if not isinstance(i, (Pending, KVDelete, DatabaseDelete))
+        ],
     )
     pending = [i for i in intents if isinstance(i, Pending)]
     work = [i for i in intents if not isinstance(i, Pending)]
@@ -273,7 +358,15 @@ def sync(
         where = _where(intent, settings)
         try:
             if isinstance(intent, KVWrite):
-                changed = _apply_kv(client, intent, vault.kvMount)
+                changed = _apply_kv(client, intent, vault.kvMount, xr)
+            elif isinstance(intent, KVDelete):
+                changed = _delete_kv(client, intent, vault.kvMount, xr)
+                (outcome.deleted if changed else outcome.unchanged).append(where)
+                continue
+            elif isinstance(intent, DatabaseDelete):
+                _delete_database(client, intent, vault.database.mount)
+                outcome.deleted.append(where)
+                continue
             elif isinstance(intent, DatabaseConnection):
                 changed = _apply_connection(client, intent, vault.database.mount, login.address)
             else:
@@ -301,6 +394,7 @@ def _log(log: Any, xr: Composite, outcome: Outcome) -> None:
             namespace=xr.namespace,
             written=outcome.written,
             unchanged=outcome.unchanged,
+            deleted=outcome.deleted,
         )
     else:
         log.info(

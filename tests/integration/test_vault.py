@@ -26,6 +26,7 @@ from function.kinds import postgresql
 from function.platform import PlatformSettings
 from function.runner import run
 from function.structs import JSON, to_dict
+from function.vault import gc
 from function.vault import sync as vaultsync
 from function.vault.kubeconfig import kubeconfig_intent
 from function.vault.sql import quote_ident
@@ -36,17 +37,19 @@ from tests.integration.servers import Bao, Postgres, closed_port
 PG = "database.platform.example.org/v1alpha1"
 NAMESPACE, NAME = "team-a", "app"
 VAULT_PATH = "secret/database/dev"
-CONNECTION = f"{NAMESPACE}-{NAME}"  # database engine connection name
+WRITTEN = f"secret/tenants/{NAMESPACE}/database/dev"  # where the function puts VAULT_PATH
+IN_MOUNT = WRITTEN.removeprefix("secret/")
+CONNECTION = f"{NAMESPACE}_{NAME}"  # database engine connection name
 ROLE = f"{CONNECTION}-readwrite"
 ADMIN_SECRET = {"namespace": "crossplane-system", "name": "shared-postgresql-admin"}
 
 POLICY = """
-path "secret/data/database/*" { capabilities = ["create", "read", "update"] }
-path "secret/data/clusters/*" { capabilities = ["create", "read", "update"] }
-path "database/config/*" { capabilities = ["create", "read", "update"] }
-path "database/roles/*" { capabilities = ["create", "read", "update"] }
+path "secret/data/tenants/*" { capabilities = ["create", "read", "update"] }
+path "secret/metadata/tenants/*" { capabilities = ["read", "update", "delete", "list"] }
+path "database/config/*" { capabilities = ["create", "read", "update", "delete"] }
+path "database/roles/*" { capabilities = ["create", "read", "update", "delete"] }
 """
-DENY = POLICY + '\npath "secret/data/database/dev" { capabilities = ["deny"] }\n'
+DENY = POLICY + f'\npath "secret/data/{IN_MOUNT}" {{ capabilities = ["deny"] }}\n'
 
 
 def b64(text: str) -> str:
@@ -151,14 +154,14 @@ def test_kv_and_database_engine_land_and_vault_issues_a_working_credential(
     assert (c.status, c.reason) == (fnv1.STATUS_CONDITION_TRUE, "Synced"), c.message
     assert warnings(rsp) == []
     assert status(rsp)["vault"] == {
-        "path": VAULT_PATH,
+        "path": WRITTEN,
         "credentialsPath": f"database/creds/{ROLE}",
     }
     assert_no_secrets(rsp, healthy["token"], postgres.password)
 
     admin = bao.client()
     kv = admin.secrets.kv.v2.read_secret_version(
-        path="database/dev", mount_point="secret", raise_on_deleted_version=False
+        path=IN_MOUNT, mount_point="secret", raise_on_deleted_version=False
     )
     data = prepare_database(postgres, rsp)
     assert kv["data"]["data"] == data
@@ -202,9 +205,7 @@ def test_rerun_writes_nothing(bao: Bao, postgres: Postgres, healthy: dict[str, A
     again = run(healthy["req"])
     assert condition(again).status == fnv1.STATUS_CONDITION_TRUE
     assert desired_bytes(again) == desired_bytes(healthy["rsp"])
-    meta = bao.client().secrets.kv.v2.read_secret_metadata(
-        path="database/dev", mount_point="secret"
-    )
+    meta = bao.client().secrets.kv.v2.read_secret_metadata(path=IN_MOUNT, mount_point="secret")
     assert meta["data"]["current_version"] == 1
     # Nothing written at all: the same step, asked directly, reports only unchanged items.
     req = healthy["req"]
@@ -221,13 +222,13 @@ def test_rerun_writes_nothing(bao: Bao, postgres: Postgres, healthy: dict[str, A
     out = vaultsync.sync(ctx.xr, postgresql.KIND.compose(ctx).vault, ctx.platform, creds)
     assert out.ok
     assert out.written == []
-    assert out.unchanged == [VAULT_PATH, f"database/config/{CONNECTION}", f"database/roles/{ROLE}"]
+    assert out.unchanged == [WRITTEN, f"database/config/{CONNECTION}", f"database/roles/{ROLE}"]
 
 
 def _kube_sync(bao: Bao, token: str, kubeconfig: str) -> vaultsync.Outcome:
     s = PlatformSettings.model_validate({"vault": {"address": bao.address}})
     secret = {"data": {"value": b64(kubeconfig)}}
-    intent = kubeconfig_intent("secret/clusters/dev", secret, "dev-kubeconfig")
+    intent = kubeconfig_intent("secret/tenants/team-a/clusters/dev", secret, "dev-kubeconfig")
     creds = {"platform": {"vault-token": token.encode()}}
     xr_id = Composite("compute.platform.example.org/v1alpha1", "KubernetesCluster", "dev", "t", "u")
     return vaultsync.sync(xr_id, [intent], s, creds)
@@ -238,19 +239,25 @@ def test_kubeconfig_versions(bao: Bao, healthy: dict[str, Any]) -> None:
     kv = bao.client().secrets.kv.v2
     first = _kube_sync(bao, token, "apiVersion: v1\nkind: Config\n# one\n")
     assert first.ok
-    assert first.written == ["secret/clusters/dev/kubeconfig"]
-    version = kv.read_secret_metadata("clusters/dev/kubeconfig", mount_point="secret")["data"]
+    assert first.written == ["secret/tenants/team-a/clusters/dev/kubeconfig"]
+    version = kv.read_secret_metadata(
+        "tenants/team-a/clusters/dev/kubeconfig", mount_point="secret"
+    )["data"]
     assert version["current_version"] == 1
     same = _kube_sync(bao, token, "apiVersion: v1\nkind: Config\n# one\n")
     assert same.ok
     assert same.written == []
     changed = _kube_sync(bao, token, "apiVersion: v1\nkind: Config\n# two\n")
     assert changed.ok
-    assert changed.written == ["secret/clusters/dev/kubeconfig"]
-    meta = kv.read_secret_metadata("clusters/dev/kubeconfig", mount_point="secret")["data"]
+    assert changed.written == ["secret/tenants/team-a/clusters/dev/kubeconfig"]
+    meta = kv.read_secret_metadata("tenants/team-a/clusters/dev/kubeconfig", mount_point="secret")[
+        "data"
+    ]
     assert meta["current_version"] == 2
     stored = kv.read_secret_version(
-        "clusters/dev/kubeconfig", mount_point="secret", raise_on_deleted_version=False
+        "tenants/team-a/clusters/dev/kubeconfig",
+        mount_point="secret",
+        raise_on_deleted_version=False,
     )
     assert stored["data"]["data"] == {"value": "apiVersion: v1\nkind: Config\n# two\n"}
 
@@ -469,7 +476,7 @@ def test_policy_denies_the_path(bao: Bao, postgres: Postgres, healthy: dict[str,
     token = policy_token(bao, DENY, name="function-platform-denied")
     rsp = run(pg_request(bao.address, postgres, {"vault-token": token.encode()}))
     _assert_fault(rsp, healthy["rsp"], "PermissionDenied")
-    assert VAULT_PATH in condition(rsp).message
+    assert WRITTEN in condition(rsp).message
     # The engine config is allowed and was still applied; only the KV write was denied.
     assert [w.reason for w in warnings(rsp)] == ["PermissionDenied"]
     assert_no_secrets(rsp, token, postgres.password)
@@ -528,3 +535,155 @@ def test_quoted_malicious_names_stay_names_in_postgresql(postgres: Postgres) -> 
     )
     assert postgres.psql("SELECT count(*) FROM pg_tables WHERE tablename = 'pwned'") == "0"
     postgres.psql(f"DROP ROLE {quote_ident(name)}")
+
+
+def _entry(bao: Bao, path: str) -> JSON | None:
+    try:
+        meta: JSON = bao.client().secrets.kv.v2.read_secret_metadata(
+            path=path, mount_point="secret"
+        )
+        return meta["data"]
+    except Exception:  # hvac InvalidPath: not there
+        return None
+
+
+def test_changed_vault_path_removes_the_old_entries(
+    bao: Bao, postgres: Postgres, healthy: dict[str, Any]
+) -> None:
+    """vaultPath changed, then removed: the old KV entry (all versions) and the engine role go."""
+    composite = xr(PG, "PostgreSQLInstance", {"environment": "dev", "vaultPath": "secret/old/db"})
+    composite["metadata"]["name"] = composite["metadata"]["uid"] = "mover"
+    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": healthy["token"].encode()}}
+    common: dict[str, Any] = {
+        "required": {"vault-database-admin": [admin_secret(postgres)]},
+        "settings": settings(bao.address, postgres),
+        "credentials": creds,
+    }
+    first = run(request(composite, **common))
+    prepare_database(postgres, first)  # what provider-sql would create
+    assert status(first)["vault"]["path"] == "secret/tenants/team-a/old/db"
+    owner = _entry(bao, "tenants/team-a/old/db")
+    assert owner is not None
+    assert owner["custom_metadata"] == {
+        "owner-namespace": "team-a",
+        "owner-kind": "PostgreSQLInstance",
+        "owner-name": "mover",
+        "owner-uid": "mover",
+    }
+    composite["status"] = status(first)
+    composite["spec"]["parameters"]["vaultPath"] = "secret/new/db"
+    moved = run(request(composite, **common))
+    assert condition(moved).status == fnv1.STATUS_CONDITION_TRUE, condition(moved).message
+    assert _entry(bao, "tenants/team-a/old/db") is None
+    assert _entry(bao, "tenants/team-a/new/db") is not None
+    role = "team-a_mover-readwrite"
+    assert bao.client().secrets.database.read_role(role)["data"]["db_name"] == "team-a_mover"
+
+    composite["status"] = status(moved)
+    del composite["spec"]["parameters"]["vaultPath"]
+    removed = run(request(composite, **common))
+    assert condition(removed).message == "nothing left in Vault"
+    assert "vault" not in status(removed)
+    assert _entry(bao, "tenants/team-a/new/db") is None
+    assert role not in bao.client().secrets.database.list_roles()["data"]["keys"]
+    assert "team-a_mover" not in bao.client().secrets.database.list_connections()["data"]["keys"]
+
+
+def test_forged_status_cannot_delete_another_tenants_entry(
+    bao: Bao, postgres: Postgres, healthy: dict[str, Any]
+) -> None:
+    """A status.vault pointing into team-b's subtree is not acted on by a team-a XR."""
+    bao.client().secrets.kv.v2.create_or_update_secret(
+        path="tenants/team-b/victim", secret={"k": "v"}, mount_point="secret"
+    )
+    composite = xr(PG, "PostgreSQLInstance", {"environment": "dev"})
+    composite["status"] = {"vault": {"path": "secret/tenants/team-b/victim"}}
+    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": healthy["token"].encode()}}
+    run(request(composite, settings=settings(bao.address, postgres), credentials=creds))
+    assert _entry(bao, "tenants/team-b/victim") is not None
+
+
+def _registered(
+    bao: Bao, postgres: Postgres, token: str, folder: str, names: tuple[str, ...]
+) -> list[JSON]:
+    """XRs with vaultPath secret/<folder>/<name>, registered, each with the status it got."""
+    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": token.encode()}}
+    out = []
+    for n in names:
+        composite = xr(
+            PG,
+            "PostgreSQLInstance",
+            {"environment": "dev", "vaultPath": f"secret/{folder}/{n}"},
+            name=n,
+        )
+        rsp = run(request(composite, settings=settings(bao.address, postgres), credentials=creds))
+        composite["status"] = status(rsp)
+        out.append(composite)
+    return out
+
+
+def test_collector_deletes_entries_whose_owner_is_gone(
+    bao: Bao, postgres: Postgres, healthy: dict[str, Any]
+) -> None:
+    """gc.collect: entries of a deleted XR go; a live owner's, and untagged ones, stay."""
+    live, _ = _registered(bao, postgres, healthy["token"], "gc", ("live", "gone"))
+    bao.client().secrets.kv.v2.create_or_update_secret(
+        path="tenants/team-a/gc/untagged", secret={"k": "v"}, mount_point="secret"
+    )
+    client = bao.client()
+    client.token = healthy["token"]  # the function's own policy suffices
+    deleted = gc.collect(client, PlatformSettings().vault, "secret", [live])
+    # Entries of owners not listed (other tests' XRs) go as well; so does "gone".
+    assert "tenants/team-a/gc/gone" in deleted
+    assert not {"tenants/team-a/gc/live", "tenants/team-a/gc/untagged"} & set(deleted)
+    assert _entry(bao, "tenants/team-a/gc/gone") is None
+    assert _entry(bao, "tenants/team-a/gc/live") is not None
+    assert _entry(bao, "tenants/team-a/gc/untagged") is not None
+
+
+def _operation_request(
+    address: str, pg: Postgres, token: str, required: dict[str, list[JSON]]
+) -> fnv1.RunFunctionRequest:
+    """What Crossplane sends an Operation step: no observed composite, the live XRs required."""
+    req = fnv1.RunFunctionRequest()
+    req.input.update(
+        {
+            "apiVersion": "fn.platform.example.org/v1beta1",
+            "kind": "Input",
+            "spec": settings(address, pg),
+        }
+    )
+    req.credentials["platform"].credential_data.data["vault-token"] = token.encode()
+    for name, items in required.items():
+        found = req.required_resources[name]
+        for item in items:
+            found.items.add().resource.update(item)
+    return req
+
+
+def test_operation_request_collects_orphans_and_refuses_without_the_xr_lists(
+    bao: Bao, postgres: Postgres, healthy: dict[str, Any]
+) -> None:
+    """The CronOperation's call through function.runner.run: orphans go, live entries stay."""
+    keep, _ = _registered(bao, postgres, healthy["token"], "op", ("keep", "orphan"))
+    # Without every XR list nothing is deleted: a missing list is not "no XR alive".
+    partial = run(
+        _operation_request(bao.address, postgres, healthy["token"], {"postgresqlinstances": [keep]})
+    )
+    assert [r.severity for r in partial.results] == [fnv1.SEVERITY_FATAL]
+    assert "kubernetesclusters" in partial.results[0].message
+    assert _entry(bao, "tenants/team-a/op/orphan") is not None
+
+    rsp = run(
+        _operation_request(
+            bao.address,
+            postgres,
+            healthy["token"],
+            {"postgresqlinstances": [keep], "kubernetesclusters": []},
+        )
+    )
+    assert list(rsp.results) == []
+    assert "secret/tenants/team-a/op/orphan" in to_dict(rsp.output)["deleted"]
+    assert _entry(bao, "tenants/team-a/op/orphan") is None
+    assert _entry(bao, "tenants/team-a/op/keep") is not None
+    assert healthy["token"] not in str(rsp)

@@ -1,8 +1,10 @@
 """Vault intents for a PostgreSQLInstance with a vaultPath.
 
-- KV v2 at ``<vaultPath>``: the connection details of the connection Secret.
+- KV v2 at ``<vaultPath>`` inside the namespace's subtree (tenancy.py): the
+  connection details of the connection Secret.
 - Database secrets engine: a connection config for this database and a
-  ``<connection>-readwrite`` role. Vault logs in with admin credentials:
+  ``<connection>-readwrite`` role, the connection named ``<namespace>_<name>``.
+  Vault logs in with admin credentials:
 
   shared server: the admin connection Secret provider-sql uses
     (input postgresql.shared.adminConnectionSecret), read as a required resource;
@@ -24,7 +26,6 @@ from urllib.parse import quote
 
 from function.context import Selector
 from function.kinds.postgresql.connection import PostgreSQLContext
-from function.naming import dns_label
 from function.secrets import secret_value
 from function.structs import JSON
 from function.vault.intents import (
@@ -35,6 +36,7 @@ from function.vault.intents import (
     VaultIntent,
 )
 from function.vault.sql import statement_ident
+from function.vault.tenancy import engine_name, tenant_path
 
 ADMIN_SECRET = "vault-database-admin"
 
@@ -75,13 +77,14 @@ def intents(
     if not vault_path:
         return []
     connection: Mapping[str, str] = secret["stringData"]
-    out: list[VaultIntent] = [KVWrite(vault_path, dict(connection))]
+    path = tenant_path(ctx.platform.vault, ctx.xr.namespace, vault_path)
+    out: list[VaultIntent] = [KVWrite(path, dict(connection))]
     settings = ctx.platform.vault.database
     if not wants_engine(ctx):
         return out
     found = ctx.require(ADMIN_SECRET, admin)
     username, password = secret_value(found, "username"), secret_value(found, "password")
-    name = dns_label(ctx.xr.namespace, ctx.xr.name)
+    name = engine_name(ctx.xr.namespace, ctx.xr.name)
     if not username or not password:
         out.append(
             Pending(

@@ -1,0 +1,47 @@
+"""The Vault garbage collector as an Operation step (install/vault-gc.yaml).
+
+An Operation's RunFunctionRequest has no observed composite; the CronOperation
+pre-populates the live XRs as required resources (one requirement per kind in
+REQUIREMENTS). Only when every one of them is present does this delete
+anything: a missing list must never read as "no XR is alive".
+"""
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from function.platform import PlatformSettings
+from function.structs import JSON
+from function.vault import client as vclient
+from function.vault import gc
+
+# requirementName -> the XR kind it lists; install/vault-gc.yaml uses the same names.
+REQUIREMENTS = {
+    "postgresqlinstances": "PostgreSQLInstance",
+    "kubernetesclusters": "KubernetesCluster",
+}
+
+
+def collect(
+    settings: PlatformSettings,
+    credentials: Mapping[str, Mapping[str, bytes]],
+    required: Mapping[str, Sequence[JSON]],
+    log: Any = None,
+) -> tuple[JSON, str | None]:
+    """(output, problem): the Operation's output (paths deleted) or why nothing was done."""
+    missing = sorted(set(REQUIREMENTS) - set(required))
+    if missing:
+        return {"deleted": []}, "required resources missing: " + ", ".join(missing)
+    live = [xr for name in sorted(REQUIREMENTS) for xr in required[name]]
+    try:
+        login = vclient.resolve(settings, credentials)
+        deadline = time.monotonic() + settings.vault.budgetSeconds
+        client = vclient.connect(login, settings, credentials, deadline)
+        mount = settings.vault.kvMount or "secret"
+        deleted = gc.collect(client, settings.vault, mount, live)
+    except Exception as e:  # classified; secrets never in the message
+        failure = vclient.classify(e, settings.vault.address or "", ())
+        return {"deleted": []}, f"{failure.reason}: {failure.message}"
+    if log is not None:
+        log.info("vault gc", live=len(live), deleted=deleted)
+    return {"deleted": [f"{mount}/{p}" for p in deleted]}, None
