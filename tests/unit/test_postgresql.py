@@ -140,6 +140,14 @@ def test_two_instances_of_one_environment_do_not_collide() -> None:
 # --- dedicated server -------------------------------------------------------------------------
 
 
+# The platform's backup wiring; the default input has none (test_data_field.py covers the FATAL).
+BACKUP = {
+    "destinationPath": "s3://platform-backups/postgresql",
+    "credentials": {"clusterSecretStore": "platform-backups", "remoteKey": "postgresql-backup"},
+}
+WITH_BACKUP = {"postgresql": {"dedicated": {"backup": BACKUP}}}
+
+
 @dataclass(frozen=True)
 class DedicatedCase:
     reason: str
@@ -154,7 +162,13 @@ DEDICATED_CASES = {
         reason="With backups on the cluster archives WAL to an object store and has a schedule.",
         backup=True,
         environment="production",
-        resources={"backup-store", "cluster", "connection-secret", "scheduled-backup"},
+        resources={
+            "backup-credentials",
+            "backup-store",
+            "cluster",
+            "connection-secret",
+            "scheduled-backup",
+        },
         instances=3,
     ),
     "BackupsOff": DedicatedCase(
@@ -177,7 +191,8 @@ def test_dedicated(case: DedicatedCase) -> None:
             "storageGB": 50,
             "version": 17,
             "size": "large",
-        }
+        },
+        settings=WITH_BACKUP,
     )
     got = d.resources
     assert set(got) == case.resources, case.reason
@@ -186,7 +201,7 @@ def test_dedicated(case: DedicatedCase) -> None:
     assert cluster["metadata"]["name"] == "app-pg"
     spec = cluster["spec"]
     assert spec["instances"] == case.instances, case.reason
-    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17-minimal-trixie"
+    assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-trixie"
     assert spec["storage"] == {"size": "50Gi"}
     assert spec["resources"]["limits"] == {"memory": "8Gi"}
     assert spec["bootstrap"]["initdb"] == {
@@ -224,12 +239,12 @@ def test_dedicated_servers_come_from_the_postgresql_dedicated_input_section() ->
             "dedicated": {
                 "storageClass": "fast",
                 "instances": {"dev": 2},
-                "images": {"16": "registry.example/pg:16"},
+                "images": {"16": "registry.example/pg:16.10"},
                 "backup": {
                     "schedule": "0 30 1 * * *",
                     "destinationPath": "s3://elsewhere/pg",
                     "endpointURL": "https://s3.example",
-                    "credentialsSecret": "backup-creds",
+                    "credentials": BACKUP["credentials"],
                     "retentionPolicy": "7d",
                 },
             }
@@ -239,22 +254,23 @@ def test_dedicated_servers_come_from_the_postgresql_dedicated_input_section() ->
     spec = d.resources["cluster"]["spec"]
     assert spec["storage"] == {"size": "20Gi", "storageClass": "fast"}
     assert spec["instances"] == 2
-    assert spec["imageName"] == "registry.example/pg:16"
+    assert spec["imageName"] == "registry.example/pg:16.10"
     store = d.resources["backup-store"]["spec"]
     assert store["retentionPolicy"] == "7d"
     assert store["configuration"]["destinationPath"] == "s3://elsewhere/pg/team-a/app"
     assert store["configuration"]["endpointURL"] == "https://s3.example"
+    credentials = d.resources["backup-credentials"]["spec"]["target"]["name"]
     assert store["configuration"]["s3Credentials"] == {
-        "accessKeyId": {"name": "backup-creds", "key": "ACCESS_KEY_ID"},
-        "secretAccessKey": {"name": "backup-creds", "key": "ACCESS_SECRET_KEY"},
-    }
+        "accessKeyId": {"name": credentials, "key": "ACCESS_KEY_ID"},
+        "secretAccessKey": {"name": credentials, "key": "ACCESS_SECRET_KEY"},
+    }, "the ObjectStore reads the Secret the ExternalSecret writes"
     assert d.resources["scheduled-backup"]["spec"]["schedule"] == "0 30 1 * * *"
 
 
-def test_dedicated_backups_default_to_the_pods_iam_role() -> None:
-    _, d = compose(params={"deployment": "dedicated", "enableBackup": True})
+def test_dedicated_backup_defaults_leave_endpoint_and_storage_class_unset() -> None:
+    _, d = compose(params={"deployment": "dedicated", "enableBackup": True}, settings=WITH_BACKUP)
     configuration = d.resources["backup-store"]["spec"]["configuration"]
-    assert configuration["s3Credentials"] == {"inheritFromIAMRole": True}
+    assert "inheritFromIAMRole" not in configuration["s3Credentials"]
     assert "endpointURL" not in configuration
     assert "storageClass" not in d.resources["cluster"]["spec"]["storage"]
 
@@ -330,7 +346,7 @@ STATUS_CASES = {
     ),
     "DedicatedClusterReady": StatusCase(
         reason="Once a dedicated cluster is Ready the endpoint is its read-write Service.",
-        params={"deployment": "dedicated"},
+        params={"deployment": "dedicated", "enableBackup": False},
         observed={"cluster": _observed_ready("Cluster", CNPG_API, ready_condition())},
         endpoint="app-pg-rw.team-a.svc:5432",
     ),

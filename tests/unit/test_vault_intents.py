@@ -5,14 +5,15 @@ import base64
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from function.kinds.postgresql.vault import creation_statements, revocation_statements
 from function.runner import run
 from function.vault.intents import DatabaseConnection, KVWrite, split_kv_path
 from function.vault.kubeconfig import kubeconfig_intent
-from function.vault.postgresql import creation_statements, revocation_statements
 from function.vault.sql import quote_ident, statement_ident
-from tests.builders import desired, request, status, xr
+from harness.requests import desired, request, status, xr
 
 PG = "database.platform.example.org/v1alpha1"
+DEDICATED_DEV = {"environment": "dev", "deployment": "dedicated", "enableBackup": False}
 MALICIOUS = 'x"; DROP TABLE users; --'
 
 
@@ -64,7 +65,7 @@ def _rsp(params: dict[str, object], **kw: object) -> fnv1.RunFunctionResponse:
 
 
 def test_without_vault_path_nothing_about_vault() -> None:
-    rsp = _rsp({"environment": "dev", "deployment": "dedicated"})
+    rsp = _rsp({"environment": "dev", "deployment": "dedicated", "enableBackup": False})
     assert not [c for c in rsp.conditions if c.type == "VaultSynced"]
     assert "vault" not in status(rsp)
     assert "enableSuperuserAccess" not in desired(rsp)["cluster"]["spec"]
@@ -77,7 +78,7 @@ def test_not_configured_is_a_warning_with_the_path_in_status() -> None:
     assert [r.reason for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING] == [
         "VaultNotConfigured"
     ]
-    assert status(rsp)["vault"] == {"path": "secret/database/dev"}
+    assert status(rsp)["vault"] == {"path": "secret/tenants/team-a/database/dev"}
     assert rsp.meta.ttl.seconds == 30
     # The admin Secret is asked for; until it is there the engine config waits.
     assert "vault-database-admin" in rsp.requirements.resources
@@ -85,7 +86,7 @@ def test_not_configured_is_a_warning_with_the_path_in_status() -> None:
 
 def test_dedicated_uses_the_cnpg_superuser() -> None:
     rsp = _rsp(
-        {"environment": "dev", "deployment": "dedicated", "vaultPath": "secret/db/x"},
+        {**DEDICATED_DEV, "vaultPath": "secret/db/x"},
         settings={"vault": {"address": "http://127.0.0.1:1"}},
         credentials={"platform": {"password-key": b"k"}},
     )
@@ -98,7 +99,7 @@ def test_dedicated_uses_the_cnpg_superuser() -> None:
 
 def test_engine_disabled_means_kv_only() -> None:
     rsp = _rsp(
-        {"environment": "dev", "deployment": "dedicated", "vaultPath": "secret/db/x"},
+        {**DEDICATED_DEV, "vaultPath": "secret/db/x"},
         settings={"vault": {"database": {"enabled": False}}},
     )
     assert "enableSuperuserAccess" not in desired(rsp)["cluster"]["spec"]
