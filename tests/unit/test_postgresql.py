@@ -12,6 +12,7 @@ from function.kinds.postgresql.connection import SECRET, PostgreSQLContext
 from function.kinds.postgresql.dedicated import BARMAN_API, BARMAN_PLUGIN, CNPG_API
 from function.kinds.postgresql.shared import SQL_API
 from function.structs import JSON
+from harness.requests import observed_secret, ready_condition
 from tests.composing import context, status
 
 EXTERNAL_NAME = "crossplane.io/external-name"
@@ -24,25 +25,6 @@ def compose(
     params: dict[str, Any] = {"environment": "dev"} | kw.pop("params", {})
     ctx = context(KIND, params, name=name, namespace=namespace, **kw)
     return ctx, KIND.compose(ctx)
-
-
-def ready_condition(status_value: str = "True", synced: str = "True") -> JSON:
-    """status of a managed resource with these Ready and Synced conditions."""
-    return {
-        "conditions": [
-            {"type": "Ready", "status": status_value, "reason": "Available"},
-            {"type": "Synced", "status": synced, "reason": "ReconcileSuccess"},
-        ]
-    }
-
-
-def observed_secret(desired_secret: JSON) -> JSON:
-    """The Secret as the API server returns it: stringData folded into base64 data."""
-    out = {k: v for k, v in desired_secret.items() if k != "stringData"}
-    out["data"] = {
-        k: base64.b64encode(v.encode()).decode() for k, v in desired_secret["stringData"].items()
-    }
-    return out
 
 
 def ident(d: Desired) -> str:
