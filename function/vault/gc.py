@@ -1,4 +1,4 @@
-"""Garbage collection of KV entries whose owner XR is gone (run by a CronOperation).
+"""Garbage collection of Vault entries whose owner XR is gone (run by a CronOperation).
 
 Deleting an XR does not run the composition pipeline, so its entries are
 removed later: every entry the function writes carries its owner in
@@ -50,4 +50,38 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
             continue
         client.secrets.kv.v2.delete_metadata_and_all_versions(path=entry, mount_point=mount)
         deleted.append(entry)
+    return deleted
+
+
+def collect_database(
+    client: hvac.Client, mount: str, live: set[str], role_suffix: str = "-readwrite"
+) -> list[str]:
+    """Delete database-engine roles and connections of PostgreSQLInstances that are gone.
+
+    live holds the engine names (tenancy.engine_name) of the live XRs. Only
+    what carries the function's signature goes: a role <name><role_suffix>
+    whose db_name is <name>, <name> of the <namespace>_<xr> form, and its
+    connection when that allows only this role. The paths deleted, with mount.
+    """
+    try:
+        roles = client.secrets.database.list_roles(mount_point=mount)["data"]["keys"]
+    except vexc.InvalidPath:
+        return []
+    deleted: list[str] = []
+    for role in sorted(roles):
+        name = role.removesuffix(role_suffix)
+        if name == role or "_" not in name or name in live:
+            continue
+        data = client.secrets.database.read_role(name=role, mount_point=mount)["data"]
+        if data.get("db_name") != name:
+            continue  # not the function's
+        client.secrets.database.delete_role(name=role, mount_point=mount)
+        deleted.append(f"{mount}/roles/{role}")
+        try:
+            connection = client.secrets.database.read_connection(name=name, mount_point=mount)
+        except vexc.InvalidPath:
+            continue
+        if list(connection["data"].get("allowed_roles") or []) == [role]:
+            client.secrets.database.delete_connection(name=name, mount_point=mount)
+            deleted.append(f"{mount}/config/{name}")
     return deleted

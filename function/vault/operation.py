@@ -13,7 +13,7 @@ from typing import Any
 from function.platform import PlatformSettings
 from function.structs import JSON
 from function.vault import client as vclient
-from function.vault import gc
+from function.vault import gc, tenancy
 
 # requirementName -> the XR kind it lists; install/vault-gc.yaml uses the same names.
 REQUIREMENTS = {
@@ -38,10 +38,16 @@ def collect(
         deadline = time.monotonic() + settings.vault.budgetSeconds
         client = vclient.connect(login, settings, credentials, deadline)
         mount = settings.vault.kvMount or "secret"
-        deleted = gc.collect(client, settings.vault, mount, live)
+        deleted = [f"{mount}/{p}" for p in gc.collect(client, settings.vault, mount, live)]
+        if settings.vault.database.enabled:
+            engines = {
+                tenancy.engine_name(xr["metadata"]["namespace"], xr["metadata"]["name"])
+                for xr in required["postgresqlinstances"]
+            }
+            deleted += gc.collect_database(client, settings.vault.database.mount, engines)
     except Exception as e:  # classified; secrets never in the message
         failure = vclient.classify(e, settings.vault.address or "", ())
         return {"deleted": []}, f"{failure.reason}: {failure.message}"
     if log is not None:
         log.info("vault gc", live=len(live), deleted=deleted)
-    return {"deleted": [f"{mount}/{p}" for p in deleted]}, None
+    return {"deleted": deleted}, None

@@ -46,8 +46,8 @@ ADMIN_SECRET = {"namespace": "crossplane-system", "name": "shared-postgresql-adm
 POLICY = """
 path "secret/data/tenants/*" { capabilities = ["create", "read", "update"] }
 path "secret/metadata/tenants/*" { capabilities = ["read", "update", "delete", "list"] }
-path "database/config/*" { capabilities = ["create", "read", "update", "delete"] }
-path "database/roles/*" { capabilities = ["create", "read", "update", "delete"] }
+path "database/config/*" { capabilities = ["create", "read", "update", "delete", "list"] }
+path "database/roles/*" { capabilities = ["create", "read", "update", "delete", "list"] }
 """
 DENY = POLICY + f'\npath "secret/data/{IN_MOUNT}" {{ capabilities = ["deny"] }}\n'
 
@@ -666,6 +666,7 @@ def test_operation_request_collects_orphans_and_refuses_without_the_xr_lists(
 ) -> None:
     """The CronOperation's call through function.runner.run: orphans go, live entries stay."""
     keep, _ = _registered(bao, postgres, healthy["token"], "op", ("keep", "orphan"))
+    app = to_dict(healthy["req"].observed.composite.resource)  # alive, with engine entries
     # Without every XR list nothing is deleted: a missing list is not "no XR alive".
     partial = run(
         _operation_request(bao.address, postgres, healthy["token"], {"postgresqlinstances": [keep]})
@@ -679,11 +680,46 @@ def test_operation_request_collects_orphans_and_refuses_without_the_xr_lists(
             bao.address,
             postgres,
             healthy["token"],
-            {"postgresqlinstances": [keep], "kubernetesclusters": []},
+            {"postgresqlinstances": [keep, app], "kubernetesclusters": []},
         )
     )
     assert list(rsp.results) == []
     assert "secret/tenants/team-a/op/orphan" in to_dict(rsp.output)["deleted"]
+    assert f"database/roles/{ROLE}" not in to_dict(rsp.output)["deleted"], "app is alive"
     assert _entry(bao, "tenants/team-a/op/orphan") is None
     assert _entry(bao, "tenants/team-a/op/keep") is not None
     assert healthy["token"] not in str(rsp)
+
+
+def test_collector_deletes_database_roles_of_deleted_instances_only(
+    bao: Bao, postgres: Postgres, healthy: dict[str, Any]
+) -> None:
+    """gc.collect_database: a gone XR's engine entries go; live and foreign ones stay."""
+    creds = {"platform": {"password-key": PASSWORD_KEY, "vault-token": healthy["token"].encode()}}
+    params = {"environment": "dev", "vaultPath": "secret/gc-db/gone"}
+    prepare_database(postgres, run(request(xr(PG, "PostgreSQLInstance", params, name="gone"))))
+    gone = xr(PG, "PostgreSQLInstance", params, name="gone")
+    rsp = run(
+        request(
+            gone,
+            required={"vault-database-admin": [admin_secret(postgres)]},
+            settings=settings(bao.address, postgres),
+            credentials=creds,
+        )
+    )
+    assert condition(rsp).status == fnv1.STATUS_CONDITION_TRUE
+    root = bao.client()
+    root.secrets.database.create_role(
+        name="platform_reporting-readwrite",
+        db_name=CONNECTION,  # not its own name: not the function's signature
+        creation_statements=["SELECT 1;"],
+        mount_point="database",
+    )
+    client = bao.client()
+    client.token = healthy["token"]  # the function's own policy suffices
+    deleted = gc.collect_database(client, "database", {CONNECTION})
+    assert deleted == ["database/roles/team-a_gone-readwrite", "database/config/team-a_gone"]
+    roles = root.secrets.database.list_roles(mount_point="database")["data"]["keys"]
+    assert "team-a_gone-readwrite" not in roles
+    assert {ROLE, "platform_reporting-readwrite"} <= set(roles), "live and foreign roles stay"
+    assert gc.collect_database(client, "database", {CONNECTION}) == [], "nothing left to do"
