@@ -4,6 +4,7 @@ A message reads ``spec.parameters.storageGB: must be >= 1 (got 0)``: the path
 as a user writes it, the rule broken, and the value given.
 """
 
+import functools
 import json
 import re
 from typing import Any, TypeVar
@@ -11,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from function.model import Parameters
+from function.model import Parameters, Rule
 from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)
@@ -72,11 +73,17 @@ def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
 _CEL_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
 
 
+@functools.cache
+def _reads(rule: Rule) -> frozenset[str]:
+    """The fields a rule reads: its own and every self.<field> of its CEL."""
+    return frozenset({rule.field, *_CEL_FIELD.findall(rule.cel)})
+
+
 def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
     """Every cross-field rule params breaks, skipping rules that read a field already bad."""
     out = []
     for rule in model.rules:
-        if bad & {rule.field, *_CEL_FIELD.findall(rule.cel)}:
+        if bad and bad & _reads(rule):
             continue
         if not rule.check(params):
             out.append(
