@@ -462,3 +462,58 @@ def test_the_runner_marks_an_available_cluster_ready_and_the_xr_provisioning() -
 @pytest.mark.parametrize("with_kubeconfig", [False, True], ids=["provisioning", "add-ons"])
 def test_deterministic(with_kubeconfig: bool) -> None:
     assert resources(kubeconfig=with_kubeconfig) == resources(kubeconfig=with_kubeconfig)
+
+
+# ---------------------------------------------------------------- readiness of what it composes
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "obj_status", "want"),
+    [
+        pytest.param(
+            clusterapi.CLUSTER_API,
+            "Cluster",
+            _condition("Available", "False"),
+            False,
+            id="a v1beta2 Cluster not yet Available",
+        ),
+        pytest.param(
+            clusterapi.CONTROL_PLANE_API,
+            "KubeadmControlPlane",
+            _condition("Available", "True"),
+            True,
+            id="a KubeadmControlPlane reporting Available",
+        ),
+        pytest.param(
+            clusterapi.CLUSTER_API,
+            "MachineDeployment",
+            _condition("Ready", "True"),
+            False,
+            id="a MachineDeployment: a Ready condition is not enough, it needs Available",
+        ),
+        pytest.param(
+            clusterapi.BOOTSTRAP_API,
+            "KubeadmConfigTemplate",
+            {},
+            True,
+            id="a KubeadmConfigTemplate has no status: ready once it exists",
+        ),
+        pytest.param(
+            clusterapi.INFRASTRUCTURE_API,
+            "KubevirtMachineTemplate",
+            {},
+            True,
+            id="a KubevirtMachineTemplate has no status: ready once it exists",
+        ),
+        pytest.param(
+            HELM_API,
+            "ProviderConfig",
+            {},
+            True,
+            id="the helm ProviderConfig reaching the workload cluster: ready once it exists",
+        ),
+    ],
+)
+def test_readiness(api_version: str, kind: str, obj_status: JSON, want: bool) -> None:
+    obj = {"apiVersion": api_version, "kind": kind, "status": obj_status}
+    assert KIND.readiness.is_ready(obj) is want
