@@ -1,4 +1,4 @@
-"""The request path: dispatch, FATAL results, determinism, pass-through."""
+"""The request path: dispatch, FATAL results, phase and TTL, the Vault step's outcome."""
 
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -6,9 +6,11 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.kinds.postgresql import compose as postgresql_compose
 from function.runner import run
 from function.structs import to_struct
-from harness.requests import request, xr
+from harness.requests import desired, observed_secret, ready_condition, request, status, xr
 
 PG = "database.platform.example.org/v1alpha1"
+REDIS = "cache.platform.example.org/v1alpha1"
+DEDICATED_DEV = {"environment": "dev", "deployment": "dedicated", "enableBackup": False}
 
 
 def test_invalid_xr_gives_one_fatal_result_and_no_change() -> None:
@@ -82,3 +84,85 @@ def test_a_composer_bug_is_reported_without_a_traceback(monkeypatch: pytest.Monk
     rsp = run(request(xr(PG, "PostgreSQLInstance", {"environment": "dev"})))
     assert rsp.results[0].reason == "InternalError"
     assert "secret-value-must-not-leak" not in rsp.results[0].message
+
+
+# ---------------------------------------------------------------- phase, readiness and TTL
+
+
+def test_missing_password_key_is_fatal_and_names_the_credentials() -> None:
+    rsp = run(request(xr(PG, "PostgreSQLInstance", {"environment": "dev"}), credentials={}))
+    assert [r.severity for r in rsp.results] == [fnv1.SEVERITY_FATAL]
+    assert "credentials 'platform' have no key 'password-key'" in rsp.results[0].message
+    assert not rsp.desired.resources
+
+
+def test_phase_readiness_and_ttl_follow_the_observed_state() -> None:
+    composite = xr(PG, "PostgreSQLInstance", {"environment": "dev"})
+    provisioning = run(request(composite))
+    assert status(provisioning)["phase"] == "Provisioning"
+    assert provisioning.meta.ttl.seconds == 30
+    first = desired(provisioning)
+    observed = {k: v | {"status": ready_condition()} for k, v in first.items()}
+    observed["connection-secret"] = observed_secret(first["connection-secret"])
+    ready = run(request(composite, observed=observed))
+    assert status(ready)["phase"] == "Ready"
+    assert all(r.ready == fnv1.READY_TRUE for r in ready.desired.resources.values())
+    assert ready.meta.ttl.seconds == 600
+    observed["grant"] = first["grant"] | {"status": ready_condition("False", synced="False")}
+    degraded = run(request(composite, observed=observed))
+    assert status(degraded)["phase"] == "Degraded"
+    assert degraded.desired.resources["grant"].ready == fnv1.READY_FALSE
+
+
+def test_a_composer_warning_becomes_a_warning_result() -> None:
+    params = {"environment": "dev", "passwordSecretRef": {"name": "mine"}}
+    waiting = run(request(xr(REDIS, "RedisInstance", params, namespace="shop")))
+    assert [(r.severity, r.message) for r in waiting.results] == [
+        (
+            fnv1.SEVERITY_WARNING,
+            "waiting for Secret 'mine' (spec.parameters.passwordSecretRef) before writing the "
+            "connection Secret",
+        )
+    ]
+    sel = waiting.requirements.resources["user-password-secret"]
+    assert (sel.kind, sel.match_name, sel.namespace) == ("Secret", "mine", "shop")
+
+
+# ---------------------------------------------------------------- the Vault step's outcome
+
+
+def _rsp(params: dict[str, object], **kw: object) -> fnv1.RunFunctionResponse:
+    return run(request(xr(PG, "PostgreSQLInstance", params), **kw))  # type: ignore[arg-type]
+
+
+def test_without_vault_path_nothing_about_vault() -> None:
+    rsp = _rsp(DEDICATED_DEV)
+    assert not [c for c in rsp.conditions if c.type == "VaultSynced"]
+    assert "vault" not in status(rsp)
+    assert "enableSuperuserAccess" not in desired(rsp)["cluster"]["spec"]
+
+
+def test_not_configured_is_a_warning_with_the_path_in_status() -> None:
+    rsp = _rsp({"environment": "dev", "vaultPath": "secret/database/dev"})
+    (cond,) = [c for c in rsp.conditions if c.type == "VaultSynced"]
+    assert (cond.status, cond.reason) == (fnv1.STATUS_CONDITION_FALSE, "VaultNotConfigured")
+    assert [r.reason for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING] == [
+        "VaultNotConfigured"
+    ]
+    assert status(rsp)["vault"] == {"path": "secret/tenants/team-a/database/dev"}
+    assert rsp.meta.ttl.seconds == 30
+    # The admin Secret is asked for; until it is there the engine config waits.
+    assert "vault-database-admin" in rsp.requirements.resources
+
+
+def test_dedicated_uses_the_cnpg_superuser() -> None:
+    rsp = _rsp(
+        {**DEDICATED_DEV, "vaultPath": "secret/db/x"},
+        settings={"vault": {"address": "http://127.0.0.1:1"}},
+        credentials={"platform": {"password-key": b"k"}},
+    )
+    assert desired(rsp)["cluster"]["spec"]["enableSuperuserAccess"] is True
+    sel = rsp.requirements.resources["vault-database-admin"]
+    assert (sel.match_name, sel.namespace) == ("app-pg-superuser", "team-a")
+    (cond,) = [c for c in rsp.conditions if c.type == "VaultSynced"]
+    assert cond.reason == "MissingCredentials"
