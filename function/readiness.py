@@ -52,8 +52,13 @@ def status_ready(obj: JSON) -> bool:
     return dig(obj, "status", "ready") is True
 
 
-# Core objects (Secret, ConfigMap, ...) carry no Ready condition.
-CORE: Rules = {("", ANY_KIND): exists}
+# Built-in Kubernetes objects, whichever kind composes them: core objects (Secret,
+# ConfigMap, ...) and RBAC have no status; a Deployment reports Available.
+CORE: Rules = {
+    ("", ANY_KIND): exists,
+    ("rbac.authorization.k8s.io", ANY_KIND): exists,
+    ("apps", "Deployment"): available_condition,
+}
 
 
 @dataclass(frozen=True)

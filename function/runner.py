@@ -19,6 +19,7 @@ from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
 from function.input import parse_input
 from function.kind import Kind
+from function.platform import PlatformSettings
 from function.readiness import is_failing
 from function.structs import JSON, to_dict, to_struct
 from function.vault import operation as vaultgc
@@ -83,6 +84,14 @@ def _observed(req: fnv1.RunFunctionRequest) -> Observed:
     return Observed({name: loader(r) for name, r in req.observed.resources.items()})
 
 
+def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
+    """The parsed function input, or the message of its FATAL."""
+    settings = parse_input(req.input.SerializeToString(deterministic=True))
+    if isinstance(settings, tuple):
+        return "invalid function input: " + "; ".join(settings)
+    return settings
+
+
 def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request."""
     rsp = response.to(req)
@@ -95,9 +104,9 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "UnsupportedKind", f"this function does not compose {xr.kind} ({xr.api_version})"
         )
-    settings = parse_input(req.input.SerializeToString(deterministic=True))
-    if isinstance(settings, tuple):
-        return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
+    settings = _input(req)
+    if isinstance(settings, str):
+        return _fatal(rsp, "InvalidInput", settings)
     ctx = kind.context(
         xr=xr,
         parameters=xr_object.get("spec", {}).get("parameters"),
@@ -133,9 +142,9 @@ def _operation(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
-    settings = parse_input(req.input.SerializeToString(deterministic=True))
-    if isinstance(settings, tuple):
-        return _fatal(rsp, "InvalidInput", "invalid function input: " + "; ".join(settings))
+    settings = _input(req)
+    if isinstance(settings, str):
+        return _fatal(rsp, "InvalidInput", settings)
     output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
@@ -164,12 +173,12 @@ def _sync_vault(
     return outcome.retry_after
 
 
-def _phase(kind: Kind[Any, Any], ctx: Context[Any, Any], desired: Desired) -> tuple[str, bool]:
-    observed = [ctx.observed.get(name) for name in desired.resources]
-    if any(is_failing(o) for o in observed):
+def _phase(ready: Mapping[str, bool], failing: bool) -> tuple[str, bool]:
+    """The XR's phase from its composed resources' readiness, and whether all are ready."""
+    if failing:
         return "Degraded", False
-    ready = all(kind.readiness.is_ready(o) for o in observed)
-    return ("Ready" if ready else "Provisioning"), ready
+    all_ready = all(ready.values())
+    return ("Ready" if all_ready else "Provisioning"), all_ready
 
 
 def _write(
@@ -179,12 +188,14 @@ def _write(
     desired: Desired,
     retry_after: int | None,
 ) -> None:
-    for name in sorted(desired.resources):
+    observed = {name: ctx.observed.get(name) for name in sorted(desired.resources)}
+    ready = {name: kind.readiness.is_ready(obj) for name, obj in observed.items()}
+    for name in observed:
         target = rsp.desired.resources[name]
         target.resource.CopyFrom(to_struct(desired.resources[name]))
-        target.ready = _READY[kind.readiness.is_ready(ctx.observed.get(name))]
+        target.ready = _READY[ready[name]]
 
-    phase, all_ready = _phase(kind, ctx, desired)
+    phase, all_ready = _phase(ready, any(is_failing(o) for o in observed.values()))
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
     rsp.desired.composite.resource.update({"status": status})

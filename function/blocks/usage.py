@@ -18,10 +18,13 @@ $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
 
 from collections.abc import Iterable
 
+from function import readiness
 from function.structs import JSON
 
 USAGE_API = "protection.crossplane.io/v1beta1"
 CRDS = ("crds/crossplane/protection.crossplane.io_usages.yaml",)
+# A Usage is a guard: it has nothing to become ready for.
+READINESS: readiness.Rules = {("protection.crossplane.io", "Usage"): readiness.exists}
 RESOURCE_LABEL = "platform.example.org/composition-resource"
 PREFIX = "usage"
 
