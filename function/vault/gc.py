@@ -14,6 +14,7 @@ import hvac
 from hvac import exceptions as vexc
 
 from function.structs import JSON
+from function.vault import tenancy
 from function.vault.settings import Vault
 
 
@@ -54,13 +55,13 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
 
 
 def collect_database(
-    client: hvac.Client, mount: str, live: set[str], role_suffix: str = "-readwrite"
+    client: hvac.Client, mount: str, live: set[str]
 ) -> list[str]:
     """Delete database-engine roles and connections of PostgreSQLInstances that are gone.
 
     live holds the engine names (tenancy.engine_name) of the live XRs. Only
-    what carries the function's signature goes: a role <name><role_suffix>
-    whose db_name is <name>, <name> of the <namespace>_<xr> form, and its
+    what carries the function's signature goes: a role <name>-readwrite
+    whose db_name is <name> (tenancy.role_name), <name> of the <namespace>_<xr> form, and its
     connection when that allows only this role. The paths deleted, with mount.
     """
     try:
@@ -69,7 +70,7 @@ def collect_database(
         return []
     deleted: list[str] = []
     for role in sorted(roles):
-        name = role.removesuffix(role_suffix)
+        name = role.removesuffix(tenancy.ROLE_SUFFIX)
         if name == role or "_" not in name or name in live:
             continue
         data = client.secrets.database.read_role(name=role, mount_point=mount)["data"]

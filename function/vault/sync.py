@@ -148,7 +148,7 @@ def stale(
     if before.credentialsPath and before.credentialsPath != now.credentialsPath:
         role = before.credentialsPath.removeprefix(prefix)
         connection = tenancy.engine_name(xr.namespace, xr.name)
-        if role == f"{connection}-readwrite":  # only this XR's own role
+        if role == tenancy.role_name(connection):  # only this XR's own role
             out.append(DatabaseDelete(connection, role))
     return out
 

@@ -17,6 +17,8 @@ from function.vault.settings import Vault
 OWNER_KEYS = ("owner-namespace", "owner-kind", "owner-name", "owner-uid")
 
 
+ROLE_SUFFIX = "-readwrite"
+
 def tenant_root(vault: Vault, namespace: str, mount: str) -> str:
     """<mount>/<prefix with the namespace>: the namespace's subtree, in vaultPath's convention
     (without the mount when kvMount is set)."""
@@ -51,6 +53,11 @@ def engine_name(namespace: str, name: str) -> str:
     config and role names (GenericNameRegex).
     """
     return f"{namespace}_{name}"
+
+
+def role_name(connection: str) -> str:
+    """The read-write role of an engine connection: <connection>-readwrite."""
+    return f"{connection}{ROLE_SUFFIX}"
 
 
 def owner_of(xr: Composite) -> dict[str, str]:

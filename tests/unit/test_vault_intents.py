@@ -13,7 +13,6 @@ from function.kinds.postgresql.vault import (
     ADMIN_SECRET,
     creation_statements,
     revocation_statements,
-    role_name,
 )
 from function.structs import JSON
 from function.vault.intents import (
@@ -28,6 +27,7 @@ from function.vault.kubeconfig import kubeconfig_intent
 from function.vault.model import VaultStatus
 from function.vault.sql import quote_ident, statement_ident
 from function.vault.sync import status_of
+from function.vault.tenancy import role_name
 from tests.composing import context
 
 MALICIOUS = 'x"; DROP TABLE users; --'

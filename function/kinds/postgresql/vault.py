@@ -36,13 +36,9 @@ from function.vault.intents import (
     VaultIntent,
 )
 from function.vault.sql import statement_ident
-from function.vault.tenancy import engine_name, tenant_path
+from function.vault.tenancy import engine_name, role_name, tenant_path
 
 ADMIN_SECRET = "vault-database-admin"
-
-
-def role_name(connection: str) -> str:
-    return f"{connection}-readwrite"
 
 
 def creation_statements(owner: str) -> tuple[str, ...]:
