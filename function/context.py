@@ -65,9 +65,6 @@ class Observed:
     def __contains__(self, name: str) -> bool:
         return name in self._loaders
 
-    def names(self) -> list[str]:
-        return sorted(self._loaders)
-
     def get(self, name: str) -> JSON | None:
         if name not in self._loaders:
             return None
