@@ -44,6 +44,11 @@ CORE_VERSION := $(shell awk '$$1 == "$(CORE_MODULE)" { print $$2 }' $(ROOT)/tool
 CROSSPLANE := $(TOOLS_BIN)/crossplane
 CROSSPLANE_CORE := $(TOOLS_BIN)/crossplane-core
 export CROSSPLANE CROSSPLANE_CORE
+# Tools outside tools/go.mod (their dependency graphs clash with Crossplane's),
+# each installed from the Go module proxy at the version pinned here.
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS_BIN)/helm
+export HELM
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -84,9 +89,24 @@ define build_tool
 	fi
 endef
 
+# install_tool(binary, package, version): `go install package@version` into
+# .tools/bin unless the binary's stamp already names that version.
+define install_tool
+	stamp=$(1).version; want="$(3)"; \
+	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
+		echo "tools: $(notdir $(1)) $$want is up to date"; \
+	else \
+		echo "tools: installing $(notdir $(1)) ($(2)@$$want)"; \
+		mkdir -p $(TOOLS_BIN); \
+		GOBIN=$(TOOLS_BIN) $(GO) install -ldflags='-s -w' $(2)@$(3); \
+		echo "$$want" > $$stamp; \
+	fi
+endef
+
 tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
+	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 venv: $(VENV_STAMP)
 

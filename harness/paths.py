@@ -65,3 +65,11 @@ class Tools:
                 f"missing tool binaries: {', '.join(missing)}; run `make tools` first"
             )
         return cls(cli.resolve(), core.resolve())
+
+
+def go_tool(name: str, root: Path = ROOT) -> Path:
+    """A tool `make tools` installs into <root>/.tools/bin, e.g. helm; $<NAME> overrides it."""
+    path = Path(os.environ.get(name.upper()) or root / ".tools/bin" / name)
+    if not _executable(path):
+        raise ToolMissingError(f"missing tool binary: {path}; run `make tools` first")
+    return path.resolve()
