@@ -1,0 +1,111 @@
+"""The VClusterEnvironment section of the function input: charts, quotas, Argo CD."""
+
+from pydantic import Field
+
+from function.context import Context
+from function.kinds.vclusterenvironment.model import Namespace, VClusterEnvironmentParameters
+from function.quantity import Quantity
+from function.settings import AddOnChart, HelmChart, ProviderConfigRef, SettingsModel, WaitTimeout
+
+
+class QuotaDefaults(SettingsModel):
+    """Quota of an environment whose XR sets none (spec.parameters.resources.quota)."""
+
+    cpu: Quantity = Field(default="4", description="Total CPU requests.")
+    memory: Quantity = Field(default="8Gi", description="Total memory requests and limits.")
+    pods: int = Field(default=30, ge=1, le=10000, description="Pods at most.")
+    storage: Quantity = Field(default="50Gi", description="Total storage of volume claims.")
+
+
+class LimitRangeDefaults(SettingsModel):
+    """Per-container defaults of an environment whose XR sets none."""
+
+    defaultCPU: Quantity = Field(default="1", description="Default CPU limit.")
+    defaultMemory: Quantity = Field(default="512Mi", description="Default memory limit.")
+    defaultRequestCPU: Quantity = Field(default="100m", description="Default CPU request.")
+    defaultRequestMemory: Quantity = Field(default="128Mi", description="Default memory request.")
+
+
+class Istio(SettingsModel):
+    """Istio's charts, installed into the vCluster in this order: base (CRDs), then istiod."""
+
+    base: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="https://istio-release.storage.googleapis.com/charts",
+                name="base",
+                version="1.30.3",
+            ),
+            namespace="istio-system",
+        ),
+        description="istio/base (CRDs and cluster roles).",
+    )
+    istiod: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="https://istio-release.storage.googleapis.com/charts",
+                name="istiod",
+                version="1.30.3",
+            ),
+            namespace="istio-system",
+        ),
+        description="istio/istiod (the control plane).",
+    )
+
+
+class Knative(SettingsModel):
+    """Knative Serving through the Knative operator: its chart, then a KnativeServing object."""
+
+    operator: AddOnChart = Field(
+        default=AddOnChart(
+            chart=HelmChart(
+                repository="https://knative.github.io/operator",
+                name="knative-operator",
+                version="v1.23.0",
+            ),
+            namespace="knative-operator",
+        ),
+        description="The knative-operator chart.",
+    )
+    servingNamespace: Namespace = Field(
+        default="knative-serving",
+        description="Namespace of the KnativeServing object (and Knative Serving) in the vCluster.",
+    )
+
+
+class ArgoCD(SettingsModel):
+    """Where Argo CD runs, and how the function reaches its namespace."""
+
+    namespace: Namespace = Field(
+        default="argocd",
+        description="Argo CD's namespace in the host cluster.",
+    )
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"),
+        description="provider-kubernetes configuration reaching the host cluster, allowed to "
+        "manage Secrets and Applications in Argo CD's namespace.",
+    )
+
+
+class VClusterEnvironmentSettings(SettingsModel):
+    """VClusterEnvironment: vCluster releases, their add-ons and their Argo CD registration."""
+
+    chart: HelmChart = Field(
+        default=HelmChart(repository="https://charts.loft.sh", name="vcluster", version="0.36.1"),
+        description="The vCluster chart, pinned.",
+    )
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"),
+        description="provider-helm configuration installing into the host cluster.",
+    )
+    waitTimeout: WaitTimeout = "10m"
+    quota: QuotaDefaults = Field(default=QuotaDefaults(), description=QuotaDefaults.__doc__)
+    limitRange: LimitRangeDefaults = Field(
+        default=LimitRangeDefaults(), description=LimitRangeDefaults.__doc__
+    )
+    istio: Istio = Field(default=Istio(), description=Istio.__doc__)
+    knative: Knative = Field(default=Knative(), description=Knative.__doc__)
+    argocd: ArgoCD = Field(default=ArgoCD(), description=ArgoCD.__doc__)
+
+
+EnvironmentContext = Context[VClusterEnvironmentParameters, VClusterEnvironmentSettings]
