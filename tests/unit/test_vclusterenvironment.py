@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from function import xrdgen
 from function.blocks.helm import HELM_API
 from function.blocks.kubernetes import KUBERNETES_API
 from function.blocks.usage import usage_name
@@ -384,3 +385,12 @@ def test_same_request_same_desired_state() -> None:
     assert json.dumps(first.resources, sort_keys=False) == json.dumps(
         second.resources, sort_keys=False
     )
+
+
+def test_the_xrd_refuses_removing_an_add_on() -> None:
+    xrd = xrdgen.xrd(KIND.api)
+    schema = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    addons_schema = schema["properties"]["spec"]["properties"]["parameters"]["properties"]["addons"]
+    assert addons_schema["x-kubernetes-list-type"] == "set"
+    (rule,) = addons_schema["x-kubernetes-validations"]
+    assert rule["rule"] == "oldSelf.all(a, a in self)"

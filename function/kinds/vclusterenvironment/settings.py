@@ -29,6 +29,9 @@ class LimitRangeDefaults(SettingsModel):
 class Istio(SettingsModel):
     """Istio's charts, installed into the vCluster in this order: base (CRDs), then istiod."""
 
+    # istio/istio 1.30.3 manifests/charts/base and manifests/charts/istiod; the CRDs the
+    # base chart installs are $SHARED/crds/istio/crd-all.gen.yaml of that tag.
+
     base: AddOnChart = Field(
         default=AddOnChart(
             chart=HelmChart(
