@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 import yaml
 
-from function.kinds.vclusterenvironment import compose, services
+from function.kinds.vclusterenvironment import compose, services, vcluster
+from function.quantity import parse
 from harness.cases import find_cases, load_yaml_docs
 from harness.paths import ROOT, go_tool, shared_dir
 from harness.schemas import JsonSchemas, check_helm_values
@@ -98,12 +99,22 @@ def test_the_quota_is_exactly_the_environments(rendered: Any) -> None:
     assert hard["metadata"]["namespace"] == namespace
     got = hard["spec"]["hard"]
     for key, value in quota.items():
-        if value is None:
-            assert key not in got, f"{key}: a None value removes the chart's default"
-        else:
-            assert got[key] == str(value)
-    # The chart's guards the environment keeps.
+        assert got[key] == str(value), key
+    # Every key of the chart's default quota is either the environment's or a guard kept.
+    assert set(got) == set(quota) | {
+        "requests.ephemeral-storage",
+        "limits.ephemeral-storage",
+        "services.nodeports",
+        "services.loadbalancers",
+        "count/endpoints",
+        "count/services",
+        "count/secrets",
+        "count/configmaps",
+        "count/persistentvolumeclaims",
+    }
     assert got["services.nodeports"] == "0"
+    assert parse(got["limits.memory"]) == 2 * parse(got["requests.memory"])
+    assert parse(got["limits.cpu"]) == 2 * parse(got["requests.cpu"])
     given = (xr["spec"]["parameters"].get("resources") or {}).get("quota") or {}
     for ours, theirs in (
         ("cpu", "requests.cpu"),
@@ -177,6 +188,33 @@ def test_the_kubeconfig_names_the_service_the_chart_renders(rendered: Any) -> No
     if "kubeconfigSecret" in status:
         assert status["kubeconfigSecret"] == f"vc-{name}"
     assert f"{name}.{namespace}.svc" in config["controlPlane"]["proxy"]["extraSANs"]
+
+
+def test_the_vclusters_own_pods_are_what_the_quota_check_reserves(rendered: Any) -> None:
+    """vcluster.check_limits reserves room for the control plane and CoreDNS: their
+    resources as the chart sets them (the StatefulSet it renders, CoreDNS's in its config)."""
+    _, _, name, _, objects = rendered
+    sts = _by(objects, "StatefulSet", name)
+    assert sts is not None
+    (syncer,) = sts["spec"]["template"]["spec"]["containers"]
+    config = yaml.safe_load(
+        base64.b64decode(_by(objects, "Secret", f"vc-config-{name}")["data"]["config.yaml"])
+    )
+    dns = config["controlPlane"]["coredns"]["deployment"]["resources"]
+    res = syncer["resources"]
+    assert "cpu" not in res["limits"], "the control plane gets the limit range's default CPU"
+    assert (
+        parse(res["requests"]["cpu"]) + parse(dns["requests"]["cpu"]) == vcluster.OWN_CPU_REQUESTS
+    )
+    assert (
+        parse(res["requests"]["memory"]) + parse(dns["requests"]["memory"])
+        == vcluster.OWN_MEMORY_REQUESTS
+    )
+    assert parse(dns["limits"]["cpu"]) == vcluster.OWN_CPU_LIMITS_BESIDES_DEFAULT
+    assert (
+        parse(res["limits"]["memory"]) + parse(dns["limits"]["memory"])
+        == vcluster.OWN_MEMORY_LIMITS
+    )
 
 
 def test_the_virtual_cluster_runs_the_version_asked_for(rendered: Any) -> None:

@@ -342,8 +342,7 @@ def test_bad_input_names_every_field() -> None:
     text = "\n".join(problems)
     assert (
         "spec.parameters.resources.quota.cpu: must be a Kubernetes quantity such as 4, 500m "
-        'or 8Gi (got "10 cores")'
-        in text
+        'or 8Gi (got "10 cores")' in text
     )
     addon = """spec.parameters.addons[1]: must be one of 'istio' or 'knative' (got "linkerd")"""
     assert addon in text
@@ -359,9 +358,14 @@ def test_bad_input_names_every_field() -> None:
             id="a default request above the default limit (the API server refuses it)",
         ),
         pytest.param(
-            {"quota": {"memory": "256Mi"}},
-            ["quota.memory: must be at least limitRange.defaultMemory (got 256Mi < 512Mi)"],
-            id="a quota one default container does not fit in",
+            {"quota": {"memory": "2Gi", "cpu": "1"}},
+            [
+                "quota.cpu: must leave room for the vCluster's own control plane and DNS and one "
+                "container with the limit range's defaults: at least 1500m (got 1)",
+                "quota.memory: must leave room for the vCluster's own control plane and DNS and "
+                "one container with the limit range's defaults: at least 2389Mi (got 2Gi)",
+            ],
+            id="a quota the vCluster itself and one default container do not fit in",
         ),
     ],
 )
@@ -394,3 +398,22 @@ def test_the_xrd_refuses_removing_an_add_on() -> None:
     assert addons_schema["x-kubernetes-list-type"] == "set"
     (rule,) = addons_schema["x-kubernetes-validations"]
     assert rule["rule"] == "oldSelf.all(a, a in self)"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "cpu_limit", "memory_limit"),
+    [
+        ("4", "8Gi", "8", "16Gi"),
+        ("1500m", "2500Mi", "3000m", "5000Mi"),
+        ("1.5", "2.5Gi", "3", "5Gi"),
+        ("2", "3e9", "4", "6e9"),
+    ],
+)
+def test_limits_may_add_up_to_twice_the_requests(
+    cpu: str, memory: str, cpu_limit: str, memory_limit: str
+) -> None:
+    params = {"resources": {"quota": {"cpu": cpu, "memory": memory}}}
+    values = composed(params).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    quota = values["policies"]["resourceQuota"]["quota"]
+    assert (quota["requests.cpu"], quota["limits.cpu"]) == (cpu, cpu_limit)
+    assert (quota["requests.memory"], quota["limits.memory"]) == (memory, memory_limit)

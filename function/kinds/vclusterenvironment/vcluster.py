@@ -5,8 +5,10 @@ defaults in $SHARED/schemas/charts/vcluster/). Every value below is checked agai
 that schema and rendered through the chart's templates by tests/unit/test_vcluster_chart.py.
 """
 
+import math
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from function.blocks.helm import helm_release
 from function.context import ComposeError
@@ -65,6 +67,31 @@ class Limits:
     limit_range: LimitRangeDefaults
 
 
+# The vCluster's own pods run in the namespace and count against its quota (chart
+# values.yaml): the control plane (controlPlane.statefulSet.resources: requests cpu 200m,
+# memory 256Mi; limits memory 4Gi, no CPU limit, so the limit range's default applies)
+# and CoreDNS (controlPlane.coredns.deployment.resources: requests cpu 20m, memory 64Mi;
+# limits cpu 1000m, memory 170Mi). tests/e2e/test_vcluster_chart.py reads them back.
+OWN_CPU_REQUESTS = parse("220m")
+OWN_MEMORY_REQUESTS = parse("320Mi")
+OWN_CPU_LIMITS_BESIDES_DEFAULT = parse("1000m")  # CoreDNS; the control plane gets the default
+OWN_MEMORY_LIMITS = parse("4266Mi")
+
+
+def twice(quantity: str) -> str:
+    """2 x a quantity, in its own unit ("4" -> "8", "500m" -> "1000m", "8Gi" -> "16Gi")."""
+    found = re.match(r"^([0-9]*\.?[0-9]*)(.*)$", quantity)
+    assert found is not None  # every Quantity matches
+    doubled = (Decimal(found.group(1)) * 2).normalize()
+    return f"{doubled:f}{found.group(2)}"
+
+
+def _at_least(value: Decimal, unit: str) -> str:
+    """The smallest quantity in unit ("m" or "Mi") that is at least value."""
+    scale = Decimal("0.001") if unit == "m" else Decimal(1024**2)
+    return f"{math.ceil(value / scale)}{unit}"
+
+
 def check_limits(limits: Limits) -> None:
     """FATAL for defaults the API server would refuse, or pods that could never start."""
     lr, quota = limits.limit_range, limits.quota
@@ -78,17 +105,24 @@ def check_limits(limits: Limits) -> None:
                 f"{base}.limitRange.defaultRequest{what}: must be at most default{what} "
                 f"(got {request} > {limit})"
             )
-    # One container with the defaults must fit the quota.
-    if parse(lr.defaultRequestCPU) > parse(quota.cpu):
-        problems.append(
-            f"{base}.quota.cpu: must be at least limitRange.defaultRequestCPU "
-            f"(got {quota.cpu} < {lr.defaultRequestCPU})"
-        )
-    if parse(lr.defaultMemory) > parse(quota.memory):
-        problems.append(
-            f"{base}.quota.memory: must be at least limitRange.defaultMemory "
-            f"(got {quota.memory} < {lr.defaultMemory})"
-        )
+    # The vCluster's own pods and one container with the defaults must fit the quota
+    # (requests up to the quota, limits up to twice it).
+    least_cpu = max(
+        OWN_CPU_REQUESTS + parse(lr.defaultRequestCPU),
+        (OWN_CPU_LIMITS_BESIDES_DEFAULT + 2 * parse(lr.defaultCPU)) / 2,
+    )
+    least_memory = max(
+        OWN_MEMORY_REQUESTS + parse(lr.defaultRequestMemory),
+        (OWN_MEMORY_LIMITS + parse(lr.defaultMemory)) / 2,
+    )
+    for field, least, unit in (("cpu", least_cpu, "m"), ("memory", least_memory, "Mi")):
+        given = getattr(quota, field)
+        if parse(given) < least:
+            problems.append(
+                f"{base}.quota.{field}: must leave room for the vCluster's own control plane "
+                f"and DNS and one container with the limit range's defaults: at least "
+                f"{_at_least(least, unit)} (got {given})"
+            )
     if problems:
         raise ComposeError("; ".join(problems))
 
@@ -98,17 +132,18 @@ def _policies(
 ) -> JSON:
     quota, lr = limits.quota, limits.limit_range
     return {
-        # Helm merges these maps into the chart's defaults (values.yaml policies.*): keys
-        # set to None are removed, so the quota is exactly what is written here plus the
-        # chart's guards on object counts, node ports, load balancers and ephemeral storage.
+        # Helm merges these maps into the chart's defaults (values.yaml policies.*): every
+        # key the chart sets is set here, so its defaults never mix with the environment's;
+        # its guards on object counts, node ports, load balancers and ephemeral storage stay.
         "resourceQuota": {
             "enabled": True,
             "quota": {
                 "requests.cpu": quota.cpu,
-                # CPU is compressible: requests are what a quota must bound.
-                "limits.cpu": None,
+                # Limits may add up to twice the requests, the chart's own ratio
+                # (requests.cpu 10, limits.cpu 20, requests.memory 20Gi, limits.memory 40Gi).
+                "limits.cpu": twice(quota.cpu),
                 "requests.memory": quota.memory,
-                "limits.memory": quota.memory,
+                "limits.memory": twice(quota.memory),
                 "requests.storage": quota.storage,
                 "count/pods": quota.pods,
             },
