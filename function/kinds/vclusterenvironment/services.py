@@ -4,7 +4,9 @@ vCluster's open-source way to bring a host Service into the virtual cluster is
 networking.replicateServices.fromHost (custom-resource sync is a Pro feature):
 the host Service <svc> in <ns> appears in the vCluster as <ns>/<svc>, so the
 host name in the instance's connection Secret (<svc>.<ns>.svc) resolves the
-same inside and outside. The XRs are read as required resources from the XR's
+same inside and outside (vCluster creates the namespace inside when it is
+missing: loft-sh/vcluster v0.8.0 release notes, "Service Mapping", the origin
+of fromHost). The XRs are read as required resources from the XR's
 own namespace only, so a team reaches only its own instances.
 
 An instance's endpoint is in its status only while it is ready; what was
