@@ -26,32 +26,26 @@ class LimitRangeDefaults(SettingsModel):
     defaultRequestMemory: Quantity = Field(default="128Mi", description="Default memory request.")
 
 
+def _add_on(repository: str, chart: str, version: str, namespace: str) -> AddOnChart:
+    return AddOnChart(
+        chart=HelmChart(repository=repository, name=chart, version=version), namespace=namespace
+    )
+
+
+# istio/istio 1.30.3 manifests/charts/base and manifests/charts/istiod; the CRDs the
+# base chart installs are $SHARED/crds/istio/crd-all.gen.yaml of that tag.
+_ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
+
 class Istio(SettingsModel):
     """Istio's charts, installed into the vCluster in this order: base (CRDs), then istiod."""
 
-    # istio/istio 1.30.3 manifests/charts/base and manifests/charts/istiod; the CRDs the
-    # base chart installs are $SHARED/crds/istio/crd-all.gen.yaml of that tag.
-
     base: AddOnChart = Field(
-        default=AddOnChart(
-            chart=HelmChart(
-                repository="https://istio-release.storage.googleapis.com/charts",
-                name="base",
-                version="1.30.3",
-            ),
-            namespace="istio-system",
-        ),
+        default=_add_on(_ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
         description="istio/base (CRDs and cluster roles).",
     )
     istiod: AddOnChart = Field(
-        default=AddOnChart(
-            chart=HelmChart(
-                repository="https://istio-release.storage.googleapis.com/charts",
-                name="istiod",
-                version="1.30.3",
-            ),
-            namespace="istio-system",
-        ),
+        default=_add_on(_ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
         description="istio/istiod (the control plane).",
     )
 
@@ -60,15 +54,10 @@ class Knative(SettingsModel):
     """Knative Serving through the Knative operator: its chart, then a KnativeServing object."""
 
     operator: AddOnChart = Field(
-        default=AddOnChart(
-            chart=HelmChart(
-                repository="https://knative.github.io/operator",
-                name="knative-operator",
-                version="v1.23.0",
-            ),
-            namespace="knative-operator",
+        default=_add_on(
+            "https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"
         ),
-        description="The knative-operator chart.",
+        description="The knative-operator chart (knative/operator knative-v1.23.0).",
     )
     servingNamespace: Namespace = Field(
         default="knative-serving",
