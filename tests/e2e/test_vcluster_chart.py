@@ -30,8 +30,9 @@ JSON = dict[str, Any]
 
 
 def _composed(case_dir: Path) -> tuple[JSON, JSON]:
-    """(XR as rendered, the vCluster Release) of one example's expected.yaml."""
+    """(the XR, with the status the CLI rendered, and the vCluster Release) of one example."""
     docs = load_yaml_docs(case_dir / "expected.yaml")
+    xr = load_yaml_docs(case_dir / "xr.yaml")[0] | {"status": docs[0].get("status") or {}}
     release = next(
         d
         for d in docs
@@ -39,7 +40,7 @@ def _composed(case_dir: Path) -> tuple[JSON, JSON]:
         and d["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
         == compose.VCLUSTER
     )
-    return docs[0], release
+    return xr, release
 
 
 def helm_template(release: str, namespace: str, values: JSON, tmp: Path) -> list[JSON]:
