@@ -417,3 +417,33 @@ def test_limits_may_add_up_to_twice_the_requests(
     quota = values["policies"]["resourceQuota"]["quota"]
     assert (quota["requests.cpu"], quota["limits.cpu"]) == (cpu, cpu_limit)
     assert (quota["requests.memory"], quota["limits.memory"]) == (memory, memory_limit)
+
+
+@pytest.mark.parametrize(
+    ("environment", "resources", "settings", "want"),
+    [
+        pytest.param("staging", {}, None, ("4", "8Gi", 30), id="no preset: the platform's quota"),
+        pytest.param("dev", {}, None, ("2", "4Gi", 20), id="dev: its preset"),
+        pytest.param(
+            "production",
+            {"quota": {"cpu": "24"}},
+            None,
+            ("24", "32Gi", 100),
+            id="the XR's field wins, the preset fills the rest",
+        ),
+        pytest.param(
+            "dev",
+            {},
+            {"vclusterEnvironment": {"quotaPresets": {"dev": {"memory": "6Gi"}}}},
+            ("4", "6Gi", 30),
+            id="a preset of the platform's own, defaults for what it leaves out",
+        ),
+    ],
+)
+def test_quota_comes_from_the_xr_then_its_environment_then_the_platform(
+    environment: str, resources: JSON, settings: JSON | None, want: tuple[str, str, int]
+) -> None:
+    ctx = context(KIND, {"environment": environment, "resources": resources}, settings=settings)
+    values = KIND.compose(ctx).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    quota = values["policies"]["resourceQuota"]["quota"]
+    assert (quota["requests.cpu"], quota["requests.memory"], quota["count/pods"]) == want

@@ -10,6 +10,7 @@ from function.context import Desired, Selector
 from function.kinds.vclusterenvironment import addons, argocd, vcluster
 from function.kinds.vclusterenvironment.model import (
     AddOnsStatus,
+    Quota,
     ServiceStatus,
     VClusterEnvironmentStatus,
 )
@@ -42,16 +43,20 @@ DELETION_ORDER = [
 
 
 def _limits(ctx: EnvironmentContext) -> vcluster.Limits:
-    """The XR's quota and limit range, each unset field from the platform's defaults."""
+    """Each quota field from the XR, else its environment's preset, else the platform's
+    default; each limit range field from the XR, else the platform's default."""
 
-    def merged(given: BaseModel, defaults: BaseModel) -> dict[str, Any]:
-        out: dict[str, Any] = defaults.model_dump() | given.model_dump(exclude_none=True)
+    def merged(defaults: BaseModel, *over: BaseModel) -> dict[str, Any]:
+        out: dict[str, Any] = defaults.model_dump()
+        for layer in over:
+            out |= layer.model_dump(exclude_none=True)
         return out
 
-    res = ctx.params.resources
+    res, settings = ctx.params.resources, ctx.settings
+    preset = settings.quotaPresets.get(ctx.params.environment, Quota())
     return vcluster.Limits(
-        quota=QuotaDefaults(**merged(res.quota, ctx.settings.quota)),
-        limit_range=LimitRangeDefaults(**merged(res.limitRange, ctx.settings.limitRange)),
+        quota=QuotaDefaults(**merged(settings.quota, preset, res.quota)),
+        limit_range=LimitRangeDefaults(**merged(settings.limitRange, res.limitRange)),
     )
 
 

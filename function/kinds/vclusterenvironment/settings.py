@@ -3,16 +3,22 @@
 from pydantic import Field
 
 from function.context import Context
-from function.kinds.vclusterenvironment.model import Namespace, VClusterEnvironmentParameters
+from function.kinds.vclusterenvironment.model import (
+    Namespace,
+    Quota,
+    VClusterEnvironmentParameters,
+)
+from function.model import Environment
 from function.quantity import Quantity
 from function.settings import AddOnChart, HelmChart, ProviderConfigRef, SettingsModel, WaitTimeout
 
 
 class QuotaDefaults(SettingsModel):
-    """Quota of an environment whose XR sets none (spec.parameters.resources.quota)."""
+    """Quota where neither the XR (spec.parameters.resources.quota) nor its environment's
+    preset sets one; limits may add up to twice the requests."""
 
     cpu: Quantity = Field(default="4", description="Total CPU requests.")
-    memory: Quantity = Field(default="8Gi", description="Total memory requests and limits.")
+    memory: Quantity = Field(default="8Gi", description="Total memory requests.")
     pods: int = Field(default=30, ge=1, le=10000, description="Pods at most.")
     storage: Quantity = Field(default="50Gi", description="Total storage of volume claims.")
 
@@ -92,6 +98,15 @@ class VClusterEnvironmentSettings(SettingsModel):
     )
     waitTimeout: WaitTimeout = "10m"
     quota: QuotaDefaults = Field(default=QuotaDefaults(), description=QuotaDefaults.__doc__)
+    quotaPresets: dict[Environment, Quota] = Field(
+        default={
+            "dev": Quota(cpu="2", memory="4Gi", pods=20, storage="20Gi"),
+            "sandbox": Quota(cpu="2", memory="4Gi", pods=20, storage="20Gi"),
+            "production": Quota(cpu="16", memory="32Gi", pods=100, storage="500Gi"),
+        },
+        description="Quota by environment, used where the XR sets none; unset fields fall "
+        "back to quota.",
+    )
     limitRange: LimitRangeDefaults = Field(
         default=LimitRangeDefaults(), description=LimitRangeDefaults.__doc__
     )
