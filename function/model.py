@@ -4,6 +4,7 @@ A kind's own models live in its package (function/kinds/<kind>/model.py);
 the XRDs are generated from them (function/xrdgen.py).
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
@@ -36,7 +37,7 @@ class Rule:
     check: Callable[[Any], bool]
     # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
     # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
-    form: dict[str, Any] | None = None
+    form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
 
 
 def immutable(why: str) -> dict[str, Any]:

@@ -104,8 +104,3 @@ class Cue:
             return ""
         return "".join(f'import "{pkg}"\n' for pkg in sorted(self.imports)) + "\n"
 
-
-def parameter_type(schema: Schema, depth: int = 0, cue: Cue | None = None) -> tuple[str, Cue]:
-    """The CUE struct of a parameters schema, and the Cue holding its imports."""
-    cue = cue or Cue()
-    return cue.type_of(schema, depth), cue
