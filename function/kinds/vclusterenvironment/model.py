@@ -42,8 +42,7 @@ class _Strict(BaseModel):
 
 
 class Quota(_Strict):
-    """The environment's ResourceQuota (chart values policies.resourceQuota); unset: the
-    platform's."""
+    """The environment's ResourceQuota (the chart's policies.resourceQuota)."""
 
     cpu: Quantity | None = Field(
         default=None, description='Total CPU the environment\'s pods may request ("8", "500m").'

@@ -14,8 +14,7 @@ from function.settings import AddOnChart, HelmChart, ProviderConfigRef, Settings
 
 
 class QuotaDefaults(SettingsModel):
-    """Quota where neither the XR (spec.parameters.resources.quota) nor its environment's
-    preset sets one; limits may add up to twice the requests."""
+    """Quota where neither the XR nor its environment's preset sets one (limits: twice)."""
 
     cpu: Quantity = Field(default="4", description="Total CPU requests.")
     memory: Quantity = Field(default="8Gi", description="Total memory requests.")
