@@ -32,6 +32,9 @@ class Rule:
     cel: str
     message: str
     check: Callable[[Any], bool]
+    # For a rule over a list: the items that break it, as {sub-path: value} ("[1].match"),
+    # so the message names each one instead of the whole list.
+    offenders: Callable[[Any], dict[str, Any]] | None = None
 
 
 def immutable(why: str) -> dict[str, Any]:
