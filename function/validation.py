@@ -61,7 +61,9 @@ def _path(loc: tuple[int | str, ...], base: str) -> str:
 
 def _shown(value: Any) -> str:
     def plain(v: Any) -> Any:
-        return v.model_dump(exclude_none=True, by_alias=True) if isinstance(v, BaseModel) else str(v)
+        return (
+            v.model_dump(exclude_none=True, by_alias=True) if isinstance(v, BaseModel) else str(v)
+        )
 
     return json.dumps(value, sort_keys=True, default=plain)
 
@@ -97,7 +99,9 @@ def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
             continue
         found = rule.offenders(params) if rule.offenders else {}
         for where, value in found.items() or {"": getattr(params, rule.field)}.items():
-            out.append(f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {_shown(value)})")
+            out.append(
+                f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {_shown(value)})"
+            )
     return out
 
 
@@ -111,7 +115,7 @@ def _valid_fields(model: type[P], raw: dict[str, Any], bad: set[str]) -> dict[st
         key = info.alias or name
         if key in raw and key not in bad:
             # The field's type and constraints, without its alias (TypeAdapter takes no alias).
-            annotation = info.annotation
+            annotation: Any = info.annotation
             if info.metadata:
                 annotation = Annotated[annotation, *info.metadata]
             adapter: TypeAdapter[Any] = TypeAdapter(annotation)

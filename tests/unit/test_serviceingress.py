@@ -1,4 +1,4 @@
-"""ServiceIngress: parameters refused as the composed APIs would, what each class composes, status."""
+"""ServiceIngress: parameters refused as the composed APIs would, what each class composes."""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -183,7 +183,7 @@ REFUSED = {
     "RepeatedHost": RefusedCase(
         reason="A host listed twice.",
         params=params(hosts=[HOST, HOST]),
-        want=[f"spec.parameters.hosts[1]: must not repeat a host (got \"{HOST}\")"],
+        want=[f'spec.parameters.hosts[1]: must not repeat a host (got "{HOST}")'],
     ),
     "IssuerOnSharedGateway": RefusedCase(
         reason="The shared Gateway serves the platform's certificate, not the XR's.",
@@ -279,7 +279,11 @@ GATEWAY_CASES = {
         settings={
             "serviceIngress": {
                 "gatewayAPI": {
-                    "sharedGateway": {"name": "edge", "namespace": "ingress", "httpsListener": "tls"}
+                    "sharedGateway": {
+                        "name": "edge",
+                        "namespace": "ingress",
+                        "httpsListener": "tls",
+                    }
                 }
             }
         },
@@ -331,7 +335,7 @@ def test_dedicated_gateway_listener_serves_the_certificates_secret() -> None:
     assert gateway["metadata"] == {"name": "shop-gateway", "namespace": "shop"}
     assert gateway["spec"]["gatewayClassName"] == "platform"
     (listener,) = gateway["spec"]["listeners"]
-    assert listener["protocol"] == "HTTPS" and listener["port"] == 443
+    assert (listener["protocol"], listener["port"]) == ("HTTPS", 443)
     assert listener["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "shop-tls"}]
     assert listener["allowedRoutes"] == {"namespaces": {"from": "Same"}}
     assert cert["spec"] == {
@@ -442,7 +446,9 @@ def observed_route(*parents: JSON, section: str = "https") -> JSON:
         "kind": "HTTPRoute",
         "metadata": {"name": "shop-x1", "namespace": "shop"},
         "spec": {"parentRefs": [ref]},
-        "status": {"parents": [{"parentRef": ref, "controllerName": "x.io/gw"} | p for p in parents]},
+        "status": {
+            "parents": [{"parentRef": ref, "controllerName": "x.io/gw"} | p for p in parents]
+        },
     }
 
 
@@ -640,14 +646,17 @@ def test_aws_composes_api_vpc_link_integrations_routes_and_stage() -> None:
     r = d.resources
     integrations = sorted(n for n in r if n.startswith(INTEGRATION_PREFIX))
     aws_routes = sorted(n for n in r if n.startswith(ROUTE_PREFIX))
-    assert len(integrations) == 2 and len(aws_routes) == 3
+    assert (len(integrations), len(aws_routes)) == (2, 3)
     assert set(r) == {API, VPC_LINK, STAGE, *integrations, *aws_routes}
     for obj in r.values():
         assert obj["apiVersion"] == AWS_API
         assert obj["spec"]["forProvider"]["region"] == "eu-west-1"
-        assert obj["spec"]["providerConfigRef"] == {"kind": "ClusterProviderConfig", "name": "default"}
+        assert obj["spec"]["providerConfigRef"] == {
+            "kind": "ClusterProviderConfig",
+            "name": "default",
+        }
     api = r[API]["spec"]["forProvider"]
-    assert api["protocolType"] == "HTTP" and api["name"] == "shop-shop"
+    assert (api["protocolType"], api["name"]) == ("HTTP", "shop-shop")
     assert api["corsConfiguration"]["allowOrigins"] == ["https://shop.example.org"]
     link = r[VPC_LINK]["spec"]["forProvider"]
     assert (link["subnetIds"], link["securityGroupIds"]) == (["subnet-1", "subnet-2"], ["sg-1"])
@@ -682,7 +691,7 @@ def test_aws_references_select_the_resources_they_name() -> None:
     r = d.resources
     for name, obj in r.items():
         spec = obj["spec"]["forProvider"]
-        if name != API and name != VPC_LINK:
+        if name not in (API, VPC_LINK):
             assert _selected(r, spec["apiIdSelector"]) == [API], name
         if name.startswith(INTEGRATION_PREFIX):
             assert spec["integrationType"] == "HTTP_PROXY"
@@ -692,7 +701,9 @@ def test_aws_references_select_the_resources_they_name() -> None:
         if name.startswith(ROUTE_PREFIX):
             (target,) = _selected(r, spec["targetSelector"])
             assert target.startswith(INTEGRATION_PREFIX)
-    labelled = {n for n, o in r.items() if RESOURCE_LABEL in o.get("metadata", {}).get("labels", {})}
+    labelled = {
+        n for n, o in r.items() if RESOURCE_LABEL in o.get("metadata", {}).get("labels", {})
+    }
     assert labelled == {API, VPC_LINK, *(n for n in r if n.startswith(INTEGRATION_PREFIX))}
 
 

@@ -14,8 +14,8 @@ selectors on labels (function.blocks.managed.label_selector): Crossplane names
 the resources.
 """
 
-from function.blocks.managed import managed
 from function.blocks.managed import label_selector as selector
+from function.blocks.managed import managed
 from function.context import ComposeError, Desired
 from function.kinds.serviceingress.model import CORS, Match, ServiceIngressStatus, duration_ms
 from function.kinds.serviceingress.settings import AWSAPIGateway, IngressContext
@@ -163,6 +163,4 @@ def _status(ctx: IngressContext, resources: dict[str, JSON]) -> ServiceIngressSt
     endpoint = dig(ctx.observed.get(API) or {}, "status", "atProvider", "apiEndpoint")
     stage = ctx.observed.get(STAGE)
     serving = accepted and endpoint and stage is not None and ready_condition(stage)
-    return ServiceIngressStatus(
-        routesAccepted=accepted, urls=[str(endpoint)] if serving else None
-    )
+    return ServiceIngressStatus(routesAccepted=accepted, urls=[str(endpoint)] if serving else None)

@@ -1,4 +1,4 @@
-"""class gateway-api: an HTTPRoute on the shared Gateway, or on a dedicated Gateway with a Certificate.
+"""class gateway-api: an HTTPRoute on the shared Gateway, or a dedicated Gateway and Certificate.
 
 Followed: Gateway API v1.6.1 (standard channel) config/crd/standard/
 gateway.networking.k8s.io_httproutes.yaml and _gateways.yaml, and the guides

@@ -2,14 +2,14 @@
 
 Every bound is the one the composed API enforces, so the function refuses what
 the API server (or AWS) would refuse, naming the field:
-- Gateway API v1.6.1, standard channel, config/crd/standard/gateway.networking.k8s.io_httproutes.yaml
-  (hostnames, path match rules, header names, weights 0-1,000,000, ports 1-65535,
+- Gateway API v1.6.1, standard channel,
+  config/crd/standard/gateway.networking.k8s.io_httproutes.yaml (hostnames, path match
+  rules, header names, weights 0-1,000,000, ports 1-65535,
   timeouts ^([0-9]{1,5}(h|m|s|ms)){1,4}$, backendRequest <= request, CORS);
 - provider-upjet-aws v2.6.0 package/crds/apigatewayv2.aws.m.upbound.io_integrations.yaml
   (HTTP API integration timeout 50 ms to 30 s; HTTP APIs route on method and path only and
   have no weighted routes).
-Some lists are bounded below the CRD's maxItems: the overlap rule compares routes
-pairwise in CEL, and the API server refuses a CRD whose rules' estimated cost is too high.
+One match per route, so at most 16 routes (the CRD's 16 rules) and 16 matches.
 """
 
 import json
@@ -46,6 +46,10 @@ SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _PATH_CHARS = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$")
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+# One enum (a union of two would not be a structural schema).
+CorsMethod = Literal[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"
+]
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME_PATTERN)]
 Duration = Annotated[
     str,
@@ -87,6 +91,22 @@ def _is_regex(p: "PathMatch") -> bool:
     return p.type == "RegularExpression"
 
 
+def _not_containing(bad: str) -> ModelCheck:
+    return (
+        f"self.type == 'RegularExpression' || !self.value.contains('{bad}')",
+        f"must not contain '{bad}'",
+        lambda p: _is_regex(p) or bad not in p.value,
+    )
+
+
+def _not_ending(end: str) -> ModelCheck:
+    return (
+        f"self.type == 'RegularExpression' || !self.value.endsWith('{end}')",
+        f"must not end with '{end}'",
+        lambda p: _is_regex(p) or not p.value.endswith(end),
+    )
+
+
 # The HTTPRoute CRD's rules on a path match of type Exact or PathPrefix, with its messages.
 _PATH_CHECKS: tuple[ModelCheck, ...] = (
     (
@@ -94,25 +114,11 @@ _PATH_CHECKS: tuple[ModelCheck, ...] = (
         "must be an absolute path starting with '/'",
         lambda p: _is_regex(p) or p.value.startswith("/"),
     ),
-    *(
-        (
-            f"self.type == 'RegularExpression' || !self.value.contains('{bad}')",
-            f"must not contain '{bad}'",
-            (lambda bad: lambda p: _is_regex(p) or bad not in p.value)(bad),
-        )
-        for bad in ("//", "/./", "/../", "%2f", "%2F", "#")
-    ),
-    *(
-        (
-            f"self.type == 'RegularExpression' || !self.value.endsWith('{end}')",
-            f"must not end with '{end}'",
-            (lambda end: lambda p: _is_regex(p) or not p.value.endswith(end))(end),
-        )
-        for end in ("/..", "/.")
-    ),
+    *(_not_containing(bad) for bad in ("//", "/./", "/../", "%2f", "%2F", "#")),
+    *(_not_ending(end) for end in ("/..", "/.")),
     (
         "self.type == 'RegularExpression' || self.value.matches("
-        + "r\"\"\"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$\"\"\")",
+        + 'r"""^(?:[-A-Za-z0-9/._~!$&\'()*+,;=:@]|[%][0-9a-fA-F]{2})+$""")',
         "must only contain the characters of a URL path (or %-escapes)",
         lambda p: _is_regex(p) or bool(_PATH_CHARS.match(p.value)),
     ),
@@ -138,11 +144,18 @@ class PathMatch(Strict):
 
 
 class HeaderMatch(Strict):
-    """A request header (or query parameter) a route matches."""
+    """A request header a route matches."""
 
-    name: HeaderName = Field(description="Name (case-insensitive for headers).")
-    value: str = Field(min_length=1, max_length=256, description="Value.")
+    name: HeaderName = Field(description="Name (case-insensitive).")
+    value: str = Field(min_length=1, max_length=4096, description="Value.")
     type: Literal["Exact", "RegularExpression"] = Field(default="Exact", description="How.")
+
+
+class QueryParamMatch(HeaderMatch):
+    """A query parameter a route matches."""
+
+    name: HeaderName = Field(description="Name (case-sensitive).")
+    value: str = Field(min_length=1, max_length=1024, description="Value.")
 
 
 class Match(Strict):
@@ -151,11 +164,11 @@ class Match(Strict):
     path: PathMatch = Field(default=PathMatch(), description="Path; default: every path.")
     method: Method | None = Field(default=None, description="HTTP method; default: any.")
     headers: list[HeaderMatch] = Field(
-        default=[], max_length=4, description="Headers that must all match (gateway-api only)."
+        default=[], max_length=16, description="Headers that must all match (gateway-api only)."
     )
-    queryParams: list[HeaderMatch] = Field(
+    queryParams: list[QueryParamMatch] = Field(
         default=[],
-        max_length=4,
+        max_length=16,
         description="Query parameters that must all match (gateway-api only).",
     )
 
@@ -182,11 +195,13 @@ _TIMEOUT_CHECKS: tuple[ModelCheck, ...] = (
         "!(has(self.request) && has(self.backendRequest) && duration(self.request) != "
         "duration('0s') && duration(self.backendRequest) > duration(self.request))",
         "backendRequest timeout cannot be longer than request timeout",
-        lambda t: not (
-            t.request is not None
-            and t.backendRequest is not None
-            and duration_ms(t.request) != 0
-            and duration_ms(t.backendRequest) > duration_ms(t.request)
+        lambda t: (
+            not (
+                t.request is not None
+                and t.backendRequest is not None
+                and duration_ms(t.request) != 0
+                and duration_ms(t.backendRequest) > duration_ms(t.request)
+            )
         ),
     ),
 )
@@ -229,7 +244,7 @@ class CORS(Strict):
     allowOrigins: list[Annotated[str, Field(max_length=253, pattern=CORS_ORIGIN_PATTERN)]] = Field(
         min_length=1, max_length=64, description='Origins, e.g. "https://shop.example.org", or "*".'
     )
-    allowMethods: list[Method | Literal["*"]] = Field(
+    allowMethods: list[CorsMethod] = Field(
         default=[], max_length=9, description="Methods; default: the simple ones."
     )
     allowHeaders: list[HeaderName] = Field(default=[], max_length=64, description="Headers.")
@@ -284,9 +299,7 @@ def _overlapping(routes: list[Route]) -> dict[str, Any]:
     return {f"[{i}].match": r.match for i, r in enumerate(routes) if keys[i] in keys[:i]}
 
 
-def _route_rule(
-    *, cel: str, message: str, part: str, bad: Callable[[Any, Route], bool]
-) -> Rule:
+def _route_rule(*, cel: str, message: str, part: str, bad: Callable[[Any, Route], bool]) -> Rule:
     """A rule over spec.parameters.routes, naming each route that breaks it (routes[i].part)."""
 
     def offenders(p: Any) -> dict[str, Any]:
@@ -363,11 +376,13 @@ class ServiceIngressParameters(Parameters):
             "r.match.queryParams.size() == 0)",
             message="aws-apigateway matches on method and an Exact or PathPrefix path only",
             part="match",
-            bad=lambda p, r: _aws(p)
-            and (
-                r.match.path.type == "RegularExpression"
-                or bool(r.match.headers)
-                or bool(r.match.queryParams)
+            bad=lambda p, r: (
+                _aws(p)
+                and (
+                    r.match.path.type == "RegularExpression"
+                    or bool(r.match.headers)
+                    or bool(r.match.queryParams)
+                )
             ),
         ),
         _route_rule(
@@ -413,8 +428,10 @@ class ServiceIngressParameters(Parameters):
             "self.gateway == 'dedicated' && self.tls.enabled)",
             message="issuerRef is for a dedicated gateway with TLS on: a shared Gateway serves "
             "the platform's certificate, aws-apigateway its own",
-            check=lambda p: p.tls.issuerRef is None
-            or (not _aws(p) and p.gateway == "dedicated" and p.tls.enabled),
+            check=lambda p: (
+                p.tls.issuerRef is None
+                or (not _aws(p) and p.gateway == "dedicated" and p.tls.enabled)
+            ),
         ),
         Rule(
             field="tls",
