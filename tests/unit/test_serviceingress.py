@@ -552,6 +552,14 @@ def test_route_status_from_the_gateways_conditions(case: StatusCase) -> None:
     assert status(d) == case.want, case.reason
     assert d.warnings == case.warnings, case.reason
     assert KIND.readiness.is_ready(case.observed.get(ROUTE)) is case.ready, case.reason
+    conditions = [(c.typ, c.status, c.reason) for c in d.conditions]
+    if ROUTE not in case.observed:
+        assert conditions == [], case.reason
+    elif case.want["routesAccepted"]:
+        assert conditions == [("RoutesAccepted", "True", "Accepted")], case.reason
+    else:
+        reason = case.want["routeParents"][0].get("reason", "Pending")
+        assert conditions == [("RoutesAccepted", "False", reason)], case.reason
 
 
 def _certificate(ready: str, message: str = "") -> JSON:

@@ -13,9 +13,11 @@ the XR's namespace could never be served by it. A certificate of the hosts'
 own comes with a dedicated Gateway, both in the XR's namespace (README).
 """
 
+from crossplane.function import resource
+
 from function.context import ComposeError, Desired, WarningResult
-from function.kinds.serviceingress.model import CORS, Route, ServiceIngressStatus
-from function.kinds.serviceingress.routestatus import route_parents
+from function.kinds.serviceingress.model import CORS, Route, RouteParent, ServiceIngressStatus
+from function.kinds.serviceingress.routestatus import PENDING, route_parents
 from function.kinds.serviceingress.settings import IngressContext
 from function.naming import dns_label
 from function.readiness import condition, ready_condition
@@ -37,6 +39,7 @@ CERTIFICATE = "certificate"
 HTTP_LISTENER = "http"
 HTTPS_LISTENER = "https"
 
+ROUTES_ACCEPTED = "RoutesAccepted"
 SHARED_INPUT = "input.spec.serviceIngress.gatewayAPI.sharedGateway"
 
 
@@ -188,6 +191,7 @@ def _state(ctx: IngressContext, resources: dict[str, JSON]) -> Desired:
         for p in parents
         if not p.accepted and p.reason is not None
     ]
+    conditions = [_accepted_condition(parents)] if parents else []
     if CERTIFICATE in resources:
         cert = resources[CERTIFICATE]["spec"]["secretName"]
         observed = ctx.observed.get(CERTIFICATE)
@@ -196,4 +200,17 @@ def _state(ctx: IngressContext, resources: dict[str, JSON]) -> Desired:
         if observed is not None and not status.certificateReady:
             ready = condition(observed, "Ready") or {}
             status.certificateMessage = ready.get("message") or ready.get("reason")
-    return Desired(resources=resources, status=status, warnings=warnings)
+    return Desired(resources=resources, status=status, warnings=warnings, conditions=conditions)
+
+
+def _accepted_condition(parents: list[RouteParent]) -> resource.Condition:
+    """RoutesAccepted on the XR (for kubectl wait): False with the first refusal's reason."""
+    refused = next((p for p in parents if not p.accepted), None)
+    if refused is None:
+        return resource.Condition(typ=ROUTES_ACCEPTED, status="True", reason="Accepted")
+    return resource.Condition(
+        typ=ROUTES_ACCEPTED,
+        status="False",
+        reason=refused.reason or PENDING,
+        message=f"Gateway {refused.gateway}: {refused.message}",
+    )
