@@ -2,15 +2,19 @@
 
 Followed: Gateway API v1.6.1 (standard channel) config/crd/standard/
 gateway.networking.k8s.io_httproutes.yaml and _gateways.yaml, and the guides
-site-src/guides/http-routing.md, traffic-splitting.md (weights), http-timeouts.md
-and tls.md (a Gateway terminates TLS with the Secret its listener names);
+site-src/guides/http-routing.md, traffic-splitting.md (weights), http-timeouts.md,
+http-cors.md, multiple-ns.md (routes attaching to a Gateway of another namespace) and
+tls.md (a Gateway terminates TLS with the Secret its listener names; one in another
+namespace needs a ReferenceGrant);
 cert-manager v1.21.1 deploy/crds/cert-manager.io_certificates.yaml.
 
 TLS on a shared Gateway is its listener's (the platform's certificate): the
 listener names its certificate Secret, and a Gateway may only read a Secret
 of another namespace through a ReferenceGrant, so a Certificate composed in
-the XR's namespace could never be served by it. A certificate of the hosts'
-own comes with a dedicated Gateway, both in the XR's namespace (README).
+the XR's namespace would be served only after a grant and an edit of the
+platform's listeners, neither of which an XR may make. A certificate of the hosts'
+own comes with a dedicated Gateway, both in the XR's namespace (README; a ListenerSet
+would do it on the shared Gateway, but its CRD is not among the shared upstream CRDs).
 """
 
 from crossplane.function import resource
