@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from function.hostname import HOSTNAME_PATTERN, HOSTNAME_RULE
 from function.model import Parameters, Rule
 from function.quantity import QUANTITY_PATTERN
 
@@ -49,6 +50,7 @@ _RULES: dict[str, str] = {
 # Patterns users should not have to read: the rule is named instead.
 _PATTERN_NAMES: dict[str, str] = {
     QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
+    HOSTNAME_PATTERN: HOSTNAME_RULE,
 }
 
 

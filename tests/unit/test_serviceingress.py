@@ -76,7 +76,7 @@ REFUSED = {
     "HostWithScheme": RefusedCase(
         reason="A host is a hostname: the HTTPRoute CRD's pattern refuses a scheme.",
         params=params(hosts=["https://shop.example.org"]),
-        want=["spec.parameters.hosts[0]: must match"],
+        want=["spec.parameters.hosts[0]: must be a hostname such as shop.example.org"],
     ),
     "Port70000": RefusedCase(
         reason="A Service port is 1-65535, as the CRD's backendRef.port.",
@@ -205,7 +205,7 @@ REFUSED = {
             ],
         ),
         want=[
-            "spec.parameters.hosts[0]: must match",
+            "spec.parameters.hosts[0]: must be a hostname such as shop.example.org",
             "spec.parameters.routes[0].backends[0].port: must be <= 65535 (got 70000)",
         ],
     ),
@@ -227,7 +227,9 @@ def test_a_rule_on_good_fields_is_reported_beside_bad_fields() -> None:
             routes=[{"backends": [{"service": "a", "port": 1, "weight": 5}]}],
         )
     )
-    assert got[0].startswith("spec.parameters.hosts[0]: must match")
+    assert got[0].startswith(
+        "spec.parameters.hosts[0]: must be a hostname such as shop.example.org"
+    )
     assert got[1].startswith("spec.parameters.routes[0].backends: aws-apigateway takes one backend")
     assert len(got) == 2, got
 

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from function.hostname import Hostname
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -34,8 +35,7 @@ IngressClass = Literal["gateway-api", "aws-apigateway"]
 GATEWAY_API: IngressClass = "gateway-api"
 AWS: IngressClass = "aws-apigateway"
 
-# The CRD's patterns, verbatim.
-HOSTNAME_PATTERN = r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# The CRD's patterns, verbatim (the hostname's in function/hostname.py).
 HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$"
 DURATION_PATTERN = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
 CORS_ORIGIN_PATTERN = (
@@ -333,13 +333,11 @@ class ServiceIngressParameters(Parameters):
         description="gateway-api: attach to the platform's shared Gateway (TLS with its "
         "certificate), or get a dedicated Gateway with a certificate of the hosts' own.",
     )
-    hosts: list[Annotated[str, Field(min_length=1, max_length=253, pattern=HOSTNAME_PATTERN)]] = (
-        Field(
-            default=[],
-            max_length=16,
-            description="Hostnames (no scheme, port or path), e.g. shop.example.org; "
-            "gateway-api only (aws-apigateway serves on its execute-api endpoint).",
-        )
+    hosts: list[Hostname] = Field(
+        default=[],
+        max_length=16,
+        description="Hostnames (no scheme, port or path), e.g. shop.example.org; "
+        "gateway-api only (aws-apigateway serves on its execute-api endpoint).",
     )
     routes: list[Route] = Field(
         min_length=1, max_length=16, description="Routes; no two may match the same requests."

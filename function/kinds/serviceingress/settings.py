@@ -3,11 +3,8 @@
 from pydantic import Field
 
 from function.context import Context
-from function.kinds.serviceingress.model import (
-    HOSTNAME_PATTERN,
-    IssuerRef,
-    ServiceIngressParameters,
-)
+from function.hostname import HOSTNAME_PATTERN
+from function.kinds.serviceingress.model import IssuerRef, ServiceIngressParameters
 from function.settings import ProviderConfigRef, SettingsModel
 
 
