@@ -454,6 +454,15 @@ def observed_route(*parents: JSON, section: str = "https") -> JSON:
     }
 
 
+def _at_generation(obj: JSON, *, route: int, seen: int) -> JSON:
+    """The route at metadata.generation route, its Gateway's conditions about generation seen."""
+    obj["metadata"]["generation"] = route
+    for parent in obj["status"]["parents"]:
+        for c in parent["conditions"]:
+            c["observedGeneration"] = seen
+    return obj
+
+
 def conditions(accepted: tuple[str, str], refs: tuple[str, str] = ("True", "ResolvedRefs")) -> JSON:
     return {
         "conditions": [
@@ -524,6 +533,24 @@ STATUS_CASES = {
                 reason="RouteNotAccepted",
             )
         ],
+    ),
+    "AnswerAboutAnOlderSpec": StatusCase(
+        reason="Accepted at generation 1, but the route is at generation 2: pending, not accepted.",
+        observed={
+            ROUTE: _at_generation(observed_route(conditions(("True", "Accepted"))), route=2, seen=1)
+        },
+        want={
+            "routesAccepted": False,
+            "routeParents": [
+                {
+                    "gateway": SHARED_PARENT,
+                    "accepted": False,
+                    "reason": "Pending",
+                    "message": "the Gateway has not reported on generation 2 of the route yet "
+                    "(its answer is about generation 1)",
+                }
+            ],
+        },
     ),
     "BackendNotFound": StatusCase(
         reason="Accepted but a backend Service is missing: URLs shown, not ready, reason given.",

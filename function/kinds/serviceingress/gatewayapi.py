@@ -193,7 +193,7 @@ def _state(ctx: IngressContext, resources: dict[str, JSON]) -> Desired:
             reason="RouteNotAccepted",
         )
         for p in parents
-        if not p.accepted and p.reason is not None
+        if not p.accepted and p.reason not in (None, PENDING)
     ]
     conditions = [_accepted_condition(parents)] if parents else []
     if CERTIFICATE in resources:

@@ -6,7 +6,8 @@ writes one entry per parentRef it serves, with the condition Accepted (reasons
 Accepted, NotAllowedByListeners, NoMatchingListenerHostname, NoMatchingParent,
 UnsupportedValue, Pending) and ResolvedRefs (ResolvedRefs, RefNotPermitted,
 InvalidKind, BackendNotFound, UnsupportedProtocol). A parentRef with no entry
-has not been seen by a controller yet.
+has not been seen by a controller yet, and an answer whose observedGeneration is
+below the route's generation is about an older spec: both are pending.
 """
 
 from typing import Any
@@ -32,10 +33,26 @@ def _shown(key: tuple[str, str, str]) -> str:
     return f"{namespace}/{name}" + (f"/{section}" if section else "")
 
 
-def _parent(key: tuple[str, str, str], entry: dict[str, Any] | None) -> RouteParent:
+def _stale(accepted: dict[str, Any], generation: Any) -> bool:
+    """The answer is about an older spec: observedGeneration below the route's generation."""
+    seen = accepted.get("observedGeneration")
+    return isinstance(seen, int) and isinstance(generation, int) and seen < generation
+
+
+def _parent(
+    key: tuple[str, str, str], entry: dict[str, Any] | None, generation: Any
+) -> RouteParent:
     if entry is None:
         return RouteParent(gateway=_shown(key), accepted=False, reason=None, message=NO_STATUS)
     accepted = condition(entry, "Accepted") or {}
+    if _stale(accepted, generation):
+        return RouteParent(
+            gateway=_shown(key),
+            accepted=False,
+            reason=PENDING,
+            message=f"the Gateway has not reported on generation {generation} of the route yet "
+            f"(its answer is about generation {accepted['observedGeneration']})",
+        )
     refs = condition(entry, "ResolvedRefs")
     is_accepted = accepted.get("status") == "True"
     refs_ok = None if refs is None else refs.get("status") == "True"
@@ -54,13 +71,14 @@ def route_parents(route: JSON | None, namespace: str) -> list[RouteParent]:
     if route is None:
         return []
     namespace = str(dig(route, "metadata", "namespace") or namespace)
+    generation = dig(route, "metadata", "generation")
     # Each entry wrapped as {"status": entry}: the shape readiness.condition reads.
     by_ref = {
         _key(p.get("parentRef") or {}, namespace): {"status": p}
         for p in dig(route, "status", "parents") or []
     }
     return [
-        _parent(key, by_ref.get(key))
+        _parent(key, by_ref.get(key), generation)
         for key in (_key(ref, namespace) for ref in dig(route, "spec", "parentRefs") or [])
     ]
 
