@@ -17,7 +17,7 @@ the resources.
 from function.blocks.managed import label_selector as selector
 from function.blocks.managed import managed
 from function.context import ComposeError, Desired
-from function.kinds.serviceingress.model import CORS, Match, ServiceIngressStatus, duration_ms
+from function.kinds.serviceingress.model import Match, ServiceIngressStatus, duration_ms
 from function.kinds.serviceingress.settings import AWSAPIGateway, IngressContext
 from function.naming import dns_label, short_hash
 from function.readiness import ready_condition
@@ -72,14 +72,6 @@ def _checked(aws: AWSAPIGateway) -> tuple[str, str]:
     return aws.region, aws.integrationUri
 
 
-def _cors(cors: CORS) -> JSON:
-    out: JSON = {"allowOrigins": list(cors.allowOrigins)}
-    for field in ("allowMethods", "allowHeaders", "exposeHeaders"):
-        if values := getattr(cors, field):
-            out[field] = list(values)
-    return out | {"allowCredentials": cors.allowCredentials, "maxAge": cors.maxAge}
-
-
 def compose_aws(ctx: IngressContext) -> Desired:
     """API, VPC link, one integration per route, its route keys, and the $default stage."""
     aws = ctx.settings.aws
@@ -91,7 +83,7 @@ def compose_aws(ctx: IngressContext) -> Desired:
 
     api: JSON = {"region": region, "name": name, "protocolType": "HTTP"}
     if ctx.params.cors is not None:
-        api["corsConfiguration"] = _cors(ctx.params.cors)
+        api["corsConfiguration"] = ctx.params.cors.spec()
     r[API] = managed(AWS_API, "API", api, config)
     r[VPC_LINK] = managed(
         AWS_API,

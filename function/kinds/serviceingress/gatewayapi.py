@@ -135,15 +135,6 @@ def _certificate(ctx: IngressContext, secret: str) -> JSON:
     }
 
 
-def _cors_filter(cors: CORS) -> JSON:
-    spec: JSON = {"allowOrigins": list(cors.allowOrigins)}
-    for field in ("allowMethods", "allowHeaders", "exposeHeaders"):
-        if values := getattr(cors, field):
-            spec[field] = list(values)
-    spec |= {"allowCredentials": cors.allowCredentials, "maxAge": cors.maxAge}
-    return {"type": "CORS", "cors": spec}
-
-
 def _rule(route: Route, cors: CORS | None) -> JSON:
     match = route.match
     matched: JSON = {"path": match.path.model_dump()}
@@ -160,7 +151,7 @@ def _rule(route: Route, cors: CORS | None) -> JSON:
         backends.append(ref)
     rule: JSON = {"matches": [matched], "backendRefs": backends}
     if cors is not None:
-        rule["filters"] = [_cors_filter(cors)]
+        rule["filters"] = [{"type": "CORS", "cors": cors.spec()}]
     if route.timeouts is not None:
         rule["timeouts"] = route.timeouts.model_dump(exclude_none=True)
     return rule

@@ -254,6 +254,15 @@ class CORS(Strict):
     allowCredentials: bool = Field(default=False, description="Allow cookies and credentials.")
     maxAge: int = Field(default=5, ge=1, le=86400, description="Seconds a preflight is cached.")
 
+    def spec(self) -> dict[str, Any]:
+        """As both APIs spell it (Gateway API HTTPCORSFilter, AWS API corsConfiguration): the
+        same field names; empty lists left out."""
+        out: dict[str, Any] = {"allowOrigins": list(self.allowOrigins)}
+        for field in ("allowMethods", "allowHeaders", "exposeHeaders"):
+            if values := getattr(self, field):
+                out[field] = list(values)
+        return out | {"allowCredentials": self.allowCredentials, "maxAge": self.maxAge}
+
     @model_validator(mode="after")
     def _star_alone(self) -> "CORS":
         for field in ("allowOrigins", "allowMethods", "allowHeaders"):
