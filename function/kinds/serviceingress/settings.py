@@ -83,8 +83,7 @@ class AWSAPIGateway(SettingsModel):
 
 
 class ServiceIngressSettings(SettingsModel):
-    """Exposing Services: Gateway API (shared or dedicated Gateway, cert-manager) or AWS API
-    Gateway."""
+    """Exposing Services: Gateway API (shared or dedicated Gateway, cert-manager) or AWS."""
 
     gatewayAPI: GatewayAPI = Field(default=GatewayAPI(), description=GatewayAPI.__doc__)
     aws: AWSAPIGateway = Field(default=AWSAPIGateway(), description="AWS API Gateway.")
