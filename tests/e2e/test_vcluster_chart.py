@@ -225,6 +225,9 @@ def test_the_virtual_cluster_runs_the_version_asked_for(rendered: Any) -> None:
     init = {c["name"]: c for c in sts["spec"]["template"]["spec"]["initContainers"]}
     want = xr["spec"]["parameters"].get("kubernetesVersion", "v1.36.0")
     assert init["kubernetes"]["image"].endswith(f"/loft-sh/kubernetes:{want}")
+    # Pinned, not the chart's version (the chart source's Chart.yaml says 0.0.1).
+    (syncer,) = sts["spec"]["template"]["spec"]["containers"]
+    assert syncer["image"] == "ghcr.io/loft-sh/vcluster-pro:0.36.1"
 
 
 def test_replicated_services_can_be_read_by_the_vcluster(rendered: Any) -> None:

@@ -71,6 +71,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         names,
         ctx.params.kubernetesVersion,
         limits,
+        ctx.settings.image,
         network_policy=isolation.networkPolicy,
         public_egress=isolation.publicEgress,
         services=services,

@@ -70,6 +70,20 @@ class Knative(SettingsModel):
     )
 
 
+class Image(SettingsModel):
+    """The vCluster control plane's image, pinned (the chart's default tag is its own version)."""
+
+    registry: str = Field(default="ghcr.io", description="Image registry.")
+    repository: str = Field(
+        default="loft-sh/vcluster-pro", description="Image repository (the chart's default)."
+    )
+    tag: str = Field(
+        default="0.36.1",
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+",
+        description="Image tag: an exact version, the chart's.",
+    )
+
+
 class ArgoCD(SettingsModel):
     """Where Argo CD runs, and how the function reaches its namespace."""
 
@@ -91,6 +105,7 @@ class VClusterEnvironmentSettings(SettingsModel):
         default=HelmChart(repository="https://charts.loft.sh", name="vcluster", version="0.36.1"),
         description="The vCluster chart, pinned.",
     )
+    image: Image = Field(default=Image(), description=Image.__doc__)
     providerConfigRef: ProviderConfigRef = Field(
         default=ProviderConfigRef(name="default"),
         description="provider-helm configuration installing into the host cluster.",

@@ -14,6 +14,7 @@ from function.blocks.helm import helm_release
 from function.context import ComposeError
 from function.kinds.vclusterenvironment.services import RECORD_ANNOTATION, Replicated, record
 from function.kinds.vclusterenvironment.settings import (
+    Image,
     LimitRangeDefaults,
     QuotaDefaults,
     VClusterEnvironmentSettings,
@@ -188,6 +189,7 @@ def values(
     names: Names,
     kubernetes_version: str,
     limits: Limits,
+    image: Image,
     *,
     network_policy: bool,
     public_egress: bool,
@@ -197,6 +199,8 @@ def values(
     return {
         "controlPlane": {
             "distro": {"k8s": {"version": kubernetes_version}},
+            # templates/_helper.tpl tags it with the chart's version unless set: pinned here.
+            "statefulSet": {"image": image.model_dump()},
             # The serving certificate lists <name> and <name>.<namespace>; clients using
             # the fully qualified names need them too.
             "proxy": {
