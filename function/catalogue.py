@@ -3,12 +3,19 @@
 from typing import Any
 
 from function.kind import Kind
-from function.kinds import kubernetescluster, postgresql, redis, serviceingress
+from function.kinds import (
+    kubernetescluster,
+    postgresql,
+    redis,
+    serviceingress,
+    vclusterenvironment,
+)
 
 CATALOGUE: tuple[Kind[Any, Any], ...] = (
     postgresql.KIND,
     redis.KIND,
     kubernetescluster.KIND,
+    vclusterenvironment.KIND,
     serviceingress.KIND,
 )
 

@@ -110,6 +110,15 @@ class Context(Generic[P, S]):
         found = self.required.get(key, [])
         return found[0] if found else None
 
+    def fetched(self, key: str) -> bool:
+        """Whether Crossplane has answered the requirement key (found or not).
+
+        Crossplane answers every requirement, with no items when nothing matches;
+        before its first answer the key is absent, so an empty answer means the
+        resource does not exist.
+        """
+        return key in self.required
+
 
 @dataclass(frozen=True)
 class WarningResult:

@@ -54,6 +54,12 @@ _PATTERN_NAMES: dict[str, str] = {
 }
 
 
+def readable_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so a mismatch reads as rule instead of the regular expression."""
+    _PATTERN_NAMES[pattern] = rule
+    return pattern
+
+
 def _path(loc: tuple[int | str, ...], base: str) -> str:
     out = base
     for part in loc:

@@ -156,8 +156,15 @@ def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
 def answer_requirements(
     req: fnv1.RunFunctionRequest, requirements: fnv1.Requirements, docs: Sequence[JSON]
 ) -> None:
-    """Fill req's required resources from docs, as Crossplane fetches what was asked for."""
+    """Fill req's required resources from docs, as Crossplane fetches what was asked for.
+
+    A requirement nothing matches is answered with no items, as Crossplane does
+    (crossplane v2.3.4 internal/xfn/required_resources.go: a resource not found is
+    a nil entry, sent as an empty one), so a function can tell "not found" from
+    "not asked yet".
+    """
     for key, selector in requirements.resources.items():
+        req.required_resources[key].SetInParent()
         for doc in docs:
             if selects(selector, doc):
                 req.required_resources[key].items.add().resource.CopyFrom(to_struct(doc))

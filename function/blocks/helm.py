@@ -4,6 +4,7 @@ CRDs: crossplane-contrib/provider-helm (namespaced .m. group), in $SHARED/crds/p
 """
 
 from function import readiness
+from function.blocks import kubeconfig
 from function.blocks.managed import EXTERNAL_NAME
 from function.settings import AddOnChart, HelmChart, ProviderConfigRef
 from function.structs import JSON, dig
@@ -77,15 +78,6 @@ def add_on_release(release: str, add_on: AddOnChart, provider_config: str, value
 
 
 def kubeconfig_provider_config(name: str, namespace: str, secret: str, key: str) -> JSON:
-    """A namespaced ProviderConfig that installs into the cluster a kubeconfig Secret reaches."""
-    return {
-        "apiVersion": HELM_API,
-        "kind": "ProviderConfig",
-        "metadata": {"name": name},
-        "spec": {
-            "credentials": {
-                "source": "Secret",
-                "secretRef": {"namespace": namespace, "name": secret, "key": key},
-            }
-        },
-    }
+    """A namespaced provider-helm ProviderConfig installing into the cluster a kubeconfig
+    reaches."""
+    return kubeconfig.kubeconfig_provider_config(HELM_API, name, namespace, secret, key)
