@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from function.formats import PATTERN_RULES
 from function.model import Parameters, Rule
-from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)
 
@@ -42,9 +42,7 @@ _RULES: dict[str, str] = {
 
 
 # Patterns users should not have to read: the rule is named instead.
-_PATTERN_NAMES: dict[str, str] = {
-    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
-}
+_PATTERN_NAMES = PATTERN_RULES
 
 
 def _path(loc: tuple[int | str, ...], base: str) -> str:
