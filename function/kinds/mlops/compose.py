@@ -13,8 +13,6 @@ Order of things on a cluster:
    lists remove things.
 """
 
-from collections.abc import Iterable
-
 from function.blocks.lifecycle import compose_once_input_exists
 from function.blocks.usage import deletion_order
 from function.context import ComposeError, Desired, Selector, WarningResult
@@ -97,7 +95,7 @@ def compose(ctx: MLOpsContext) -> Desired:
                 reason="WaitingForAccessKey",
             )
         )
-    deletion_order(desired.resources, _deletion_order(desired.resources))
+    deletion_order(desired.resources, _deletion_order(ctx))
     desired.status = _status(ctx, ws, bucket, namespace is not None)
     return desired
 
@@ -130,8 +128,9 @@ def _needs_key(
     return out
 
 
-def _deletion_order(resources: Iterable[str]) -> list[tuple[str, str]]:
-    """(by, of): of is deleted only after by.
+def _deletion_order(ctx: MLOpsContext) -> list[tuple[str, str]]:
+    """(by, of): of is deleted only after by (pairs of which one side is not composed are
+    left out by the Usage block).
 
     The access key and the policy attachment go before the IAM user (AWS refuses to
     delete a user that still has keys or policies), the attachment before the policy,
@@ -144,11 +143,11 @@ def _deletion_order(resources: Iterable[str]) -> list[tuple[str, str]]:
         (workloads.VECTOR_DB, workloads.VECTOR_DB_SECRET),
         (workloads.NOTEBOOK, storage.STORAGE_SECRET),
     ]
-    for name in resources:
-        if name.startswith("model-"):
-            pairs += [(name, storage.STORAGE_SECRET), (name, storage.SERVING_ACCOUNT)]
-        elif name.startswith("training-"):
-            pairs.append((name, storage.STORAGE_SECRET))
+    for model in ctx.params.serving:
+        name = workloads.model_resource(model.name)
+        pairs += [(name, storage.STORAGE_SECRET), (name, storage.SERVING_ACCOUNT)]
+    for job in ctx.params.training:
+        pairs.append((workloads.training_resource(job.name), storage.STORAGE_SECRET))
     return pairs
 
 

@@ -231,8 +231,8 @@ class MLOpsPlatformParameters(Parameters):
             cel="self.serving.all(m, m.resources.gpu <= self.resources.gpu) && "
             "self.training.all(j, j.resources.gpu <= self.resources.gpu) && "
             "(!self.notebooks.enabled || self.notebooks.gpu <= self.resources.gpu)",
-            message="gpu: a pod cannot request more GPUs than the workspace quota holds "
-            "(it would never be scheduled)",
+            message="gpu must hold every pod's GPUs: a notebook, model or training pod asking "
+            "for more than the workspace quota is never scheduled",
             check=_gpus_fit,
         ),
     )
