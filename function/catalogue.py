@@ -3,12 +3,13 @@
 from typing import Any
 
 from function.kind import Kind
-from function.kinds import kubernetescluster, mlops, postgresql, redis
+from function.kinds import kubernetescluster, mlops, postgresql, redis, serviceingress
 
 CATALOGUE: tuple[Kind[Any, Any], ...] = (
     postgresql.KIND,
     redis.KIND,
     kubernetescluster.KIND,
+    serviceingress.KIND,
     mlops.KIND,
 )
 

@@ -6,19 +6,10 @@ from function.settings import ProviderConfigRef
 from function.structs import JSON
 
 EXTERNAL_NAME = "crossplane.io/external-name"
-# Put on a composed resource another one selects (a Usage, a managed resource's
-# reference), since Crossplane chooses the composed resources' names.
+# Composed resources are named by Crossplane; one that another selects carries its
+# composition resource name in this label (selected with matchControllerRef, so the
+# selection stays inside its XR).
 RESOURCE_LABEL = "platform.example.org/composition-resource"
-
-
-def composed_selector(resources: dict[str, JSON], name: str) -> JSON:
-    """A selector of this XR's composed resource name; labels that resource to be selected.
-
-    matchControllerRef keeps the selection inside the XR that composed both.
-    """
-    labels = resources[name].setdefault("metadata", {}).setdefault("labels", {})
-    labels[RESOURCE_LABEL] = name
-    return {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}}
 
 
 def managed(
@@ -47,3 +38,14 @@ def managed(
         "providerConfigRef": provider_config.model_dump(),
     }
     return obj
+
+
+def label_selector(resources: dict[str, JSON], name: str) -> JSON:
+    """A selector for the composed resource name of this XR, which gets the label it selects by.
+
+    The shape Crossplane's Usage resourceSelector and every upjet provider's
+    <field>Selector share (matchControllerRef and matchLabels).
+    """
+    labels = resources[name].setdefault("metadata", {}).setdefault("labels", {})
+    labels[RESOURCE_LABEL] = name
+    return {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}}

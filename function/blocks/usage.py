@@ -10,7 +10,7 @@ wait for the next poll.
 
 Usages select both sides by a label the block puts on them (the composed
 resources' names are Crossplane's to choose) and by controller reference, so
-the selection stays inside this XR (function/blocks/managed.py, composed_selector).
+the selection stays inside this XR (function/blocks/managed.py, label_selector).
 A Usage is namespaced and selects in its own namespace: it goes where both sides
 are (the XR's namespace, or for a cluster-scoped XR the namespace they name).
 
@@ -21,7 +21,7 @@ $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
 from collections.abc import Iterable
 
 from function import readiness
-from function.blocks.managed import composed_selector
+from function.blocks.managed import label_selector
 from function.context import ComposeError
 from function.structs import JSON, dig
 
@@ -38,7 +38,7 @@ def _selected(resources: dict[str, JSON], name: str) -> JSON:
     return {
         "apiVersion": obj["apiVersion"],
         "kind": obj["kind"],
-        "resourceSelector": composed_selector(resources, name),
+        "resourceSelector": label_selector(resources, name),
     }
 
 
@@ -56,9 +56,11 @@ def deletion_order(resources: dict[str, JSON], uses: Iterable[tuple[str, str]]) 
     for by, of in sorted(set(uses)):
         if by not in resources or of not in resources:
             continue
-        namespace = dig(resources[of], "metadata", "namespace")
-        if namespace != dig(resources[by], "metadata", "namespace"):
+        # Unset is the XR's namespace (Crossplane fills it in for a namespaced XR).
+        of_ns, by_ns = (dig(resources[n], "metadata", "namespace") for n in (of, by))
+        if of_ns and by_ns and of_ns != by_ns:
             raise ComposeError(f"a Usage cannot order {by} and {of}: not in one namespace")
+        namespace = of_ns or by_ns
         usage: JSON = {"apiVersion": USAGE_API, "kind": "Usage"}
         if namespace:
             usage["metadata"] = {"namespace": namespace}

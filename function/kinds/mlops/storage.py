@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from function.blocks.immutable import refuse_change
-from function.blocks.managed import EXTERNAL_NAME, composed_selector, managed
+from function.blocks.managed import EXTERNAL_NAME, label_selector, managed
 from function.context import Context
 from function.kinds.mlops.model import MLOpsPlatformParameters
 from function.kinds.mlops.settings import MLOpsPlatformSettings, ObjectStoreSettings
@@ -151,14 +151,14 @@ def cloud_objects(ctx: MLOpsContext, bucket: str) -> dict[str, JSON]:
         IAM_API,
         "UserPolicyAttachment",
         {
-            "userSelector": composed_selector(out, USER),
-            "policyArnSelector": composed_selector(out, POLICY),
+            "userSelector": label_selector(out, USER),
+            "policyArnSelector": label_selector(out, POLICY),
         },
         config,
         namespace=ns,
     )
     out[ACCESS_KEY] = managed(
-        IAM_API, "AccessKey", {"userSelector": composed_selector(out, USER)}, config, namespace=ns
+        IAM_API, "AccessKey", {"userSelector": label_selector(out, USER)}, config, namespace=ns
     )
     # A namespaced managed resource writes its connection Secret into its own namespace.
     out[ACCESS_KEY]["spec"]["writeConnectionSecretToRef"] = {"name": access_key_secret_name(ctx)}
