@@ -5,6 +5,7 @@ from typing import Any
 from function.kind import Kind
 from function.kinds import (
     kubernetescluster,
+    mlops,
     postgresql,
     redis,
     serviceingress,
@@ -17,6 +18,7 @@ CATALOGUE: tuple[Kind[Any, Any], ...] = (
     kubernetescluster.KIND,
     vclusterenvironment.KIND,
     serviceingress.KIND,
+    mlops.KIND,
 )
 
 _BY_TYPE = {(k.api.api_version, k.api.kind): k for k in CATALOGUE}
