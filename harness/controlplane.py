@@ -1,5 +1,5 @@
 """A real control plane on loopback, no Docker: etcd, kube-apiserver, kube-controller-manager,
-Crossplane core and its RBAC manager, and this project's function served with mTLS.
+Crossplane core, and this project's function served with mTLS.
 
 Used by the control-plane e2e test (tests/controlplane, `make e2e`). Every binary is the real
 one at its pinned version (`make e2e-tools`); only the kubelet and the providers are missing,
@@ -268,7 +268,7 @@ class ControlPlane:
 
     def _readyz(self) -> bool:
         try:
-            self.api.client.call_api("/readyz", "GET", auth_settings=["BearerToken"])
+            self.api.request("get", "/readyz")
         except Exception:  # not up yet, or not ready
             self._api = None
             return False
@@ -343,12 +343,6 @@ class ControlPlane:
             timeout=120,
             kubeconfig_path=self.core_kubeconfig,
         )  # fmt: skip
-        self._start(
-            "crossplane-rbac-manager",
-            [core, "rbac", "start"],
-            lambda: True,
-            kubeconfig_path=self.admin_kubeconfig,
-        )
 
     def _crossplane_rbac(self) -> None:
         """Crossplane core runs as its own user, bound to its aggregated ClusterRole.
@@ -356,8 +350,8 @@ class ControlPlane:
         The rules are those of the Crossplane chart at v2.3.4
         (cluster/charts/crossplane/templates/clusterrole.yaml): the base role
         crossplane:system:aggregate-to-crossplane and the aggregating `crossplane` role, to
-        which the RBAC manager adds each XRD's role and install/crossplane-rbac.yaml adds what
-        the function composes. So a composed kind missing from the latter fails here.
+        which each XRD's role (`aggregate_to_crossplane`) and install/crossplane-rbac.yaml (what
+        the function composes) are added. So a composed kind missing from the latter fails.
         """
         aggregate = {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
         rbac = "rbac.authorization.k8s.io"
@@ -439,7 +433,16 @@ class ControlPlane:
             "spec": {"desiredState": "Active", "image": package, "revision": 1},
         }
         self.apply(revision)
-        self.patch_status(revision, {"endpoint": f"dns:///{self.function.target}"})
+        # What the revision controller would copy from the package's metadata: core refuses a
+        # pipeline step whose function lacks the capability.
+        meta = load_yaml_docs(self.root / "package" / "crossplane.yaml")[0]
+        self.patch_status(
+            revision,
+            {
+                "endpoint": f"dns:///{self.function.target}",
+                "capabilities": meta["spec"].get("capabilities", []),
+            },
+        )
 
     # ------------------------------------------------------------ API
 
@@ -479,6 +482,12 @@ class ControlPlane:
             force_conflicts=True,
         )
         return dict(out.to_dict())
+
+    def create(self, doc: JSON) -> JSON:
+        """POST doc as the admin."""
+        res = self.resource(doc["apiVersion"], doc["kind"])
+        namespace = doc["metadata"].get("namespace") if res.namespaced else None
+        return dict(res.create(body=doc, namespace=namespace).to_dict())
 
     def get(
         self, api_version: str, kind: str, name: str, namespace: str | None = None
@@ -537,6 +546,24 @@ def _secret(name: str, namespace: str, data: dict[str, bytes]) -> JSON:
         "type": "Opaque",
         "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
     }
+
+
+def aggregate_to_crossplane(xrd: JSON) -> JSON:
+    """The ClusterRole Crossplane's RBAC manager makes for an XRD so core may serve its XRs.
+
+    As crossplane v2.3.4 internal/controller/rbac/definition/roles.go (RenderClusterRoles,
+    the "system" role). The RBAC manager itself is not run: its metrics server always binds
+    :8080, which a shared machine cannot promise.
+    """
+    group, plural = xrd["spec"]["group"], xrd["spec"]["names"]["plural"]
+    return _cluster_role(
+        f"crossplane:composite:{xrd['metadata']['name']}:aggregate-to-crossplane",
+        [
+            {"apiGroups": [group], "resources": [plural, f"{plural}/status"], "verbs": ["*"]},
+            {"apiGroups": [group], "resources": [f"{plural}/finalizers"], "verbs": ["update"]},
+        ],
+        {"rbac.crossplane.io/aggregate-to-crossplane": "true"},
+    )
 
 
 def _cluster_role(name: str, rules: list[JSON], labels: dict[str, str] | None = None) -> JSON:

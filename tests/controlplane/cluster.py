@@ -20,12 +20,14 @@ from typing import Any
 import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as fngrpc
+from kubernetes.client.exceptions import ApiException
 
 from function.catalogue import CATALOGUE
 from function.kind import Kind
+from function.structs import to_dict, to_struct
 from harness import requests
-from harness.cases import JSON, Case, example_credentials, load_yaml_docs
-from harness.controlplane import ControlPlane
+from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
+from harness.controlplane import ControlPlane, aggregate_to_crossplane
 from harness.paths import shared_dir
 
 RESOURCE_NAME = requests.RESOURCE_NAME
@@ -46,8 +48,13 @@ def namespace(case: Case) -> str:
 
 
 def composition_name(case: Case) -> str:
-    base = str(case.composition_doc()["metadata"]["name"])
-    return f"{base}-{case.name}" if case.optional("input.yaml") else base
+    """The kind's Composition, or the case's own when it has an input.yaml.
+
+    Kept to 63 characters: core labels each CompositionRevision with the name.
+    """
+    if not case.optional("input.yaml"):
+        return str(case.composition_doc()["metadata"]["name"])
+    return f"{case.kind}-{case.name}"[:63].rstrip("-")
 
 
 def condition(obj: JSON | None, typ: str) -> JSON:
@@ -94,6 +101,7 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
     xrds = _docs(root / "xrds")
     for doc in xrds:
         plane.apply(doc)
+        plane.apply(aggregate_to_crossplane(doc))
     plane.wait_established([d["metadata"]["name"] for d in xrds])
     for doc in [*_docs(root / "install"), *example_credentials(root)]:
         plane.apply(doc)
@@ -113,29 +121,43 @@ def _docs(directory: Path) -> list[JSON]:
 def xr_doc(case: Case) -> JSON:
     """The case's XR in its namespace, without what the API server assigns."""
     xr = load_yaml_docs(case.xr)[0]
-    original = xr["metadata"].get("namespace")
     xr["metadata"] = {
         k: v for k, v in xr["metadata"].items() if k not in ("uid", "resourceVersion")
     }
     xr["metadata"]["namespace"] = namespace(case)
     if case.optional("input.yaml"):
         xr["spec"].setdefault("crossplane", {})["compositionRef"] = {"name": composition_name(case)}
-    xr["_original_namespace"] = original
     return xr
 
 
-def create_case(plane: ControlPlane, case: Case) -> JSON:
-    """Namespace, required resources and the XR of a case; the XR as applied."""
+def xr_doc_namespace(case: Case) -> str:
+    """The namespace the example's xr.yaml names."""
+    return str(load_yaml_docs(case.xr)[0]["metadata"].get("namespace", ""))
+
+
+def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSON:
+    """Namespace, required resources and the XR of a case; the XR as applied.
+
+    With `create` the XR is POSTed rather than server-side applied: a schema error is then
+    the API server's 422 with every message (apply answers 500 for a patch it cannot type).
+    """
     ns = namespace(case)
     plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    xr = xr_doc(case)
-    original = xr.pop("_original_namespace")
+    original = xr_doc_namespace(case)
     for doc in case.optional_docs("required.yaml"):
-        doc = copy.deepcopy(doc)
         if doc["metadata"].get("namespace") == original:
             doc["metadata"]["namespace"] = ns
         plane.apply(doc)
-    return plane.apply(xr)
+    return plane.create(xr_doc(case)) if create else plane.apply(xr_doc(case))
+
+
+def refusal(apply: Callable[[], Any]) -> ApiException | None:
+    """The API server's refusal of apply(), or None when it was accepted."""
+    try:
+        apply()
+    except ApiException as e:
+        return e
+    return None
 
 
 def get_xr(plane: ControlPlane, case: Case) -> JSON | None:
@@ -208,9 +230,7 @@ def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.
     for key, sel in first.requirements.resources.items():
         obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
         if obj is not None:
-            req.required_resources[key].items.add().resource.CopyFrom(
-                requests.to_struct(_clean(obj))
-            )
+            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
     return run(req) if first.requirements.resources else first
 
 
@@ -246,7 +266,7 @@ def subset_problems(want: Any, have: Any, path: str = "") -> list[str]:
 def as_stored(desired: JSON) -> JSON:
     """A desired object as the API server stores it (Secrets' stringData folded into data)."""
     if desired.get("kind") == "Secret" and desired.get("apiVersion") == "v1":
-        return requests.fold_string_data(desired)
+        return fold_string_data(desired)
     return desired
 
 
@@ -269,7 +289,7 @@ def agreement(plane: ControlPlane, run: FunctionClient, case: Case) -> Mismatch 
     have = composed(plane, xr)
     problems = []
     for name, res in rsp.desired.resources.items():
-        desired = requests.to_dict(res.resource)
+        desired = to_dict(res.resource)
         obj = have.get(name)
         if obj is None:
             problems.append(f"{name}: desired but not in the cluster")
