@@ -64,7 +64,6 @@ FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
 
-GO_ENV := cd $(ROOT)/tools && GOFLAGS="$${GOFLAGS:-} -mod=mod" GOBIN=$(TOOLS_BIN)
 # Both binaries report their version through crossplane-runtime's version package.
 VERSION_VAR := github.com/crossplane/crossplane-runtime/v2/pkg/version.version
 
@@ -98,19 +97,8 @@ help:
 	@sed -n '3,16p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
-# or its stamp does not name the pinned version.
-define build_tool
-	stamp=$(1).version; want="$(3)"; \
-	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
-		echo "tools: $(notdir $(1)) $$want is up to date"; \
-	else \
-		echo "tools: building $(notdir $(1)) ($(2) $$want)"; \
-		mkdir -p $(TOOLS_BIN); \
-		$(GO_ENV) $(GO) build -ldflags='-s -w -X=$(VERSION_VAR)=$(3)' -o $(1).tmp $(2); \
-		mv -f $(1).tmp $(1); \
-		echo "$$want" > $$stamp; \
-	fi
-endef
+# or its stamp does not name the pinned version (a tool of tools/go.mod).
+build_tool = $(call build_module_tool,$(1),$(ROOT)/tools,$(2),$(3),-X=$(VERSION_VAR)=$(3))
 
 # install_tool(binary, package, version): `go install package@version` into
 # .tools/bin unless the binary's stamp already names that version.
@@ -126,8 +114,9 @@ define install_tool
 	fi
 endef
 
-# build_module_tool(binary, module dir, package, version, ldflags): build_tool for a tool
-# pinned in its own consumer module under tools/.
+# build_module_tool(binary, module dir, package, version, ldflags): build package from the
+# consumer module in module dir (tools/, or its own under tools/ when its dependency graph
+# clashes with the others) unless the binary's stamp names the version.
 define build_module_tool
 	stamp=$(1).version; want="$(4)"; \
 	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
