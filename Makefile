@@ -6,7 +6,10 @@
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
-#   make test             ruff + mypy + pytest (unit and e2e)
+#   make test             ruff + mypy + pytest (unit, integration and the render e2e)
+#   make e2e              the control-plane e2e: etcd, kube-apiserver, Crossplane core and the
+#                         function on loopback (tests/controlplane; builds them with e2e-tools)
+#   make e2e-tools        build etcd, kube-apiserver and kube-controller-manager into .tools/bin
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
@@ -61,9 +64,19 @@ FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
 
-GO_ENV := cd $(ROOT)/tools && GOFLAGS="$${GOFLAGS:-} -mod=mod" GOBIN=$(TOOLS_BIN)
 # Both binaries report their version through crossplane-runtime's version package.
 VERSION_VAR := github.com/crossplane/crossplane-runtime/v2/pkg/version.version
+
+# The control plane of the e2e test (tests/controlplane), each from its own consumer module
+# (tools/etcd, tools/kube-apiserver: their dependency graphs clash with Crossplane's and with
+# each other's), versions pinned there.
+ETCD_MODULE := go.etcd.io/etcd/server/v3
+KUBE_MODULE := k8s.io/kubernetes
+ETCD_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(ETCD_MODULE)" { print $$3 }' $(ROOT)/tools/etcd/go.mod)
+KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(KUBE_MODULE)" { print $$3 }' $(ROOT)/tools/kube-apiserver/go.mod)
+# kube-apiserver reports (and kube-controller-manager checks) the version it is built as.
+KUBE_VERSION_VARS := $(foreach v,gitVersion=$(KUBE_VERSION) gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION:v%=%))) \
+	gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))),-X=k8s.io/component-base/version.$(v))
 
 # ---------------------------------------------------------------- Python
 PYTHON3 ?= python3
@@ -73,29 +86,19 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools node-deps venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+.PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
+	e2e-render bench xrds generate \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,13p' $(ROOT)/Makefile
+	@sed -n '3,16p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
-# or its stamp does not name the pinned version.
-define build_tool
-	stamp=$(1).version; want="$(3)"; \
-	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
-		echo "tools: $(notdir $(1)) $$want is up to date"; \
-	else \
-		echo "tools: building $(notdir $(1)) ($(2) $$want)"; \
-		mkdir -p $(TOOLS_BIN); \
-		$(GO_ENV) $(GO) build -ldflags='-s -w -X=$(VERSION_VAR)=$(3)' -o $(1).tmp $(2); \
-		mv -f $(1).tmp $(1); \
-		echo "$$want" > $$stamp; \
-	fi
-endef
+# or its stamp does not name the pinned version (a tool of tools/go.mod).
+build_tool = $(call build_module_tool,$(1),$(ROOT)/tools,$(2),$(3),-X=$(VERSION_VAR)=$(3))
 
 # install_tool(binary, package, version): `go install package@version` into
 # .tools/bin unless the binary's stamp already names that version.
@@ -110,6 +113,27 @@ define install_tool
 		echo "$$want" > $$stamp; \
 	fi
 endef
+
+# build_module_tool(binary, module dir, package, version, ldflags): build package from the
+# consumer module in module dir (tools/, or its own under tools/ when its dependency graph
+# clashes with the others) unless the binary's stamp names the version.
+define build_module_tool
+	stamp=$(1).version; want="$(4)"; \
+	if [[ -x $(1) && -f $$stamp && "$$(cat $$stamp)" == "$$want" ]]; then \
+		echo "tools: $(notdir $(1)) $$want is up to date"; \
+	else \
+		echo "tools: building $(notdir $(1)) ($(3) $$want)"; \
+		mkdir -p $(TOOLS_BIN); \
+		cd $(2) && GOFLAGS="$${GOFLAGS:-} -mod=mod" $(GO) build -ldflags='-s -w $(5)' -o $(1).tmp $(3); \
+		mv -f $(1).tmp $(1); \
+		echo "$$want" > $$stamp; \
+	fi
+endef
+
+e2e-tools:
+	@$(call build_module_tool,$(TOOLS_BIN)/etcd,$(ROOT)/tools/etcd,$(ETCD_MODULE),$(ETCD_VERSION),)
+	@$(call build_module_tool,$(TOOLS_BIN)/kube-apiserver,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-apiserver,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
+	@$(call build_module_tool,$(TOOLS_BIN)/kube-controller-manager,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-controller-manager,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 
 tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
@@ -163,8 +187,9 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
+# The control-plane e2e (tests/controlplane) is `make e2e`, its own CI step.
 pytest: tools venv deps postgresql node-deps
-	cd $(ROOT) && $(VENV_PY) -m pytest tests
+	cd $(ROOT) && $(VENV_PY) -m pytest tests --ignore=tests/controlplane
 
 # PostgreSQL server binaries for the Vault integration tests (apt when missing).
 postgresql:
@@ -178,7 +203,12 @@ test: tools venv deps postgresql node-deps
 	if (( rc )); then echo "test: FAILED (see above)"; else echo "test: all passed"; fi; \
 	exit $$rc
 
-e2e: tools venv deps
+e2e: tools e2e-tools venv deps
+	cd $(ROOT) && $(VENV_PY) -m pytest tests/controlplane
+
+# Only the render e2e (tests/e2e: every example through `crossplane composition render`);
+# `make test` runs it too.
+e2e-render: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
 bench: venv

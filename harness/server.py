@@ -19,6 +19,9 @@ def default_python(root: Path = ROOT) -> str:
 class FunctionServer:
     """Runs `<python> -m function --insecure --address 127.0.0.1:PORT [args]` in `root`.
 
+    With `tls_certs_dir` (tls.crt, tls.key, ca.crt) it serves mTLS instead of --insecure,
+    as Crossplane core dials a function.
+
     The working directory is `root`, so the `function` package served is the one
     in that checkout. Use as a context manager; the process is also stopped at
     interpreter exit. With `target` ("HOST:PORT") nothing is started: the server
@@ -34,11 +37,13 @@ class FunctionServer:
         log_path: Path | None = None,
         *,
         args: Sequence[str] = (),
+        tls_certs_dir: Path | None = None,
     ) -> None:
         self.root = root
         self.python = str(python or default_python(root))
         self.startup_timeout = startup_timeout
         self.args = list(args)
+        self.tls_certs_dir = tls_certs_dir
         self.process: process.Process | None = None
         self._log_path = log_path
         self.external = bool(target)
@@ -66,7 +71,12 @@ class FunctionServer:
                 f"python interpreter {self.python} not found; run `make venv` first"
             )
         self.port = process.free_port(self.host)
-        cmd = [self.python, "-m", "function", "--insecure", "--address", self.target, *self.args]
+        security = (
+            ["--tls-server-certs-dir", str(self.tls_certs_dir)]
+            if self.tls_certs_dir
+            else ["--insecure"]
+        )
+        cmd = [self.python, "-m", "function", *security, "--address", self.target, *self.args]
         self.process = process.start("function", cmd, log_path=self._log_path, cwd=self.root)
         atexit.register(self.stop)
         try:

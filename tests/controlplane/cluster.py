@@ -1,0 +1,338 @@
+"""What the control-plane test does with the cluster, read from the catalogue and the examples.
+
+Each example case gets its own namespace (several cases share an XR name), its required
+resources (required.yaml) and, when it has an input.yaml, its own Composition carrying
+those settings. The function itself is the oracle for what must be in the cluster: given
+the XR and composed objects as the API server holds them, its desired state must already be
+applied there and its status and conditions written back.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as fngrpc
+from kubernetes.client.exceptions import ApiException
+
+from function.catalogue import CATALOGUE
+from function.kind import Kind
+from function.structs import to_dict, to_struct
+from harness import requests
+from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
+from harness.controlplane import ControlPlane, aggregate_to_crossplane
+from harness.paths import shared_dir
+
+RESOURCE_NAME = requests.RESOURCE_NAME
+CONVERGE_SECONDS = 120.0
+
+
+def kind_of(case: Case) -> Kind[Any, Any]:
+    """The catalogue entry whose examples folder the case is in."""
+    for kind in CATALOGUE:
+        if kind.api.kind.lower() == case.kind:
+            return kind
+    raise LookupError(f"{case.id}: no catalogue kind for examples/{case.kind}")
+
+
+def namespace(case: Case) -> str:
+    """A namespace of the case's own: a DNS label."""
+    return re.sub(r"[^a-z0-9-]", "-", f"e2e-{case.kind[:24]}-{case.name}")[:63].rstrip("-")
+
+
+def composition_name(case: Case) -> str:
+    """The kind's Composition, or the case's own when it has an input.yaml.
+
+    Kept to 63 characters: core labels each CompositionRevision with the name.
+    """
+    if not case.optional("input.yaml"):
+        return str(case.composition_doc()["metadata"]["name"])
+    return f"{case.kind}-{case.name}"[:63].rstrip("-")
+
+
+def condition(obj: JSON | None, typ: str) -> JSON:
+    for c in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if c.get("type") == typ:
+            return dict(c)
+    return {}
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = CONVERGE_SECONDS) -> Any:
+    """Poll check() until it returns something truthy; fail with `what` and its last value."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last and not isinstance(last, Mismatch):
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"{what}: not within {timeout:.0f}s; last: {last}")
+
+
+class Mismatch(str):
+    """A falsy-by-type answer of a check: what still differs."""
+
+    __slots__ = ()
+
+
+# ---------------------------------------------------------------- installing
+
+
+def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
+    """The upstream CRDs every kind declares, then the project's own files."""
+    shared = shared_dir(root)
+    crds = sorted({path for kind in CATALOGUE for path in kind.crds})
+    names = []
+    for path in crds:
+        for doc in load_yaml_docs(shared / path):
+            plane.apply(doc)
+            names.append(doc["metadata"]["name"])
+    for doc in _docs(root / "package" / "input"):
+        plane.apply(doc)
+        names.append(doc["metadata"]["name"])
+    plane.wait_established(names)
+    xrds = _docs(root / "xrds")
+    for doc in xrds:
+        plane.apply(doc)
+        plane.apply(aggregate_to_crossplane(doc))
+    plane.wait_established([d["metadata"]["name"] for d in xrds])
+    for doc in [*_docs(root / "install"), *example_credentials(root)]:
+        plane.apply(doc)
+    for doc in _docs(root / "compositions"):
+        plane.apply(doc)
+    for case in cases:
+        if case.optional("input.yaml"):
+            doc = case.composition_doc()
+            doc["metadata"]["name"] = composition_name(case)
+            plane.apply(doc)
+
+
+def _docs(directory: Path) -> list[JSON]:
+    return [d for p in sorted(directory.glob("*.yaml")) for d in load_yaml_docs(p)]
+
+
+def xr_doc(case: Case) -> JSON:
+    """The case's XR in its namespace, without what the API server assigns."""
+    xr = load_yaml_docs(case.xr)[0]
+    xr["metadata"] = {
+        k: v for k, v in xr["metadata"].items() if k not in ("uid", "resourceVersion")
+    }
+    xr["metadata"]["namespace"] = namespace(case)
+    if case.optional("input.yaml"):
+        xr["spec"].setdefault("crossplane", {})["compositionRef"] = {"name": composition_name(case)}
+    return xr
+
+
+def xr_doc_namespace(case: Case) -> str:
+    """The namespace the example's xr.yaml names."""
+    return str(load_yaml_docs(case.xr)[0]["metadata"].get("namespace", ""))
+
+
+def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSON:
+    """Namespace, required resources and the XR of a case; the XR as applied.
+
+    With `create` the XR is POSTed rather than server-side applied: a schema error is then
+    the API server's 422 with every message (apply answers 500 for a patch it cannot type).
+    """
+    ns = namespace(case)
+    plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    original = xr_doc_namespace(case)
+    for doc in case.optional_docs("required.yaml"):
+        if doc["metadata"].get("namespace") == original:
+            doc["metadata"]["namespace"] = ns
+        plane.apply(doc)
+    return plane.create(xr_doc(case)) if create else plane.apply(xr_doc(case))
+
+
+def refusal(apply: Callable[[], Any]) -> ApiException | None:
+    """The API server's refusal of apply(), or None when it was accepted."""
+    try:
+        apply()
+    except ApiException as e:
+        return e
+    return None
+
+
+def get_xr(plane: ControlPlane, case: Case) -> JSON | None:
+    xr = xr_doc(case)
+    return plane.get(xr["apiVersion"], xr["kind"], xr["metadata"]["name"], namespace(case))
+
+
+def composed(plane: ControlPlane, xr: JSON) -> dict[str, JSON]:
+    """The XR's composed objects (spec.crossplane.resourceRefs), by composition resource name."""
+    ns = xr["metadata"]["namespace"]
+    out: dict[str, JSON] = {}
+    for ref in (xr.get("spec") or {}).get("crossplane", {}).get("resourceRefs") or []:
+        obj = plane.get(ref["apiVersion"], ref["kind"], ref["name"], ns)
+        if obj is not None:
+            name = (obj["metadata"].get("annotations") or {}).get(RESOURCE_NAME, ref["name"])
+            out[name] = obj
+    return out
+
+
+# ---------------------------------------------------------------- the function as oracle
+
+
+class FunctionClient:
+    """RunFunction over mTLS, with the certificate Crossplane core uses."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        assert plane.function is not None
+        certs = plane.dir / "core-client"
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=(certs / "ca.crt").read_bytes(),
+            private_key=(certs / "tls.key").read_bytes(),
+            certificate_chain=(certs / "tls.crt").read_bytes(),
+        )
+        self.channel = grpc.secure_channel(plane.function.target, creds)
+        self.stub = fngrpc.FunctionRunnerServiceStub(self.channel)
+
+    def __call__(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        rsp: fnv1.RunFunctionResponse = self.stub.RunFunction(req, timeout=30)
+        return rsp
+
+
+def step_of(plane: ControlPlane, case: Case) -> JSON:
+    comp = plane.get("apiextensions.crossplane.io/v1", "Composition", composition_name(case))
+    assert comp is not None, f"{case.id}: Composition {composition_name(case)} missing"
+    step: JSON = comp["spec"]["pipeline"][0]
+    return step
+
+
+def credentials(plane: ControlPlane, step: JSON) -> dict[str, dict[str, bytes]]:
+    out: dict[str, dict[str, bytes]] = {}
+    for cred in step.get("credentials", []):
+        ref = cred["secretRef"]
+        secret = plane.get("v1", "Secret", ref["name"], ref["namespace"]) or {}
+        out[cred["name"]] = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    return out
+
+
+def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.RunFunctionResponse:
+    """The function's answer for the cluster's state, requirements answered from the cluster."""
+    step = step_of(plane, case)
+    observed = composed(plane, xr)
+    req = requests.build(
+        _clean(xr),
+        {k: _clean(v) for k, v in observed.items()},
+        {},
+        step.get("input"),
+        credentials(plane, step),
+    )
+    first = run(req)
+    for key, sel in first.requirements.resources.items():
+        obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
+        if obj is not None:
+            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
+    return run(req) if first.requirements.resources else first
+
+
+def _clean(obj: JSON) -> JSON:
+    """As Crossplane hands objects to a function: plain JSON, no managedFields."""
+    out = copy.deepcopy(obj)
+    out.get("metadata", {}).pop("managedFields", None)
+    return out
+
+
+def subset_problems(want: Any, have: Any, path: str = "") -> list[str]:
+    """Where `have` lacks or differs from what `want` holds (extra fields in have are fine)."""
+    if isinstance(want, dict):
+        if not isinstance(have, dict):
+            return [f"{path or '.'}: want an object, have {have!r}"]
+        out = []
+        for k, v in want.items():
+            out += subset_problems(v, have.get(k), f"{path}.{k}")
+        return out
+    if isinstance(want, list):
+        if not isinstance(have, list) or len(want) != len(have):
+            return [f"{path}: want {want!r}, have {have!r}"]
+        return [
+            p
+            for i, (w, h) in enumerate(zip(want, have, strict=True))
+            for p in subset_problems(w, h, f"{path}[{i}]")
+        ]
+    if want != have and not (isinstance(want, float) and want == have):
+        return [f"{path}: want {want!r}, have {have!r}"]
+    return []
+
+
+def as_stored(desired: JSON) -> JSON:
+    """A desired object as the API server stores it (Secrets' stringData folded into data)."""
+    if desired.get("kind") == "Secret" and desired.get("apiVersion") == "v1":
+        return fold_string_data(desired)
+    return desired
+
+
+_CONDITION_STATUS = {
+    fnv1.STATUS_CONDITION_TRUE: "True",
+    fnv1.STATUS_CONDITION_FALSE: "False",
+    fnv1.STATUS_CONDITION_UNKNOWN: "Unknown",
+}
+
+
+def agreement(plane: ControlPlane, run: FunctionClient, case: Case) -> Mismatch | JSON:
+    """The XR when the cluster holds what the function answers for it, else what differs."""
+    xr = get_xr(plane, case)
+    if xr is None:
+        return Mismatch("XR not found")
+    rsp = ask(plane, run, case, xr)
+    fatal = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    if fatal:
+        return Mismatch(f"function answers FATAL: {fatal}")
+    have = composed(plane, xr)
+    problems = []
+    for name, res in rsp.desired.resources.items():
+        desired = to_dict(res.resource)
+        obj = have.get(name)
+        if obj is None:
+            problems.append(f"{name}: desired but not in the cluster")
+            continue
+        want = {k: v for k, v in as_stored(desired).items() if k not in ("metadata", "status")}
+        meta = desired.get("metadata") or {}
+        want["metadata"] = {k: meta[k] for k in ("labels", "annotations") if k in meta}
+        problems += [f"{name}{p}" for p in subset_problems(want, obj)]
+    extra = sorted(set(have) - set(rsp.desired.resources))
+    if extra:
+        problems.append(f"composed but no longer desired: {extra}")
+    status = dict(requests.status(rsp))
+    problems += [f"XR status{p}" for p in subset_problems(status, xr.get("status") or {})]
+    for c in rsp.conditions:
+        got = condition(xr, c.type)
+        want_c = {"status": _CONDITION_STATUS[c.status], "reason": c.reason}
+        if c.HasField("message"):
+            want_c["message"] = c.message
+        problems += [f"XR condition {c.type}{p}" for p in subset_problems(want_c, got)]
+    ready = _ready(rsp)
+    if condition(xr, "Ready").get("status") != ("True" if ready else "False"):
+        problems.append(f"XR Ready is {condition(xr, 'Ready')}, function says ready={ready}")
+    if condition(xr, "Synced").get("status") != "True":
+        problems.append(f"XR Synced is {condition(xr, 'Synced')}")
+    return Mismatch("; ".join(problems)) if problems else xr
+
+
+def _ready(rsp: fnv1.RunFunctionResponse) -> bool:
+    """Crossplane's rule: the composite's own readiness if set, else every resource's."""
+    if rsp.desired.composite.ready != fnv1.READY_UNSPECIFIED:
+        return bool(rsp.desired.composite.ready == fnv1.READY_TRUE)
+    return all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
+
+
+def simulate_providers(plane: ControlPlane, case: Case, xr: JSON) -> set[str]:
+    """Write observed.yaml's status onto the composed objects it names, as providers would.
+
+    Returns the names whose status was written.
+    """
+    patched = set()
+    have = composed(plane, xr)
+    for name, doc in requests.observed_resources(case).items():
+        if doc.get("status") and name in have:
+            plane.patch_status(have[name], doc["status"])
+            patched.add(name)
+    return patched

@@ -1,0 +1,384 @@
+"""End to end in a real control plane: etcd, kube-apiserver, kube-controller-manager,
+Crossplane core v2.3.4 (as its own user, under its aggregated ClusterRole) and this function
+over mTLS (harness/controlplane.py). `make e2e`.
+
+Driven by the catalogue and examples/: every kind's upstream CRDs (its catalogue entry's
+`crds`), the XRDs, input CRD, Compositions and install/ files, and every example XR, each in
+a namespace of its own. Composed managed resources have no provider; the test writes the
+status observed.yaml gives them, as a provider would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client.exceptions import ApiException
+
+from function.catalogue import CATALOGUE
+from function.model import Rule
+from function.validation import parse_parameters
+from harness import requests
+from harness.cases import Case, find_cases
+from harness.controlplane import ControlPlane
+from harness.paths import ROOT
+from harness.render import expected_error_lines
+from tests.controlplane import cluster
+
+XRD_API = "apiextensions.crossplane.io/v2"
+CASES = find_cases(ROOT)
+COMPOSING = [c for c in CASES if not c.expects_error]
+# Bad at creation: the XRD's validation must refuse them (transition rules need an old
+# object: the cases with an observed.yaml).
+BAD = [c for c in CASES if c.expects_error and not c.optional("observed.yaml")]
+
+
+@pytest.fixture(scope="session")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    workdir = tmp_path_factory.mktemp("controlplane")
+    python = os.environ.get("PYTHON") or sys.executable
+    with ControlPlane(workdir, python=python) as cp:
+        cluster.install(cp, ROOT, CASES)
+        yield cp
+        assert cp.function is not None
+        assert cp.function.alive(), "function died:\n" + cp.logs()
+
+
+@pytest.fixture(scope="session")
+def run(plane: ControlPlane) -> cluster.FunctionClient:
+    return cluster.FunctionClient(plane)
+
+
+@pytest.fixture(scope="session")
+def created(plane: ControlPlane) -> dict[str, dict[str, Any]]:
+    """Every composing example applied; per case the XR once it first composed, and its
+    Ready condition then (before any provider status is written)."""
+    for case in COMPOSING:
+        cluster.create_case(plane, case)
+    out: dict[str, dict[str, Any]] = {}
+    for case in COMPOSING:
+        xr = cluster.wait_for(
+            f"{case.id}: XR Synced with composed resources",
+            lambda case=case: _first_composed(plane, case),
+        )
+        out[case.id] = {"xr": xr, "ready_before": cluster.condition(xr, "Ready").get("status")}
+    return out
+
+
+def _first_composed(plane: ControlPlane, case: Case) -> dict[str, Any] | None:
+    xr = cluster.get_xr(plane, case)
+    if cluster.condition(xr, "Synced").get("status") == "True" and cluster.composed(
+        plane, xr or {}
+    ):
+        return xr
+    return None
+
+
+@pytest.fixture(scope="session")
+def converged(
+    plane: ControlPlane, run: cluster.FunctionClient, created: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Providers simulated from observed.yaml, then every XR agreeing with the function."""
+    for case in COMPOSING:
+        state = created[case.id]
+        state["patched"] = set()
+        # Objects can appear once others are ready (add-ons after the cluster): a few rounds.
+        for _ in range(3):
+            xr = cluster.get_xr(plane, case)
+            new = cluster.simulate_providers(plane, case, xr or {}) - state["patched"]
+            if not new:
+                break
+            state["patched"] |= new
+            time.sleep(2)
+    for case in COMPOSING:
+        created[case.id]["xr"] = cluster.wait_for(
+            f"{case.id}: cluster agrees with the function",
+            lambda case=case: cluster.agreement(plane, run, case),
+        )
+    return created
+
+
+# ---------------------------------------------------------------- installing
+
+
+def test_every_kind_served(plane: ControlPlane) -> None:
+    """Each kind's XRD is Established, so the API server serves the kind (its CRD's schema)."""
+    for kind in CATALOGUE:
+        cluster.wait_for(
+            f"XRD {kind.api.xrd_name} Established",
+            lambda kind=kind: (
+                cluster.condition(
+                    plane.get(XRD_API, "CompositeResourceDefinition", kind.api.xrd_name),
+                    "Established",
+                ).get("status")
+                == "True"
+            ),
+        )
+        crd = plane.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", kind.api.xrd_name)
+        assert crd is not None, kind.api.kind
+        assert crd["spec"]["scope"] == kind.api.scope, kind.api.kind
+
+
+# ---------------------------------------------------------------- composing
+
+
+@pytest.mark.parametrize("case", COMPOSING, ids=[c.id for c in COMPOSING])
+def test_composed_objects_owned_by_xr(
+    case: Case, plane: ControlPlane, created: dict[str, dict[str, Any]]
+) -> None:
+    """What the function composed exists, in the XR's namespace, with the XR as controller."""
+    xr = cluster.get_xr(plane, case)
+    assert xr is not None
+    objs = cluster.composed(plane, xr)
+    refs = xr["spec"]["crossplane"]["resourceRefs"]
+    assert len(objs) == len(refs), f"resourceRefs {refs} but found {sorted(objs)}"
+    for name, obj in objs.items():
+        owners = [o for o in obj["metadata"].get("ownerReferences") or [] if o.get("controller")]
+        assert owners == [
+            {
+                "apiVersion": xr["apiVersion"],
+                "kind": xr["kind"],
+                "name": xr["metadata"]["name"],
+                "uid": xr["metadata"]["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ], f"{name}: controller owner {owners}"
+        assert obj["metadata"]["namespace"] == xr["metadata"]["namespace"], name
+        assert obj["metadata"]["labels"]["crossplane.io/composite"] == xr["metadata"]["name"]
+    if not case.optional("observed.yaml") and case.expected.is_file():
+        # A fresh XR composes what its render composes (expected.yaml).
+        expected = {
+            (d["metadata"].get("annotations") or {}).get(cluster.RESOURCE_NAME)
+            for d in case.optional_docs("expected.yaml")[1:]
+        }
+        assert _without_hash(objs) == _without_hash(expected)
+
+
+def _without_hash(names: Iterable[str]) -> set[str]:
+    """Resource names less a content hash suffix: the content (so the hash) holds the
+    namespace, and each case here has a namespace of its own."""
+    return {re.sub(r"-[0-9a-f]{8}$", "", n) for n in names}
+
+
+@pytest.mark.parametrize("case", COMPOSING, ids=[c.id for c in COMPOSING])
+def test_cluster_holds_what_the_function_returns(
+    case: Case,
+    plane: ControlPlane,
+    run: cluster.FunctionClient,
+    converged: dict[str, dict[str, Any]],
+) -> None:
+    """Server-side applied desired state, XR status and conditions are the function's answer
+    for what the API server holds; Ready is Crossplane's reading of the function's readiness."""
+    assert not isinstance(cluster.agreement(plane, run, case), cluster.Mismatch)
+
+
+@pytest.mark.parametrize("case", COMPOSING, ids=[c.id for c in COMPOSING])
+def test_ready_follows_observed_readiness(
+    case: Case, plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """An example whose render is Ready became Ready only once its providers' status was
+    written; every other one is not Ready."""
+    state = converged[case.id]
+    expected_xr = case.optional_docs("expected.yaml")[0]
+    want = cluster.condition(expected_xr, "Ready").get("status")
+    xr = cluster.get_xr(plane, case)
+    observed_names = set(requests.observed_resources(case))
+    reproduced = {
+        n for n, d in requests.observed_resources(case).items() if d.get("status")
+    } <= state["patched"]
+    have = cluster.condition(xr, "Ready").get("status")
+    if want == "True" and reproduced:
+        assert have == "True", f"Ready is {cluster.condition(xr, 'Ready')}"
+        if state["patched"]:
+            assert state["ready_before"] != "True", "Ready before any provider status was written"
+    elif not observed_names:
+        assert have == want, f"Ready is {cluster.condition(xr, 'Ready')}, the render says {want}"
+
+
+# ---------------------------------------------------------------- admission
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.id for c in BAD])
+def test_bad_xr_refused_at_admission(case: Case, plane: ControlPlane) -> None:
+    """The XRD refuses a bad XR; each cross-field rule it breaks carries the function's words.
+
+    An XR that passes admission (a problem only the function can see) must instead end
+    Synced=False with the function's message."""
+    broken = _broken_rules(case)
+    refused = cluster.refusal(lambda: cluster.create_case(plane, case, create=True))
+    if refused is not None:
+        assert refused.status == 422, refused
+        body = str(refused.body)
+        for rule in broken:
+            assert rule.message in body, f"rule {rule.field}: {rule.message!r} not in {body}"
+        return
+    xr = cluster.wait_for(
+        f"{case.id}: Synced=False",
+        lambda: (
+            (x := cluster.get_xr(plane, case))
+            and cluster.condition(x, "Synced").get("status") == "False"
+            and x
+        ),
+    )
+    message = cluster.condition(xr, "Synced").get("message", "")
+    # The render's message names the example's namespace; here the case has its own.
+    original = f"{cluster.xr_doc_namespace(case)}/"
+    lines = [
+        ln.replace(original, f"{cluster.namespace(case)}/") for ln in expected_error_lines(case)
+    ]
+    missing = [ln for ln in lines if ln not in message]
+    assert not missing, f"Synced message {message!r} lacks {missing}"
+
+
+def test_some_rule_checked_at_admission() -> None:
+    """Some bad example breaks a cross-field rule (else the check of its message is vacuous)."""
+    assert any(_broken_rules(case) for case in BAD)
+
+
+def _broken_rules(case: Case) -> list[Rule]:
+    """The kind's cross-field rules the function finds broken in the case's XR."""
+    kind = cluster.kind_of(case)
+    problems = parse_parameters(kind.api.parameters, cluster.xr_doc(case)["spec"].get("parameters"))
+    if not isinstance(problems, list):  # bad for the composer or the input, not the schema
+        return []
+    return [r for r in kind.api.parameters.rules if any(r.message in p for p in problems)]
+
+
+# ---------------------------------------------------------------- updating
+
+
+def _update_candidates(kind_name: str) -> list[Case]:
+    return [c for c in COMPOSING if c.kind == kind_name and not c.optional("input.yaml")]
+
+
+UPDATABLE = sorted({c.kind for c in COMPOSING if len(_update_candidates(c.kind)) > 1})
+
+
+def _specs(plane: ControlPlane, xr: dict[str, Any]) -> dict[str, Any]:
+    return {
+        name: {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+        for name, obj in cluster.composed(plane, xr).items()
+    }
+
+
+@pytest.mark.parametrize("kind_name", UPDATABLE)
+def test_update_rolls_through(
+    kind_name: str,
+    plane: ControlPlane,
+    run: cluster.FunctionClient,
+    converged: dict[str, dict[str, Any]],
+) -> None:
+    """Another example's parameters applied to a live XR: what it composes changes to the
+    function's answer for the new parameters. Changes a transition rule refuses (422) are
+    passed over for the next example."""
+    candidates = _update_candidates(kind_name)
+    refused = []
+    for base in candidates:
+        before = _specs(plane, cluster.get_xr(plane, base) or {})
+        for other in (c for c in candidates if c is not base):
+            doc = cluster.xr_doc(base)
+            doc["spec"]["parameters"] = cluster.xr_doc(other)["spec"]["parameters"]
+            refusal = cluster.refusal(lambda doc=doc: plane.apply(doc))
+            if refusal is not None:
+                assert refusal.status == 422, refusal
+                refused.append(f"{other.id} onto {base.id}")
+                continue
+            xr = cluster.wait_for(
+                f"{base.id} with {other.id}'s parameters: cluster agrees with the function",
+                lambda base=base: cluster.agreement(plane, run, base),
+            )
+            if _specs(plane, xr) != before:
+                return
+    pytest.fail(f"no update changed what an XR composes (refused: {refused})")
+
+
+# ---------------------------------------------------------------- deleting
+
+
+def _used(
+    plane: ControlPlane, usage: dict[str, Any], objs: dict[str, dict[str, Any]], end: str
+) -> str:
+    """The composition resource name of a Usage's `of` or `by` object."""
+    ref = usage["spec"][end]
+    name = (ref.get("resourceRef") or {}).get("name")
+    labels = (ref.get("resourceSelector") or {}).get("matchLabels") or {}
+    for res_name, obj in objs.items():
+        if obj["apiVersion"] != ref["apiVersion"] or obj["kind"] != ref["kind"]:
+            continue
+        if name == obj["metadata"]["name"] or (
+            not name and labels.items() <= (obj["metadata"].get("labels") or {}).items()
+        ):
+            return res_name
+    raise AssertionError(f"Usage {usage['metadata']['name']}: no composed {end} object")
+
+
+def _exists(plane: ControlPlane, obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The object as the API server holds it now, or None when it is gone."""
+    meta = obj["metadata"]
+    return plane.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+
+
+def _with_usages(plane: ControlPlane) -> list[Case]:
+    out = []
+    for case in COMPOSING:
+        objs = cluster.composed(plane, cluster.get_xr(plane, case) or {})
+        if any(
+            o["kind"] == "Usage" and o["apiVersion"].startswith("protection.crossplane.io/")
+            for o in objs.values()
+        ):
+            out.append(case)
+    return out
+
+
+def test_delete_follows_usages(plane: ControlPlane, converged: dict[str, dict[str, Any]]) -> None:
+    """Deleting an XR whose composition has Usages: the garbage collector deletes what it
+    composed, and every used object outlives the objects using it (the Usage webhook refuses
+    the early delete; replayDeletion retries it)."""
+    cases = _with_usages(plane)
+    assert cases, "no example composes a Usage once converged"
+    case = cases[0]
+    xr = cluster.get_xr(plane, case)
+    assert xr is not None
+    objs = cluster.composed(plane, xr)
+    usages = [o for o in objs.values() if o["kind"] == "Usage"]
+    order = [(_used(plane, u, objs, "by"), _used(plane, u, objs, "of")) for u in usages]
+    for _, of in order:
+        cluster.wait_for(
+            f"{of} labelled in use",
+            lambda of=of: (
+                ((_exists(plane, objs[of]) or {}).get("metadata", {}).get("labels") or {}).get(
+                    "crossplane.io/in-use"
+                )
+                == "true"
+            ),
+        )
+    for by, of in order:
+        with pytest.raises(ApiException) as refused:
+            plane.delete(objs[of])
+        assert "in-use by" in str(refused.value.body), (
+            f"deleting {of} (used by {by}): {refused.value}"
+        )
+        assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
+    plane.delete(xr)
+    gone: dict[str, float] = {}
+    start = time.monotonic()
+    # Each object is stamped with the start of the sweep that first found it gone: two
+    # objects gone in one sweep are simultaneous as far as the test can tell.
+    while len(gone) < len(objs) and time.monotonic() - start < cluster.CONVERGE_SECONDS * 2:
+        sweep = time.monotonic() - start
+        for name, obj in objs.items():
+            if name not in gone and not _exists(plane, obj):
+                gone[name] = sweep
+        time.sleep(0.2)
+    assert set(gone) == set(objs), f"not deleted: {sorted(set(objs) - set(gone))}\n{plane.logs(10)}"
+    assert cluster.get_xr(plane, case) is None
+    for by, of in order:
+        assert gone[of] >= gone[by], (
+            f"{of} deleted at {gone[of]:.1f}s, before {by} at {gone[by]:.1f}s which uses it"
+        )
