@@ -41,9 +41,16 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     compute = dedicated.resources[params.size]
     storage: JSON = {"size": f"{params.storageGB}Gi"}
     storage |= storage_class("storageClass", dedicated.storageClass)
+    image = dedicated.images.get(str(params.version))
+    if image is None:
+        raise ComposeError(
+            f"spec.parameters.version {params.version} is not offered: the platform's input "
+            f"postgresql.dedicated.images has no image for it (offered: "
+            f"{', '.join(sorted(dedicated.images)) or 'none'})"
+        )
     spec: JSON = {
         "instances": dedicated.instances.get(params.environment, 1),
-        "imageName": dedicated.images[str(params.version)],
+        "imageName": image,
         "storage": storage,
         "resources": {
             "requests": {"cpu": compute.cpu, "memory": compute.memory},
