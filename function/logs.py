@@ -11,7 +11,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -44,8 +44,9 @@ def _exception_without_values(_: Any, __: str, event: dict[str, Any]) -> dict[st
     return event
 
 
-def configure(*, debug: bool = False) -> None:
-    """Log JSON lines at INFO (or readable lines at DEBUG), exceptions without values."""
+def configure(*, debug: bool = False, output: TextIO | None = None) -> None:
+    """Log JSON lines at INFO (or readable lines at DEBUG) to output (stdout), exceptions
+    without values."""
     processors: list[Any] = [
         structlog.stdlib.add_log_level,
         structlog.processors.CallsiteParameterAdder(
@@ -73,4 +74,5 @@ def configure(*, debug: bool = False) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.DEBUG if debug else logging.INFO
         ),
+        logger_factory=structlog.PrintLoggerFactory(file=output),
     )

@@ -162,17 +162,18 @@ def composite_problems(obj: Any, *, namespaced: bool) -> list[str]:
     if not isinstance(obj, dict):
         return ["the composite resource must be an object"]
     meta = obj.get("metadata")
+    problems: list[str | None] = []
     if not isinstance(meta, dict):
-        return [f"metadata: must be an object (got {shown(meta)})"]
-    problems = [
-        _name_problem("metadata.name", meta.get("name"), _DNS_SUBDOMAIN, 253),
-        _name_problem("metadata.namespace", meta.get("namespace"), _DNS_LABEL, 63)
-        if namespaced
-        else None,
-    ]
-    uid = meta.get("uid")
-    if uid is not None and not isinstance(uid, str):
-        problems.append(f"metadata.uid: must be a string (got {shown(uid)})")
+        problems.append(f"metadata: must be an object (got {shown(meta)})")
+    else:
+        problems.append(_name_problem("metadata.name", meta.get("name"), _DNS_SUBDOMAIN, 253))
+        if namespaced:
+            problems.append(
+                _name_problem("metadata.namespace", meta.get("namespace"), _DNS_LABEL, 63)
+            )
+        uid = meta.get("uid")
+        if uid is not None and not isinstance(uid, str):
+            problems.append(f"metadata.uid: must be a string (got {shown(uid)})")
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         problems.append(f"spec: must be an object (got {shown(spec)})")

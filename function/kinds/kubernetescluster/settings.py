@@ -16,6 +16,9 @@ POD_CIDR = "10.243.0.0/16"
 SERVICE_CIDR = "10.95.0.0/16"
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
 def _network(value: str) -> str:
     IPv4Network(value)  # ValueError (a field error) for 10.243.0.1/16 or a bad address
     return value
@@ -32,7 +35,7 @@ def _prefix_between(shortest: int, longest: int, why: str) -> AfterValidator:
 
 Cidr = Annotated[
     str,
-    Field(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"),
+    Field(pattern=rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"),
     AfterValidator(_network),
 ]
 # Each node gets a /24 of the pod network (kube-controller-manager's --node-cidr-mask-size).
