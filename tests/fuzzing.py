@@ -106,7 +106,7 @@ def valid(node: JSON) -> st.SearchStrategy[Any]:
             default = node.get("default")
             if isinstance(default, dict) and default:
                 # A map keyed by sizes, versions...: mostly the default's keys, new values.
-                same_keys = st.fixed_dictionaries({k: values for k in default})
+                same_keys = st.fixed_dictionaries(dict.fromkeys(default, values))
                 return st.one_of(same_keys, same_keys, st.dictionaries(TEXT, values, max_size=3))
             return st.dictionaries(TEXT.filter(bool), values, max_size=3)
         required = set(node.get("required", []))
@@ -197,8 +197,9 @@ class Secrets:
 
     def draw(self, draw: Draw, text: bool = True) -> bytes:
         body: bytes = draw(
-            st.text("abcdefghijklmnopqrstuvwxyz0123456789\"\\/:@%+=", min_size=8, max_size=24)
-            .map(str.encode)
+            st.text('abcdefghijklmnopqrstuvwxyz0123456789"\\/:@%+=', min_size=8, max_size=24).map(
+                str.encode
+            )
             if text
             else st.binary(min_size=8, max_size=24)
         )
@@ -212,7 +213,9 @@ class Secrets:
 
     def found_in(self, text: str) -> list[str]:
         """Each secret value some form of which is in text (reported by its length only)."""
-        return [f"a secret of {len(v)} bytes" for v in self.values if any(f in text for f in _forms(v))]
+        return [
+            f"a secret of {len(v)} bytes" for v in self.values if any(f in text for f in _forms(v))
+        ]
 
 
 def _forms(value: bytes) -> set[str]:
@@ -317,7 +320,10 @@ def _settings(draw: Draw, kind: Kind[Any, Any], seed: Seed | None) -> Drawn:
         return Drawn(copy.deepcopy(seed.settings) if seed and seed.settings else None)
     schema = input_schema()
     others = {k.input_field for k in CATALOGUE} - {kind.input_field}
-    own = {**schema, "properties": {k: v for k, v in schema["properties"].items() if k not in others}}
+    own = {
+        **schema,
+        "properties": {k: v for k, v in schema["properties"].items() if k not in others},
+    }
     drawn = draw_object(draw, own, "input.spec", mutate=0 if choice < 9 else 12)
     settings = drawn.value
     vault = settings.get("vault")
@@ -397,9 +403,13 @@ _GARBAGE = st.one_of(
     st.just({"x": ["y"]}),
 )
 _STATUS = st.one_of(
-    st.just({"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]}),
+    st.just(
+        {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]}
+    ),
     st.just({"conditions": [{"type": "Synced", "status": "False"}]}),
-    st.just({"atProvider": {"state": "deployed"}, "conditions": [{"type": "Ready", "status": "True"}]}),
+    st.just(
+        {"atProvider": {"state": "deployed"}, "conditions": [{"type": "Ready", "status": "True"}]}
+    ),
     st.just({"ready": True, "conditions": [{"type": "Available", "status": "True"}]}),
     _GARBAGE,
     _GARBAGE.map(lambda g: {"conditions": g}),

@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema
 import pytest
 import structlog
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -46,7 +47,7 @@ from function.schema import openapi
 from function.structs import to_dict
 from harness.crdschema import ComposedValidator, json_schema
 from harness.paths import shared_dir
-from harness.requests import build, desired, request
+from harness.requests import build, desired
 from tests import fuzzing
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -60,8 +61,11 @@ FUZZ_SETTINGS = settings(
     # No shrinking: a failure is reported at once with its draws and a reproduce blob
     # (shrinking these nested requests takes minutes).
     phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                           HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
 )
 HELM_RELEASE_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 STAGES = ("InvalidComposite", "InvalidInput", "InvalidParameters")
@@ -173,10 +177,10 @@ def check(
 
 
 def _status_errors(kind: Kind[Any, Any], status: Any) -> list[str]:
-    import jsonschema
-
     schema = json_schema(openapi(kind.api.status))
-    return [f"status: {e.message[:200]}" for e in jsonschema.Draft7Validator(schema).iter_errors(status)]
+    return [
+        f"status: {e.message[:200]}" for e in jsonschema.Draft7Validator(schema).iter_errors(status)
+    ]
 
 
 def _release_name_errors(composed: dict[str, Any]) -> list[str]:
@@ -192,8 +196,12 @@ def _release_name_errors(composed: dict[str, Any]) -> list[str]:
     return out
 
 
-def _answers(draw: fuzzing.Draw, rsp: fnv1.RunFunctionResponse, case: fuzzing.Request,
-             secrets: fuzzing.Secrets) -> dict[str, list[dict[str, Any]]]:
+def _answers(
+    draw: fuzzing.Draw,
+    rsp: fnv1.RunFunctionResponse,
+    case: fuzzing.Request,
+    secrets: fuzzing.Secrets,
+) -> dict[str, list[dict[str, Any]]]:
     params = (case.xr.get("spec") or {}).get("parameters") or {}
     keys = ["password", "username", "value"] + [
         v for v in _strings(params) if re.fullmatch(r"[-._a-zA-Z0-9]{1,64}", v)
@@ -205,8 +213,13 @@ def _answers(draw: fuzzing.Draw, rsp: fnv1.RunFunctionResponse, case: fuzzing.Re
         if selector.kind == "Secret":
             out[key] = [fuzzing.secret_answer(draw, selector.match_name, keys, secrets)]
         else:
-            out[key] = [{"apiVersion": selector.api_version, "kind": selector.kind,
-                         "metadata": {"name": selector.match_name}}]
+            out[key] = [
+                {
+                    "apiVersion": selector.api_version,
+                    "kind": selector.kind,
+                    "metadata": {"name": selector.match_name},
+                }
+            ]
     return out
 
 
@@ -227,23 +240,27 @@ def test_fuzzed_requests(
     case = fuzzing.draw_request(data.draw, kind)
     input_ = None
     if case.settings is not None:
-        input_ = {"apiVersion": "fn.platform.example.org/v1beta1", "kind": "Input",
-                  "spec": case.settings}
+        input_ = {
+            "apiVersion": "fn.platform.example.org/v1beta1",
+            "kind": "Input",
+            "spec": case.settings,
+        }
     first = servicer(build(case.xr, case.observed, {}, input_, case.credentials))
     data_secrets = fuzzing.Secrets()
-    composed = check(kind, case, first, servicer.log.getvalue(), validator,
-                     data_secrets=data_secrets, kept=set())
+    composed = check(
+        kind, case, first, servicer.log.getvalue(), validator, data_secrets=data_secrets, kept=set()
+    )
     if not composed:
         return
     observed = fuzzing.observe(data.draw, desired(first), data_secrets)
     required = _answers(data.draw, first, case, data_secrets)
     second = servicer(build(case.xr, observed, required, input_, case.credentials))
-    check(kind, case, second, servicer.log.getvalue(), validator,
-          data_secrets=data_secrets, kept=set(observed))
-
-
-def test_the_fuzzer_covers_every_catalogue_kind() -> None:
-    from function.catalogue import CATALOGUE
-
-    assert [k.api.kind for k in fuzzing.kinds()] == [k.api.kind for k in CATALOGUE]
-    assert request  # the unit tests' request builder is the same harness.requests.build
+    check(
+        kind,
+        case,
+        second,
+        servicer.log.getvalue(),
+        validator,
+        data_secrets=data_secrets,
+        kept=set(observed),
+    )
