@@ -191,8 +191,13 @@ def draw_object(draw: Draw, node: JSON, path: str, mutate: int) -> Drawn:
 
 @dataclass
 class Secrets:
-    """Secret values put into a request, to look for where they must not be."""
+    """Secret values put into a request, to look for where they must not be.
 
+    mark starts each value drawn: credentials and Secret data get different ones, so a
+    credential is never mistaken for a password that may go into a connection Secret.
+    """
+
+    mark: str = SECRET_MARK + "c"
     values: list[bytes] = field(default_factory=list)
 
     def draw(self, draw: Draw, text: bool = True) -> bytes:
@@ -203,7 +208,7 @@ class Secrets:
             if text
             else st.binary(min_size=8, max_size=24)
         )
-        value = SECRET_MARK.encode() + body
+        value = self.mark.encode() + body
         self.values.append(value)
         return value
 
@@ -446,10 +451,11 @@ def observe(draw: Draw, desired: dict[str, JSON], secrets: Secrets) -> dict[str,
         for key, value in (obj.get("stringData") or {}).items():
             if any(word in key.lower() for word in _SECRET_KEYS):
                 secrets.add(str(value))  # generated passwords: only ever in the Secret
-        seen["status"] = draw(_STATUS)
+        # Copies: a drawn constant (st.just) is one object shared by every example.
+        seen["status"] = copy.deepcopy(draw(_STATUS))
         if chance(draw, 5):  # a field of another shape than the function wrote
             path = draw(st.sampled_from(_paths(seen)[1:]))
-            seen = _replace(seen, path, draw(_GARBAGE))
+            seen = _replace(seen, path, copy.deepcopy(draw(_GARBAGE)))
         observed[name] = seen
     return observed
 

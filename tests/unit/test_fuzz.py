@@ -246,7 +246,7 @@ def test_fuzzed_requests(
             "spec": case.settings,
         }
     first = servicer(build(case.xr, case.observed, {}, input_, case.credentials))
-    data_secrets = fuzzing.Secrets()
+    data_secrets = fuzzing.Secrets(mark=fuzzing.SECRET_MARK + "d")
     composed = check(
         kind, case, first, servicer.log.getvalue(), validator, data_secrets=data_secrets, kept=set()
     )
