@@ -109,9 +109,16 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
     try:
         return _run(req, log)
     except Exception as e:
-        what = cut(req.observed.composite.resource.fields["kind"].string_value) or "the request"
+        xr = Composite.from_object(to_dict(req.observed.composite.resource))
+        what = cut(xr.kind) or "the request"
         if log is not None:
-            log.error("internal error", kind=what, **logs.describe_exception(e))
+            log.error(
+                "internal error",
+                kind=what,
+                name=cut(xr.name),
+                namespace=cut(xr.namespace),
+                **logs.describe_exception(e),
+            )
         return _fatal(
             response.to(req), "InternalError", f"internal error composing {what}; see function logs"
         )

@@ -295,7 +295,7 @@ class Request:
     secrets: Secrets
 
 
-_NAME = st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
+_NAME = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 _LONG_NAME = st.from_regex(r"[a-z][a-z0-9]{40,60}(\.[a-z0-9]{1,20})?", fullmatch=True)
 
 

@@ -444,6 +444,30 @@ def test_helm_release_names_fit_helms_limit_whatever_the_xr_name(length: int) ->
         assert release["spec"]["forProvider"]["values"]["fullnameOverride"] == external
 
 
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("a.b", "a dotted XR name gave Services named a.b-redis-headless"),
+        ("x" * 44 + ".yz", "the cut ended in a dot: release name 'xxx.-1a2b3c'"),
+    ],
+)
+def test_names_services_are_derived_from_hold_no_dots(name: str, reason: str) -> None:
+    release = desired(run(request(xr(*REDIS, DEV, name=name))))["release"]
+    external = release["metadata"]["annotations"]["crossplane.io/external-name"]
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", external), reason
+    params = {**DEV, "deployment": "dedicated", "enableBackup": False}
+    cluster = desired(run(request(xr(*PG, params, name=name))))["cluster"]
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", cluster["metadata"]["name"]), reason
+
+
+@pytest.mark.parametrize("kind", [REDIS, PG])
+def test_a_name_that_cannot_name_a_service_is_a_fatal(kind: tuple[str, str]) -> None:
+    params = {**DEV, "deployment": "dedicated", "enableBackup": False} if kind == PG else DEV
+    ((why, message),) = fatal(run(request(xr(*kind, params, name="1cache"))))
+    assert why == "ComposeFailed"
+    assert "metadata.name '1cache' must start with a letter" in message
+
+
 # ---------------------------------------------------------------- nothing observed is dropped
 
 

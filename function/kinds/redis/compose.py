@@ -17,7 +17,7 @@ from function.blocks.storage import storage_class
 from function.context import ComposeError, Context, Desired, Selector, WarningResult
 from function.kinds.redis.model import RedisParameters, RedisStatus
 from function.kinds.redis.settings import RedisSettings
-from function.naming import dns_label
+from function.naming import dns_label, service_label, starts_with_letter
 from function.secrets import (
     PASSWORD_KEY,
     SecretDataError,
@@ -62,7 +62,12 @@ def compose(ctx: RedisContext) -> Desired:
     """Compose a Valkey release and its connection Secret."""
     params = ctx.params
     _refuse_data_loss(ctx)
-    name = dns_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
+    if not starts_with_letter(ctx.xr.name):
+        raise ComposeError(
+            f"metadata.name {ctx.xr.name!r} must start with a letter: the chart names its "
+            "Services after it, and a Service name starts with a letter (RFC 1035)"
+        )
+    name = service_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
     host = f"{name}.{ctx.xr.namespace}.svc"
     secret_name = dns_label(ctx.xr.name, "redis")
     password_ref = params.passwordSecretRef
