@@ -354,6 +354,12 @@ def _credentials(draw: Draw, secrets: Secrets) -> dict[str, dict[str, bytes]]:
     return {"platform": platform}
 
 
+def _top_level(rest: str, value: JSON, schema: JSON) -> str:
+    """The parameter a broken path is under (field names may hold dots: the longest match)."""
+    names = set(value) | set(schema.get("properties", {}))
+    return max((n for n in names if rest == n or rest.startswith(n + ".")), key=len, default=rest)
+
+
 def draw_request(draw: Draw, kind: Kind[Any, Any]) -> Request:
     """An XR of kind (valid or broken), its function input and step credentials."""
     kind_seeds = seeds(kind)
@@ -365,7 +371,7 @@ def draw_request(draw: Draw, kind: Kind[Any, Any]) -> Request:
         if mutate:  # break some fields of the example
             broken = draw_object(draw, schema, "spec.parameters", mutate=3)
             for path in broken.bad:
-                key = path.split(".")[2]
+                key = _top_level(path.removeprefix("spec.parameters."), broken.value, schema)
                 if key in broken.value:
                     params.value[key] = broken.value[key]
                 else:
