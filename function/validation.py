@@ -56,7 +56,7 @@ _PATTERN_NAMES: dict[str, str] = {
 
 # How much of a value or a field name a message shows: a megabyte of bad input must not
 # become a megabyte of result (gRPC refuses messages over its limit), nor thousands of lines.
-SHOWN_MAX = 100
+SHOWN_MAX = 256
 PROBLEMS_MAX = 20
 
 
