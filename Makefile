@@ -13,6 +13,7 @@
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
+#   make fuzz             the property-based fuzzing at a larger, random budget (FUZZ_EXAMPLES per kind)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -87,14 +88,14 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench xrds generate \
+	e2e-render bench fuzz xrds generate \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,16p' $(ROOT)/Makefile
+	@sed -n '3,17p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -213,6 +214,13 @@ e2e-render: tools venv deps
 
 bench: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.bench
+
+# The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
+# same test with a larger random one (every failure prints a reproduce blob).
+FUZZ_EXAMPLES ?= 2000
+fuzz: venv deps
+	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
+		$(VENV_PY) -m pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

@@ -4,8 +4,9 @@ from typing import Any
 
 import click
 from crossplane.function import cli as sdkcli
-from crossplane.function import logging, runtime
+from crossplane.function import runtime
 
+from function import logs
 from function.runner import FunctionRunner
 
 
@@ -23,7 +24,7 @@ def main(
     """Serve the platform composition function over gRPC."""
     if not insecure and not tls_certs_dir:
         raise click.UsageError("pass --insecure, or --tls-server-certs-dir with the mTLS certs")
-    logging.configure(level=logging.Level.DEBUG if debug else logging.Level.INFO)
+    logs.configure(debug=debug)
     send_mb = max_send_message_size or max_recv_message_size
     options: list[tuple[str, Any]] = [
         ("grpc.max_receive_message_length", max_recv_message_size * 1024 * 1024),
@@ -31,5 +32,8 @@ def main(
     ]
     # With credentials and --insecure the SDK binds TLS first and the plaintext
     # port then fails to bind: --insecure must mean no credentials at all.
-    creds = None if insecure else runtime.load_credentials(str(tls_certs_dir))
+    try:
+        creds = None if insecure else runtime.load_credentials(str(tls_certs_dir))
+    except OSError as e:
+        raise click.UsageError(f"cannot read the mTLS certs: {e.strerror}: {e.filename}") from None
     runtime.serve(FunctionRunner(), address, creds=creds, insecure=insecure, options=options)

@@ -37,13 +37,19 @@ class Composite:
 
     @classmethod
     def from_object(cls, obj: JSON) -> "Composite":
-        meta = obj.get("metadata", {})
+        """The identity of an XR object; a field of another shape reads as empty."""
+        meta = obj.get("metadata")
+        meta = meta if isinstance(meta, dict) else {}
+
+        def text(value: object) -> str:
+            return value if isinstance(value, str) else ""
+
         return cls(
-            api_version=str(obj.get("apiVersion", "")),
-            kind=str(obj.get("kind", "")),
-            name=str(meta.get("name", "")),
-            namespace=str(meta.get("namespace", "")),
-            uid=str(meta.get("uid", "")),
+            api_version=text(obj.get("apiVersion")),
+            kind=text(obj.get("kind")),
+            name=text(meta.get("name")),
+            namespace=text(meta.get("namespace")),
+            uid=text(meta.get("uid")),
         )
 
     @property

@@ -31,11 +31,33 @@ def content_hash(obj: Any) -> str:
 
 
 def dns_label(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
-    """Join parts with '-' into a DNS label; if too long, cut and add a hash of the whole."""
+    """Join parts with '-' into a DNS label; if too long, cut and add a hash of the whole.
+
+    The cut never ends in '-' or '.' (a name such as "a.-1b2c3d" is no valid name).
+    """
     full = "-".join(p for p in parts if p)
     if len(full) <= limit:
         return full
-    return f"{full[: limit - _HASH_LEN - 1].rstrip('-')}-{short_hash(full)}"
+    return f"{full[: limit - _HASH_LEN - 1].rstrip('-.')}-{short_hash(full)}"
+
+
+def service_label(name: str, *suffixes: str, limit: int = DNS_LABEL_MAX) -> str:
+    """A name that Services are derived from (an RFC 1035 label: no dots), from an XR name.
+
+    A chart or an operator names Services after it (<name>, <name>-rw, ...), and a
+    Service name is an RFC 1035 label while an XR name may hold dots: they become '-'
+    with a hash of the name, so a.b and a-b stay apart. Names without dots are unchanged.
+    The name must start with a letter (starts_with_letter), which the caller checks.
+    """
+    label = name.replace(".", "-")
+    if label != name:
+        label = f"{label}-{short_hash(name)}"
+    return dns_label(label, *suffixes, limit=limit)
+
+
+def starts_with_letter(name: str) -> bool:
+    """Whether names derived from name can be Service names (RFC 1035: a letter first)."""
+    return bool(re.match(r"[a-z]", name))
 
 
 def sql_identifier(*parts: str, limit: int = DNS_LABEL_MAX) -> str:

@@ -21,9 +21,12 @@ Rules = Mapping[tuple[str, str], Check]
 
 
 def condition(obj: JSON, kind: str) -> dict[str, Any] | None:
-    """The status condition of that type, if any."""
-    for c in dig(obj, "status", "conditions") or []:
-        if c.get("type") == kind:
+    """The status condition of that type, if any; conditions of another shape are ignored."""
+    conditions = dig(obj, "status", "conditions")
+    if not isinstance(conditions, list):
+        return None
+    for c in conditions:
+        if isinstance(c, dict) and c.get("type") == kind:
             return dict(c)
     return None
 

@@ -15,13 +15,15 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from function import logs
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
 from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
 from function.readiness import is_failing
-from function.structs import JSON, to_dict, to_struct
+from function.structs import JSON, dig, to_dict, to_struct
+from function.validation import composite_problems, cut, joined
 from function.vault import operation as vaultgc
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
@@ -48,12 +50,17 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return await asyncio.to_thread(run, req, self.log)
 
 
+# A result's or condition's message is never longer than this (values in it are cut
+# already, validation.SHOWN_MAX; this is the backstop, far under gRPC's 4 MiB).
+MESSAGE_MAX = 16 * 1024
+
+
 def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.RunFunctionResponse:
     rsp.results.append(
         fnv1.Result(
             severity=fnv1.SEVERITY_FATAL,
             reason=reason,
-            message=message,
+            message=cut(message, MESSAGE_MAX),
             target=fnv1.TARGET_COMPOSITE,
         )
     )
@@ -92,12 +99,36 @@ def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
     """The parsed function input, or the message of its FATAL."""
     settings = parse_input(req.input.SerializeToString(deterministic=True))
     if isinstance(settings, tuple):
-        return "invalid function input: " + "; ".join(settings)
+        return "invalid function input: " + joined(list(settings))
     return settings
 
 
 def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
-    """Compose the desired state for one request."""
+    """Compose the desired state for one request; never raises.
+
+    Anything unexpected (a bug) becomes one FATAL InternalError result and one log
+    line naming the exception's type and where it was raised, never its message or
+    the frames' variables, which may hold secrets.
+    """
+    try:
+        return _run(req, log)
+    except Exception as e:
+        xr = Composite.from_object(to_dict(req.observed.composite.resource))
+        what = cut(xr.kind) or "the request"
+        if log is not None:
+            log.error(
+                "internal error",
+                kind=what,
+                name=cut(xr.name),
+                namespace=cut(xr.namespace),
+                **logs.describe_exception(e),
+            )
+        return _fatal(
+            response.to(req), "InternalError", f"internal error composing {what}; see function logs"
+        )
+
+
+def _run(req: fnv1.RunFunctionRequest, log: Any) -> fnv1.RunFunctionResponse:
     rsp = response.to(req)
     if not req.observed.HasField("composite"):
         return _operation(req, rsp, log)
@@ -106,36 +137,32 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
     kind = lookup(xr.api_version, xr.kind)
     if kind is None:
         return _fatal(
-            rsp, "UnsupportedKind", f"this function does not compose {xr.kind} ({xr.api_version})"
+            rsp,
+            "UnsupportedKind",
+            f"this function does not compose {cut(xr.kind)} ({cut(xr.api_version)})",
         )
+    title = f"{xr.kind} {cut(xr.ref)}"
+    shape = composite_problems(xr_object, namespaced=kind.api.scope == "Namespaced")
+    if shape:
+        return _fatal(rsp, "InvalidComposite", f"invalid {title}: " + joined(shape))
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
     ctx = kind.context(
         xr=xr,
-        parameters=xr_object.get("spec", {}).get("parameters"),
+        parameters=dig(xr_object, "spec", "parameters"),
         settings=settings,
         observed=_observed(req),
         credentials=_credentials(req),
         required=_required(req),
     )
     if isinstance(ctx, list):
-        return _fatal(
-            rsp,
-            "InvalidParameters",
-            f"invalid {xr.kind} {xr.ref}: " + "; ".join(ctx),
-        )
+        return _fatal(rsp, "InvalidParameters", f"invalid {title}: " + joined(ctx))
     try:
         desired = kind.compose(ctx)
     except ComposeError as e:
-        return _fatal(rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.ref}: {e}")
-    except Exception:  # a bug: say so without a traceback in the result, log it for us
-        if log is not None:
-            log.exception("composer failed", kind=xr.kind, name=xr.name, namespace=xr.namespace)
-        return _fatal(
-            rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
-        )
-    retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"))
+        return _fatal(rsp, "ComposeFailed", f"cannot compose {title}: {e}")
+    retry_after = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"))
     _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
@@ -221,7 +248,7 @@ def _warn(rsp: fnv1.RunFunctionResponse, warning: WarningResult) -> None:
         fnv1.Result(
             severity=fnv1.SEVERITY_WARNING,
             reason=warning.reason or None,
-            message=warning.message,
+            message=cut(warning.message, MESSAGE_MAX),
             target=fnv1.TARGET_COMPOSITE,
         )
     )
@@ -233,7 +260,7 @@ def _condition(rsp: fnv1.RunFunctionResponse, c: resource.Condition) -> None:
             type=c.typ,
             status=_STATUS.get(c.status, fnv1.STATUS_CONDITION_UNKNOWN),
             reason=c.reason or "",
-            message=c.message or None,
+            message=cut(c.message, MESSAGE_MAX) if c.message else None,
             target=fnv1.TARGET_COMPOSITE,
         )
     )

@@ -6,9 +6,10 @@ platform-wide settings (function/platform.py) plus one section per kind
 field has a default, so an empty input works.
 """
 
-from typing import Annotated, Literal
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 INPUT_GROUP = "fn.platform.example.org"
 INPUT_VERSION = "v1beta1"
@@ -93,3 +94,32 @@ class TTL(SettingsModel):
         default=30, ge=5, le=3600, description="While anything is not ready yet."
     )
     readySeconds: int = Field(default=600, ge=30, le=86400, description="Once all is ready.")
+
+
+V = TypeVar("V")
+
+
+def keyed_by(keys: Iterable[Any], *, every: bool = True) -> AfterValidator:
+    """A dict setting keyed by these keys (sizes, versions, ...): every one (every=True) or some.
+
+    Such a setting passes its schema with a key left out or misspelt, and then the
+    composer has nothing to look up: this makes it a field error of the input.
+    """
+    wanted = tuple(str(k) for k in keys)
+
+    def check(value: Mapping[str, V]) -> Mapping[str, V]:
+        missing = [k for k in wanted if k not in value] if every else []
+        unknown = sorted(k for k in value if k not in wanted)
+        if missing or unknown:
+            found = [f"missing {', '.join(missing)}"] if missing else []
+            found += [f"unknown {', '.join(unknown)}"] if unknown else []
+            rule = "a key for each of" if every else "keys among"
+            raise ValueError(f"must have {rule} {', '.join(wanted)}: {'; '.join(found)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def literal_values(literal: Any) -> tuple[Any, ...]:
+    """The values of a Literal type."""
+    return get_args(literal)

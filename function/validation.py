@@ -57,20 +57,39 @@ def readable_pattern(pattern: str, rule: str) -> str:
     return pattern
 
 
+# How much of a value or a field name a message shows: a megabyte of bad input must not
+# become a megabyte of result (gRPC refuses messages over its limit), nor thousands of lines.
+SHOWN_MAX = 256
+PROBLEMS_MAX = 20
+
+
+def cut(text: str, limit: int = SHOWN_MAX) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _path(loc: tuple[int | str, ...], base: str) -> str:
     out = base
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{cut(str(part))}"
     return out
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A value as a message shows it: JSON (models as their fields), cut to SHOWN_MAX."""
+
     def plain(v: Any) -> Any:
         return (
             v.model_dump(exclude_none=True, by_alias=True) if isinstance(v, BaseModel) else str(v)
         )
 
-    return json.dumps(value, sort_keys=True, default=plain)
+    return cut(json.dumps(value, sort_keys=True, default=plain))
+
+
+def joined(problems: list[str]) -> str:
+    """Problems as one message: the first PROBLEMS_MAX, then how many more."""
+    listed = "; ".join(problems[:PROBLEMS_MAX])
+    more = len(problems) - PROBLEMS_MAX
+    return listed + (f"; and {more} more" if more > 0 else "")
 
 
 def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
@@ -81,7 +100,7 @@ def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
         rule = _PATTERN_NAMES.get(str(error.get("ctx", {}).get("pattern")), rule)
     line = f"{_path(error['loc'], base)}: {rule}"
     if error["type"] not in ("missing", "extra_forbidden"):
-        line += f" (got {_shown(error['input'])})"
+        line += f" (got {shown(error['input'])})"
     return line
 
 
@@ -105,7 +124,7 @@ def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
         found = rule.offenders(params) if rule.offenders else {}
         for where, value in found.items() or {"": getattr(params, rule.field)}.items():
             out.append(
-                f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {_shown(value)})"
+                f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {shown(value)})"
             )
     return out
 
@@ -147,3 +166,47 @@ def parse_parameters(model: type[P], raw: Any) -> P | list[str]:
         partial = model.model_construct(**_valid_fields(model, raw, bad))
         return problems + _broken_rules(model, partial, bad)
     return _broken_rules(model, params, set()) or params
+
+
+# Kubernetes object names (a DNS subdomain) and namespaces (a DNS label):
+# k8s.io/apimachinery pkg/util/validation/validation.go.
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def _name_problem(field: str, value: Any, pattern: re.Pattern[str], limit: int) -> str | None:
+    if value is None or value == "":
+        return f"{field}: required"
+    if not isinstance(value, str):
+        return f"{field}: must be a string (got {shown(value)})"
+    if len(value) > limit or not pattern.fullmatch(value):
+        kind = "DNS subdomain" if pattern is _DNS_SUBDOMAIN else "DNS label"
+        return f"{field}: must be a {kind} of at most {limit} characters (got {shown(value)})"
+    return None
+
+
+def composite_problems(obj: Any, *, namespaced: bool) -> list[str]:
+    """What is wrong with the shape of an XR outside spec.parameters: metadata and spec.
+
+    The API server guarantees these for a real XR; a request that breaks them gets a
+    FATAL naming the field instead of composing names such as "-redis".
+    """
+    if not isinstance(obj, dict):
+        return ["the composite resource must be an object"]
+    meta = obj.get("metadata")
+    problems: list[str | None] = []
+    if not isinstance(meta, dict):
+        problems.append(f"metadata: must be an object (got {shown(meta)})")
+    else:
+        problems.append(_name_problem("metadata.name", meta.get("name"), _DNS_SUBDOMAIN, 253))
+        if namespaced:
+            problems.append(
+                _name_problem("metadata.namespace", meta.get("namespace"), _DNS_LABEL, 63)
+            )
+        uid = meta.get("uid")
+        if uid is not None and not isinstance(uid, str):
+            problems.append(f"metadata.uid: must be a string (got {shown(uid)})")
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        problems.append(f"spec: must be an object (got {shown(spec)})")
+    return [p for p in problems if p is not None]

@@ -6,6 +6,7 @@ secret value known to the step has been cut out of it.
 """
 
 import hashlib
+import json
 import tempfile
 import threading
 import time
@@ -13,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import hvac
 import requests
@@ -65,10 +67,17 @@ class Login:
     jwt: str | None = None
 
 
-def _text(value: bytes | None) -> str | None:
+def _text(value: bytes | None, key: str, cred_name: str) -> str | None:
+    """A credential as text; VaultSyncError (naming the key, not the value) when not UTF-8."""
     if not value:
         return None
-    return value.decode().strip() or None
+    try:
+        return value.decode().strip() or None
+    except UnicodeDecodeError:
+        raise VaultSyncError(
+            "InvalidCredentials",
+            f"key {key!r} in the step credentials {cred_name!r} is not UTF-8 text",
+        ) from None
 
 
 def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, bytes]]) -> Login:
@@ -76,7 +85,7 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
     vault = settings.vault
     cred_name = vault.credentials or settings.credentials.name
     creds = credentials.get(cred_name, {})
-    address = vault.address or _text(creds.get(vault.addressKey))
+    address = vault.address or _text(creds.get(vault.addressKey), vault.addressKey, cred_name)
     if not address:
         raise VaultSyncError(
             "VaultNotConfigured",
@@ -88,7 +97,7 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
     auth = vault.auth
 
     def need(key: str) -> str:
-        value = _text(creds.get(key))
+        value = _text(creds.get(key), key, cred_name)
         if value is None:
             raise VaultSyncError(
                 "MissingCredentials",
@@ -103,7 +112,7 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
         role_id = auth.appRole.roleId or need(auth.appRole.roleIdKey)
         secret_id = need(auth.appRole.secretIdKey)
         return Login(address, "approle", (secret_id,), role_id=role_id, secret_id=secret_id)
-    jwt = _text(creds.get(auth.kubernetes.jwtKey))
+    jwt = _text(creds.get(auth.kubernetes.jwtKey), auth.kubernetes.jwtKey, cred_name)
     if jwt is None and auth.kubernetes.tokenFile:
         try:
             jwt = Path(auth.kubernetes.tokenFile).read_text().strip() or None
@@ -118,10 +127,22 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
     return Login(address, "kubernetes", (jwt,), jwt=jwt)
 
 
+def _forms(secret: str) -> set[str]:
+    """The ways a secret value shows up in Vault's error text: raw, JSON-escaped, URL-encoded."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+    }
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "<redacted>")
+    """text with every secret value, in each of its forms, cut out (longest first)."""
+    forms = {f for s in secrets if s and len(s) >= 4 for f in _forms(s)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "<redacted>")
     return text
 
 

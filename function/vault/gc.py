@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 import hvac
 from hvac import exceptions as vexc
 
-from function.structs import JSON
+from function.structs import JSON, dig
 from function.vault import tenancy
 from function.vault.settings import Vault
 
@@ -34,8 +34,8 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
     """Delete orphaned entries under <mount>/<tenants root>; the paths deleted, in mount."""
     wanted: dict[str, set[str]] = {}  # live owner uid -> KV paths its status names
     for xr in live:
-        uid = str(xr.get("metadata", {}).get("uid", ""))
-        recorded = ((xr.get("status") or {}).get("vault") or {}).get("path")
+        uid = str(dig(xr, "metadata", "uid") or "")
+        recorded = dig(xr, "status", "vault", "path")
         wanted.setdefault(uid, set())
         if recorded:
             wanted[uid].add(recorded if vault.kvMount else str(recorded).partition("/")[2])

@@ -1,6 +1,6 @@
 """Vault intent for a workload cluster's kubeconfig, for every kind that has one."""
 
-from function.secrets import secret_value
+from function.secrets import SecretDataError, secret_value
 from function.structs import JSON
 from function.vault.intents import KVWrite, Pending, VaultIntent
 
@@ -15,7 +15,10 @@ def kubeconfig_intent(
     secret is the ``<cluster>-kubeconfig`` Secret as read with ctx.require (None
     until Crossplane has fetched it or Cluster API has written it).
     """
-    kubeconfig = secret_value(secret, key)
+    try:
+        kubeconfig = secret_value(secret, key)
+    except SecretDataError as e:  # only the Vault entry waits; the cluster is composed
+        return Pending("kubeconfig", "InvalidKubeconfig", str(e), path=f"{vault_path}/kubeconfig")
     if kubeconfig is None:
         return Pending(
             what="kubeconfig",

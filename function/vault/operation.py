@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from function.platform import PlatformSettings
-from function.structs import JSON
+from function.structs import JSON, dig
 from function.vault import client as vclient
 from function.vault import gc, tenancy
 
@@ -41,7 +41,9 @@ def collect(
         deleted = [f"{mount}/{p}" for p in gc.collect(client, settings.vault, mount, live)]
         if settings.vault.database.enabled:
             engines = {
-                tenancy.engine_name(xr["metadata"]["namespace"], xr["metadata"]["name"])
+                tenancy.engine_name(
+                    str(dig(xr, "metadata", "namespace")), str(dig(xr, "metadata", "name"))
+                )
                 for xr in required["postgresqlinstances"]
             }
             deleted += gc.collect_database(client, settings.vault.database.mount, engines)

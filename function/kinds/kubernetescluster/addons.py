@@ -38,7 +38,7 @@ def installed_plugin(ctx: ClusterContext) -> str | None:
     """The network plugin the observed CNI release installs, by its release name."""
     release = ctx.observed.get(CNI)
     name = dig(release, "metadata", "annotations", EXTERNAL_NAME)
-    return name if name in _plugins(ctx.settings) else None
+    return name if isinstance(name, str) and name in _plugins(ctx.settings) else None
 
 
 def add_ons(

@@ -1,5 +1,7 @@
 """KubernetesCluster: a Cluster API cluster of KubeVirt machines, its add-ons and its status."""
 
+import re
+
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
 from function.kinds.kubernetescluster import ccm, vault
@@ -54,15 +56,35 @@ def compose(ctx: ClusterContext) -> Desired:
 def _status(
     ctx: ClusterContext, kubeconfig: JSON | None, secret_name: str
 ) -> KubernetesClusterStatus:
+    """Status from the observed Cluster; a value of another shape than Cluster API's is left out."""
     cluster = ctx.observed.get(CLUSTER)
-    endpoint = dig(cluster, "spec", "controlPlaneEndpoint") or {}
-    host, port = endpoint.get("host"), endpoint.get("port")
+    host = dig(cluster, "spec", "controlPlaneEndpoint", "host")
+    port = dig(cluster, "spec", "controlPlaneEndpoint", "port")
+    endpoint = None
+    if isinstance(host, str) and _HOST.fullmatch(host) and _is_port(port):
+        endpoint = f"https://{host}:{port}"
     secret = secret_name if kubeconfig is not None else None
     return KubernetesClusterStatus(
-        clusterEndpoint=f"https://{host}:{port}" if host and port else None,
+        clusterEndpoint=endpoint,
         clusterReady=READINESS.is_ready(cluster) if cluster is not None else None,
         kubeconfigSecret=secret,
         connectionSecret=secret,
-        readyControlPlaneNodes=dig(cluster, "status", "controlPlane", "readyReplicas"),
-        readyWorkerNodes=dig(cluster, "status", "workers", "readyReplicas"),
+        readyControlPlaneNodes=_count(dig(cluster, "status", "controlPlane", "readyReplicas")),
+        readyWorkerNodes=_count(dig(cluster, "status", "workers", "readyReplicas")),
     )
+
+
+# A host name or IP address (IPv6 too) as in controlPlaneEndpoint.host (Cluster API: at most 512).
+_HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,512}")
+
+
+def _is_port(value: object) -> bool:
+    count = _count(value)
+    return count is not None and 1 <= count <= 65535
+
+
+def _count(value: object) -> int | None:
+    """A replica count or port as Cluster API writes it (int32), else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**31 - 1:
+        return value
+    return None

@@ -17,7 +17,7 @@ from function.model import (
     immutable,
     kubernetes_version_pattern,
 )
-from function.quantity import Quantity
+from function.quantity import CpuQuantity, Quantity
 from function.vault.model import VaultParameters, VaultReporting
 
 NetworkPlugin = Literal["kube-ovn", "calico", "cilium"]
@@ -52,7 +52,7 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
     workerNodes: int | None = Field(
         default=None, ge=1, le=10, description="Worker machines." + _PRESET
     )
-    controlPlaneCPU: Quantity | None = Field(
+    controlPlaneCPU: CpuQuantity | None = Field(
         default=None,
         description='CPU of each control plane machine, a Kubernetes quantity ("4", '
         '"1500m"); the VM gets that many cores, rounded up.' + _PRESET,
@@ -62,7 +62,7 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
         description='Memory of each control plane machine, a Kubernetes quantity ("8Gi").'
         + _PRESET,
     )
-    workerCPU: Quantity | None = Field(
+    workerCPU: CpuQuantity | None = Field(
         default=None,
         description="CPU of each worker machine, a Kubernetes quantity; the VM gets that many "
         "cores, rounded up." + _PRESET,

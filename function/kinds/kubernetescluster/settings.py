@@ -3,9 +3,9 @@
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
-from function.quantity import Quantity
+from function.quantity import CpuQuantity, Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
 
 # Pod and service networks of workload clusters as in CAPK's templates
@@ -16,16 +16,32 @@ POD_CIDR = "10.243.0.0/16"
 SERVICE_CIDR = "10.95.0.0/16"
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+
+
 def _network(value: str) -> str:
     IPv4Network(value)  # ValueError (a field error) for 10.243.0.1/16 or a bad address
     return value
 
 
+def _prefix_between(shortest: int, longest: int, why: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not shortest <= IPv4Network(value).prefixlen <= longest:
+            raise ValueError(f"must have a prefix between /{shortest} and /{longest}: {why}")
+        return value
+
+    return AfterValidator(check)
+
+
 Cidr = Annotated[
     str,
-    Field(pattern=r"^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$"),
+    Field(pattern=rf"^({_OCTET}\.){{3}}{_OCTET}/([0-9]|[12][0-9]|3[0-2])$"),
     AfterValidator(_network),
 ]
+# Each node gets a /24 of the pod network (kube-controller-manager's --node-cidr-mask-size).
+PodCidr = Annotated[Cidr, _prefix_between(8, 24, "each node takes a /24 of it")]
+# kube-apiserver refuses a --service-cluster-ip-range larger than /12 (IPv4).
+ServiceCidr = Annotated[Cidr, _prefix_between(12, 28, "kube-apiserver allows at most a /12")]
 
 
 class ClusterSize(SettingsModel):
@@ -35,13 +51,13 @@ class ClusterSize(SettingsModel):
         default=None, description="Control plane machines (odd: etcd needs a quorum)."
     )
     workerNodes: int | None = Field(default=None, ge=1, le=10, description="Worker machines.")
-    controlPlaneCPU: Quantity | None = Field(
+    controlPlaneCPU: CpuQuantity | None = Field(
         default=None, description="CPU per control plane machine."
     )
     controlPlaneMemory: Quantity | None = Field(
         default=None, description="Memory per control plane machine."
     )
-    workerCPU: Quantity | None = Field(default=None, description="CPU per worker machine.")
+    workerCPU: CpuQuantity | None = Field(default=None, description="CPU per worker machine.")
     workerMemory: Quantity | None = Field(default=None, description="Memory per worker machine.")
     workerStorage: Quantity | None = Field(
         default=None, description="System disk per worker machine."
@@ -179,11 +195,11 @@ class KubernetesClusterSettings(SettingsModel):
         description="Storage class of machine disks; it must offer ReadWriteMany for live "
         "migration. Unset: the host cluster's default.",
     )
-    podCIDR: Cidr = Field(
+    podCIDR: PodCidr = Field(
         default=POD_CIDR,
         description="Pod network of workload clusters; must not overlap the host cluster's.",
     )
-    serviceCIDR: Cidr = Field(
+    serviceCIDR: ServiceCidr = Field(
         default=SERVICE_CIDR,
         description="Service network of workload clusters; must not overlap the host cluster's.",
     )
@@ -204,3 +220,12 @@ class KubernetesClusterSettings(SettingsModel):
         description="The provider-helm ProviderConfig reaching a workload cluster is named "
         "<cluster>-<suffix>, in the XR's namespace.",
     )
+
+    @model_validator(mode="after")
+    def _networks_apart(self) -> "KubernetesClusterSettings":
+        if IPv4Network(self.podCIDR).overlaps(IPv4Network(self.serviceCIDR)):
+            raise ValueError(
+                f"podCIDR {self.podCIDR} and serviceCIDR {self.serviceCIDR} overlap: "
+                "a Service address would also be a pod's"
+            )
+        return self

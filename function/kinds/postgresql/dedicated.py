@@ -8,7 +8,7 @@ from function.context import ComposeError, Desired, Selector
 from function.kinds.postgresql import vault
 from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
 from function.kinds.postgresql.settings import Backup, BackupCredentials
-from function.naming import dns_label, sql_identifier
+from function.naming import dns_label, service_label, sql_identifier, starts_with_letter
 from function.structs import JSON
 
 CNPG_API = "postgresql.cnpg.io/v1"
@@ -34,16 +34,28 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     params, dedicated = ctx.params, ctx.settings.dedicated
     # CloudNativePG derives pod and Service names (<cluster>-rw) from the
     # cluster name, so it is fixed here and kept short enough for suffixes.
-    cluster_name = dns_label(ctx.xr.name, "pg", limit=50)
+    if not starts_with_letter(ctx.xr.name):
+        raise ComposeError(
+            f"metadata.name {ctx.xr.name!r} must start with a letter: CloudNativePG names the "
+            "cluster's Services after it (<cluster>-rw), and a Service name starts with a letter"
+        )
+    cluster_name = service_label(ctx.xr.name, "pg", limit=50)
     host = f"{cluster_name}-rw.{ctx.xr.namespace}.svc"
     database = sql_identifier(ctx.xr.name)
     secret = connection(ctx, host=host, port=PORT, database=database, ssl="require")
     compute = dedicated.resources[params.size]
     storage: JSON = {"size": f"{params.storageGB}Gi"}
     storage |= storage_class("storageClass", dedicated.storageClass)
+    image = dedicated.images.get(str(params.version))
+    if image is None:
+        raise ComposeError(
+            f"spec.parameters.version {params.version} is not offered: the platform's input "
+            f"postgresql.dedicated.images has no image for it (offered: "
+            f"{', '.join(sorted(dedicated.images)) or 'none'})"
+        )
     spec: JSON = {
         "instances": dedicated.instances.get(params.environment, 1),
-        "imageName": dedicated.images[str(params.version)],
+        "imageName": image,
         "storage": storage,
         "resources": {
             "requests": {"cpu": compute.cpu, "memory": compute.memory},

@@ -4,7 +4,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from function.settings import ProviderConfigRef, SecretReference, SettingsModel, StorageClass
+from function.kinds.postgresql.model import PostgresMajor, Size
+from function.quantity import Quantity
+from function.settings import (
+    ProviderConfigRef,
+    SecretReference,
+    SettingsModel,
+    StorageClass,
+    keyed_by,
+    literal_values,
+)
+
+SIZES = keyed_by(literal_values(Size))
+# provider-sql's Role connectionLimit is an int32; -1 is PostgreSQL's "no limit".
+ConnectionLimit = Annotated[int, Field(ge=-1, le=2**31 - 1)]
 
 
 class SharedServer(SettingsModel):
@@ -27,7 +40,7 @@ class SharedServer(SettingsModel):
         description="The admin connection Secret provider-sql uses (read by the Vault "
         "integration to configure dynamic credentials).",
     )
-    connectionLimits: dict[str, int] = Field(
+    connectionLimits: Annotated[dict[str, ConnectionLimit], SIZES] = Field(
         default={"small": 20, "medium": 50, "large": 100},
         description="Connection limit of the login role, by size.",
     )
@@ -36,8 +49,8 @@ class SharedServer(SettingsModel):
 class ComputeResources(SettingsModel):
     """CPU and memory of a server."""
 
-    cpu: str = Field(description="CPU request.")
-    memory: str = Field(description="Memory request and limit.")
+    cpu: Quantity = Field(description="CPU request.")
+    memory: Quantity = Field(description="Memory request and limit.")
 
 
 class BackupCredentials(SettingsModel):
@@ -103,21 +116,24 @@ PinnedImage = Annotated[str, Field(pattern=r"(:[0-9]+\.[0-9]+[-.a-z0-9]*|@sha256
 class DedicatedServers(SettingsModel):
     """Dedicated PostgreSQL servers, run by the CloudNativePG operator."""
 
-    images: dict[str, PinnedImage] = Field(
+    images: Annotated[
+        dict[str, PinnedImage], keyed_by(literal_values(PostgresMajor), every=False)
+    ] = Field(
         default={
             "15": "ghcr.io/cloudnative-pg/postgresql:15.14-minimal-trixie",
             "16": "ghcr.io/cloudnative-pg/postgresql:16.10-minimal-trixie",
             "17": "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-trixie",
         },
         description="Operand image by PostgreSQL major version, pinned to a minor release "
-        "(minimal images: backups run in the Barman Cloud plugin's sidecar).",
+        "(minimal images: backups run in the Barman Cloud plugin's sidecar). A version left "
+        "out is not offered: a dedicated instance asking for it gets an error.",
     )
     storageClass: StorageClass = None
-    instances: dict[str, int] = Field(
+    instances: dict[str, Annotated[int, Field(ge=1, le=99)]] = Field(
         default={"production": 3, "preprod": 2},
         description="PostgreSQL instances (primary + standbys) by environment; 1 elsewhere.",
     )
-    resources: dict[str, ComputeResources] = Field(
+    resources: Annotated[dict[str, ComputeResources], SIZES] = Field(
         default={
             "small": ComputeResources(cpu="500m", memory="1Gi"),
             "medium": ComputeResources(cpu="1", memory="4Gi"),

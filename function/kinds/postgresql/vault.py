@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from function.context import Selector
 from function.kinds.postgresql.connection import PostgreSQLContext
-from function.secrets import secret_value
+from function.secrets import SecretDataError, secret_value
 from function.structs import JSON
 from function.vault.intents import (
     DatabaseConnection,
@@ -79,8 +79,12 @@ def intents(
     if not wants_engine(ctx):
         return out
     found = ctx.require(ADMIN_SECRET, admin)
-    username, password = secret_value(found, "username"), secret_value(found, "password")
     name = engine_name(ctx.xr.namespace, ctx.xr.name)
+    try:
+        username, password = secret_value(found, "username"), secret_value(found, "password")
+    except SecretDataError as e:  # only the engine config waits; the rest is composed
+        out.append(Pending(f"database connection {name}", "InvalidAdminSecret", str(e)))
+        return out
     if not username or not password:
         out.append(
             Pending(

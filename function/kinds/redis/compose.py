@@ -14,11 +14,18 @@ from urllib.parse import quote
 from function.blocks.helm import helm_release, release_deployed
 from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
-from function.context import Context, Desired, Selector, WarningResult
+from function.context import ComposeError, Context, Desired, Selector, WarningResult
 from function.kinds.redis.model import CONNECTION, RedisParameters, RedisStatus
 from function.kinds.redis.settings import RedisSettings
-from function.naming import dns_label
-from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
+from function.naming import service_label, starts_with_letter
+from function.secrets import (
+    PASSWORD_KEY,
+    SecretDataError,
+    composed_secret_value,
+    connection_secret,
+    secret_value,
+    stable_password,
+)
 from function.structs import JSON, dig
 
 RedisContext = Context[RedisParameters, RedisSettings]
@@ -55,7 +62,12 @@ def compose(ctx: RedisContext) -> Desired:
     """Compose a Valkey release and its connection Secret."""
     params = ctx.params
     _refuse_data_loss(ctx)
-    name = dns_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
+    if not starts_with_letter(ctx.xr.name):
+        raise ComposeError(
+            f"metadata.name {ctx.xr.name!r} must start with a letter: the chart names its "
+            "Services after it, and a Service name starts with a letter (RFC 1035)"
+        )
+    name = service_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
     host = f"{name}.{ctx.xr.namespace}.svc"
     secret_name = CONNECTION.name(ctx.xr.name)
     password_ref = params.passwordSecretRef
@@ -67,18 +79,17 @@ def compose(ctx: RedisContext) -> Desired:
         acl_secret, acl_key = password_ref.name, password_ref.key
 
     desired = Desired()
+    connection = {"host": host, "port": str(PORT)}
     if password is not None:
-        desired.resources[SECRET] = connection_secret(
-            ctx,
-            secret_name,
-            {
-                "host": host,
-                "port": str(PORT),
-                "password": password,
-                "uri": f"redis://:{quote(password, safe='')}@{host}:{PORT}/0",
-            },
-        )
-    else:
+        connection |= {
+            "password": password,
+            "uri": f"redis://:{quote(password, safe='')}@{host}:{PORT}/0",
+        }
+    if password is not None or SECRET in ctx.observed:
+        # Without a password yet, an existing connection Secret is still composed (with what
+        # is known) so that it is not deleted while the user's Secret is briefly missing.
+        desired.resources[SECRET] = connection_secret(ctx, secret_name, connection)
+    if password is None:
         desired.warnings.append(
             WarningResult(
                 f"waiting for Secret {acl_secret!r} (spec.parameters.passwordSecretRef) "
@@ -88,35 +99,43 @@ def compose(ctx: RedisContext) -> Desired:
     desired.resources[RELEASE] = _release(ctx, name, acl_secret, acl_key)
     deployed = release_deployed(ctx.observed.get(RELEASE) or {})
     desired.status = RedisStatus(
-        connectionSecret=secret_name if SECRET in desired.resources else None,
+        connectionSecret=secret_name if password is not None else None,
         endpoint=f"{host}:{PORT}" if deployed else None,
     )
     return desired
 
 
 def _refuse_data_loss(ctx: RedisContext) -> None:
-    """FATAL for a change of volume layout against the release already composed."""
-    values = dig(ctx.observed.get(RELEASE) or {}, "spec", "forProvider", "values")
+    """FATAL for a change of volume layout against the release already composed.
+
+    The observed values are read as the composer writes them; anything of another shape
+    was not written by it and is not judged.
+    """
+    values = dig(ctx.observed.get(RELEASE), "spec", "forProvider", "values")
     if not isinstance(values, dict):
         return
     params = ctx.params
-    replica = values.get("replica") or {}
-    if replica.get("enabled"):
-        was_replicas = int(replica.get("replicas", 0)) + 1
+    if dig(values, "replica", "enabled") is True:
+        count = dig(values, "replica", "replicas")
+        was_replicas = count + 1 if _is_int(count) else "more than 1"
         if params.replicas == 1:
             refuse_change("replicas", was_replicas, params.replicas, REPLICAS_WHY)
-        was_size = replica.get("persistence", {}).get("size")
+        was_size = dig(values, "replica", "persistence", "size")
     else:
         if params.replicas > 1:
             refuse_change("replicas", 1, params.replicas, REPLICAS_WHY)
-        storage = values.get("dataStorage") or {}
-        if storage.get("enabled") and not params.persistence:
+        persistent = dig(values, "dataStorage", "enabled") is True
+        if persistent and not params.persistence:
             refuse_change("persistence", True, False, PERSISTENCE_WHY)
-        was_size = storage.get("requestedSize") if storage.get("enabled") else None
+        was_size = dig(values, "dataStorage", "requestedSize") if persistent else None
     # The composer writes <n>Gi; anything else was not written by it and is not judged.
-    was_gb = str(was_size).removesuffix("Gi")
-    if was_gb.isdigit() and params.persistence:
+    was_gb = was_size.removesuffix("Gi") if isinstance(was_size, str) else ""
+    if was_gb.isdigit() and was_gb.isascii() and len(was_gb) < 10 and params.persistence:
         refuse_change("persistenceSizeGB", int(was_gb), params.persistenceSizeGB, SIZE_WHY)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
@@ -124,7 +143,11 @@ def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
     found = ctx.require(
         USER_PASSWORD, Selector("v1", "Secret", name=secret, namespace=ctx.xr.namespace)
     )
-    return secret_value(found, key) or secret_value(ctx.observed.get(SECRET), PASSWORD_KEY)
+    try:
+        user = secret_value(found, key)
+    except SecretDataError as e:
+        raise ComposeError(f"spec.parameters.passwordSecretRef: {e}") from None
+    return user or composed_secret_value(ctx, SECRET, PASSWORD_KEY)
 
 
 def _release(ctx: RedisContext, name: str, acl_secret: str, acl_key: str) -> JSON:

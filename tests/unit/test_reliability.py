@@ -1,0 +1,620 @@
+"""Regression tests for each class of failure the probe of issue 13 found, one table per class.
+
+Every case goes through the runner (function.runner.run) with a request built by
+harness.requests, as Crossplane sends it; a few through the real gRPC server.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+import structlog
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from function import logs
+from function.kinds.redis import compose as redis_compose
+from function.quantity import CORES_MAX, parse
+from function.runner import FunctionRunner, run
+from function.validation import PROBLEMS_MAX
+from function.vault.client import redact
+from harness.process import free_port
+from harness.requests import desired, observed_secret, request, status, xr
+from harness.server import FunctionServer
+
+PG = ("database.platform.example.org/v1alpha1", "PostgreSQLInstance")
+REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
+CLUSTER = ("compute.platform.example.org/v1alpha1", "KubernetesCluster")
+DEV = {"environment": "dev"}
+SECRET_VALUE = "Sx9-do-not-log-me"
+# Vault configured, at a closed local port: the step fails at once and reports what waits.
+VAULT: dict[str, Any] = {
+    "settings": {"vault": {"address": "http://127.0.0.1:9"}},
+    "credentials": {"platform": {"password-key": b"k", "vault-token": b"t"}},
+}
+
+
+def fatal(rsp: fnv1.RunFunctionResponse) -> list[tuple[str, str]]:
+    return [(r.reason, r.message) for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+
+
+def warnings(rsp: fnv1.RunFunctionResponse) -> list[tuple[str, str]]:
+    return [(r.reason, r.message) for r in rsp.results if r.severity == fnv1.SEVERITY_WARNING]
+
+
+def b64(value: bytes) -> str:
+    return base64.b64encode(value).decode()
+
+
+def secret(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
+
+
+# ---------------------------------------------------------------- quantities
+
+
+@pytest.mark.parametrize(
+    ("value", "rule", "reason"),
+    [
+        ("1e400", "must be a Kubernetes quantity", "raised OverflowError (float conversion)"),
+        ("1e5000", "must be a Kubernetes quantity", "gave InternalError"),
+        ("1e1000000", "must be a Kubernetes quantity", "burnt 26 s of CPU under the GIL"),
+        ("1e19", "must be at most 2^63-1", "within the pattern, above any Kubernetes quantity"),
+        ("99999999999999999999Ei", "must be at most 2^63-1", "a binary suffix, as large"),
+        ("3e9", f"must be at most {CORES_MAX}", "more cores than KubeVirt's int32 holds"),
+    ],
+)
+def test_quantities_out_of_range_are_a_fatal_naming_the_field(
+    value: str, rule: str, reason: str
+) -> None:
+    rsp = run(request(xr(*CLUSTER, {**DEV, "controlPlaneCPU": value})))
+    ((why, message),) = fatal(rsp)
+    assert why == "InvalidParameters", reason
+    assert f"spec.parameters.controlPlaneCPU: {rule}" in message, reason
+    assert not rsp.desired.resources
+
+
+def test_quantity_parse_cost_does_not_grow_with_the_value() -> None:
+    # parse() only ever sees what the pattern admits: at most 32 characters, an exponent
+    # of two digits, so the Decimal it builds is small whatever the value.
+    assert parse("9" * 30 + "e99") == int("9" * 30) * 10**99
+    assert not re.fullmatch(
+        __import__("function.quantity", fromlist=["QUANTITY_PATTERN"]).QUANTITY_PATTERN, "1e100"
+    )
+
+
+# ---------------------------------------------------------------- readiness and observed shapes
+
+
+@pytest.mark.parametrize(
+    ("observed_status", "reason"),
+    [
+        ("x", "status a string"),
+        (None, "status null"),
+        ({"conditions": ["x"]}, "a condition that is not an object raised AttributeError"),
+        ({"conditions": "x"}, "conditions a string raised AttributeError"),
+        ({"conditions": [{"type": ["Ready"], "status": "True"}]}, "a type that is not a string"),
+        ({"atProvider": "x", "conditions": [1, None]}, "atProvider a string"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["redis", "postgresql"])
+def test_observed_status_of_another_shape_is_not_ready_and_never_raises(
+    observed_status: Any, reason: str, kind: str
+) -> None:
+    composite = xr(*REDIS, DEV) if kind == "redis" else xr(*PG, DEV)
+    first = desired(run(request(composite)))
+    name = "release" if kind == "redis" else "database"
+    observed = {name: first[name] | {"status": observed_status}}
+    rsp = run(request(composite, observed=observed))
+    assert fatal(rsp) == [], reason
+    assert rsp.desired.resources[name].ready == fnv1.READY_FALSE, reason
+    assert status(rsp)["phase"] == "Provisioning", reason
+
+
+@pytest.mark.parametrize(
+    ("cluster", "reason"),
+    [
+        ({"spec": {"controlPlaneEndpoint": "10.0.0.1:6443"}}, "endpoint a string: InternalError"),
+        ({"status": {"controlPlane": {"readyReplicas": 2.5}}}, "a fraction: InternalError"),
+        ({"status": {"workers": {"readyReplicas": "3"}}}, "a count as a string"),
+        ({"status": {"workers": {"readyReplicas": -1}}}, "a negative count"),
+        ({"spec": {"controlPlaneEndpoint": {"host": "a b/c", "port": 6443}}}, "not a host"),
+        ({"spec": {"controlPlaneEndpoint": {"host": "10.0.0.1", "port": 70000}}}, "not a port"),
+        ({"status": ["x"]}, "status a list"),
+    ],
+)
+def test_observed_cluster_garbage_is_left_out_of_the_status(cluster: Any, reason: str) -> None:
+    composite = xr(*CLUSTER, DEV)
+    first = desired(run(request(composite)))
+    rsp = run(request(composite, observed={"cluster": first["cluster"] | cluster}))
+    assert fatal(rsp) == [], reason
+    got = status(rsp)
+    for field in ("clusterEndpoint", "readyControlPlaneNodes", "readyWorkerNodes"):
+        assert field not in got, reason
+    assert set(first) <= set(desired(rsp)), reason
+
+
+def test_observed_cluster_status_of_the_right_shape_is_shown() -> None:
+    composite = xr(*CLUSTER, DEV)
+    first = desired(run(request(composite)))
+    cluster = first["cluster"] | {
+        "spec": {"controlPlaneEndpoint": {"host": "10.0.0.1", "port": 6443}},
+        "status": {"controlPlane": {"readyReplicas": 1}, "workers": {"readyReplicas": 2}},
+    }
+    got = status(run(request(composite, observed={"cluster": cluster})))
+    assert got["clusterEndpoint"] == "https://10.0.0.1:6443"
+    assert (got["readyControlPlaneNodes"], got["readyWorkerNodes"]) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"replica": "x"}, "replica a string raised AttributeError"),
+        ({"replica": {"enabled": True, "replicas": "two"}}, "a count as text raised ValueError"),
+        ({"dataStorage": ["x"]}, "dataStorage a list"),
+        ({"dataStorage": {"enabled": True, "requestedSize": 8}}, "a size that is not <n>Gi"),
+        ({"dataStorage": {"enabled": True, "requestedSize": "9" * 5000 + "Gi"}}, "a huge size"),
+    ],
+)
+def test_observed_release_values_of_another_shape_never_raise(values: Any, reason: str) -> None:
+    composite = xr(*REDIS, DEV)
+    first = desired(run(request(composite)))
+    release = first["release"]
+    release["spec"]["forProvider"]["values"] = values
+    rsp = run(request(composite, observed={"release": release}))
+    assert [r for r, _ in fatal(rsp) if r == "InternalError"] == [], reason
+    assert all(len(m) < 1000 for _, m in fatal(rsp)), reason
+
+
+# ---------------------------------------------------------------- the XR's own shape
+
+
+def _composite(change: Any) -> dict[str, Any]:
+    obj = xr(*REDIS, DEV)
+    change(obj)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("change", "named", "reason"),
+    [
+        (lambda o: o.update(spec=None), "spec: must be an object", "spec null raised"),
+        (lambda o: o.update(spec="x"), "spec: must be an object", "spec a string raised"),
+        (lambda o: o.update(metadata="x"), "metadata: must be an object", "metadata a string"),
+        (lambda o: o.pop("metadata"), "metadata: must be an object", "no metadata at all"),
+        (lambda o: o["metadata"].pop("name"), "metadata.name: required", "names like None-redis"),
+        (lambda o: o["metadata"].update(name=7), "metadata.name: must be a string", "a number"),
+        (lambda o: o["metadata"].update(name="Bad Name"), "metadata.name: must be a DNS", "spaces"),
+        (lambda o: o["metadata"].pop("namespace"), "metadata.namespace: required", "namespaced"),
+        (
+            lambda o: o["metadata"].update(namespace="a.b"),
+            "metadata.namespace: must be a DNS label",
+            "a namespace is a DNS label",
+        ),
+    ],
+)
+def test_an_xr_of_another_shape_is_one_fatal_naming_the_field(
+    change: Any, named: str, reason: str
+) -> None:
+    rsp = run(request(_composite(change)))
+    ((why, message),) = fatal(rsp)
+    assert why == "InvalidComposite", reason
+    assert named in message, reason
+    assert not rsp.desired.resources, reason
+
+
+# ---------------------------------------------------------------- Secret data and credentials
+
+
+@pytest.mark.parametrize(
+    ("data", "problem", "reason"),
+    [
+        ("!!!notb64", "is not base64 data", "gave InternalError"),
+        (b64(b"\xff\xfe binary"), "is not UTF-8 text", "a binary user-supplied password"),
+    ],
+)
+def test_a_user_password_that_is_not_text_is_a_fatal_naming_the_key(
+    data: str, problem: str, reason: str
+) -> None:
+    params = {**DEV, "passwordSecretRef": {"name": "mine"}}
+    rsp = run(
+        request(
+            xr(*REDIS, params),
+            required={"user-password-secret": [secret("mine", password=data)]},
+        )
+    )
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed", reason
+    assert (
+        f"spec.parameters.passwordSecretRef: key 'password' of Secret 'mine' {problem}" in message
+    )
+    assert data not in message
+
+
+def test_an_unreadable_composed_connection_secret_is_a_fatal_not_a_new_password() -> None:
+    observed = {"connection-secret": secret("app-redis", password=b64(b"\xff"))}
+    rsp = run(request(xr(*REDIS, DEV), observed=observed))
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed"
+    assert "the composed Secret 'connection-secret': key 'password'" in message
+
+
+@pytest.mark.parametrize(
+    ("credential", "reason"),
+    [
+        ({"vault-token": b"\xff\xfe"}, "raised UnicodeDecodeError (Vault sync must never raise)"),
+        ({"vault-address": b"\xff"}, "the address key"),
+    ],
+)
+def test_a_vault_credential_that_is_not_text_is_a_warning(
+    credential: dict[str, bytes], reason: str
+) -> None:
+    rsp = run(
+        request(
+            xr(*PG, {**DEV, "vaultPath": "secret/db/x"}),
+            settings={"vault": {"address": "http://127.0.0.1:9"}}
+            if "vault-token" in credential
+            else None,
+            credentials={"platform": {"password-key": b"k", **credential}},
+        )
+    )
+    assert fatal(rsp) == [], reason
+    (key,) = credential
+    assert (
+        "InvalidCredentials",
+        f"key {key!r} in the step credentials 'platform' is not UTF-8 text",
+    ) in warnings(rsp), reason
+    assert "connection-secret" in rsp.desired.resources, reason
+
+
+def test_an_admin_secret_that_is_not_text_defers_only_the_database_engine() -> None:
+    rsp = run(
+        request(
+            xr(*PG, {**DEV, "vaultPath": "secret/db/x"}),
+            required={
+                "vault-database-admin": [
+                    secret("shared-postgresql-admin", username=b64(b"\xff"), password="x")
+                ]
+            },
+            **VAULT,
+        )
+    )
+    assert fatal(rsp) == []
+    assert "InvalidAdminSecret" in [r for r, _ in warnings(rsp)]
+    assert {"connection-secret", "role", "database", "grant"} <= set(rsp.desired.resources)
+
+
+def test_a_kubeconfig_that_is_not_text_defers_only_its_vault_entry() -> None:
+    rsp = run(
+        request(
+            xr(*CLUSTER, {**DEV, "vaultPath": "secret/clusters/x"}),
+            required={"kubeconfig": [secret("app-kubeconfig", value="%%%")]},
+            **VAULT,
+        )
+    )
+    assert fatal(rsp) == []
+    assert "InvalidKubeconfig" in [r for r, _ in warnings(rsp)]
+    assert "cni" in rsp.desired.resources, "the add-ons still come once the Secret exists"
+
+
+# ---------------------------------------------------------------- input that makes no sense
+
+
+@pytest.mark.parametrize(
+    ("settings", "params", "reason_code", "named", "reason"),
+    [
+        (
+            {"postgresql": {"shared": {"connectionLimits": {"small": 1}}}},
+            {**DEV, "size": "large"},
+            "InvalidInput",
+            "input.spec.postgresql.shared.connectionLimits: must have a key for each of small, "
+            "medium, large: missing medium, large",
+            "KeyError: InternalError",
+        ),
+        (
+            {"postgresql": {"dedicated": {"resources": {"small": {"cpu": "1", "memory": "1Gi"}}}}},
+            DEV,
+            "InvalidInput",
+            "input.spec.postgresql.dedicated.resources: must have a key for each of",
+            "the same for compute sizes",
+        ),
+        (
+            {
+                "postgresql": {
+                    "dedicated": {
+                        "resources": {
+                            s: {"cpu": "one", "memory": "1Gi"} for s in ("small", "medium", "large")
+                        }
+                    }
+                }
+            },
+            DEV,
+            "InvalidInput",
+            "input.spec.postgresql.dedicated.resources.small.cpu: must be a Kubernetes quantity",
+            "a CPU request that is no quantity",
+        ),
+        (
+            {"postgresql": {"dedicated": {"images": {"16": "r/pg:16.10"}}}},
+            {**DEV, "deployment": "dedicated", "enableBackup": False, "version": 15},
+            "ComposeFailed",
+            "spec.parameters.version 15 is not offered: the platform's input "
+            "postgresql.dedicated.images has no image for it (offered: 16)",
+            "a version the platform does not offer: KeyError",
+        ),
+        (
+            {"postgresql": {"dedicated": {"instances": {"dev": 0}}}},
+            DEV,
+            "InvalidInput",
+            "input.spec.postgresql.dedicated.instances.dev: must be >= 1",
+            "a cluster of no instances",
+        ),
+        (
+            {"kubernetesCluster": {"podCIDR": "10.244.0.1/16"}},
+            DEV,
+            "InvalidInput",
+            "input.spec.kubernetesCluster.podCIDR: 10.244.0.1/16 has host bits set",
+            "host bits: InternalError",
+        ),
+        (
+            {"kubernetesCluster": {"podCIDR": "10.0.0.0/8", "serviceCIDR": "10.95.0.0/16"}},
+            DEV,
+            "InvalidInput",
+            "podCIDR 10.0.0.0/8 and serviceCIDR 10.95.0.0/16 overlap",
+            "overlapping networks",
+        ),
+        (
+            {"kubernetesCluster": {"podCIDR": "10.1.0.0/28"}},
+            DEV,
+            "InvalidInput",
+            "input.spec.kubernetesCluster.podCIDR: must have a prefix between /8 and /24",
+            "no /24 per node",
+        ),
+        (
+            {"kubernetesCluster": {"serviceCIDR": "10.0.0.0/8"}},
+            DEV,
+            "InvalidInput",
+            "input.spec.kubernetesCluster.serviceCIDR: must have a prefix between /12 and /28",
+            "kube-apiserver refuses it",
+        ),
+    ],
+)
+def test_input_that_passes_its_schema_but_makes_no_sense_is_a_fatal_naming_it(
+    settings: dict[str, Any], params: dict[str, Any], reason_code: str, named: str, reason: str
+) -> None:
+    kind = CLUSTER if "kubernetesCluster" in settings else PG
+    rsp = run(request(xr(*kind, params), settings=settings))
+    ((why, message),) = fatal(rsp)
+    assert (why, named in message) == (reason_code, True), (reason, message)
+
+
+# ---------------------------------------------------------------- huge values in messages
+
+
+@pytest.mark.parametrize(
+    ("params", "named", "reason"),
+    [
+        (
+            {"environment": "x" * 1_000_000},
+            "spec.parameters.environment",
+            "echoed: a 6 MB response",
+        ),
+        ({**DEV, "y" * 1_000_000: 1}, "spec.parameters.yyyy", "an unknown field's huge name"),
+        ({**DEV, **{f"f{i}": 1 for i in range(10_000)}}, "and 9980 more", "ten thousand problems"),
+    ],
+)
+def test_a_huge_bad_value_is_cut_in_the_fatal(
+    params: dict[str, Any], named: str, reason: str
+) -> None:
+    rsp = run(request(xr(*REDIS, params)))
+    ((_, message),) = fatal(rsp)
+    assert named in message, reason
+    assert len(message) < 4096, reason
+    assert rsp.ByteSize() < 8192, reason
+    assert message.count("; ") <= PROBLEMS_MAX, reason
+
+
+def test_a_huge_observed_value_is_cut_in_the_fatal() -> None:
+    composite = xr(*REDIS, {**DEV, "replicas": 1})
+    release = desired(run(request(composite)))["release"]
+    release["spec"]["forProvider"]["values"] = {"replica": {"enabled": True, "replicas": 10**300}}
+    ((_, message),) = fatal(run(request(composite, observed={"release": release})))
+    assert "spec.parameters.replicas cannot change from 1000" in message
+    assert len(message) < 1000
+
+
+# ---------------------------------------------------------------- names Helm accepts
+
+
+@pytest.mark.parametrize("length", [1, 52, 53, 54, 63, 64, 100, 253])
+def test_helm_release_names_fit_helms_limit_whatever_the_xr_name(length: int) -> None:
+    name = ("r" + "a" * 300)[:length]
+    for composite in (xr(*REDIS, DEV, name=name), xr(*REDIS, {**DEV, "replicas": 3}, name=name)):
+        release = desired(run(request(composite)))["release"]
+        external = release["metadata"]["annotations"]["crossplane.io/external-name"]
+        assert len(external) <= 53, f"{length}: Helm refuses release names over 53"
+        assert release["spec"]["forProvider"]["values"]["fullnameOverride"] == external
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("a.b", "a dotted XR name gave Services named a.b-redis-headless"),
+        ("x" * 44 + ".yz", "the cut ended in a dot: release name 'xxx.-1a2b3c'"),
+    ],
+)
+def test_names_services_are_derived_from_hold_no_dots(name: str, reason: str) -> None:
+    release = desired(run(request(xr(*REDIS, DEV, name=name))))["release"]
+    external = release["metadata"]["annotations"]["crossplane.io/external-name"]
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", external), reason
+    params = {**DEV, "deployment": "dedicated", "enableBackup": False}
+    cluster = desired(run(request(xr(*PG, params, name=name))))["cluster"]
+    assert re.fullmatch(r"[a-z]([-a-z0-9]*[a-z0-9])?", cluster["metadata"]["name"]), reason
+
+
+@pytest.mark.parametrize("kind", [REDIS, PG])
+def test_a_name_that_cannot_name_a_service_is_a_fatal(kind: tuple[str, str]) -> None:
+    params = {**DEV, "deployment": "dedicated", "enableBackup": False} if kind == PG else DEV
+    ((why, message),) = fatal(run(request(xr(*kind, params, name="1cache"))))
+    assert why == "ComposeFailed"
+    assert "metadata.name '1cache' must start with a letter" in message
+
+
+# ---------------------------------------------------------------- nothing observed is dropped
+
+
+def test_a_missing_user_secret_does_not_drop_the_observed_connection_secret() -> None:
+    params = {**DEV, "passwordSecretRef": {"name": "mine"}}
+    observed = {
+        "connection-secret": {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "app-redis"},
+        }
+    }
+    rsp = run(request(xr(*REDIS, params), observed=observed))
+    assert fatal(rsp) == []
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"], "it would be deleted"
+    kept = desired(rsp)["connection-secret"]["stringData"]
+    assert set(kept) == {"host", "port"}, "only what is known, no made-up password"
+    assert "connectionSecret" not in status(rsp), "not announced before it has the password"
+
+
+def test_the_user_password_fills_the_kept_secret_once_it_is_there() -> None:
+    params = {**DEV, "passwordSecretRef": {"name": "mine"}}
+    rsp = run(
+        request(
+            xr(*REDIS, params),
+            required={"user-password-secret": [secret("mine", password=b64(b"pw"))]},
+        )
+    )
+    assert desired(rsp)["connection-secret"]["stringData"]["password"] == "pw"
+    assert status(rsp)["connectionSecret"] == "app-redis"
+    observed = {"connection-secret": observed_secret(desired(rsp)["connection-secret"])}
+    again = run(request(xr(*REDIS, params), observed=observed))
+    assert desired(again)["connection-secret"]["stringData"]["password"] == "pw"
+
+
+# ---------------------------------------------------------------- the servicer and its logs
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    logs.configure(output=out)  # the production format: JSON lines at INFO
+    yield out
+    structlog.reset_defaults()
+
+
+def _boom(*_: Any) -> None:
+    password = SECRET_VALUE  # a local a traceback with locals would print
+    raise KeyError(password)
+
+
+def test_a_bug_is_one_internal_error_and_one_log_line_without_values(
+    monkeypatch: pytest.MonkeyPatch, log_output: io.StringIO
+) -> None:
+    monkeypatch.setattr(redis_compose, "stable_password", _boom)
+    runner = FunctionRunner()
+    rsp = __import__("asyncio").run(runner.RunFunction(request(xr(*REDIS, DEV)), None))  # type: ignore[arg-type]
+    assert fatal(rsp) == [
+        ("InternalError", "internal error composing RedisInstance; see function logs")
+    ]
+    lines = log_output.getvalue().splitlines()
+    assert len(lines) == 1
+    line = json.loads(lines[0])
+    assert (line["level"], line["msg"], line["error"]) == ("error", "internal error", "KeyError")
+    assert any("test_reliability.py" in w and "_boom" in w for w in line["where"])
+    assert SECRET_VALUE not in lines[0]
+    assert "Traceback" not in lines[0]
+    assert "locals" not in lines[0]
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_log_exception_anywhere_writes_no_message_and_no_locals(debug: bool) -> None:
+    out = io.StringIO()
+    logs.configure(debug=debug, output=out)
+    try:
+        password = SECRET_VALUE
+        raise ValueError(f"bad {password}")
+    except ValueError:
+        logs_logger = structlog.get_logger()
+        logs_logger.exception("failed")
+    finally:
+        structlog.reset_defaults()
+    text = out.getvalue()
+    assert "ValueError" in text
+    assert "failed" in text
+    assert SECRET_VALUE not in text
+
+
+@pytest.mark.parametrize(
+    ("secret_text", "vault_says", "reason"),
+    [
+        ('pa"ss\\word', 'invalid value "pa\\"ss\\\\word"', "JSON-escaped: was not redacted"),
+        ("p@ss/w:rd", "url postgresql://u:p%40ss%2Fw%3Ard@h", "URL-encoded in a connection URL"),
+        ("plainsecret", "error with plainsecret in it", "the raw value, as before"),
+    ],
+)
+def test_vault_error_text_is_redacted_in_every_form(
+    secret_text: str, vault_says: str, reason: str
+) -> None:
+    assert "<redacted>" in redact(vault_says, [secret_text]), reason
+    assert secret_text not in redact(vault_says, [secret_text]), reason
+
+
+# ---------------------------------------------------------------- over the real gRPC server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FunctionServer]:
+    with FunctionServer(
+        python=sys.executable,
+        startup_timeout=20,
+        log_path=tmp_path_factory.mktemp("log") / "function.log",
+    ) as s:
+        yield s
+
+
+@pytest.mark.parametrize(
+    ("composite", "reason"),
+    [
+        (_composite(lambda o: o.update(spec=None)), "returned UNKNOWN, no log line"),
+        (_composite(lambda o: o.update(metadata="x")), "the same for metadata"),
+    ],
+)
+def test_over_grpc_bad_input_is_never_an_rpc_error(
+    server: FunctionServer, composite: dict[str, Any], reason: str
+) -> None:
+    with grpc.insecure_channel(server.target) as channel:
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(request(composite), timeout=10)
+    assert [r for r, _ in fatal(rsp)] == ["InvalidComposite"], reason
+    assert "Traceback" not in server.log_tail(200)
+
+
+def test_a_missing_certs_dir_is_a_usage_error_not_a_traceback(tmp_path: Any) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "function",
+            "--address",
+            f"127.0.0.1:{free_port()}",
+            "--tls-server-certs-dir",
+            str(tmp_path / "missing"),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert b"cannot read the mTLS certs" in proc.stderr
+    assert b"Traceback" not in proc.stderr
