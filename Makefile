@@ -10,6 +10,9 @@
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
+#   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary)
+#   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
+#   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -49,6 +52,16 @@ export CROSSPLANE CROSSPLANE_CORE
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
 export HELM
+# The benchmarks' load generator and peer (make bench-tools; not needed by make test).
+GHZ_VERSION := v0.121.0
+GHZ := $(TOOLS_BIN)/ghz
+export GHZ
+PNT_MODULE := github.com/crossplane-contrib/function-patch-and-transform
+PNT_VERSION := v0.10.8
+# The peer binary: PNT=/path/to/function-patch-and-transform, else `go install` of
+# PNT_VERSION into .tools/bin (where the module proxy serves it).
+PNT ?= $(TOOLS_BIN)/function-patch-and-transform
+export PNT PNT_VERSION GHZ_VERSION
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -66,13 +79,14 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+	bench-tools bench-compare bench-scale soak \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,13p' $(ROOT)/Makefile
+	@sed -n '3,16p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version.
@@ -167,6 +181,22 @@ e2e: tools venv deps
 
 bench: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.bench
+
+bench-tools:
+	@$(call install_tool,$(GHZ),github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION))
+	@if [[ "$(PNT)" == "$(TOOLS_BIN)/function-patch-and-transform" ]]; then \
+		$(call install_tool,$(PNT),$(PNT_MODULE),$(PNT_VERSION)); \
+	elif [[ ! -x "$(PNT)" ]]; then echo "bench-tools: PNT=$(PNT) is not an executable"; exit 1; fi
+
+bench-compare: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.compare --pnt $(PNT)
+
+bench-scale: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.scale --pnt $(PNT)
+
+SOAK_REQUESTS ?= 1000000
+soak: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS)
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

@@ -6,7 +6,7 @@ intents, and is the one place that writes the response: desired resources with
 their readiness, XR status and conditions, requirements, results and the TTL.
 """
 
-import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,10 +21,11 @@ from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
 from function.readiness import is_failing
-from function.structs import JSON, to_dict, to_struct
-from function.vault import operation as vaultgc
-from function.vault import sync as vaultsync
+from function.structs import JSON, merge_into, to_dict, to_struct
 from function.vault.model import VaultReporting
+
+# Seconds kept between the end of the Vault step and the caller's deadline.
+ANSWER_MARGIN = 0.5
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 _STATUS = {
@@ -40,12 +41,15 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     def __init__(self) -> None:
         self.log = logging.get_logger()
 
-    async def RunFunction(  # noqa: N802 (gRPC's name)
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
+    def RunFunction(  # noqa: N802 (gRPC's name)
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        # In a worker thread: the Vault step blocks on the network (hvac), and
-        # a slow Vault must not hold up the event loop serving other calls.
-        return await asyncio.to_thread(run, req, self.log)
+        # Called on one of the threaded server's threads (function/server.py):
+        # a call waiting on Vault holds only its own. The Vault step ends in time
+        # for the answer to reach the caller before its deadline.
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
+        return run(req, self.log, deadline)
 
 
 def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.RunFunctionResponse:
@@ -92,7 +96,9 @@ def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
     return settings
 
 
-def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
+def run(
+    req: fnv1.RunFunctionRequest, log: Any = None, deadline: float | None = None
+) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request."""
     rsp = response.to(req)
     if not req.observed.HasField("composite"):
@@ -133,7 +139,7 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp, "InternalError", f"internal error composing {xr.kind}; see function logs"
         )
-    retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"))
+    retry_after = _sync_vault(ctx, desired, log, xr_object.get("status", {}).get("vault"), deadline)
     _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
@@ -142,6 +148,8 @@ def _operation(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
+    from function.vault import operation as vaultgc  # noqa: PLC0415 (hvac only when Vault is used)
+
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
@@ -153,14 +161,24 @@ def _operation(
 
 
 def _sync_vault(
-    ctx: Context[Any, Any], desired: Desired, log: Any, observed: JSON | None
+    ctx: Context[Any, Any],
+    desired: Desired,
+    log: Any,
+    observed: JSON | None,
+    deadline: float | None,
 ) -> int | None:
     """Apply the kind's Vault intents and remove what the observed status.vault names and the
     intents no longer do; what came of it joins the desired state as plain data."""
+    if not desired.vault and not observed:
+        return None  # nothing to apply and nothing recorded to remove
+    from function.vault import sync as vaultsync  # noqa: PLC0415 (hvac only when Vault is used)
+
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:
         return None
-    outcome = vaultsync.sync(ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log)
+    outcome = vaultsync.sync(
+        ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
+    )
     desired.warnings.extend(outcome.warnings())
     desired.conditions.append(outcome.condition())
     if isinstance(desired.status, VaultReporting):
@@ -192,13 +210,13 @@ def _write(
     ready = {name: kind.readiness.is_ready(obj) for name, obj in observed.items()}
     for name in observed:
         target = rsp.desired.resources[name]
-        target.resource.CopyFrom(to_struct(desired.resources[name]))
+        merge_into(target.resource, desired.resources[name])
         target.ready = _READY[ready[name]]
 
     phase, all_ready = _phase(ready, any(is_failing(o) for o in observed.values()))
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
-    rsp.desired.composite.resource.update({"status": status})
+    merge_into(rsp.desired.composite.resource, {"status": status})
 
     for key in sorted(ctx.requirements):
         sel = ctx.requirements[key]

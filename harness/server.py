@@ -34,11 +34,13 @@ class FunctionServer:
         log_path: Path | None = None,
         *,
         args: Sequence[str] = (),
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.root = root
         self.python = str(python or default_python(root))
         self.startup_timeout = startup_timeout
         self.args = list(args)
+        self.wrapper = list(wrapper)  # a command the server runs under, e.g. taskset -c 0
         self.process: process.Process | None = None
         self._log_path = log_path
         self.external = bool(target)
@@ -66,7 +68,16 @@ class FunctionServer:
                 f"python interpreter {self.python} not found; run `make venv` first"
             )
         self.port = process.free_port(self.host)
-        cmd = [self.python, "-m", "function", "--insecure", "--address", self.target, *self.args]
+        cmd = [
+            *self.wrapper,
+            self.python,
+            "-m",
+            "function",
+            "--insecure",
+            "--address",
+            self.target,
+            *self.args,
+        ]
         self.process = process.start("function", cmd, log_path=self._log_path, cwd=self.root)
         atexit.register(self.stop)
         try:
