@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import math
 import os
 import signal
@@ -29,7 +30,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -149,7 +150,7 @@ def serve(config: ServeConfig) -> None:
     """Serve with config.workers processes (this one alone when 1) until all have stopped."""
     if config.workers <= 1:
         serve_here(config, reuse_port=False)
-        return
+        _exit_now(0)
     if config.address.rpartition(":")[2] in ("", "0"):
         raise ValueError("--workers above 1 needs a fixed port (the workers share it)")
     children: list[int] = []
@@ -163,9 +164,18 @@ def serve(config: ServeConfig) -> None:
             except BaseException as e:
                 print(f"function worker {os.getpid()}: {e}", file=sys.stderr, flush=True)
                 code = 1
-            os._exit(code)
+            _exit_now(code)
         children.append(pid)
     sys.exit(_supervise(children))
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without joining the server's threads: past the grace period their calls were
+    cancelled, and one still blocked on Vault must not keep the process alive."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _stop_with_parent() -> None:
