@@ -184,9 +184,9 @@ class Figures:
     failures: int = 0
 
 
-def measure(served: Served, data: Path, figures: Figures, c1_total: int, c8_total: int) -> None:
-    c1 = ghz.run(served.target, data, total=c1_total, concurrency=1, cpus=LOAD_CPU)
-    c8 = ghz.run(served.target, data, total=c8_total, concurrency=8, cpus=LOAD_CPU)
+def measure(served: Served, data: Path, figures: Figures, seconds: float) -> None:
+    c1 = ghz.run(served.target, data, seconds=seconds, concurrency=1, cpus=LOAD_CPU)
+    c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
     figures.p50_ms.append(c1.p50_ms)
     figures.rps.append(c8.rps)
     figures.failures += c1.failures + c8.failures
@@ -248,9 +248,8 @@ class Plan:
 
     pnt: Path
     rounds: int
-    c1: int
-    c8: int
-    c32: int
+    seconds: float
+    c32_seconds: float
     connections_c32: int
 
 
@@ -276,7 +275,7 @@ def compare_rounds(
                 order = [(mine, mine_file, 0), (peer, peer_file, 1)]
                 for served, data, side in order if n % 2 == 0 else order[::-1]:
                     if data is not None:
-                        measure(served, data, figures[case][side], plan.c1, plan.c8)
+                        measure(served, data, figures[case][side], plan.seconds)
             print(f"round {n + 1}/{plan.rounds} done (load {load_average()})", flush=True)
         rss = {
             "ours": rss_mib(mine.pid),
@@ -298,8 +297,8 @@ def two_core_throughput(
     def rps(served: Served, req: fnv1.RunFunctionRequest) -> float:
         data = ghz.request_file([req], folder)
         load = {"concurrency": 32, "connections": plan.connections_c32, "cpus": BOTH_CPUS}
-        ghz.run(served.target, data, total=500, **load)  # type: ignore[arg-type]
-        return ghz.run(served.target, data, total=plan.c32, **load).rps  # type: ignore[arg-type]
+        ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
+        return ghz.run(served.target, data, seconds=plan.c32_seconds, **load).rps  # type: ignore[arg-type]
 
     with ours(BOTH_CPUS, workers=len(BOTH_CPUS)) as mine, pnt(plan.pnt, BOTH_CPUS) as peer:
         return [
@@ -312,9 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--pnt", type=Path, default=os.environ.get("PNT") or None)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--c1", type=int, default=1000, help="calls per round at concurrency 1")
-    parser.add_argument("--c8", type=int, default=2000, help="calls per round at concurrency 8")
-    parser.add_argument("--c32", type=int, default=5000, help="calls at concurrency 32, 2 cores")
+    parser.add_argument(
+        "--seconds", type=float, default=2, help="per case, server, round and concurrency"
+    )
+    parser.add_argument(
+        "--c32-seconds", type=float, default=5, help="per kind at concurrency 32 on 2 cores"
+    )
     parser.add_argument(
         "--c32-connections",
         type=int,
@@ -327,7 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.pnt is None:
         parser.error("give the P&T binary: --pnt PATH or PNT=PATH")
-    plan = Plan(args.pnt, args.rounds, args.c1, args.c8, args.c32, args.c32_connections)
+    process.exit_on_sigterm()
+    plan = Plan(args.pnt, args.rounds, args.seconds, args.c32_seconds, args.c32_connections)
     load_before = load_average()
     inputs = peer_inputs(
         [shared_dir() / "bench" / "patch-and-transform", ROOT / "bench" / "patch-and-transform"]
@@ -392,8 +395,9 @@ def report(plan: Plan, r: Results) -> str:
         "",
         "Each server pinned to core 0, ghz to core 1, one connection. Same request to both "
         "(XR, observed and required resources; P&T with its Composition's input). "
-        f"Medians of {plan.rounds} rounds, the servers going first in turn; per round "
-        f"{plan.c1} calls at concurrency 1 (p50) and {plan.c8} at concurrency 8 (req/s). "
+        f"Medians of {plan.rounds} rounds, the servers going first in turn; per round and "
+        f"case {plan.seconds:g} s of calls at concurrency 1 (p50), then {plan.seconds:g} s at "
+        "concurrency 8 (req/s). "
         "Ratios are ours / P&T: below 1 is better for p50, above 1 for req/s.",
         "",
         "| case | P&T p50 (c=1) | ours | ratio | P&T req/s (c=8) | ours | ratio |",
@@ -423,8 +427,8 @@ def report(plan: Plan, r: Results) -> str:
         f"P&T {sp[1]:.0f} MiB, ours {so[1]:.0f} MiB.",
         "",
         "Both cores: each server on cores 0-1 (ours `--workers 2`), ghz on the same cores, "
-        f"{plan.c32} calls at concurrency 32 over {plan.connections_c32} connections "
-        "(the kernel spreads connections over the workers, not calls).",
+        f"{plan.c32_seconds:g} s of calls at concurrency 32 over {plan.connections_c32} "
+        "connections (the kernel spreads connections over the workers, not calls).",
         "",
         "| case | P&T req/s (c=32) | ours | ratio |",
         "|---|---:|---:|---:|",

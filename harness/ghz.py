@@ -55,13 +55,15 @@ def run(
     target: str,
     data: Path,
     *,
-    total: int,
+    total: int = 0,
+    seconds: float = 0,
     concurrency: int,
     connections: int = 1,
     cpus: Sequence[int] = (),
     timeout_s: float = 30.0,
 ) -> Run:
-    """Send `total` calls at `concurrency` over `connections`; ghz pinned to `cpus` (taskset)."""
+    """Send `total` calls, or calls for `seconds`, at `concurrency` over `connections`; ghz
+    pinned to `cpus` (taskset)."""
     pin = ["taskset", "-c", ",".join(map(str, cpus)), str(go_tool("ghz")), "--cpus", str(len(cpus))]
     cmd = [
         *(pin if cpus else [str(go_tool("ghz"))]),
@@ -76,8 +78,11 @@ def run(
         str(connections),
         "--concurrency",
         str(concurrency),
-        "--total",
-        str(total),
+        *(
+            [f"--duration={seconds}s", "--duration-stop=wait"]
+            if seconds
+            else ["--total", str(total)]
+        ),
         "--timeout",
         f"{timeout_s}s",
         "--skipFirst",

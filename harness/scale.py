@@ -27,6 +27,7 @@ from pathlib import Path
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.structs import JSON, to_struct
+from harness import process
 from harness.bench import machine, percentile
 from harness.cases import find_cases
 from harness.compare import (
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "scale.md")
     args = parser.parse_args(argv)
+    process.exit_on_sigterm()
     sizes = [int(s) for s in args.sizes.split(",")]
     case = find_cases(ROOT, [BASE_CASE])[0]
     base = case_request(case)

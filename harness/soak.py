@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness import ghz
+from harness import ghz, process
 from harness.bench import machine
 from harness.cases import find_cases
 from harness.compare import BOTH_CPUS, call, calls_vault, load_average, ours, rss_mib
@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--with-vault", action="store_true", help="also the cases that call Vault")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "soak.md")
     args = parser.parse_args(argv)
+    process.exit_on_sigterm()
     cases = find_cases(ROOT)
     load_before = load_average()
     chunk = args.requests // CHUNKS
