@@ -14,6 +14,9 @@
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
 #   make fuzz             the property-based fuzzing at a larger, random budget (FUZZ_EXAMPLES per kind)
+#   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary)
+#   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
+#   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -61,6 +64,16 @@ export HELM CUE KUSTOMIZE
 # Backstage's own validators and templating (npm), pinned by tests/frontdoors/package-lock.json.
 FRONTDOORS_JS := $(ROOT)/tests/frontdoors
 FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
+# The benchmarks' load generator and peer (make bench-tools; not needed by make test).
+GHZ_VERSION := v0.121.0
+GHZ := $(TOOLS_BIN)/ghz
+export GHZ
+PNT_MODULE := github.com/crossplane-contrib/function-patch-and-transform
+PNT_VERSION := v0.10.8
+# The peer binary: PNT=/path/to/function-patch-and-transform, else `go install` of
+# PNT_VERSION into .tools/bin (where the module proxy serves it).
+PNT ?= $(TOOLS_BIN)/function-patch-and-transform
+export PNT PNT_VERSION GHZ_VERSION
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -88,14 +101,14 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench fuzz xrds generate \
+	e2e-render bench fuzz xrds generate bench-tools bench-compare bench-scale soak \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,17p' $(ROOT)/Makefile
+	@sed -n '3,20p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -221,6 +234,22 @@ FUZZ_EXAMPLES ?= 2000
 fuzz: venv deps
 	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(VENV_PY) -m pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider
+
+bench-tools:
+	@$(call install_tool,$(GHZ),github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION))
+	@if [[ "$(PNT)" == "$(TOOLS_BIN)/function-patch-and-transform" ]]; then \
+		$(call install_tool,$(PNT),$(PNT_MODULE),$(PNT_VERSION)); \
+	elif [[ ! -x "$(PNT)" ]]; then echo "bench-tools: PNT=$(PNT) is not an executable"; exit 1; fi
+
+bench-compare: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.compare --pnt $(PNT)
+
+bench-scale: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.scale --pnt $(PNT)
+
+SOAK_REQUESTS ?= 1000000
+soak: venv bench-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS)
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

@@ -1,17 +1,29 @@
-"""Command line: the SDK's standard flags, served by our runner."""
+"""Command line: the SDK's standard flags plus the server's own, served by function/server.py."""
 
 from typing import Any
 
 import click
 from crossplane.function import cli as sdkcli
-from crossplane.function import runtime
 
-from function import logs
-from function.runner import FunctionRunner
+from function import logs, server
 
 
 @click.command()
 @sdkcli.standard_options
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Server processes sharing the port (SO_REUSEPORT). Default: the CPUs this process "
+    "may use (its CPU affinity, capped by the container's CPU limit).",
+)
+@click.option(
+    "--shutdown-grace-period",
+    type=click.FloatRange(min=0),
+    default=25.0,
+    show_default=True,
+    help="Seconds that calls in flight at SIGTERM may take to finish before they are cancelled.",
+)
 def main(
     *,
     debug: bool,
@@ -20,6 +32,8 @@ def main(
     insecure: bool,
     max_recv_message_size: int,
     max_send_message_size: int | None,
+    workers: int | None,
+    shutdown_grace_period: float,
 ) -> None:
     """Serve the platform composition function over gRPC."""
     if not insecure and not tls_certs_dir:
@@ -30,10 +44,21 @@ def main(
         ("grpc.max_receive_message_length", max_recv_message_size * 1024 * 1024),
         ("grpc.max_send_message_length", send_mb * 1024 * 1024),
     ]
-    # With credentials and --insecure the SDK binds TLS first and the plaintext
-    # port then fails to bind: --insecure must mean no credentials at all.
+    # --insecure means no credentials at all, even when a certs dir is given too.
+    tls = None
+    if not insecure:
+        try:
+            tls = server.TLSFiles.read(str(tls_certs_dir))
+        except (OSError, ValueError) as e:
+            raise click.UsageError(str(e)) from None
+    config = server.ServeConfig(
+        address=address,
+        tls=tls,
+        options=options,
+        workers=workers or server.usable_cpus(),
+        grace_seconds=shutdown_grace_period,
+    )
     try:
-        creds = None if insecure else runtime.load_credentials(str(tls_certs_dir))
-    except OSError as e:
-        raise click.UsageError(f"cannot read the mTLS certs: {e.strerror}: {e.filename}") from None
-    runtime.serve(FunctionRunner(), address, creds=creds, insecure=insecure, options=options)
+        server.serve(config)
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None

@@ -6,7 +6,7 @@ intents, and is the one place that writes the response: desired resources with
 their readiness, XR status and conditions, requirements, results and the TTL.
 """
 
-import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,11 +22,14 @@ from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
 from function.readiness import is_failing
-from function.structs import JSON, dig, to_dict, to_struct
+from function.structs import JSON, dig, merge_into, to_dict, to_struct
 from function.validation import composite_problems, cut, joined
 from function.vault import operation as vaultgc
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
+
+# Seconds kept between the end of the Vault step and the caller's deadline.
+ANSWER_MARGIN = 0.5
 
 _READY = {True: fnv1.READY_TRUE, False: fnv1.READY_FALSE}
 _STATUS = {
@@ -42,12 +45,15 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     def __init__(self) -> None:
         self.log = logging.get_logger()
 
-    async def RunFunction(  # noqa: N802 (gRPC's name)
-        self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
+    def RunFunction(  # noqa: N802 (gRPC's name)
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        # In a worker thread: the Vault step blocks on the network (hvac), and
-        # a slow Vault must not hold up the event loop serving other calls.
-        return await asyncio.to_thread(run, req, self.log)
+        # Called on one of the threaded server's threads (function/server.py):
+        # a call waiting on Vault holds only its own. The Vault step ends in time
+        # for the answer to reach the caller before its deadline.
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
+        return run(req, self.log, deadline)
 
 
 # A result's or condition's message is never longer than this (values in it are cut
@@ -103,7 +109,9 @@ def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
     return settings
 
 
-def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionResponse:
+def run(
+    req: fnv1.RunFunctionRequest, log: Any = None, deadline: float | None = None
+) -> fnv1.RunFunctionResponse:
     """Compose the desired state for one request; never raises.
 
     Anything unexpected (a bug) becomes one FATAL InternalError result and one log
@@ -111,7 +119,7 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
     the frames' variables, which may hold secrets.
     """
     try:
-        return _run(req, log)
+        return _run(req, log, deadline)
     except Exception as e:
         xr = Composite.from_object(to_dict(req.observed.composite.resource))
         what = cut(xr.kind) or "the request"
@@ -128,7 +136,9 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         )
 
 
-def _run(req: fnv1.RunFunctionRequest, log: Any) -> fnv1.RunFunctionResponse:
+def _run(
+    req: fnv1.RunFunctionRequest, log: Any, deadline: float | None
+) -> fnv1.RunFunctionResponse:
     rsp = response.to(req)
     if not req.observed.HasField("composite"):
         return _operation(req, rsp, log)
@@ -162,7 +172,7 @@ def _run(req: fnv1.RunFunctionRequest, log: Any) -> fnv1.RunFunctionResponse:
         desired = kind.compose(ctx)
     except ComposeError as e:
         return _fatal(rsp, "ComposeFailed", f"cannot compose {title}: {e}")
-    retry_after = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"))
+    retry_after = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
     _write(rsp, kind, ctx, desired, retry_after)
     return rsp
 
@@ -171,6 +181,7 @@ def _operation(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
+
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
@@ -182,14 +193,23 @@ def _operation(
 
 
 def _sync_vault(
-    ctx: Context[Any, Any], desired: Desired, log: Any, observed: JSON | None
+    ctx: Context[Any, Any],
+    desired: Desired,
+    log: Any,
+    observed: JSON | None,
+    deadline: float | None,
 ) -> int | None:
     """Apply the kind's Vault intents and remove what the observed status.vault names and the
     intents no longer do; what came of it joins the desired state as plain data."""
+    if not desired.vault and not observed:
+        return None  # nothing to apply and nothing recorded to remove
+
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:
         return None
-    outcome = vaultsync.sync(ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log)
+    outcome = vaultsync.sync(
+        ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
+    )
     desired.warnings.extend(outcome.warnings())
     desired.conditions.append(outcome.condition())
     if isinstance(desired.status, VaultReporting):
@@ -221,13 +241,13 @@ def _write(
     ready = {name: kind.readiness.is_ready(obj) for name, obj in observed.items()}
     for name in observed:
         target = rsp.desired.resources[name]
-        target.resource.CopyFrom(to_struct(desired.resources[name]))
+        merge_into(target.resource, desired.resources[name])
         target.ready = _READY[ready[name]]
 
     phase, all_ready = _phase(ready, any(is_failing(o) for o in observed.values()))
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
-    rsp.desired.composite.resource.update({"status": status})
+    merge_into(rsp.desired.composite.resource, {"status": status})
 
     for key in sorted(ctx.requirements):
         sel = ctx.requirements[key]

@@ -5,13 +5,63 @@ The SDK's struct_to_dict/dict_to_struct go through json_format: slow (about
 walk the Struct directly and give integral numbers back as ints, so a
 replica count read from the request is still an int when it is compared,
 formatted or validated.
+
+Crossplane sends the same XR and observed resources on every reconcile, and the
+function then composes the same desired resources, so both directions are cached
+per content in a byte-bounded LRU: a Struct seen before comes back as a fresh
+dict from its pickle (C code, several times faster than the walk), a dict seen
+before as a Struct parsed from its cached serialization. Every call gets its own
+objects, so nothing is shared between calls or threads.
 """
 
+import json
+import pickle
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from google.protobuf import struct_pb2
 
 JSON = dict[str, Any]
+
+# Large enough for every resource of a few hundred XRs; bounded in bytes, so a
+# huge object cannot grow the process (it is converted, just not kept).
+CACHE_BYTES = 8 * 1024 * 1024
+_MAX_ENTRY_BYTES = 64 * 1024
+
+
+class ContentCache:
+    """A thread-safe LRU from bytes or str to bytes, bounded by the total size of both."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.size = 0
+        self._entries: OrderedDict[bytes | str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: bytes | str) -> bytes | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: bytes | str, value: bytes) -> None:
+        cost = len(key) + len(value)
+        if cost > min(_MAX_ENTRY_BYTES, self.budget):
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = value
+            self.size += cost
+            while self.size > self.budget:
+                old_key, old = self._entries.popitem(last=False)
+                self.size -= len(old_key) + len(old)
+
+
+_DICTS = ContentCache(CACHE_BYTES // 2)  # serialized Struct -> pickled dict
+_STRUCTS = ContentCache(CACHE_BYTES // 2)  # JSON text of a dict -> serialized Struct
 
 
 def _value(v: struct_pb2.Value) -> Any:
@@ -31,15 +81,37 @@ def _value(v: struct_pb2.Value) -> Any:
 
 
 def to_dict(s: struct_pb2.Struct) -> JSON:
-    """Return the Struct as a dict, with integral numbers as ints."""
-    return {k: _value(v) for k, v in s.fields.items()}
+    """Return the Struct as a dict (a new one on every call), with integral numbers as ints."""
+    key = s.SerializeToString()
+    cached = _DICTS.get(key)
+    if cached is not None:
+        out: JSON = pickle.loads(cached)
+        return out
+    out = {k: _value(v) for k, v in s.fields.items()}
+    _DICTS.put(key, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    return out
+
+
+def _serialized(d: JSON) -> bytes:
+    # The JSON text tells every value apart as a Struct does (true vs 1, "1" vs 1).
+    key = json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+    cached = _STRUCTS.get(key)
+    if cached is None:
+        s = struct_pb2.Struct()
+        s.update(d)  # protobuf's native update, no JSON round trip
+        cached = s.SerializeToString()
+        _STRUCTS.put(key, cached)
+    return cached
 
 
 def to_struct(d: JSON) -> struct_pb2.Struct:
-    """Return the dict as a Struct (protobuf's native update, no JSON round trip)."""
-    s = struct_pb2.Struct()
-    s.update(d)
-    return s
+    """Return the dict as a Struct."""
+    return struct_pb2.Struct.FromString(_serialized(d))
+
+
+def merge_into(target: struct_pb2.Struct, d: JSON) -> None:
+    """Set d's top-level keys in target (as target.update(d)), parsed straight into it."""
+    target.MergeFromString(_serialized(d))
 
 
 def api_group(api_version: str) -> str:

@@ -38,12 +38,14 @@ class FunctionServer:
         *,
         args: Sequence[str] = (),
         tls_certs_dir: Path | None = None,
+        wrapper: Sequence[str] = (),
     ) -> None:
         self.root = root
         self.python = str(python or default_python(root))
         self.startup_timeout = startup_timeout
         self.args = list(args)
         self.tls_certs_dir = tls_certs_dir
+        self.wrapper = list(wrapper)  # a command the server runs under, e.g. taskset -c 0
         self.process: process.Process | None = None
         self._log_path = log_path
         self.external = bool(target)
@@ -76,7 +78,16 @@ class FunctionServer:
             if self.tls_certs_dir
             else ["--insecure"]
         )
-        cmd = [self.python, "-m", "function", *security, "--address", self.target, *self.args]
+        cmd = [
+            *self.wrapper,
+            self.python,
+            "-m",
+            "function",
+            *security,
+            "--address",
+            self.target,
+            *self.args,
+        ]
         self.process = process.start("function", cmd, log_path=self._log_path, cwd=self.root)
         atexit.register(self.stop)
         try:

@@ -56,3 +56,10 @@ def context(
 def status(desired: Desired) -> JSON:
     """The status the composer set, as it is written to the XR (unset fields left out)."""
     return desired.status.model_dump(exclude_none=True) if desired.status else {}
+
+
+class NoDeadline:
+    """A servicer context of a call without a deadline: all RunFunction reads of its context."""
+
+    def time_remaining(self) -> float | None:
+        return None

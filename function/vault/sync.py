@@ -317,14 +317,51 @@ def _secrets_of(intents: Sequence[VaultIntent]) -> list[str]:
     return out
 
 
+# Vault steps one process runs at once. Each holds a server thread while it waits
+# on Vault; keeping them well under the server's threads (function/server.py) means
+# a slow Vault never leaves calls that do not need it waiting for a thread.
+MAX_CONCURRENT_SYNCS = 4
+_SYNC_SLOTS = threading.BoundedSemaphore(MAX_CONCURRENT_SYNCS)
+
+
 def sync(
     xr: Composite,
     intents: Sequence[VaultIntent],
     settings: PlatformSettings,
     credentials: Mapping[str, Mapping[str, bytes]],
     log: Any = None,
+    *,
+    deadline: float | None = None,
 ) -> Outcome:
-    """Apply the intents within settings.vault.budgetSeconds; never raises."""
+    """Apply the intents within settings.vault.budgetSeconds and before `deadline` (the
+    call's, time.monotonic()); never raises. When MAX_CONCURRENT_SYNCS are already
+    running, nothing is sent and the outcome says so: the next call retries."""
+    if not _SYNC_SLOTS.acquire(blocking=False):
+        outcome = Outcome(retry_seconds=settings.vault.retrySeconds)
+        outcome.problems.append(
+            VaultSyncError(
+                "VaultBusy",
+                f"{MAX_CONCURRENT_SYNCS} Vault syncs already in progress in this function "
+                "process; Vault is synced on a later call",
+            )
+        )
+        _log(log, xr, outcome)
+        return outcome
+    try:
+        return _sync(xr, intents, settings, credentials, log=log, deadline=deadline)
+    finally:
+        _SYNC_SLOTS.release()
+
+
+def _sync(
+    xr: Composite,
+    intents: Sequence[VaultIntent],
+    settings: PlatformSettings,
+    credentials: Mapping[str, Mapping[str, bytes]],
+    *,
+    log: Any,
+    deadline: float | None,
+) -> Outcome:
     vault = settings.vault
     outcome = Outcome(
         retry_seconds=vault.retrySeconds,
@@ -336,7 +373,8 @@ def sync(
     )
     pending = [i for i in intents if isinstance(i, Pending)]
     work = [i for i in intents if not isinstance(i, Pending)]
-    deadline = time.monotonic() + vault.budgetSeconds
+    budget_end = time.monotonic() + vault.budgetSeconds
+    deadline = budget_end if deadline is None else min(budget_end, deadline)
     if not work:  # only waiting: nothing to ask Vault
         outcome.problems.extend(VaultSyncError(p.reason, p.message) for p in pending)
         return outcome

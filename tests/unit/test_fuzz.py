@@ -23,9 +23,7 @@ The suite runs a fixed, derandomized budget (FUZZ_EXAMPLES per kind, default bel
 
 from __future__ import annotations
 
-import asyncio
 import collections
-import inspect
 import io
 import os
 import re
@@ -49,6 +47,7 @@ from harness.crdschema import ComposedValidator, json_schema
 from harness.paths import shared_dir
 from harness.requests import build, desired
 from tests import fuzzing
+from tests.composing import NoDeadline
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "120" if PROFILE == "ci" else "4000"))
@@ -80,14 +79,11 @@ class Servicer:
         self.log = io.StringIO()
         logs.configure(debug=True, output=self.log)
         self.runner = FunctionRunner()
-        self.loop = asyncio.new_event_loop()
 
     def __call__(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         self.log.seek(0)
         self.log.truncate()
-        result: Any = self.runner.RunFunction(req, None)  # type: ignore[arg-type]
-        if inspect.isawaitable(result):
-            result = self.loop.run_until_complete(result)
+        result: Any = self.runner.RunFunction(req, NoDeadline())  # type: ignore[arg-type]
         assert isinstance(result, fnv1.RunFunctionResponse)
         return result
 

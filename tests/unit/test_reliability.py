@@ -30,6 +30,7 @@ from function.vault.client import redact
 from harness.process import free_port
 from harness.requests import desired, observed_secret, request, status, xr
 from harness.server import FunctionServer
+from tests.composing import NoDeadline
 
 PG = ("database.platform.example.org/v1alpha1", "PostgreSQLInstance")
 REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
@@ -524,7 +525,7 @@ def test_a_bug_is_one_internal_error_and_one_log_line_without_values(
 ) -> None:
     monkeypatch.setattr(redis_compose, "stable_password", _boom)
     runner = FunctionRunner()
-    rsp = __import__("asyncio").run(runner.RunFunction(request(xr(*REDIS, DEV)), None))  # type: ignore[arg-type]
+    rsp = runner.RunFunction(request(xr(*REDIS, DEV)), NoDeadline())  # type: ignore[arg-type]
     assert fatal(rsp) == [
         ("InternalError", "internal error composing RedisInstance; see function logs")
     ]

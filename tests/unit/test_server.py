@@ -1,14 +1,23 @@
 """The real server on loopback: flags, plaintext under --insecure, a real RunFunction call."""
 
+import contextlib
+import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from function.vault.sync import MAX_CONCURRENT_SYNCS
 from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.process import free_port
@@ -91,3 +100,202 @@ def test_an_access_key_in_connection_details_stays_out_of_the_debug_log(
     public = str(rsp.desired.composite) + "".join(str(r) for r in rsp.results)
     assert secret not in public
     assert secret not in log.read_text()
+
+
+# ---------------------------------------------------------------- shutdown, workers, a slow Vault
+
+
+class SilentVault:
+    """A TCP listener that accepts connections and never answers: a Vault that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.accepted.append(conn)
+
+    def wait_for_connections(self, n: int, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < n:
+            assert time.monotonic() < deadline, f"only {len(self.accepted)} Vault connections"
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@pytest.fixture
+def silent_vault() -> Iterator[SilentVault]:
+    vault = SilentVault()
+    yield vault
+    vault.close()
+
+
+def vault_request(vault: SilentVault, request_timeout: int) -> fnv1.RunFunctionRequest:
+    """A PostgreSQLInstance whose Vault step writes a KV entry to the silent Vault."""
+    return request(
+        xr(
+            "database.platform.example.org/v1alpha1",
+            "PostgreSQLInstance",
+            {"environment": "dev", "vaultPath": "secret/database/team-a"},
+        ),
+        settings={"vault": {"requestTimeoutSeconds": request_timeout}},
+        credentials={
+            "platform": {
+                "password-key": b"test-password-key",
+                "vault-address": f"http://127.0.0.1:{vault.port}".encode(),
+                "vault-token": b"test-token",
+            }
+        },
+    )
+
+
+def redis_request() -> fnv1.RunFunctionRequest:
+    return request(
+        xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"})
+    )
+
+
+@contextlib.contextmanager
+def started(tmp_path: Path, *args: str) -> Iterator[FunctionServer]:
+    server = FunctionServer(
+        python=sys.executable, startup_timeout=20, log_path=tmp_path / "function.log", args=args
+    )
+    with server:
+        yield server
+
+
+def send(target: str, reqs: list[fnv1.RunFunctionRequest]) -> list[Future[Any]]:
+    """Each request on its own thread over one channel; the futures of their responses."""
+    channel = grpc.insecure_channel(target)
+    stub = grpcv1.FunctionRunnerServiceStub(channel)
+    pool = ThreadPoolExecutor(len(reqs))
+    futures = [pool.submit(stub.RunFunction, r, timeout=60) for r in reqs]
+    pool.shutdown(wait=False)
+    return futures
+
+
+def outcome(f: Future[Any]) -> str:
+    try:
+        rsp: fnv1.RunFunctionResponse = f.result(timeout=60)
+    except grpc.RpcError as e:
+        return str(e.code().name)
+    return "OK" if not [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL] else "FATAL"
+
+
+def test_sigterm_lets_the_calls_in_flight_finish(tmp_path: Path, silent_vault: SilentVault) -> None:
+    with started(tmp_path, "--workers", "1") as server:
+        calls = send(server.target, [vault_request(silent_vault, 1) for _ in range(32)])
+        silent_vault.wait_for_connections(1)  # a Vault step is waiting: calls are in flight
+        assert server.process is not None
+        server.process.popen.send_signal(signal.SIGTERM)
+        assert [outcome(f) for f in calls] == ["OK"] * 32
+        assert server.process.popen.wait(timeout=30) == 0
+
+
+def test_calls_still_running_after_the_grace_period_are_cancelled(
+    tmp_path: Path, silent_vault: SilentVault
+) -> None:
+    with started(tmp_path, "--workers", "1", "--shutdown-grace-period", "0.2") as server:
+        calls = send(server.target, [vault_request(silent_vault, 20)])
+        silent_vault.wait_for_connections(1)
+        assert server.process is not None
+        server.process.popen.send_signal(signal.SIGTERM)
+        assert server.process.popen.wait(timeout=15) == 0  # long before Vault's 20 s timeout
+        assert outcome(calls[0]) in ("CANCELLED", "UNAVAILABLE")
+
+
+def test_a_hanging_vault_does_not_hold_up_calls_without_vault(
+    tmp_path: Path, silent_vault: SilentVault
+) -> None:
+    with started(tmp_path, "--workers", "1") as server:
+        slow = send(server.target, [vault_request(silent_vault, 20) for _ in range(24)])
+        silent_vault.wait_for_connections(MAX_CONCURRENT_SYNCS)
+        fast = send(server.target, [redis_request() for _ in range(8)])
+        assert [outcome(f) for f in fast] == ["OK"] * 8
+        # The Vault steps beyond the per-process bound were not started: their calls
+        # return with VaultBusy, the others are still waiting on Vault.
+        expected_busy = len(slow) - MAX_CONCURRENT_SYNCS
+        deadline = time.monotonic() + 30
+        while len([f for f in slow if f.done()]) < expected_busy:
+            assert time.monotonic() < deadline, "Vault steps over the bound were not refused"
+            time.sleep(0.01)
+        busy = [f for f in slow if f.done()]
+        assert len(busy) == expected_busy
+        assert all("VaultBusy" in [r.reason for r in f.result().results] for f in busy)
+        assert len(silent_vault.accepted) == MAX_CONCURRENT_SYNCS
+        silent_vault.close()  # the waiting steps fail now, so the server stops at once
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_workers_share_the_port_and_stop_with_sigterm(tmp_path: Path) -> None:
+    with started(tmp_path, "--workers", "2") as server:
+        assert server.pid is not None
+        workers = children(server.pid)
+        assert len(workers) == 2
+        for _ in range(20):  # new connections, spread over the workers by the kernel
+            with grpc.insecure_channel(server.target) as channel:
+                stub = grpcv1.FunctionRunnerServiceStub(channel)
+                rsp = stub.RunFunction(redis_request(), timeout=10)
+                assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+        assert server.process is not None
+        server.process.popen.send_signal(signal.SIGTERM)
+        assert server.process.popen.wait(timeout=30) == 0
+    assert not [w for w in workers if Path(f"/proc/{w}").exists()]
+
+
+def test_workers_leave_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    with started(tmp_path, "--workers", "2") as server:
+        assert server.process is not None
+        assert server.pid is not None
+        workers = children(server.pid)
+        server.process.popen.kill()
+        server.process.popen.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        while [w for w in workers if Path(f"/proc/{w}").exists()]:
+            assert time.monotonic() < deadline, "workers outlived their supervisor"
+            time.sleep(0.05)
+
+
+def test_a_certs_dir_without_the_certs_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "function",
+            "--address",
+            f"127.0.0.1:{free_port()}",
+            "--tls-server-certs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
+    assert b"Traceback" not in proc.stderr
+
+
+def test_the_vault_step_ends_before_the_callers_deadline(
+    tmp_path: Path, silent_vault: SilentVault
+) -> None:
+    with started(tmp_path, "--workers", "1") as server, grpc.insecure_channel(server.target) as ch:
+        stub = grpcv1.FunctionRunnerServiceStub(ch)
+        # Vault would be given 20 s a request; the caller gives the whole call 3 s.
+        rsp = stub.RunFunction(vault_request(silent_vault, 20), timeout=3)
+        assert sorted(rsp.desired.resources)  # composed, not DEADLINE_EXCEEDED
+        assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["VaultUnreachable"]
+        silent_vault.close()

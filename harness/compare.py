@@ -1,0 +1,468 @@
+"""This function against function-patch-and-transform (P&T), side by side, on every case both serve.
+
+    python -m harness.compare --pnt /path/to/function-patch-and-transform [--out bench/compare.md]
+
+P&T's inputs are Compositions whose single pipeline step holds its `Resources` input:
+the seed's, in $SHARED/bench/patch-and-transform/, and any this project adds in
+bench/patch-and-transform/. A Composition serves the example kind its
+compositeTypeRef names (XRedisInstance serves examples/redisinstance/, the leading X
+of the seed's XR types dropped), so a new kind is compared as soon as it has examples
+and a P&T Composition; until then its cases are measured on this function alone.
+
+Every valid example case is sent to both servers as the same request (XR, observed
+and required resources), P&T with its own input. Cases that run the Vault step are
+left out of the comparison: P&T has no such step. Each server is pinned to core 0
+and ghz to core 1 (taskset), one connection; each round measures p50 at
+concurrency 1 and requests per second at concurrency 8 for every case on both
+servers, which go first in turn; the table gives the medians of the rounds. Then
+both servers on both cores (this function with --workers 2) at concurrency 32, and
+each one's start-up time to the first served request and idle RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import grpc
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from function.structs import to_struct
+from harness import ghz, process
+from harness.bench import machine, peak_rss_mib
+from harness.cases import Case, find_cases, load_yaml_docs
+from harness.paths import ROOT, shared_dir
+from harness.requests import answered_case_request
+from harness.server import FunctionServer, default_python
+
+SERVER_CPU = (0,)
+LOAD_CPU = (1,)
+BOTH_CPUS = (0, 1)
+VAULT_CONDITION = "VaultSynced"
+
+
+def rss_mib(pid: int) -> float:
+    """Current resident memory of the process and its children (the workers)."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+# ---------------------------------------------------------------- the servers
+
+
+@dataclasses.dataclass
+class Served:
+    """A running server: its gRPC target and pid."""
+
+    name: str
+    target: str
+    pid: int
+
+
+@contextlib.contextmanager
+def ours(cpus: Sequence[int], workers: int = 1) -> Iterator[Served]:
+    pin = ["taskset", "-c", ",".join(map(str, cpus))]
+    with FunctionServer(ROOT, wrapper=pin, args=["--workers", str(workers)]) as server:
+        assert server.pid is not None
+        yield Served("function-platform", server.target, server.pid)
+
+
+@contextlib.contextmanager
+def pnt(binary: Path, cpus: Sequence[int]) -> Iterator[Served]:
+    port = process.free_port()
+    target = f"127.0.0.1:{port}"
+    cmd = [
+        "taskset",
+        "-c",
+        ",".join(map(str, cpus)),
+        str(binary),
+        "--insecure",
+        "--address",
+        target,
+    ]
+    proc = process.start("function-patch-and-transform", cmd)
+    try:
+        process.wait_for_port("127.0.0.1", port, 30, proc)
+        yield Served("patch-and-transform", target, proc.pid)
+    finally:
+        proc.stop()
+
+
+def call(target: str) -> Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionResponse]:
+    channel = grpc.insecure_channel(target)
+    stub = grpcv1.FunctionRunnerServiceStub(channel)  # type: ignore[no-untyped-call]
+
+    def run(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+        rsp: fnv1.RunFunctionResponse = stub.RunFunction(req, timeout=30)
+        return rsp
+
+    return run
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def peer_inputs(dirs: Sequence[Path]) -> dict[str, dict[str, object]]:
+    """P&T's step input by example kind folder ("redisinstance"), from every Composition found."""
+    out: dict[str, dict[str, object]] = {}
+    for folder in dirs:
+        for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+            for doc in load_yaml_docs(path):
+                if doc.get("kind") != "Composition":
+                    continue
+                xr_kind = str(doc["spec"]["compositeTypeRef"]["kind"])
+                folder_name = xr_kind.lower().removeprefix("x")
+                out[folder_name] = doc["spec"]["pipeline"][0]["input"]
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """One case's request for each server."""
+
+    case: str
+    ours: fnv1.RunFunctionRequest
+    peer: fnv1.RunFunctionRequest | None  # None: no P&T Composition for the kind yet
+
+
+def calls_vault(rsp: fnv1.RunFunctionResponse) -> bool:
+    """Whether the call went to Vault (not only waiting for something before it would)."""
+    return any(
+        c.type == VAULT_CONDITION and not c.reason.startswith("Waiting") for c in rsp.conditions
+    )
+
+
+def pairs(
+    cases: Sequence[Case], inputs: dict[str, dict[str, object]], target: str
+) -> tuple[list[Pair], list[str]]:
+    """The compared requests, and the cases left out (with why)."""
+    run = call(target)
+    out: list[Pair] = []
+    skipped: list[str] = []
+    for case in cases:
+        req = answered_case_request(case, run)
+        if calls_vault(run(req)):
+            skipped.append(f"{case.id} (calls Vault; P&T has no such step)")
+            continue
+        peer = None
+        if case.kind in inputs:
+            peer = fnv1.RunFunctionRequest()
+            peer.CopyFrom(req)
+            peer.input.CopyFrom(to_struct(inputs[case.kind]))
+            peer.ClearField("credentials")
+        out.append(Pair(case.id, req, peer))
+    return out, skipped
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclasses.dataclass
+class Figures:
+    p50_ms: list[float] = dataclasses.field(default_factory=list)
+    rps: list[float] = dataclasses.field(default_factory=list)
+    failures: int = 0
+
+
+def measure(served: Served, data: Path, figures: Figures, seconds: float) -> None:
+    c1 = ghz.run(served.target, data, seconds=seconds, concurrency=1, cpus=LOAD_CPU)
+    c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
+    figures.p50_ms.append(c1.p50_ms)
+    figures.rps.append(c8.rps)
+    figures.failures += c1.failures + c8.failures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used: start-up's cost without the wait for
+    a core that other work on a busy machine adds to the wall time."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclasses.dataclass(frozen=True)
+class Startup:
+    """Medians over a few starts."""
+
+    wall_s: float  # exec to the first served response
+    cpu_s: float  # CPU used by then
+    rss_mib: float  # PSS right after it
+
+
+def startup(
+    cmd: Callable[[str], list[str]], req: fnv1.RunFunctionRequest, times: int = 5
+) -> Startup:
+    """Time from exec to the first served response, the CPU it took, and the memory after it."""
+    samples: list[float] = []
+    cpu: list[float] = []
+    rss = 0.0
+    for _ in range(times):
+        target = f"127.0.0.1:{process.free_port()}"
+        begin = time.perf_counter()
+        proc = process.start("startup", cmd(target), cwd=ROOT)
+        try:
+            run = call(target)
+            while True:
+                try:
+                    run(req)
+                    break
+                except grpc.RpcError:
+                    if not proc.alive():
+                        raise RuntimeError(proc.log_tail()) from None
+                    time.sleep(0.002)
+            samples.append(time.perf_counter() - begin)
+            cpu.append(cpu_seconds(proc.pid))
+            rss = rss_mib(proc.pid)
+        finally:
+            proc.stop()
+    return Startup(statistics.median(samples), statistics.median(cpu), rss)
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews the figures."""
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def ratio(ours_value: float, peer_value: float) -> str:
+    return f"{ours_value / peer_value:.2f}x" if peer_value else "-"
+
+
+@dataclasses.dataclass
+class Results:
+    """Everything the report shows."""
+
+    figures: dict[str, tuple[Figures, Figures]]  # by case: (ours, P&T)
+    rss: dict[str, float]
+    wide: list[tuple[str, float, float | None]]  # case, ours, P&T req/s on 2 cores
+    skipped: list[str]
+    start_ours: Startup
+    start_peer: Startup
+    load_before: str
+    load_after: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """How much to send."""
+
+    pnt: Path
+    rounds: int
+    seconds: float
+    c32_seconds: float
+    connections_c32: int
+
+
+def compare_rounds(
+    pairs_: Sequence[Pair], plan: Plan, folder: Path
+) -> tuple[dict[str, tuple[Figures, Figures]], dict[str, float]]:
+    """Every pair on both servers, pinned to core 0, for plan.rounds rounds; the RSS of each."""
+    figures = {p.case: (Figures(), Figures()) for p in pairs_}
+    files = {
+        p.case: (
+            ghz.request_file([p.ours], folder),
+            ghz.request_file([p.peer], folder) if p.peer is not None else None,
+        )
+        for p in pairs_
+    }
+    with ours(SERVER_CPU) as mine, pnt(plan.pnt, SERVER_CPU) as peer:
+        for mine_file, peer_file in files.values():  # warm-up, not counted
+            ghz.run(mine.target, mine_file, total=200, concurrency=8, cpus=LOAD_CPU)
+            if peer_file is not None:
+                ghz.run(peer.target, peer_file, total=200, concurrency=8, cpus=LOAD_CPU)
+        for n in range(plan.rounds):
+            for case, (mine_file, peer_file) in files.items():
+                order = [(mine, mine_file, 0), (peer, peer_file, 1)]
+                for served, data, side in order if n % 2 == 0 else order[::-1]:
+                    if data is not None:
+                        measure(served, data, figures[case][side], plan.seconds)
+            print(f"round {n + 1}/{plan.rounds} done (load {load_average()})", flush=True)
+        rss = {
+            "ours": rss_mib(mine.pid),
+            "peer": rss_mib(peer.pid),
+            "ours_peak": peak_rss_mib(mine.pid),
+            "peer_peak": peak_rss_mib(peer.pid),
+        }
+    return figures, rss
+
+
+def two_core_throughput(
+    pairs_: Sequence[Pair], plan: Plan, folder: Path
+) -> list[tuple[str, float, float | None]]:
+    """req/s at concurrency 32 per kind: both servers (ours with 2 workers) and ghz on 2 cores."""
+    firsts: dict[str, Pair] = {}
+    for p in pairs_:
+        firsts.setdefault(p.case.split("/")[0], p)
+
+    def rps(served: Served, req: fnv1.RunFunctionRequest) -> float:
+        data = ghz.request_file([req], folder)
+        load = {"concurrency": 32, "connections": plan.connections_c32, "cpus": BOTH_CPUS}
+        ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
+        return ghz.run(served.target, data, seconds=plan.c32_seconds, **load).rps  # type: ignore[arg-type]
+
+    with ours(BOTH_CPUS, workers=len(BOTH_CPUS)) as mine, pnt(plan.pnt, BOTH_CPUS) as peer:
+        return [
+            (p.case, rps(mine, p.ours), rps(peer, p.peer) if p.peer is not None else None)
+            for p in firsts.values()
+        ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--pnt", type=Path, default=os.environ.get("PNT") or None)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--seconds", type=float, default=2, help="per case, server, round and concurrency"
+    )
+    parser.add_argument(
+        "--c32-seconds", type=float, default=5, help="per kind at concurrency 32 on 2 cores"
+    )
+    parser.add_argument(
+        "--c32-connections",
+        type=int,
+        default=4,
+        help="connections at concurrency 32: the kernel spreads connections, not calls, "
+        "over the workers",
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "compare.md")
+    parser.add_argument("filters", nargs="*")
+    args = parser.parse_args(argv)
+    if args.pnt is None:
+        parser.error("give the P&T binary: --pnt PATH or PNT=PATH")
+    process.exit_on_sigterm()
+    plan = Plan(args.pnt, args.rounds, args.seconds, args.c32_seconds, args.c32_connections)
+    load_before = load_average()
+    inputs = peer_inputs(
+        [shared_dir() / "bench" / "patch-and-transform", ROOT / "bench" / "patch-and-transform"]
+    )
+    cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
+    with ours(BOTH_CPUS) as probe:
+        compared, skipped = pairs(cases, inputs, probe.target)
+    with tempfile.TemporaryDirectory() as tmp:
+        figures, rss = compare_rounds(compared, plan, Path(tmp))
+        wide = two_core_throughput(compared, plan, Path(tmp))
+    first = compared[0]
+    python = default_python()
+
+    def ours_cmd(target: str) -> list[str]:
+        return [*_pin(SERVER_CPU), python, "-m", "function", "--insecure", "--address", target]
+
+    def peer_cmd(target: str) -> list[str]:
+        return [*_pin(SERVER_CPU), str(plan.pnt), "--insecure", "--address", target]
+
+    results = Results(
+        figures=figures,
+        rss=rss,
+        wide=wide,
+        skipped=skipped,
+        start_ours=startup(lambda t: [*ours_cmd(t), "--workers", "1"], first.ours),
+        start_peer=startup(peer_cmd, first.peer or first.ours),
+        load_before=load_before,
+    )
+    results.load_after = load_average()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    text = report(plan, results)
+    args.out.write_text(text)
+    print(text)
+    failures = sum(f.failures for pair in figures.values() for f in pair)
+    return 1 if failures else 0
+
+
+def _pin(cpus: Sequence[int]) -> list[str]:
+    return ["taskset", "-c", ",".join(map(str, cpus))]
+
+
+def report(plan: Plan, r: Results) -> str:
+    """The Markdown of bench/compare.md."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    pnt_version = os.environ.get("PNT_VERSION", "v0.10.8")
+    ghz_version = os.environ.get("GHZ_VERSION", "v0.121.0")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    med = statistics.median
+    lines = [
+        "# function-platform against function-patch-and-transform",
+        "",
+        f"`make bench-compare` (python -m harness.compare) on {when}, commit {commit}; "
+        f"P&T {pnt_version} ({plan.pnt.name}); ghz {ghz_version}.",
+        f"Machine: {machine()}.",
+        f"Load average (1/5/15 min) before: {r.load_before}; after: {r.load_after}.",
+        "",
+        "Each server pinned to core 0, ghz to core 1, one connection. Same request to both "
+        "(XR, observed and required resources; P&T with its Composition's input). "
+        f"Medians of {plan.rounds} rounds, the servers going first in turn; per round and "
+        f"case {plan.seconds:g} s of calls at concurrency 1 (p50), then {plan.seconds:g} s at "
+        "concurrency 8 (req/s). "
+        "Ratios are ours / P&T: below 1 is better for p50, above 1 for req/s.",
+        "",
+        "| case | P&T p50 (c=1) | ours | ratio | P&T req/s (c=8) | ours | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for case, (mine, peer) in r.figures.items():
+        if peer.p50_ms:
+            lines.append(
+                f"| {case} | {med(peer.p50_ms):.2f} ms | {med(mine.p50_ms):.2f} ms | "
+                f"{ratio(med(mine.p50_ms), med(peer.p50_ms))} | {med(peer.rps):.0f} | "
+                f"{med(mine.rps):.0f} | {ratio(med(mine.rps), med(peer.rps))} |"
+            )
+        else:
+            lines.append(
+                f"| {case} (no P&T Composition yet) | - | {med(mine.p50_ms):.2f} ms | - | - | "
+                f"{med(mine.rps):.0f} | - |"
+            )
+    failures = sum(f.failures for pair in r.figures.values() for f in pair)
+    so, sp = r.start_ours, r.start_peer
+    lines += [
+        "",
+        f"Calls that did not return OK: {failures}.",
+        f"RSS (PSS) after the rounds: P&T {r.rss['peer']:.0f} MiB, ours {r.rss['ours']:.0f} MiB; "
+        f"peak RSS: P&T {r.rss['peer_peak']:.0f} MiB, ours {r.rss['ours_peak']:.0f} MiB.",
+        f"Start-up to the first served response (median of 5, core 0): P&T {sp.wall_s:.3f} s, "
+        f"ours {so.wall_s:.3f} s (`--workers 1`); CPU used by then: P&T {sp.cpu_s:.2f} s, "
+        f"ours {so.cpu_s:.2f} s; idle RSS (PSS) right after it: "
+        f"P&T {sp.rss_mib:.0f} MiB, ours {so.rss_mib:.0f} MiB.",
+        "",
+        "Both cores: each server on cores 0-1 (ours `--workers 2`), ghz on the same cores, "
+        f"{plan.c32_seconds:g} s of calls at concurrency 32 over {plan.connections_c32} "
+        "connections (the kernel spreads connections over the workers, not calls).",
+        "",
+        "| case | P&T req/s (c=32) | ours | ratio |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| {case} | {peer:.0f} | {mine:.0f} | {ratio(mine, peer)} |"
+            if peer is not None
+            else f"| {case} | - | {mine:.0f} | - |"
+            for case, mine, peer in r.wide
+        ),
+        "",
+    ]
+    if r.skipped:
+        lines += ["Left out of the comparison:", *(f"- {s}" for s in r.skipped), ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
