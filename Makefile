@@ -165,8 +165,9 @@ test: tools venv deps postgresql
 e2e: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
+# BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv
-	cd $(ROOT) && $(VENV_PY) -m harness.bench
+	cd $(ROOT) && $(VENV_PY) -m harness.bench $(BENCH_ARGS)
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

@@ -6,13 +6,22 @@ import click
 from crossplane.function import cli as sdkcli
 from crossplane.function import logging, runtime
 
+from function import metrics
 from function.runner import FunctionRunner
 
 
 @click.command()
 @sdkcli.standard_options
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar="METRICS_PORT",
+    help="Serve Prometheus metrics over HTTP on this port (all interfaces); off when unset.",
+)
 def main(
     *,
+    metrics_port: int | None,
     debug: bool,
     address: str,
     tls_certs_dir: str | None,
@@ -32,4 +41,6 @@ def main(
     # With credentials and --insecure the SDK binds TLS first and the plaintext
     # port then fails to bind: --insecure must mean no credentials at all.
     creds = None if insecure else runtime.load_credentials(str(tls_certs_dir))
+    if metrics_port is not None:
+        metrics.serve(metrics_port)
     runtime.serve(FunctionRunner(), address, creds=creds, insecure=insecure, options=options)

@@ -7,6 +7,7 @@ their readiness, XR status and conditions, requirements, results and the TTL.
 """
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from function import metrics
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
 from function.input import parse_input
@@ -43,9 +45,13 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     async def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, _: grpc.aio.ServicerContext
     ) -> fnv1.RunFunctionResponse:
+        started = time.perf_counter()
         # In a worker thread: the Vault step blocks on the network (hvac), and
         # a slow Vault must not hold up the event loop serving other calls.
-        return await asyncio.to_thread(run, req, self.log)
+        rsp = await asyncio.to_thread(run, req, self.log)
+        # The metrics hook (function/metrics.py; a no-op unless --metrics-port is set).
+        metrics.observe(req, rsp, time.perf_counter() - started)
+        return rsp
 
 
 def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.RunFunctionResponse:

@@ -1,6 +1,7 @@
 """Benchmark RunFunction over real gRPC on loopback, for every example case.
 
-    python -m harness.bench [--requests N] [--concurrency C] [--out bench/results.md] [filter ...]
+    python -m harness.bench [--requests N] [--concurrency C] [--out bench/results.md]
+                            [--server-arg ARG ...] [filter ...]
 
 Starts the function server (python -m function --insecure) on a free port and
 sends each example's request the way Crossplane does (harness.requests): observed
@@ -151,11 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra flag for the function server, e.g. --server-arg=--metrics-port=9100",
+    )
     parser.add_argument("filters", nargs="*")
     args = parser.parse_args(argv)
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     rows = []
-    with FunctionServer(ROOT) as server:
+    with FunctionServer(ROOT, args=args.server_arg) as server:
         for case in cases:
             row = bench_case(server.target, case, args.requests, args.concurrency)
             rows.append(row)

@@ -1,0 +1,129 @@
+"""The function's metrics: scraped over HTTP from the real server after real gRPC calls."""
+
+import sys
+import urllib.request
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from prometheus_client.parser import text_string_to_metric_families
+
+from function.metrics import STALE_AFTER, CompositeReadiness
+from harness.cases import find_cases
+from harness.process import free_port, port_open
+from harness.requests import answered_case_request, request, xr
+from harness.server import FunctionServer
+
+REDIS = "cache.platform.example.org/v1alpha1"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(port: int) -> Samples:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as got:
+        text = got.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def value(samples: Samples, metric: str, /, **labels: str) -> float:
+    return samples.get((metric, frozenset(labels.items())), 0.0)
+
+
+def series(samples: Samples, metric: str, /, **labels: str) -> float | None:
+    return samples.get((metric, frozenset(labels.items())))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    with FunctionServer(
+        python=sys.executable,
+        startup_timeout=20,
+        log_path=tmp_path_factory.mktemp("log") / "function.log",
+        args=["--metrics-port", str(port)],
+    ) as server:
+        yield server.target, port
+
+
+def test_metrics_are_off_without_the_flag(tmp_path_factory: pytest.TempPathFactory) -> None:
+    port = free_port()
+    with FunctionServer(
+        python=sys.executable,
+        startup_timeout=20,
+        log_path=tmp_path_factory.mktemp("log") / "function.log",
+        # The environment variable is how a DeploymentRuntimeConfig could set it; unset here.
+    ):
+        assert not port_open("127.0.0.1", port)
+
+
+def test_requests_results_vault_and_readiness_are_counted(served: tuple[str, int]) -> None:
+    target, port = served
+    before = scrape(port)
+    with grpc.insecure_channel(target) as channel:
+        stub = grpcv1.FunctionRunnerServiceStub(channel)
+
+        def call(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+            rsp: fnv1.RunFunctionResponse = stub.RunFunction(req, timeout=20)
+            return rsp
+
+        ok = call(request(xr(REDIS, "RedisInstance", {"environment": "dev"}, name="ok")))
+        bad = call(request(xr(REDIS, "RedisInstance", {"environment": "dev", "replicas": 0})))
+        odd = call(request(xr("example.org/v1", "Widget", {}, name="w")))
+        (vault_case,) = find_cases(filters=["postgresqlinstance/vault-unreachable"])
+        vault = call(answered_case_request(vault_case, call))
+        (ready_case,) = find_cases(filters=["redisinstance/ready"])
+        call(answered_case_request(ready_case, call))
+    assert [r.severity for r in bad.results] == [fnv1.SEVERITY_FATAL]
+    assert [r.reason for r in odd.results] == ["UnsupportedKind"]
+    after = scrape(port)
+
+    def delta(metric: str, /, **labels: str) -> float:
+        return value(after, metric, **labels) - value(before, metric, **labels)
+
+    redis, pg = {"kind": "RedisInstance"}, {"kind": "PostgreSQLInstance"}
+    # Case requests are sent twice (once to learn their requirements, once answered).
+    assert delta("function_platform_requests_total", **redis, outcome="ok") == 3
+    assert delta("function_platform_requests_total", **redis, outcome="fatal") == 1
+    assert delta("function_platform_requests_total", kind="unsupported", outcome="fatal") == 1
+    assert delta("function_platform_fatal_results_total", **redis, reason="InvalidParameters") == 1
+    assert (
+        delta("function_platform_fatal_results_total", kind="unsupported", reason="UnsupportedKind")
+        == 1
+    )
+    assert delta("function_platform_results_total", **redis, severity="fatal") == 1
+    assert delta("function_platform_requests_total", **pg, outcome="warning") == 2
+    assert (
+        delta("function_platform_vault_sync_total", **pg, outcome="failed", reason="VaultUnreachable")
+        == 2
+    )
+    assert delta("function_platform_request_duration_seconds_count", **redis) == 4
+    assert delta("function_platform_request_duration_seconds_sum", **redis) > 0
+    assert delta("function_platform_composed_resources_count", **redis) == 4
+    # A Redis composes a release and a Secret (le="2"); the FATAL none (le="0").
+    assert delta("function_platform_composed_resources_bucket", **redis, le="0.0") == 1
+    assert delta("function_platform_composed_resources_bucket", **redis, le="1.0") == 1
+    assert delta("function_platform_composed_resources_bucket", **redis, le="2.0") == 4
+    assert len(ok.desired.resources) == 2
+    ready = "function_platform_composite_ready"
+    assert series(after, ready, **redis, namespace="team-a", name="ok") == 0  # nothing observed
+    assert series(after, ready, **redis, namespace="dev", name="dev-redis") == 1
+    assert series(after, ready, **pg, namespace="shop", name="orders") == 0
+    # A FATAL leaves readiness alone: the invalid XR "app" has no series.
+    assert (ready, frozenset({**redis, "namespace": "team-a", "name": "app"}.items())) not in after
+    assert vault.desired.resources
+
+
+def test_readiness_of_an_xr_not_called_for_long_is_dropped() -> None:
+    now = [1000.0]
+    readiness = CompositeReadiness(clock=lambda: now[0])
+    readiness.set("RedisInstance", "a", "gone", ready=True)
+    now[0] += STALE_AFTER / 2
+    readiness.set("RedisInstance", "a", "kept", ready=False)
+    now[0] += STALE_AFTER / 2 + 1
+    (family,) = readiness.collect()
+    assert [(s.labels["name"], s.value) for s in family.samples] == [("kept", 0.0)]
