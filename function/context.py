@@ -34,16 +34,22 @@ class Composite:
     name: str
     namespace: str
     uid: str
+    # metadata.creationTimestamp ("" before the API server set it) and annotations.
+    created: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_object(cls, obj: JSON) -> "Composite":
         meta = obj.get("metadata", {})
+        annotations = meta.get("annotations") or {}
         return cls(
             api_version=str(obj.get("apiVersion", "")),
             kind=str(obj.get("kind", "")),
             name=str(meta.get("name", "")),
             namespace=str(meta.get("namespace", "")),
             uid=str(meta.get("uid", "")),
+            created=str(meta.get("creationTimestamp") or ""),
+            annotations={str(k): str(v) for k, v in annotations.items()},
         )
 
 

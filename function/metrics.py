@@ -122,7 +122,7 @@ _METRICS: tuple[Collector, ...] = (REQUESTS, DURATION, RESULTS, FATALS, VAULT_SY
 _enabled = False
 
 
-def serve(port: int, address: str = "0.0.0.0") -> None:  # noqa: S104 (scraped from the pod IP)
+def serve(port: int, address: str = "0.0.0.0") -> None:
     """Register the metrics and serve them over HTTP on port; from then on observe records."""
     global _enabled  # noqa: PLW0603 (one switch, set once at start-up)
     for collector in (*_METRICS, READINESS):

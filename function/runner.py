@@ -19,6 +19,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from function import metrics
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
+from function.expiry import kubeapi, lifetime, reaper
 from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
@@ -147,14 +148,32 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
 def _operation(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
-    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
+    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
+    or the removal of expired XRs (install/remove-expired.yaml), as its input says."""
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
+    if settings.operation == "remove-expired":
+        return _remove_expired(req, rsp, log)
     output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
         return _fatal(rsp, "VaultGarbageCollection", problem)
+    return rsp
+
+
+def _remove_expired(
+    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
+) -> fnv1.RunFunctionResponse:
+    api: kubeapi.APIServer | None = None
+    try:
+        api = kubeapi.APIServer.in_cluster()
+    except kubeapi.KubeAPIError as e:
+        no_api = f"{e.reason}: {e.message}"
+    output, problem = reaper.remove_expired(_required(req), api, lifetime.now(), log)
+    rsp.output.CopyFrom(to_struct(output))
+    if problem is not None:
+        return _fatal(rsp, "RemoveExpired", problem if api else f"{no_api}; {problem}")
     return rsp
 
 

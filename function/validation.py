@@ -47,6 +47,12 @@ _PATTERN_NAMES: dict[str, str] = {
 }
 
 
+def named_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so that a value not matching it is reported as rule."""
+    _PATTERN_NAMES[pattern] = rule
+    return pattern
+
+
 def _path(loc: tuple[int | str, ...], base: str) -> str:
     out = base
     for part in loc:

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from function.expiry.model import Duration
 from function.settings import ProviderConfigRef, SecretReference, SettingsModel, StorageClass
 
 
@@ -128,9 +129,19 @@ class DedicatedServers(SettingsModel):
     backup: Backup = Field(default=Backup(), description="Backups when enableBackup is on.")
 
 
+class Preview(SettingsModel):
+    """Preview environments (spec.parameters.environment pr-<number>)."""
+
+    ttl: Duration = Field(
+        default="168h",
+        description="Lifetime of a preview environment's instance that sets no ttl of its own.",
+    )
+
+
 class PostgreSQLSettings(SettingsModel):
     """PostgreSQLInstance: the platform's shared server and dedicated CloudNativePG clusters."""
 
+    preview: Preview = Field(default=Preview(), description=Preview.__doc__)
     shared: SharedServer = Field(default=SharedServer(), description=SharedServer.__doc__)
     dedicated: DedicatedServers = Field(
         default=DedicatedServers(), description=DedicatedServers.__doc__
