@@ -49,6 +49,11 @@ export CROSSPLANE CROSSPLANE_CORE
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
 export HELM
+# promtool (Prometheus v3.16.0; the Go module is versioned v0.316.0) checks and tests the
+# alert rules of install/monitoring.yaml.
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL := $(TOOLS_BIN)/promtool
+export PROMTOOL
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -107,6 +112,7 @@ tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 
 venv: $(VENV_STAMP)
 
