@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from function.expiry.model import ExpiringParameters, ExpiringStatus
 from function.model import (
@@ -47,6 +47,38 @@ def is_preview(environment: str) -> bool:
     return environment.startswith(PREVIEW_PREFIX)
 
 
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class CloneSource(BaseModel):
+    """The dedicated PostgreSQLInstance a sandbox is cloned from."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    namespace: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its namespace.")
+    name: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its name.")
+
+
+class Cloning(BaseModel):
+    """Who may clone this instance, and what runs on every clone's data after the import."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]] = Field(
+        min_length=1,
+        max_length=20,
+        description="Namespaces whose PostgreSQLInstances may name this one in cloneFrom. "
+        "Nobody else may; leave cloning unset to allow no one.",
+    )
+    anonymizationSQL: list[Annotated[str, Field(min_length=1, max_length=10000)]] = Field(
+        default=[],
+        max_length=100,
+        description="SQL run as superuser in each clone's database right after the import "
+        "(CloudNativePG postImportApplicationSQL), before anyone can connect: where personal "
+        "data is anonymized. Required in production.",
+    )
+
+
 class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
     """spec.parameters of a PostgreSQLInstance."""
 
@@ -75,6 +107,20 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
     version: PostgresMajor = Field(
         default=16, description="PostgreSQL major version of a dedicated server."
     )
+    cloneFrom: CloneSource | None = Field(
+        default=None,
+        description="Create this dedicated instance as a copy of another one's database "
+        "(CloudNativePG import at bootstrap), anonymized by the source's "
+        "cloning.anonymizationSQL. The source must list this namespace in its "
+        "cloning.namespaces. Read once, when the cluster is created.",
+        json_schema_extra=immutable("the data was imported when the cluster was created"),
+    )
+    cloning: Cloning | None = Field(
+        default=None,
+        description="Allow sandboxes in the namespaces listed to clone this dedicated "
+        "instance: a read-only login role (pg_read_all_data) is created for them. Removing "
+        "it drops that role.",
+    )
 
     rules = (
         Rule(
@@ -88,6 +134,26 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
             cel="self.environment != 'production' || !has(self.ttl)",
             message="not allowed in production: a production database never expires",
             check=lambda p: p.environment != "production" or p.ttl is None,
+        ),
+        Rule(
+            field="cloneFrom",
+            cel="!has(self.cloneFrom) || (self.deployment == 'dedicated' && "
+            "self.environment != 'production')",
+            message="needs deployment: dedicated, and a clone is never production",
+            check=lambda p: p.cloneFrom is None
+            or (p.deployment == "dedicated" and p.environment != "production"),
+        ),
+        Rule(
+            field="cloning",
+            cel="!has(self.cloning) || (self.deployment == 'dedicated' && "
+            "(self.environment != 'production' || size(self.cloning.anonymizationSQL) > 0))",
+            message="needs deployment: dedicated, and in production anonymizationSQL: "
+            "production data leaves only anonymized",
+            check=lambda p: p.cloning is None
+            or (
+                p.deployment == "dedicated"
+                and (p.environment != "production" or bool(p.cloning.anonymizationSQL))
+            ),
         ),
         Rule(
             field="size",

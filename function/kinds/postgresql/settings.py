@@ -5,7 +5,13 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from function.expiry.model import Duration
-from function.settings import ProviderConfigRef, SecretReference, SettingsModel, StorageClass
+from function.settings import (
+    Metrics,
+    ProviderConfigRef,
+    SecretReference,
+    SettingsModel,
+    StorageClass,
+)
 
 
 class SharedServer(SettingsModel):
@@ -127,6 +133,11 @@ class DedicatedServers(SettingsModel):
         description="CPU and memory of each instance, by size.",
     )
     backup: Backup = Field(default=Backup(), description="Backups when enableBackup is on.")
+    metrics: Metrics = Field(
+        default=Metrics(),
+        description="A PodMonitor for each cluster's instances (CloudNativePG serves their "
+        "metrics on the port named metrics).",
+    )
 
 
 class Preview(SettingsModel):
