@@ -131,6 +131,18 @@ def serve(port: int, address: str = "0.0.0.0") -> None:
     _enabled = True
 
 
+# Labelled children by (metric, label values): labels() validates and locks on every call,
+# which was most of the hook's cost; the label sets are few and bounded.
+_CHILDREN: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Counter | Histogram, *labels: str) -> Any:
+    child = _CHILDREN.get((metric, labels))
+    if child is None:
+        child = _CHILDREN.setdefault((metric, labels), metric.labels(*labels))
+    return child
+
+
 def _struct(struct: Any, key: str) -> Any:
     """struct[key] as a Struct, or None (a missing or non-object field never raises)."""
     if struct is None or key not in struct.fields:
@@ -156,21 +168,21 @@ def observe(req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, seconds
     worst = "ok"
     for result in rsp.results:
         severity = _SEVERITY.get(result.severity, "unspecified")
-        RESULTS.labels(kind, severity).inc()
+        _child(RESULTS, kind, severity).inc()
         if result.severity == fnv1.SEVERITY_FATAL:
-            FATALS.labels(kind, result.reason or "Unspecified").inc()
+            _child(FATALS, kind, result.reason or "Unspecified").inc()
             worst = "fatal"
         elif result.severity == fnv1.SEVERITY_WARNING and worst == "ok":
             worst = "warning"
-    REQUESTS.labels(kind, worst).inc()
-    DURATION.labels(kind).observe(seconds)
+    _child(REQUESTS, kind, worst).inc()
+    _child(DURATION, kind).observe(seconds)
     for condition in rsp.conditions:
         if condition.type == VAULT_CONDITION:
             outcome = _VAULT_OUTCOME.get(condition.status, "failed")
-            VAULT_SYNC.labels(kind, outcome, condition.reason).inc()
+            _child(VAULT_SYNC, kind, outcome, condition.reason).inc()
     if composite is None:
         return
-    COMPOSED.labels(kind).observe(len(rsp.desired.resources))
+    _child(COMPOSED, kind).observe(len(rsp.desired.resources))
     if worst != "fatal" and kind != UNSUPPORTED:
         phase = _string(_struct(rsp.desired.composite.resource, "status"), "phase")
         metadata = _struct(composite, "metadata")
