@@ -1,8 +1,10 @@
 """The function's metrics: scraped over HTTP from the real server after real gRPC calls."""
 
+import os
 import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 import pytest
@@ -12,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from function.metrics import STALE_AFTER, CompositeReadiness
 from harness.cases import find_cases
-from harness.process import free_port, port_open
+from harness.process import free_port
 from harness.requests import answered_case_request, request, xr
 from harness.server import FunctionServer
 
@@ -38,27 +40,55 @@ def series(samples: Samples, metric: str, /, **labels: str) -> float | None:
     return samples.get((metric, frozenset(labels.items())))
 
 
+def server(tmp_path_factory: pytest.TempPathFactory, *args: str) -> FunctionServer:
+    return FunctionServer(
+        python=sys.executable,
+        startup_timeout=20,
+        log_path=tmp_path_factory.mktemp("log") / "function.log",
+        args=args,
+    )
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     port = free_port()
-    with FunctionServer(
-        python=sys.executable,
-        startup_timeout=20,
-        log_path=tmp_path_factory.mktemp("log") / "function.log",
-        args=["--metrics-port", str(port)],
-    ) as server:
-        yield server.target, port
+    with server(tmp_path_factory, "--metrics-port", str(port)) as running:
+        yield running.target, port
 
 
-def test_metrics_are_off_without_the_flag(tmp_path_factory: pytest.TempPathFactory) -> None:
+def listening_ports(pid: int) -> set[int]:
+    """The TCP ports process pid listens on (its socket inodes in /proc/net/tcp*)."""
+    fds = Path(f"/proc/{pid}/fd")
+    inodes = {
+        os.readlink(fd).removeprefix("socket:[").removesuffix("]")
+        for fd in fds.iterdir()
+        if os.readlink(fd).startswith("socket:[")
+    }
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def test_no_metrics_server_without_the_flag(tmp_path_factory: pytest.TempPathFactory) -> None:
+    with server(tmp_path_factory) as running:
+        assert running.pid is not None
+        assert listening_ports(running.pid) == {running.port}
+
+
+def test_metrics_port_from_the_environment(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # How install/function-runtime.yaml sets it: METRICS_PORT in the container's environment.
     port = free_port()
-    with FunctionServer(
-        python=sys.executable,
-        startup_timeout=20,
-        log_path=tmp_path_factory.mktemp("log") / "function.log",
-        # The environment variable is how a DeploymentRuntimeConfig could set it; unset here.
-    ):
-        assert not port_open("127.0.0.1", port)
+    monkeypatch.setenv("METRICS_PORT", str(port))
+    with server(tmp_path_factory) as running:
+        assert running.pid is not None
+        assert listening_ports(running.pid) == {running.port, port}
+        assert any(name == "process_cpu_seconds_total" for name, _ in scrape(port))
 
 
 def test_requests_results_vault_and_readiness_are_counted(served: tuple[str, int]) -> None:
