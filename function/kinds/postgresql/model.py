@@ -146,7 +146,8 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
         Rule(
             field="cloning",
             cel="!has(self.cloning) || (self.deployment == 'dedicated' && "
-            "(self.environment != 'production' || size(self.cloning.anonymizationSQL) > 0))",
+            "(self.environment != 'production' || (has(self.cloning.anonymizationSQL) && "
+            "size(self.cloning.anonymizationSQL) > 0)))",
             message="needs deployment: dedicated, and in production anonymizationSQL: "
             "production data leaves only anonymized",
             check=lambda p: p.cloning is None
