@@ -10,6 +10,7 @@
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
+#   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -70,14 +71,14 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+.PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench bench-metrics xrds generate \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,13p' $(ROOT)/Makefile
+	@sed -n '3,14p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version.
@@ -174,6 +175,9 @@ e2e: tools venv deps
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.bench $(BENCH_ARGS)
+
+bench-metrics: venv
+	cd $(ROOT) && $(VENV_PY) -m harness.metrics_cost --out bench/metrics-hook.md
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

@@ -122,13 +122,19 @@ _METRICS: tuple[Collector, ...] = (REQUESTS, DURATION, RESULTS, FATALS, VAULT_SY
 _enabled = False
 
 
-def serve(port: int, address: str = "0.0.0.0") -> None:
-    """Register the metrics and serve them over HTTP on port; from then on observe records."""
+def enable() -> None:
+    """Register the metrics in the default registry; from then on observe records."""
     global _enabled  # noqa: PLW0603 (one switch, set once at start-up)
-    for collector in (*_METRICS, READINESS):
-        REGISTRY.register(collector)
+    if not _enabled:
+        for collector in (*_METRICS, READINESS):
+            REGISTRY.register(collector)
+        _enabled = True
+
+
+def serve(port: int, address: str = "0.0.0.0") -> None:
+    """Record metrics and serve them over HTTP on port (all interfaces: scraped by pod IP)."""
+    enable()
     start_http_server(port, addr=address, registry=REGISTRY)
-    _enabled = True
 
 
 # Labelled children by (metric, label values): labels() validates and locks on every call,
