@@ -49,12 +49,20 @@ export CROSSPLANE CROSSPLANE_CORE
 # each installed from the Go module proxy at the version pinned here.
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
-export HELM
 # promtool (Prometheus v3.16.0; the Go module is versioned v0.316.0) checks and tests the
 # alert rules of install/monitoring.yaml.
 PROMTOOL_VERSION := v0.316.0
 PROMTOOL := $(TOOLS_BIN)/promtool
 export PROMTOOL
+# The front doors' checks (tests/frontdoors): KubeVela's CUE and the GitOps overlays.
+CUE_VERSION := v0.17.1
+CUE := $(TOOLS_BIN)/cue
+KUSTOMIZE_VERSION := v5.8.0
+KUSTOMIZE := $(TOOLS_BIN)/kustomize
+export HELM CUE KUSTOMIZE
+# Backstage's own validators and templating (npm), pinned by tests/frontdoors/package-lock.json.
+FRONTDOORS_JS := $(ROOT)/tests/frontdoors
+FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -71,7 +79,8 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench bench-metrics xrds generate \
+.PHONY: all tools node-deps venv deps render validate test lint typecheck pytest e2e bench \
+	bench-metrics xrds generate \
 	postgresql \
 	update-examples clean distclean help
 
@@ -114,6 +123,14 @@ tools:
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
+	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
+	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+node-deps: $(FRONTDOORS_JS_STAMP)
+
+$(FRONTDOORS_JS_STAMP): $(FRONTDOORS_JS)/package-lock.json
+	cd $(FRONTDOORS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 venv: $(VENV_STAMP)
 
@@ -154,14 +171,14 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
-pytest: tools venv deps postgresql
+pytest: tools venv deps postgresql node-deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests
 
 # PostgreSQL server binaries for the Vault integration tests (apt when missing).
 postgresql:
 	$(ROOT)/hack/ensure-postgresql.sh
 
-test: tools venv deps postgresql
+test: tools venv deps postgresql node-deps
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
 	$(MAKE) --no-print-directory typecheck || rc=1; \

@@ -11,6 +11,7 @@ from function.model import (
     STANDARD_COLUMNS,
     CompositeAPI,
     CompositeStatus,
+    ConnectionSecret,
     Environment,
     Parameters,
     PrinterColumn,
@@ -128,6 +129,10 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
             cel="self.environment != 'production' || self.enableBackup",
             message="must be true in production",
             check=lambda p: p.environment != "production" or p.enableBackup,
+            form={
+                "if": {"properties": {"environment": {"const": "production"}}},
+                "then": {"properties": {"enableBackup": {"const": True}}},
+            },
         ),
         Rule(
             field="ttl",
@@ -180,6 +185,12 @@ class PostgreSQLStatus(CompositeStatus, VaultReporting, ExpiringStatus):
     username: str | None = Field(default=None, description="Login role owning the database.")
 
 
+CONNECTION = ConnectionSecret(
+    suffix="postgresql",
+    keys=("database", "host", "password", "port", "uri", "username"),
+    workload_property="database",
+)
+
 API = CompositeAPI(
     group=f"database.{DOMAIN}",
     kind="PostgreSQLInstance",
@@ -194,4 +205,5 @@ API = CompositeAPI(
         *STANDARD_COLUMNS,
         PrinterColumn("Endpoint", ".status.endpoint"),
     ),
+    connection=CONNECTION,
 )
