@@ -35,6 +35,9 @@ class Rule:
     cel: str
     message: str
     check: Callable[[Any], bool]
+    # For a rule over a list: the items that break it, as {sub-path: value} ("[1].match"),
+    # so the message names each one instead of the whole list.
+    offenders: Callable[[Any], dict[str, Any]] | None = None
     # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
     # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
     form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)

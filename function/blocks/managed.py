@@ -6,6 +6,10 @@ from function.settings import ProviderConfigRef
 from function.structs import JSON
 
 EXTERNAL_NAME = "crossplane.io/external-name"
+# Composed resources are named by Crossplane; one that another selects carries its
+# composition resource name in this label (selected with matchControllerRef, so the
+# selection stays inside its XR).
+RESOURCE_LABEL = "platform.example.org/composition-resource"
 
 
 def managed(
@@ -24,3 +28,14 @@ def managed(
         "providerConfigRef": provider_config.model_dump(),
     }
     return obj
+
+
+def label_selector(resources: dict[str, JSON], name: str) -> JSON:
+    """A selector for the composed resource name of this XR, which gets the label it selects by.
+
+    The shape Crossplane's Usage resourceSelector and every upjet provider's
+    <field>Selector share (matchControllerRef and matchLabels).
+    """
+    labels = resources[name].setdefault("metadata", {}).setdefault("labels", {})
+    labels[RESOURCE_LABEL] = name
+    return {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}}

@@ -19,25 +19,23 @@ $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
 from collections.abc import Iterable
 
 from function import readiness
+from function.blocks.managed import label_selector
 from function.structs import JSON
 
 USAGE_API = "protection.crossplane.io/v1beta1"
 CRDS = ("crds/crossplane/protection.crossplane.io_usages.yaml",)
 # A Usage is a guard: it has nothing to become ready for.
 READINESS: readiness.Rules = {("protection.crossplane.io", "Usage"): readiness.exists}
-RESOURCE_LABEL = "platform.example.org/composition-resource"
 PREFIX = "usage"
 
 
 def _selected(resources: dict[str, JSON], name: str) -> JSON:
     """A reference to the composed resource name, labelled so it can be selected."""
     obj = resources[name]
-    labels = obj.setdefault("metadata", {}).setdefault("labels", {})
-    labels[RESOURCE_LABEL] = name
     return {
         "apiVersion": obj["apiVersion"],
         "kind": obj["kind"],
-        "resourceSelector": {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}},
+        "resourceSelector": label_selector(resources, name),
     }
 
 

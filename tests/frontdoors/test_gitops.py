@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from function.catalogue import lookup
+from function.catalogue import CATALOGUE, lookup
 from harness import render
 from harness.cases import JSON, Case
 from harness.paths import ROOT, Tools
@@ -34,10 +34,16 @@ def test_overlays_are_the_environments() -> None:
     assert sorted(p.name for p in (GITOPS / "overlays").iterdir()) == sorted(ENVIRONMENTS)
 
 
+def test_the_base_requests_every_kind() -> None:
+    kinds = {doc["kind"] for doc in build("dev")}
+    assert kinds == {k.api.kind for k in CATALOGUE}
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_each_overlay_puts_every_xr_in_its_environment(environment: str) -> None:
     docs = build(environment)
-    assert len(docs) == 3
+    base = yaml.safe_load((GITOPS / "base" / "kustomization.yaml").read_text())
+    assert len(docs) == len(base["resources"])
     for doc in docs:
         assert lookup(doc["apiVersion"], doc["kind"]) is not None, doc["kind"]
         assert doc["metadata"]["namespace"] == environment
