@@ -31,8 +31,6 @@ _RULES: dict[str, str] = {
     "string_too_short": "must be at least {min_length} characters long",
     "string_too_long": "must be at most {max_length} characters long",
     "string_pattern_mismatch": "must match {pattern}",
-    "too_short": "must have at least {min_length} items",
-    "too_long": "must have at most {max_length} items",
     "literal_error": "must be one of {expected}",
     "int_type": "must be an integer",
     "int_from_float": "must be an integer",
