@@ -22,6 +22,11 @@ ENVIRONMENT_FIELD = Field(
 )
 
 
+def kubernetes_version_pattern(minors: tuple[str, ...]) -> str:
+    """vX.Y.Z of one of these minors ("1.36"): the pattern of a kubernetesVersion parameter."""
+    return r"^v(" + "|".join(m.replace(".", r"\.") for m in minors) + r")\.(0|[1-9][0-9]*)$"
+
+
 @dataclass(frozen=True)
 class Rule:
     """A rule across fields: CEL for the API server, the same check in Python for the function.

@@ -12,9 +12,9 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from function.formats import PATTERN_RULES
 from function.hostname import HOSTNAME_PATTERN, HOSTNAME_RULE
 from function.model import Parameters, Rule
-from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)
 
@@ -48,10 +48,13 @@ _RULES: dict[str, str] = {
 
 
 # Patterns users should not have to read: the rule is named instead.
-_PATTERN_NAMES: dict[str, str] = {
-    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
-    HOSTNAME_PATTERN: HOSTNAME_RULE,
-}
+_PATTERN_NAMES: dict[str, str] = PATTERN_RULES | {HOSTNAME_PATTERN: HOSTNAME_RULE}
+
+
+def readable_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so a mismatch reads as rule instead of the regular expression."""
+    _PATTERN_NAMES[pattern] = rule
+    return pattern
 
 
 def named_pattern(pattern: str, rule: str) -> str:

@@ -17,12 +17,22 @@ def managed(
     kind: str,
     for_provider: JSON,
     provider_config: ProviderConfigRef,
+    *,
     external_name: str | None = None,
+    namespace: str | None = None,
 ) -> JSON:
-    """A managed resource; Crossplane names it and puts it in the XR's namespace."""
+    """A managed resource; Crossplane names it and puts it in the XR's namespace.
+
+    A cluster-scoped XR has no namespace to put it in: it names one.
+    """
     obj: dict[str, Any] = {"apiVersion": api_version, "kind": kind}
+    metadata: JSON = {}
+    if namespace is not None:
+        metadata["namespace"] = namespace
     if external_name is not None:
-        obj["metadata"] = {"annotations": {EXTERNAL_NAME: external_name}}
+        metadata["annotations"] = {EXTERNAL_NAME: external_name}
+    if metadata:
+        obj["metadata"] = metadata
     obj["spec"] = {
         "forProvider": for_provider,
         "providerConfigRef": provider_config.model_dump(),
