@@ -17,6 +17,7 @@
 #   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary)
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
+#   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -55,6 +56,11 @@ export CROSSPLANE CROSSPLANE_CORE
 # each installed from the Go module proxy at the version pinned here.
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
+# promtool (Prometheus v3.16.0; the Go module is versioned v0.316.0) checks and tests the
+# alert rules of install/monitoring.yaml.
+PROMTOOL_VERSION := v0.316.0
+PROMTOOL := $(TOOLS_BIN)/promtool
+export PROMTOOL
 # The front doors' checks (tests/frontdoors): KubeVela's CUE and the GitOps overlays.
 CUE_VERSION := v0.17.1
 CUE := $(TOOLS_BIN)/cue
@@ -101,14 +107,14 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench fuzz xrds generate bench-tools bench-compare bench-scale soak \
+	e2e-render bench bench-metrics fuzz xrds generate bench-tools bench-compare bench-scale soak \
 	postgresql \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,20p' $(ROOT)/Makefile
+	@sed -n '3,21p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -153,6 +159,7 @@ tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
 	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
 
@@ -225,8 +232,12 @@ e2e: tools e2e-tools venv deps
 e2e-render: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
+# BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv
-	cd $(ROOT) && $(VENV_PY) -m harness.bench
+	cd $(ROOT) && $(VENV_PY) -m harness.bench $(BENCH_ARGS)
+
+bench-metrics: venv
+	cd $(ROOT) && $(VENV_PY) -m harness.metrics_cost --out bench/metrics-hook.md
 
 # The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
 # same test with a larger random one (every failure prints a reproduce blob).

@@ -5,7 +5,7 @@ from typing import Any
 import click
 from crossplane.function import cli as sdkcli
 
-from function import logs, server
+from function import logs, metrics, server
 
 
 @click.command()
@@ -24,8 +24,16 @@ from function import logs, server
     show_default=True,
     help="Seconds that calls in flight at SIGTERM may take to finish before they are cancelled.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar="METRICS_PORT",
+    help="Serve Prometheus metrics over HTTP on this port (all interfaces); off when unset.",
+)
 def main(
     *,
+    metrics_port: int | None,
     debug: bool,
     address: str,
     tls_certs_dir: str | None,
@@ -51,6 +59,13 @@ def main(
             tls = server.TLSFiles.read(str(tls_certs_dir))
         except (OSError, ValueError) as e:
             raise click.UsageError(str(e)) from None
+    if metrics_port is not None:
+        # The metrics count this process's calls: forked workers would each count their
+        # own, unseen, so metrics mean one worker (scale with replicas instead).
+        if workers not in (None, 1):
+            raise click.UsageError("--metrics-port needs --workers 1 (each worker counts its own)")
+        workers = 1
+        metrics.serve(metrics_port)
     config = server.ServeConfig(
         address=address,
         tls=tls,

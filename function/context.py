@@ -34,12 +34,17 @@ class Composite:
     name: str
     namespace: str
     uid: str
+    # metadata.creationTimestamp ("" before the API server set it) and annotations.
+    created: str = ""
+    annotations: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
     def from_object(cls, obj: JSON) -> "Composite":
         """The identity of an XR object; a field of another shape reads as empty."""
         meta = obj.get("metadata")
         meta = meta if isinstance(meta, dict) else {}
+        annotations = meta.get("annotations")
+        annotations = annotations if isinstance(annotations, dict) else {}
 
         def text(value: object) -> str:
             return value if isinstance(value, str) else ""
@@ -50,6 +55,10 @@ class Composite:
             name=text(meta.get("name")),
             namespace=text(meta.get("namespace")),
             uid=text(meta.get("uid")),
+            created=text(meta.get("creationTimestamp")),
+            annotations={
+                str(k): str(v) for k, v in annotations.items()
+            },
         )
 
     @property

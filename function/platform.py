@@ -4,6 +4,8 @@ Each kind's own section is its settings model (function/kinds/<kind>/settings.py
 function/input.py puts both together into the Input the Composition step carries.
 """
 
+from typing import Literal
+
 from pydantic import Field
 
 from function.settings import TTL, Credentials, SettingsModel
@@ -16,3 +18,9 @@ class PlatformSettings(SettingsModel):
     credentials: Credentials = Field(default=Credentials(), description=Credentials.__doc__)
     vault: Vault = Field(default=Vault(), description=Vault.__doc__)
     ttl: TTL = Field(default=TTL(), description=TTL.__doc__)
+    operation: Literal["vault-gc", "remove-expired"] = Field(
+        default="vault-gc",
+        description="The job an Operation step runs (ignored in Compositions): vault-gc "
+        "removes Vault entries of deleted XRs (install/vault-gc.yaml); remove-expired deletes "
+        "XRs past their lifetime (install/remove-expired.yaml).",
+    )

@@ -15,9 +15,10 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from function import logs
+from function import logs, metrics
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
+from function.expiry import kubeapi, lifetime, reaper
 from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
@@ -51,9 +52,13 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
+        started = time.perf_counter()
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
-        return run(req, self.log, deadline)
+        rsp = run(req, self.log, deadline)
+        # The metrics hook (function/metrics.py; a no-op unless --metrics-port is set).
+        metrics.observe(req, rsp, time.perf_counter() - started)
+        return rsp
 
 
 # A result's or condition's message is never longer than this (values in it are cut
@@ -180,15 +185,32 @@ def _run(
 def _operation(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
-    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)."""
-
+    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
+    or the removal of expired XRs (install/remove-expired.yaml), as its input says."""
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
+    if settings.operation == "remove-expired":
+        return _remove_expired(req, rsp, log)
     output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
         return _fatal(rsp, "VaultGarbageCollection", problem)
+    return rsp
+
+
+def _remove_expired(
+    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
+) -> fnv1.RunFunctionResponse:
+    api: kubeapi.APIServer | None = None
+    try:
+        api = kubeapi.APIServer.in_cluster()
+    except kubeapi.KubeAPIError as e:
+        no_api = f"{e.reason}: {e.message}"
+    output, problem = reaper.remove_expired(_required(req), api, lifetime.now(), log)
+    rsp.output.CopyFrom(to_struct(output))
+    if problem is not None:
+        return _fatal(rsp, "RemoveExpired", problem if api else f"{no_api}; {problem}")
     return rsp
 
 

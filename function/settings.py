@@ -73,6 +73,16 @@ StorageClass = Annotated[
 ]
 
 
+class Metrics(SettingsModel):
+    """Prometheus metrics of each instance, scraped through the Prometheus Operator."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Expose each instance's metrics and compose a PodMonitor (monitoring."
+        "coreos.com/v1) for it; needs the Prometheus Operator's CRDs in the cluster.",
+    )
+
+
 class Credentials(SettingsModel):
     """The Composition step's credentials the function reads."""
 

@@ -67,6 +67,12 @@ def cut(text: str, limit: int = SHOWN_MAX) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+def named_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so that a value not matching it is reported as rule."""
+    _PATTERN_NAMES[pattern] = rule
+    return pattern
+
+
 def _path(loc: tuple[int | str, ...], base: str) -> str:
     out = base
     for part in loc:

@@ -1,6 +1,7 @@
 """Benchmark RunFunction over real gRPC on loopback, for every example case.
 
-    python -m harness.bench [--requests N] [--concurrency C] [--out bench/results.md] [filter ...]
+    python -m harness.bench [--requests N] [--concurrency C] [--out bench/results.md]
+                            [--server-arg ARG ...] [filter ...]
 
 Starts the function server (python -m function --insecure) on a free port and
 sends each example's request the way Crossplane does (harness.requests): observed
@@ -50,6 +51,9 @@ class Row:
     p99_ms: float
     rps: float
     bytes: int
+    # The server process's CPU time (user + system) per sequential call: less disturbed
+    # than wall-clock latency when other work shares the machine.
+    cpu_ms: float
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -57,7 +61,13 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def bench_case(target: str, case: Case, requests: int, concurrency: int) -> Row:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def bench_case(target: str, case: Case, requests: int, concurrency: int, pid: int) -> Row:
     """Latency of sequential calls, then throughput at `concurrency`, for one case."""
     with grpc.insecure_channel(target) as channel:
         # The generated gRPC client has no annotations.
@@ -71,10 +81,12 @@ def bench_case(target: str, case: Case, requests: int, concurrency: int) -> Row:
         for _ in range(WARM_UP_CALLS):
             call(req)
         latencies = []
+        cpu_before = cpu_seconds(pid)
         for _ in range(requests):
             start = time.perf_counter()
             call(req)
             latencies.append((time.perf_counter() - start) * 1000)
+        cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / requests
         with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
             start = time.perf_counter()
             list(pool.map(lambda _: call(req), range(requests)))
@@ -85,6 +97,7 @@ def bench_case(target: str, case: Case, requests: int, concurrency: int) -> Row:
         p99_ms=percentile(latencies, 0.99),
         rps=rps,
         bytes=req.ByteSize(),
+        cpu_ms=cpu_ms,
     )
 
 
@@ -135,10 +148,11 @@ def results_markdown(rows: Sequence[Row], requests: int, concurrency: int, rss: 
         "of examples/credentials.yaml: a closed loopback port, so their figures include one "
         "refused connection per call (the warning path), not a Vault round trip.",
         "",
-        "| case | request bytes | p50 ms | p99 ms | req/s |",
-        "|---|---:|---:|---:|---:|",
+        "| case | request bytes | p50 ms | p99 ms | req/s | server CPU ms/call |",
+        "|---|---:|---:|---:|---:|---:|",
         *(
-            f"| {r.case} | {r.bytes} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} |"
+            f"| {r.case} | {r.bytes} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.rps:.0f} "
+            f"| {r.cpu_ms:.3f} |"
             for r in rows
         ),
         "",
@@ -151,17 +165,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.md")
+    parser.add_argument(
+        "--server-arg",
+        action="append",
+        default=[],
+        help="extra flag for the function server, e.g. --server-arg=--metrics-port=9100",
+    )
     parser.add_argument("filters", nargs="*")
     args = parser.parse_args(argv)
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     rows = []
-    with FunctionServer(ROOT) as server:
+    with FunctionServer(ROOT, args=args.server_arg) as server:
+        assert server.pid is not None
         for case in cases:
-            row = bench_case(server.target, case, args.requests, args.concurrency)
+            row = bench_case(server.target, case, args.requests, args.concurrency, server.pid)
             rows.append(row)
             print(
                 f"{row.case:48} p50 {row.p50_ms:6.2f} ms  p99 {row.p99_ms:6.2f} ms  "
-                f"{row.rps:7.0f} req/s",
+                f"{row.rps:7.0f} req/s  CPU {row.cpu_ms:6.3f} ms/call",
                 flush=True,
             )
         assert server.pid is not None

@@ -92,7 +92,6 @@ class Servicer:
 def servicer() -> Iterator[Servicer]:
     s = Servicer()
     yield s
-    s.loop.close()
     structlog.reset_defaults()
     if STATS:
         print("\nfuzz:", dict(sorted(STATS.items())))

@@ -24,7 +24,8 @@ def test_invalid_xr_gives_one_fatal_result_and_no_change() -> None:
     assert result.reason == "InvalidParameters"
     assert result.message == (
         "invalid PostgreSQLInstance team-a/app: spec.parameters.environment: must be one of "
-        "'dev', 'staging', 'uat', 'preprod', 'production' or 'sandbox' (got \"prod\"); "
+        "'dev', 'staging', 'uat', 'preprod', 'production', 'sandbox' or pr-<pull request number> "
+        "(got \"prod\"); "
         "spec.parameters.storageGB: must be >= 1 (got 0)"
     )
     assert list(rsp.desired.resources) == ["kept"]

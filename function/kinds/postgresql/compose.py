@@ -6,9 +6,11 @@ kept.
 """
 
 from function.blocks.immutable import refuse_change
-from function.context import Desired
+from function.context import ComposeError, Desired
+from function.expiry import lifetime
 from function.kinds.postgresql.connection import PostgreSQLContext
 from function.kinds.postgresql.dedicated import compose_dedicated
+from function.kinds.postgresql.model import PostgreSQLStatus, is_preview
 from function.kinds.postgresql.shared import compose_shared
 
 DEPLOYMENT_WHY = (
@@ -29,6 +31,23 @@ def compose(ctx: PostgreSQLContext) -> Desired:
         else None
     )
     refuse_change("deployment", was, ctx.params.deployment, DEPLOYMENT_WHY)
-    if ctx.params.deployment == "shared":
-        return compose_shared(ctx)
-    return compose_dedicated(ctx)
+    expiry = _lifetime(ctx)
+    desired = compose_shared(ctx) if ctx.params.deployment == "shared" else compose_dedicated(ctx)
+    if expiry is not None and isinstance(desired.status, PostgreSQLStatus):
+        expires = lifetime.expires_at(ctx.xr, expiry)
+        if expires is not None:
+            desired.status.expiresAt = lifetime.timestamp(expires)
+            desired.conditions.append(lifetime.condition(expires, lifetime.now()))
+    return desired
+
+
+def _lifetime(ctx: PostgreSQLContext) -> str | None:
+    """The instance's lifetime; preview environments always have one."""
+    default = ctx.settings.preview.ttl if is_preview(ctx.params.environment) else None
+    expiry = lifetime.lifetime(ctx.xr, ctx.params.ttl, default)
+    if expiry is not None and ctx.params.environment == "production":
+        raise ComposeError(
+            f"metadata.annotations.{lifetime.ANNOTATION}: not allowed in production: a "
+            "production database never expires"
+        )
+    return expiry

@@ -4,14 +4,15 @@ CRDs: cloudnative-pg (Cluster, ScheduledBackup) and plugin-barman-cloud (ObjectS
 """
 
 from function.blocks.storage import storage_class
-from function.context import ComposeError, Desired, Selector
-from function.kinds.postgresql import vault
+from function.context import ComposeError, Desired, Selector, WarningResult
+from function.kinds.postgresql import clone, vault
 from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
 from function.kinds.postgresql.settings import Backup, BackupCredentials
-from function.naming import dns_label, service_label, sql_identifier, starts_with_letter
+from function.naming import dns_label, sql_identifier, starts_with_letter
 from function.structs import JSON
 
 CNPG_API = "postgresql.cnpg.io/v1"
+MONITORING_API = "monitoring.coreos.com/v1"
 ESO_API = "external-secrets.io/v1"
 BARMAN_API = "barmancloud.cnpg.io/v1"
 BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io"
@@ -21,6 +22,7 @@ CRDS = (
     "crds/cloudnative-pg/postgresql.cnpg.io_scheduledbackups.yaml",
     "crds/plugin-barman-cloud/barmancloud.cnpg.io_objectstores.yaml",
     "crds/external-secrets/external-secrets.io_externalsecrets.yaml",
+    "crds/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
 )
 BACKUP_INPUT = "input.spec.postgresql.dedicated.backup"
 # The keys plugin-barman-cloud's ObjectStore reads (s3Credentials.accessKeyId and
@@ -39,10 +41,22 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
             f"metadata.name {ctx.xr.name!r} must start with a letter: CloudNativePG names the "
             "cluster's Services after it (<cluster>-rw), and a Service name starts with a letter"
         )
-    cluster_name = service_label(ctx.xr.name, "pg", limit=50)
+    cluster_name = clone.cluster_name(ctx.xr.name)
     host = f"{cluster_name}-rw.{ctx.xr.namespace}.svc"
     database = sql_identifier(ctx.xr.name)
     secret = connection(ctx, host=host, port=PORT, database=database, ssl="require")
+    superuser = Selector("v1", "Secret", f"{cluster_name}-superuser", ctx.xr.namespace)
+    warnings: list[WarningResult] = []
+    source = params.cloneFrom
+    imported = clone.clone(ctx, source, cluster_name, warnings) if source else None
+    if source and imported is None:
+        # No cluster before its data can be imported: it would start empty and never import.
+        return Desired(
+            resources={SECRET: secret},
+            status=status(ctx, secret, "cluster", host, PORT),
+            warnings=warnings,
+            vault=vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser),
+        )
     compute = dedicated.resources[params.size]
     storage: JSON = {"size": f"{params.storageGB}Gi"}
     storage |= storage_class("storageClass", dedicated.storageClass)
@@ -73,6 +87,16 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         # Vault's database engine logs in as the superuser (<cluster>-superuser).
         spec["enableSuperuserAccess"] = True
     resources: dict[str, JSON] = {SECRET: secret}
+    if imported is not None:
+        spec["bootstrap"]["initdb"]["import"] = imported.bootstrap_import
+        spec["externalClusters"] = [imported.external_cluster]
+        if imported.copy is not None:
+            resources[clone.COPY] = imported.copy
+    role, role_secret = clone.source_role(ctx, cluster_name, database)
+    if role is not None:
+        spec["managed"] = {"roles": [role]}
+    if role_secret is not None:
+        resources[clone.ROLE_SECRET] = role_secret
     if params.enableBackup:
         backup, backup_credentials = _backup_settings(ctx)
         store_name = dns_label(cluster_name, "backup")
@@ -87,18 +111,35 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         resources["backup-credentials"] = _external_secret(credentials_name, backup_credentials)
         resources["backup-store"] = _object_store(ctx, store_name, backup, credentials_name)
         resources["scheduled-backup"] = _scheduled_backup(ctx, cluster_name)
+    if dedicated.metrics.enabled:
+        resources["pod-monitor"] = _pod_monitor(cluster_name)
     resources["cluster"] = {
         "apiVersion": CNPG_API,
         "kind": "Cluster",
         "metadata": {"name": cluster_name},
         "spec": spec,
     }
-    superuser = Selector("v1", "Secret", f"{cluster_name}-superuser", ctx.xr.namespace)
     return Desired(
         resources=resources,
         status=status(ctx, secret, "cluster", host, PORT),
+        warnings=warnings,
         vault=vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser),
     )
+
+
+def _pod_monitor(cluster_name: str) -> JSON:
+    """A PodMonitor for the cluster's instances, as CloudNativePG's docs (monitoring.md,
+    "Creating a PodMonitor") write it: spec.monitoring.enablePodMonitor is deprecated
+    in CloudNativePG 1.30. Instances carry cnpg.io/cluster and serve port 9187, named metrics."""
+    return {
+        "apiVersion": MONITORING_API,
+        "kind": "PodMonitor",
+        "metadata": {"name": cluster_name},
+        "spec": {
+            "selector": {"matchLabels": {"cnpg.io/cluster": cluster_name}},
+            "podMetricsEndpoints": [{"port": "metrics"}],
+        },
+    }
 
 
 def _scheduled_backup(ctx: PostgreSQLContext, cluster_name: str) -> JSON:

@@ -1,9 +1,10 @@
 """PostgreSQLInstance: a database on the shared server, or a dedicated PostgreSQL cluster."""
 
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from function.expiry.model import ExpiringParameters, ExpiringStatus
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -17,17 +18,72 @@ from function.model import (
     Rule,
     immutable,
 )
+from function.validation import named_pattern
 from function.vault.model import VaultParameters, VaultReporting
 
 Size = Literal["small", "medium", "large"]
 Deployment = Literal["shared", "dedicated"]
 PostgresMajor = Literal[15, 16, 17]
 
+# Preview environments are named after their pull request, as seed 003 section 7 writes them.
+PREVIEW_PREFIX = "pr-"
+PostgreSQLEnvironment = Annotated[
+    str,
+    Field(
+        pattern=named_pattern(
+            rf"^({'|'.join(get_args(Environment))}|{PREVIEW_PREFIX}[1-9][0-9]{{0,8}})$",
+            "must be one of "
+            + ", ".join(repr(e) for e in get_args(Environment))
+            + f" or {PREVIEW_PREFIX}<pull request number>",
+        ),
+        max_length=20,
+        description=f"{ENVIRONMENT_FIELD.description} A preview environment is "
+        f"{PREVIEW_PREFIX}<pull request number>: size small, no backups, and a lifetime "
+        "(ttl, or the platform's default for previews).",
+    ),
+]
 
-class PostgreSQLParameters(Parameters, VaultParameters):
+
+def is_preview(environment: str) -> bool:
+    return environment.startswith(PREVIEW_PREFIX)
+
+
+_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+
+
+class CloneSource(BaseModel):
+    """The dedicated PostgreSQLInstance a sandbox is cloned from."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    namespace: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its namespace.")
+    name: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its name.")
+
+
+class Cloning(BaseModel):
+    """Who may clone this instance, and what runs on every clone's data after the import."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]] = Field(
+        min_length=1,
+        max_length=20,
+        description="Namespaces whose PostgreSQLInstances may name this one in cloneFrom. "
+        "Nobody else may; leave cloning unset to allow no one.",
+    )
+    anonymizationSQL: list[Annotated[str, Field(min_length=1, max_length=10000)]] = Field(
+        default=[],
+        max_length=100,
+        description="SQL run as superuser in each clone's database right after the import "
+        "(CloudNativePG postImportApplicationSQL), before anyone can connect: where personal "
+        "data is anonymized. Required in production.",
+    )
+
+
+class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
     """spec.parameters of a PostgreSQLInstance."""
 
-    environment: Environment = ENVIRONMENT_FIELD
+    environment: PostgreSQLEnvironment
     size: Size = Field(
         default="small",
         description="Compute size: connection limit on the shared server, CPU and memory of a "
@@ -52,6 +108,20 @@ class PostgreSQLParameters(Parameters, VaultParameters):
     version: PostgresMajor = Field(
         default=16, description="PostgreSQL major version of a dedicated server."
     )
+    cloneFrom: CloneSource | None = Field(
+        default=None,
+        description="Create this dedicated instance as a copy of another one's database "
+        "(CloudNativePG import at bootstrap), anonymized by the source's "
+        "cloning.anonymizationSQL. The source must list this namespace in its "
+        "cloning.namespaces. Read once, when the cluster is created.",
+        json_schema_extra=immutable("the data was imported when the cluster was created"),
+    )
+    cloning: Cloning | None = Field(
+        default=None,
+        description="Allow sandboxes in the namespaces listed to clone this dedicated "
+        "instance: a read-only login role (pg_read_all_data) is created for them. Removing "
+        "it drops that role.",
+    )
 
     rules = (
         Rule(
@@ -64,10 +134,50 @@ class PostgreSQLParameters(Parameters, VaultParameters):
                 "then": {"properties": {"enableBackup": {"const": True}}},
             },
         ),
+        Rule(
+            field="ttl",
+            cel="self.environment != 'production' || !has(self.ttl)",
+            message="not allowed in production: a production database never expires",
+            check=lambda p: p.environment != "production" or p.ttl is None,
+        ),
+        Rule(
+            field="cloneFrom",
+            cel="!has(self.cloneFrom) || (self.deployment == 'dedicated' && "
+            "self.environment != 'production')",
+            message="needs deployment: dedicated, and a clone is never production",
+            check=lambda p: p.cloneFrom is None
+            or (p.deployment == "dedicated" and p.environment != "production"),
+        ),
+        Rule(
+            field="cloning",
+            cel="!has(self.cloning) || (self.deployment == 'dedicated' && "
+            "(self.environment != 'production' || (has(self.cloning.anonymizationSQL) && "
+            "size(self.cloning.anonymizationSQL) > 0)))",
+            message="needs deployment: dedicated, and in production anonymizationSQL: "
+            "production data leaves only anonymized",
+            check=lambda p: p.cloning is None
+            or (
+                p.deployment == "dedicated"
+                and (p.environment != "production" or bool(p.cloning.anonymizationSQL))
+            ),
+        ),
+        Rule(
+            field="size",
+            cel=f"!self.environment.startsWith('{PREVIEW_PREFIX}') || self.size == 'small'",
+            message="must be small in a preview environment (pr-<number>)",
+            check=lambda p: not is_preview(p.environment) or p.size == "small",
+        ),
+        Rule(
+            field="enableBackup",
+            cel=f"!self.environment.startsWith('{PREVIEW_PREFIX}') || !self.enableBackup",
+            message="must be false in a preview environment (pr-<number>): previews are "
+            "thrown away",
+            check=lambda p: not is_preview(p.environment) or not p.enableBackup,
+        ),
     )
 
 
-class PostgreSQLStatus(CompositeStatus, VaultReporting):
+class PostgreSQLStatus(CompositeStatus, VaultReporting, ExpiringStatus):
     """status of a PostgreSQLInstance."""
 
     endpoint: str | None = Field(default=None, description="host:port of the read-write service.")

@@ -4,9 +4,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from function.expiry.model import Duration
 from function.kinds.postgresql.model import PostgresMajor, Size
 from function.quantity import Quantity
 from function.settings import (
+    Metrics,
     ProviderConfigRef,
     SecretReference,
     SettingsModel,
@@ -142,11 +144,26 @@ class DedicatedServers(SettingsModel):
         description="CPU and memory of each instance, by size.",
     )
     backup: Backup = Field(default=Backup(), description="Backups when enableBackup is on.")
+    metrics: Metrics = Field(
+        default=Metrics(),
+        description="A PodMonitor for each cluster's instances (CloudNativePG serves their "
+        "metrics on the port named metrics).",
+    )
+
+
+class Preview(SettingsModel):
+    """Preview environments (spec.parameters.environment pr-<number>)."""
+
+    ttl: Duration = Field(
+        default="168h",
+        description="Lifetime of a preview environment's instance that sets no ttl of its own.",
+    )
 
 
 class PostgreSQLSettings(SettingsModel):
     """PostgreSQLInstance: the platform's shared server and dedicated CloudNativePG clusters."""
 
+    preview: Preview = Field(default=Preview(), description=Preview.__doc__)
     shared: SharedServer = Field(default=SharedServer(), description=SharedServer.__doc__)
     dedicated: DedicatedServers = Field(
         default=DedicatedServers(), description=DedicatedServers.__doc__

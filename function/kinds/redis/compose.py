@@ -168,6 +168,11 @@ def _release(ctx: RedisContext, name: str, acl_secret: str, acl_key: str) -> JSO
         "resources": {"requests": {"memory": memory}, "limits": {"memory": memory}},
         "valkeyConfig": f"maxmemory {maxmemory_mb}mb\nmaxmemory-policy noeviction\n",
     }
+    if settings.metrics.enabled:
+        # The chart's exporter sidecar reads the default user's password from the same
+        # Secret as the server (templates/deploy_valkey.yaml, REDIS_PASSWORD) and its
+        # PodMonitor scrapes the port named metrics (templates/podmonitor.yaml).
+        values["metrics"] = {"enabled": True, "podMonitor": {"enabled": True}}
     size = f"{params.persistenceSizeGB}Gi"
     if params.replicas > 1:
         persistence: JSON = {"size": size} | storage_class("storageClass", settings.storageClass)

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from function.settings import (
     HelmChart,
+    Metrics,
     ProviderConfigRef,
     SettingsModel,
     StorageClass,
@@ -38,3 +39,8 @@ class RedisSettings(SettingsModel):
     )
     storageClass: StorageClass = None
     waitTimeout: WaitTimeout = "10m"
+    metrics: Metrics = Field(
+        default=Metrics(),
+        description="The chart's redis_exporter sidecar and its PodMonitor (values "
+        "metrics.enabled and metrics.podMonitor.enabled).",
+    )

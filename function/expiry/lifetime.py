@@ -1,0 +1,84 @@
+"""When an XR expires: creation time plus its lifetime, and the Expired condition.
+
+The lifetime is spec.parameters.ttl, else the seed's ``ttl`` annotation, else a
+default the kind gives (preview environments). The reaper (reaper.py) acts on
+status.expiresAt, which is written from here only, so what users are told and
+what removes their XR cannot disagree.
+"""
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from crossplane.function import resource
+
+from function.context import ComposeError, Composite
+from function.expiry.model import DURATION_PATTERN
+
+CONDITION = "Expired"
+ANNOTATION = "ttl"
+_UNITS = {"h": 3600, "m": 60, "s": 1}
+_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def now() -> datetime:
+    """The current time (tests replace it)."""
+    return datetime.now(UTC)
+
+
+def seconds(duration: str) -> int:
+    """168h -> 604800; the duration must match DURATION_PATTERN."""
+    return sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9]+)([hms])", duration))
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """An RFC 3339 UTC timestamp as the API server writes it (None if it is not one)."""
+    try:
+        return datetime.strptime(value, _TIMESTAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def timestamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime(_TIMESTAMP)
+
+
+def lifetime(xr: Composite, ttl: str | None, default: str | None) -> str | None:
+    """The XR's lifetime: the ttl parameter, else its ttl annotation, else default.
+
+    Both set and different is refused rather than one silently winning.
+    """
+    annotated = xr.annotations.get(ANNOTATION)
+    if annotated is not None and not re.match(DURATION_PATTERN, annotated):
+        raise ComposeError(
+            f"metadata.annotations.{ANNOTATION}: must be a duration such as 168h or 90m "
+            f"(got {annotated!r})"
+        )
+    if ttl and annotated and seconds(ttl) != seconds(annotated):
+        raise ComposeError(
+            f"spec.parameters.ttl ({ttl}) and metadata.annotations.{ANNOTATION} ({annotated}) "
+            "disagree: set one of them"
+        )
+    return ttl or annotated or default
+
+
+def expires_at(xr: Composite, duration: str) -> datetime | None:
+    """Creation time plus duration; None before the API server has set creationTimestamp."""
+    created = parse_timestamp(xr.created)
+    return created + timedelta(seconds=seconds(duration)) if created else None
+
+
+def condition(expires: datetime, at: datetime) -> resource.Condition:
+    """Expired=True once at is past expires, else False saying when."""
+    if at >= expires:
+        return resource.Condition(
+            typ=CONDITION,
+            status="True",
+            reason="LifetimeElapsed",
+            message=f"expired at {timestamp(expires)}; the remove-expired operation deletes it",
+        )
+    return resource.Condition(
+        typ=CONDITION,
+        status="False",
+        reason="WithinLifetime",
+        message=f"expires at {timestamp(expires)}",
+    )
