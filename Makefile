@@ -10,6 +10,7 @@
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
+#   make package          build the runtime image and both xpkgs into build/package (root, no Docker)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -49,6 +50,10 @@ export CROSSPLANE CROSSPLANE_CORE
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
 export HELM
+# crane assembles the runtime image (make package) from layer tarballs, without Docker.
+CRANE_VERSION := v0.22.1
+CRANE := $(TOOLS_BIN)/crane
+export CRANE
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -66,13 +71,13 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
-	postgresql \
+	postgresql package \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,13p' $(ROOT)/Makefile
+	@sed -n '3,14p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version.
@@ -107,6 +112,7 @@ tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	@$(call install_tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
 
 venv: $(VENV_STAMP)
 
@@ -164,6 +170,12 @@ test: tools venv deps postgresql
 
 e2e: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
+
+# The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.
+PACKAGE_OUT := $(ROOT)/build/package
+export PACKAGE_OUT
+package: tools
+	$(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
 
 bench: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.bench
