@@ -22,6 +22,7 @@ import atexit
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
 from collections.abc import Sequence
@@ -117,8 +118,22 @@ def _openssl(*args: str, cwd: Path) -> None:
 def tls_dir(dest: Path) -> tuple[Path, Path]:
     """(server dir, client dir), each holding tls.crt, tls.key and ca.crt of one test CA."""
     dest.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-             "/O=Crossplane/CN=Crossplane Root CA", "-keyout", "ca.key", "-out", "ca.crt", cwd=dest)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/O=Crossplane/CN=Crossplane Root CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        cwd=dest,
+    )
     names = [SERVICE, f"{SERVICE}.{NAMESPACE}", f"{SERVICE}.{NAMESPACE}.svc"]
     dirs = []
     for who, usage, sans in (
@@ -129,10 +144,37 @@ def tls_dir(dest: Path) -> tuple[Path, Path]:
         d.mkdir(exist_ok=True)
         ext = f"subjectAltName={','.join('DNS:' + n for n in sans)}\nextendedKeyUsage={usage}\n"
         (d / "ext.cnf").write_text(ext)
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/O=Crossplane/CN={sans[0]}",
-                 "-keyout", "tls.key", "-out", "tls.csr", cwd=d)
-        _openssl("x509", "-req", "-in", "tls.csr", "-CA", "../ca.crt", "-CAkey", "../ca.key",
-                 "-CAcreateserial", "-days", "1", "-extfile", "ext.cnf", "-out", "tls.crt", cwd=d)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/O=Crossplane/CN={sans[0]}",
+            "-keyout",
+            "tls.key",
+            "-out",
+            "tls.csr",
+            cwd=d,
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            "tls.csr",
+            "-CA",
+            "../ca.crt",
+            "-CAkey",
+            "../ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "tls.crt",
+            cwd=d,
+        )
         shutil.copy(dest / "ca.crt", d / "ca.crt")
         for junk in ("ext.cnf", "tls.csr"):
             (d / junk).unlink()
@@ -150,6 +192,8 @@ class ImageFunction:
         for name in ("tls.crt", "tls.key", "ca.crt"):
             shutil.copy(server_certs / name, mount / name)
             (mount / name).chmod(0o644)  # a Secret volume's default mode
+        container_devices(rootfs)
+        (rootfs / "proc").mkdir(exist_ok=True)
         self.port = process.free_port()
         self.process: process.Process | None = None
 
@@ -160,8 +204,22 @@ class ImageFunction:
     def command(self) -> list[str]:
         config = self.image.config["config"]
         argv = [*config.get("Entrypoint", []), *config.get("Cmd", [])]
-        return ["chroot", f"--userspec={self.user}", str(self.rootfs), *argv,
-                "--address", self.target]
+        # As a container runtime starts it: own mount and PID namespaces with /proc (the
+        # function is PID 1, killed with the namespace), the image's root, the pod's user.
+        return [
+            shutil.which("unshare") or "/usr/bin/unshare",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            f"--mount-proc={self.rootfs}/proc",
+            shutil.which("chroot") or "/usr/sbin/chroot",
+            f"--userspec={self.user}",
+            str(self.rootfs),
+            *argv,
+            "--address",
+            self.target,
+        ]
 
     def environment(self) -> dict[str, str]:
         env = dict(e.split("=", 1) for e in self.image.config["config"].get("Env", []))
@@ -187,6 +245,27 @@ class ImageFunction:
 
     def log_tail(self) -> str:
         return self.process.log_tail() if self.process is not None else ""
+
+
+# The devices every OCI runtime creates in a container's /dev (runtime-spec config-linux.md).
+DEVICES = {
+    "null": (1, 3),
+    "zero": (1, 5),
+    "full": (1, 7),
+    "random": (1, 8),
+    "urandom": (1, 9),
+    "tty": (5, 0),
+}
+
+
+def container_devices(rootfs: Path) -> None:
+    """/dev of a container in the unpacked root (gRPC's seeding reads /dev/urandom)."""
+    dev = rootfs / "dev"
+    dev.mkdir(exist_ok=True)
+    for name, (major, minor) in DEVICES.items():
+        if not (dev / name).exists():
+            os.mknod(dev / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            (dev / name).chmod(0o666)
 
 
 def mtls_channel(target: str, client_certs: Path | None) -> grpc.Channel:
@@ -224,20 +303,20 @@ class TLSBridge:
         self.channel.close()
 
 
-class _Forward(grpc.GenericRpcHandler):
+class _Forward(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no stubs here
     """Unary calls as raw bytes: no (de)serializers on either side."""
 
     def __init__(self, bridge: TLSBridge) -> None:
         self.bridge = bridge
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
-        call = self.bridge.channel.unary_unary(details.method)  # type: ignore[attr-defined]
+        call = self.bridge.channel.unary_unary(details.method)
 
         def forward(request: bytes, context: grpc.ServicerContext) -> bytes:
             try:
                 return bytes(call(request, timeout=self.bridge.timeout))
             except grpc.RpcError as e:
-                context.abort(e.code(), e.details())  # type: ignore[attr-defined]
+                context.abort(e.code(), e.details())
                 raise
 
         return grpc.unary_unary_rpc_method_handler(forward)

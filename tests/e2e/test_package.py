@@ -29,6 +29,8 @@ from pathlib import Path
 import grpc
 import pytest
 import yaml
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function import configuration
 from harness import image, render
@@ -37,8 +39,12 @@ from harness.paths import ROOT, Tools, shared_dir
 from harness.server import FunctionServer
 
 CASES = find_cases(ROOT)
-CROSSPLANE_GROUPS = {"apiextensions.crossplane.io", "protection.crossplane.io",
-                     "pkg.crossplane.io", "ops.crossplane.io"}
+CROSSPLANE_GROUPS = {
+    "apiextensions.crossplane.io",
+    "protection.crossplane.io",
+    "pkg.crossplane.io",
+    "ops.crossplane.io",
+}
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +67,7 @@ def rootfs(runtime: image.Tarball) -> Iterator[Path]:
 
 
 def _package_docs(xpkg: image.Tarball) -> list[JSON]:
-    layer = next(
-        layer for layer in xpkg.layers if (xpkg.layer_files(layer)).get("package.yaml")
-    )
+    layer = next(layer for layer in xpkg.layers if (xpkg.layer_files(layer)).get("package.yaml"))
     return [d for d in yaml.safe_load_all(xpkg.read(layer, "package.yaml")) if d]
 
 
@@ -169,15 +173,17 @@ def test_image_renders_every_example_over_mtls(
 def test_image_refuses_a_caller_without_client_certificate(
     serving: image.ImageFunction, certs: tuple[Path, Path]
 ) -> None:
-    from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-    from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
-
     anonymous = image.mtls_channel(serving.target, None)
     ca_only = grpc.ssl_channel_credentials(root_certificates=(certs[1] / "ca.crt").read_bytes())
-    for channel in (anonymous, grpc.secure_channel(
-        serving.target, ca_only,
-        options=[("grpc.ssl_target_name_override", f"{image.SERVICE}.{image.NAMESPACE}")],
-    ), grpc.insecure_channel(serving.target)):
+    for channel in (
+        anonymous,
+        grpc.secure_channel(
+            serving.target,
+            ca_only,
+            options=[("grpc.ssl_target_name_override", f"{image.SERVICE}.{image.NAMESPACE}")],
+        ),
+        grpc.insecure_channel(serving.target),
+    ):
         with channel, pytest.raises(grpc.RpcError) as refused:
             grpcv1.FunctionRunnerServiceStub(channel).RunFunction(
                 fnv1.RunFunctionRequest(), timeout=10
@@ -191,8 +197,11 @@ def test_image_refuses_a_caller_without_client_certificate(
 def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -> None:
     xpkg = image.Tarball(built["configuration"])
     docs = _package_docs(xpkg)
-    on_disk = [d for p in sorted([*ROOT.glob("xrds/*.yaml"), *ROOT.glob("compositions/*.yaml")])
-               for d in load_yaml_docs(p)]
+    on_disk = [
+        d
+        for p in sorted([*ROOT.glob("xrds/*.yaml"), *ROOT.glob("compositions/*.yaml")])
+        for d in load_yaml_docs(p)
+    ]
     packed = [d for d in docs if d["kind"] != "Configuration"]
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
     assert sorted(packed, key=key) == sorted(on_disk, key=key)
@@ -243,7 +252,8 @@ def test_configuration_depends_on_what_the_examples_compose() -> None:
     assert wanted, "the examples compose no provider's resources"
     assert wanted <= set(packages), f"missing dependsOn: {sorted(wanted - set(packages))}"
     for name, dep in packages.items():
-        assert dep["kind"] == "Provider" and dep["version"].startswith(">=v"), dep
+        assert dep["kind"] == "Provider", dep
+        assert dep["version"].startswith(">=v"), dep
         assert dep["package"].startswith("xpkg.crossplane.io/crossplane-contrib/"), name
 
 
@@ -255,11 +265,13 @@ def test_install_manifests_name_the_packages_built() -> None:
     assert docs["Configuration"]["spec"]["package"] == (
         f"{configuration.REGISTRY}/{configuration.CONFIGURATION_NAME}:{version}"
     )
-    assert docs["Function"]["spec"]["runtimeConfigRef"]["name"] == (
-        docs["DeploymentRuntimeConfig"]["metadata"]["name"]
+    assert (
+        docs["Function"]["spec"]["runtimeConfigRef"]["name"]
+        == (docs["DeploymentRuntimeConfig"]["metadata"]["name"])
     )
-    container = docs["DeploymentRuntimeConfig"]["spec"]["deploymentTemplate"]["spec"][
-        "template"]["spec"]["containers"][0]
+    container = docs["DeploymentRuntimeConfig"]["spec"]["deploymentTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]
     assert container["name"] == "package-runtime"  # the container Crossplane merges into
     assert "--insecure" not in container.get("args", [])
     kustomization = yaml.safe_load((ROOT / "install/kustomization.yaml").read_text())
@@ -267,7 +279,9 @@ def test_install_manifests_name_the_packages_built() -> None:
         assert (ROOT / "install" / resource).is_file(), resource
     secret = kustomization["secretGenerator"][0]
     assert (secret["namespace"], secret["name"], secret["files"]) == (
-        "crossplane-system", configuration.FUNCTION_NAME, ["password-key"]
+        "crossplane-system",
+        configuration.FUNCTION_NAME,
+        ["password-key"],
     )
     composition = load_yaml_docs(next(ROOT.glob("compositions/*.yaml")))[0]
     ref = composition["spec"]["pipeline"][0]["credentials"][0]["secretRef"]
@@ -280,8 +294,12 @@ def test_install_manifests_name_the_packages_built() -> None:
 def test_a_second_build_gives_the_same_digests(
     built: dict[str, Path], runtime: image.Tarball, tmp_path: Path
 ) -> None:
-    build = subprocess.run([str(ROOT / "hack/build-image.sh"), str(tmp_path)], check=False,
-                           capture_output=True, text=True)
+    build = subprocess.run(
+        [str(ROOT / "hack/build-image.sh"), str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert build.returncode == 0, build.stderr[-3000:]
     again = image.Tarball(tmp_path / "image.tar")
     assert [la.digest for la in again.layers] == [la.digest for la in runtime.layers]
