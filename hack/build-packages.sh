@@ -20,7 +20,7 @@ OUT=$(cd "$OUT" && pwd)
 
 # Package roots hold exactly what each package carries: xpkg build reads every YAML file.
 stage=$OUT/stage
-rm -rf "$stage" && mkdir -p "$stage/function/input" "$stage/configuration" "$stage/examples" "$stage/no-examples"
+rm -rf "$stage" && mkdir -p "$stage/function/input" "$stage/configuration" "$stage/examples"
 cp "$ROOT/package/crossplane.yaml" "$stage/function/"
 cp "$ROOT"/package/input/*.yaml "$stage/function/input/"
 cp "$ROOT/package/configuration/crossplane.yaml" "$stage/configuration/"

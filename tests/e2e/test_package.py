@@ -67,8 +67,10 @@ def rootfs(runtime: image.Tarball) -> Iterator[Path]:
 
 
 def _package_docs(xpkg: image.Tarball) -> list[JSON]:
-    layer = next(layer for layer in xpkg.layers if (xpkg.layer_files(layer)).get("package.yaml"))
-    return [d for d in yaml.safe_load_all(xpkg.read(layer, "package.yaml")) if d]
+    """package.yaml's documents, without the (empty) status the CLI writes out for each."""
+    layer = next(la for la in reversed(xpkg.layers) if "package.yaml" in xpkg.layer_files(la))
+    docs = [d for d in yaml.safe_load_all(xpkg.read(layer, "package.yaml")) if d]
+    return [{k: v for k, v in d.items() if k != "status"} for d in docs]
 
 
 # ---------------------------------------------------------------- the Function package
@@ -81,7 +83,11 @@ def test_function_package_is_the_image_plus_its_metadata(
     assert [la.digest for la in xpkg.layers[: len(runtime.layers)]] == [
         la.digest for la in runtime.layers
     ], "the package's first layers must be the runtime image's"
-    assert len(xpkg.layers) == len(runtime.layers) + 1
+    assert len(xpkg.layers) == len(runtime.layers) + 1, "one package layer, no examples"
+    package_layer = xpkg.layers[-1]
+    labels = xpkg.config["config"]["Labels"]
+    assert labels[f"io.crossplane.xpkg:{package_layer.digest}"] == "base"
+    assert list(xpkg.layer_files(package_layer)) == ["package.yaml"]
     docs = _package_docs(xpkg)
     kinds = sorted((d["apiVersion"], d["kind"]) for d in docs)
     assert kinds == [
@@ -207,9 +213,19 @@ def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -
     assert sorted(packed, key=key) == sorted(on_disk, key=key)
     meta = next(d for d in docs if d["kind"] == "Configuration")
     assert meta == yaml.safe_load((ROOT / "package/configuration/crossplane.yaml").read_text())
-    examples = next(la for la in xpkg.layers if "examples/" in " ".join(xpkg.layer_files(la)))
-    packed_xrs = {n for n in xpkg.layer_files(examples) if n.endswith(".yaml")}
-    wanted = {f"examples/{c.kind}/{c.name}.yaml" for c in CASES if not c.expects_error}
+    # The CLI streams the examples into one file of their own layer.
+    examples = next(la for la in xpkg.layers if ".up/examples.yaml" in xpkg.layer_files(la))
+    packed_xrs = sorted(
+        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+        for d in yaml.safe_load_all(xpkg.read(examples, ".up/examples.yaml"))
+        if d
+    )
+    wanted = sorted(
+        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+        for c in CASES
+        if not c.expects_error
+        for d in load_yaml_docs(c.xr)
+    )
     assert packed_xrs == wanted
 
 
