@@ -6,7 +6,7 @@
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
-#   make test             ruff + mypy + pytest (unit and e2e)
+#   make test             ruff + mypy + pytest (unit and e2e; builds the packages first)
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
@@ -153,7 +153,8 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
-pytest: tools venv deps postgresql
+# tests/e2e/test_package.py inspects and runs what `make package` built.
+pytest: tools venv deps postgresql package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests
 
 # PostgreSQL server binaries for the Vault integration tests (apt when missing).
@@ -168,7 +169,7 @@ test: tools venv deps postgresql
 	if (( rc )); then echo "test: FAILED (see above)"; else echo "test: all passed"; fi; \
 	exit $$rc
 
-e2e: tools venv deps
+e2e: tools venv deps package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
 # The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.

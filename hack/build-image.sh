@@ -102,12 +102,26 @@ fetch_debs() {
 }
 
 # Wheels of the project and its runtime dependencies, at the versions requirements.lock pins.
+# The dependencies' wheels are kept per content of the lock and pyproject.toml; the project's
+# own wheel is built every time.
 build_wheels() {
-  log "wheels (pinned by requirements.lock)"
+  local key deps
+  key=$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+  deps=$IMAGE_CACHE/wheels-$key
   rm -rf "${buildroot:?}/wheels" && mkdir -p "$buildroot/wheels"
-  "$HOST_PYTHON" -m pip wheel -q --disable-pip-version-check --only-binary=:all: \
-    -c "$ROOT/requirements.lock" -w "$buildroot/wheels" "$ROOT" >"$work/pip.log" 2>&1 \
-    || fail_log "$work/pip.log"
+  if [[ ! -d $deps ]]; then
+    log "wheels of the dependencies (pinned by requirements.lock)"
+    rm -rf "$deps.tmp"
+    "$HOST_PYTHON" -m pip wheel -q --disable-pip-version-check --only-binary=:all: \
+      -c "$ROOT/requirements.lock" -w "$deps.tmp" "$ROOT" >"$work/pip.log" 2>&1 \
+      || fail_log "$work/pip.log"
+    rm -f "$deps.tmp"/function_platform-*.whl
+    mv "$deps.tmp" "$deps"
+  fi
+  cp "$deps"/*.whl "$buildroot/wheels/"
+  log "the project's wheel"
+  "$HOST_PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps \
+    -w "$buildroot/wheels" "$ROOT" >"$work/pip.log" 2>&1 || fail_log "$work/pip.log"
 }
 
 # install_venv DIR [PIP_OPTION...]: a venv at DIR in the build root with the project installed
@@ -186,7 +200,7 @@ compile_bytecode() {
 layer() {
   local rootfs=$1 name=$2; shift 2
   tar -C "$rootfs" --create --format=gnu --sort=name --numeric-owner --mtime="@$EPOCH" "$@" \
-    | gzip -9 -n >"$work/$name.tar.gz"
+    | gzip -6 -n >"$work/$name.tar.gz"
 }
 
 build_image() {

@@ -12,7 +12,7 @@
 # and the python3 list below, as GoogleContainerTools/distroless python3/config.bzl had it
 # for debian12 (commit 323f1b87, the last with debian12). Here the same .debs, at today's
 # bookworm versions, are unpacked whole (distroless keeps their files), the venv is built
-# as the template does, and each part is one gzip -9 tarball like our layers. Not counted:
+# as the template does, and each part is one tarball gzipped like our layers. Not counted:
 # distroless's own small files (passwd, os-release) and its per-package layer overhead.
 set -euo pipefail
 # shellcheck source=hack/build-image.sh
