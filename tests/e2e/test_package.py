@@ -33,7 +33,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function import configuration
-from harness import image, render
+from harness import image, render, validate
 from harness.cases import JSON, find_cases, load_yaml_docs
 from harness.paths import ROOT, Tools, shared_dir
 from harness.server import FunctionServer
@@ -320,3 +320,20 @@ def test_a_second_build_gives_the_same_digests(
     again = image.Tarball(tmp_path / "image.tar")
     assert [la.digest for la in again.layers] == [la.digest for la in runtime.layers]
     assert again.config_digest == runtime.config_digest
+
+
+def test_install_manifests_are_valid_against_crossplane_crds(tmp_path: Path) -> None:
+    shared = shared_dir()
+    crds = [
+        shared / "crds/crossplane" / f"pkg.crossplane.io_{plural}.yaml"
+        for plural in ("deploymentruntimeconfigs", "functions", "configurations")
+    ]
+    crossplane_image = validate.crossplane_image()
+    cache = validate.prepare_cache_dir(tmp_path / "cache", shared, crossplane_image)
+    manifests = ROOT / "install/packages.yaml"
+    rc, out = validate.run_crossplane_validate(
+        Tools.locate(ROOT).crossplane, crds, [manifests], cache, crossplane_image
+    )
+    report = validate.Report()
+    validate.parse_crossplane_output(report, rc, out, len(load_yaml_docs(manifests)))
+    assert report.ok, report.failures
