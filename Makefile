@@ -49,11 +49,19 @@ export CROSSPLANE CROSSPLANE_CORE
 # each installed from the Go module proxy at the version pinned here.
 HELM_VERSION := v3.22.0
 HELM := $(TOOLS_BIN)/helm
-export HELM
+# The front doors' checks (tests/frontdoors): KubeVela's CUE and the GitOps overlays.
+CUE_VERSION := v0.17.1
+CUE := $(TOOLS_BIN)/cue
+KUSTOMIZE_VERSION := v5.8.0
+KUSTOMIZE := $(TOOLS_BIN)/kustomize
+export HELM CUE KUSTOMIZE
 # crane assembles the runtime image (make package) from layer tarballs, without Docker.
 CRANE_VERSION := v0.22.1
 CRANE := $(TOOLS_BIN)/crane
 export CRANE
+# Backstage's own validators and templating (npm), pinned by tests/frontdoors/package-lock.json.
+FRONTDOORS_JS := $(ROOT)/tests/frontdoors
+FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -70,7 +78,7 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools venv deps render validate test lint typecheck pytest e2e bench xrds generate \
+.PHONY: all tools node-deps venv deps render validate test lint typecheck pytest e2e bench xrds generate \
 	postgresql package \
 	update-examples clean distclean help
 
@@ -112,7 +120,15 @@ tools:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
+	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
 	@$(call install_tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
+
+node-deps: $(FRONTDOORS_JS_STAMP)
+
+$(FRONTDOORS_JS_STAMP): $(FRONTDOORS_JS)/package-lock.json
+	cd $(FRONTDOORS_JS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 venv: $(VENV_STAMP)
 
@@ -154,14 +170,14 @@ typecheck: venv
 	fi
 
 # tests/e2e/test_package.py inspects and runs what `make package` built.
-pytest: tools venv deps postgresql package
+pytest: tools venv deps postgresql node-deps package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests
 
 # PostgreSQL server binaries for the Vault integration tests (apt when missing).
 postgresql:
 	$(ROOT)/hack/ensure-postgresql.sh
 
-test: tools venv deps postgresql
+test: tools venv deps postgresql node-deps
 	@rc=0; \
 	$(MAKE) --no-print-directory lint || rc=1; \
 	$(MAKE) --no-print-directory typecheck || rc=1; \

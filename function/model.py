@@ -4,11 +4,14 @@ A kind's own models live in its package (function/kinds/<kind>/model.py);
 the XRDs are generated from them (function/xrdgen.py).
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from function.naming import dns_label
 
 API_VERSION = "v1alpha1"
 DOMAIN = "platform.example.org"
@@ -32,6 +35,9 @@ class Rule:
     cel: str
     message: str
     check: Callable[[Any], bool]
+    # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
+    # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
+    form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
 
 
 def immutable(why: str) -> dict[str, Any]:
@@ -80,6 +86,25 @@ class PrinterColumn:
     type: str = "string"
 
 
+@dataclass(frozen=True)
+class ConnectionSecret:
+    """The Secret a kind writes next to its XR for workloads: its name and its keys.
+
+    One definition for the composer that writes it and for what mounts it (the
+    KubeVela webservice component generated in function/frontdoors/kubevela.py).
+    """
+
+    suffix: str
+    keys: tuple[str, ...]
+    # What a workload calls this dependency: its property in the webservice
+    # component and, upper-cased, the prefix of its environment variables.
+    workload_property: str
+
+    def name(self, xr_name: str) -> str:
+        """The Secret's name for an XR of this name."""
+        return dns_label(xr_name, self.suffix)
+
+
 P = TypeVar("P", bound=Parameters)
 
 
@@ -96,6 +121,8 @@ class CompositeAPI(Generic[P]):
     printer_columns: tuple[PrinterColumn, ...] = ()
     categories: tuple[str, ...] = ("platform",)
     scope: Literal["Namespaced", "Cluster"] = "Namespaced"
+    # The connection Secret a workload mounts, for kinds that write one.
+    connection: ConnectionSecret | None = None
 
     @property
     def api_version(self) -> str:

@@ -2,7 +2,8 @@
 
     python -m function.xrdgen [--check]
 
-Writes xrds/, package/input/, compositions/ and install/ under the project root. With
+Writes xrds/, package/input/, compositions/, install/ and the self-service front doors
+(backstage/, kubevela/: function/frontdoors/) under the project root. With
 --check it writes nothing and exits 1 if any committed file differs.
 """
 
@@ -14,6 +15,7 @@ import yaml
 
 from function.catalogue import CATALOGUE
 from function.configuration import FUNCTION_NAME, configuration
+from function.frontdoors import backstage, kubevela
 from function.input import INPUT_GROUP, INPUT_KIND, INPUT_VERSION, FunctionInput
 from function.model import API_VERSION, CompositeAPI
 from function.schema import openapi
@@ -173,8 +175,22 @@ def crossplane_rbac() -> dict[str, Any]:
     }
 
 
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (CUE templates, descriptions) as literal blocks, readable in review."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    )
+
+
+_Dumper.add_representer(str, _str)
+
+
 def dump(obj: dict[str, Any], source: str) -> str:
-    return HEADER.format(source=source) + yaml.safe_dump(obj, sort_keys=False, width=100)
+    body = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=100)
+    return HEADER.format(source=source) + body
 
 
 def files() -> dict[Path, str]:
@@ -192,6 +208,15 @@ def files() -> dict[Path, str]:
         source = f"{kind.package.replace('.', '/')}/model.py"
         out[ROOT / "xrds" / f"{api.xrd_name}.yaml"] = dump(xrd(api), source)
         out[ROOT / "compositions" / f"{api.kind.lower()}.yaml"] = dump(composition(api), source)
+        template_dir = ROOT / "backstage" / backstage.template_name(api)
+        out[template_dir / "template.yaml"] = dump(backstage.template(kind), source)
+        out[template_dir / "skeleton" / backstage.SKELETON_FILE] = backstage.skeleton(kind)
+        out[ROOT / "kubevela" / f"{kubevela.definition_name(api)}.yaml"] = dump(
+            kubevela.component(kind), source
+        )
+    out[ROOT / "kubevela" / f"{kubevela.WEBSERVICE}.yaml"] = dump(
+        kubevela.webservice(CATALOGUE), "function/catalogue.py (kinds with a ConnectionSecret)"
+    )
     return out
 
 

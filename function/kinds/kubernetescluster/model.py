@@ -101,6 +101,7 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
             cel="!has(self.controlPlaneNodes) || self.controlPlaneNodes % 2 == 1",
             message="must be odd (etcd needs a quorum)",
             check=lambda p: p.controlPlaneNodes is None or p.controlPlaneNodes % 2 == 1,
+            form={"properties": {"controlPlaneNodes": {"not": {"multipleOf": 2}}}},
         ),
     )
 

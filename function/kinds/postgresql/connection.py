@@ -3,10 +3,9 @@
 from urllib.parse import quote
 
 from function.context import Context
-from function.kinds.postgresql.model import PostgreSQLParameters, PostgreSQLStatus
+from function.kinds.postgresql.model import CONNECTION, PostgreSQLParameters, PostgreSQLStatus
 from function.kinds.postgresql.readiness import READINESS
 from function.kinds.postgresql.settings import PostgreSQLSettings
-from function.naming import dns_label
 from function.secrets import connection_secret, stable_password
 from function.structs import JSON
 
@@ -26,7 +25,7 @@ def connection(ctx: PostgreSQLContext, *, host: str, port: int, database: str, s
     )
     return connection_secret(
         ctx,
-        dns_label(ctx.xr.name, "postgresql"),
+        CONNECTION.name(ctx.xr.name),
         {
             "host": host,
             "port": str(port),

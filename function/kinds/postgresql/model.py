@@ -10,6 +10,7 @@ from function.model import (
     STANDARD_COLUMNS,
     CompositeAPI,
     CompositeStatus,
+    ConnectionSecret,
     Environment,
     Parameters,
     PrinterColumn,
@@ -58,6 +59,10 @@ class PostgreSQLParameters(Parameters, VaultParameters):
             cel="self.environment != 'production' || self.enableBackup",
             message="must be true in production",
             check=lambda p: p.environment != "production" or p.enableBackup,
+            form={
+                "if": {"properties": {"environment": {"const": "production"}}},
+                "then": {"properties": {"enableBackup": {"const": True}}},
+            },
         ),
     )
 
@@ -69,6 +74,12 @@ class PostgreSQLStatus(CompositeStatus, VaultReporting):
     database: str | None = Field(default=None, description="Name of the database.")
     username: str | None = Field(default=None, description="Login role owning the database.")
 
+
+CONNECTION = ConnectionSecret(
+    suffix="postgresql",
+    keys=("database", "host", "password", "port", "uri", "username"),
+    workload_property="database",
+)
 
 API = CompositeAPI(
     group=f"database.{DOMAIN}",
@@ -84,4 +95,5 @@ API = CompositeAPI(
         *STANDARD_COLUMNS,
         PrinterColumn("Endpoint", ".status.endpoint"),
     ),
+    connection=CONNECTION,
 )

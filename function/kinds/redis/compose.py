@@ -15,7 +15,7 @@ from function.blocks.helm import helm_release, release_deployed
 from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
 from function.context import Context, Desired, Selector, WarningResult
-from function.kinds.redis.model import RedisParameters, RedisStatus
+from function.kinds.redis.model import CONNECTION, RedisParameters, RedisStatus
 from function.kinds.redis.settings import RedisSettings
 from function.naming import dns_label
 from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
@@ -57,7 +57,7 @@ def compose(ctx: RedisContext) -> Desired:
     _refuse_data_loss(ctx)
     name = dns_label(ctx.xr.name, "redis", limit=NAME_LIMIT)
     host = f"{name}.{ctx.xr.namespace}.svc"
-    secret_name = dns_label(ctx.xr.name, "redis")
+    secret_name = CONNECTION.name(ctx.xr.name)
     password_ref = params.passwordSecretRef
     if password_ref is None:
         password: str | None = stable_password(ctx, SECRET)

@@ -8,6 +8,7 @@ from function.model import (
     STANDARD_COLUMNS,
     CompositeAPI,
     CompositeStatus,
+    ConnectionSecret,
     Environment,
     Parameters,
     PrinterColumn,
@@ -92,6 +93,10 @@ class RedisParameters(Parameters):
             cel="self.replicas == 1 || self.persistence",
             message="must be true when replicas > 1 (replicas sync through volumes)",
             check=lambda p: p.replicas == 1 or p.persistence,
+            form={
+                "if": {"properties": {"replicas": {"minimum": 2}}, "required": ["replicas"]},
+                "then": {"properties": {"persistence": {"const": True}}},
+            },
         ),
     )
 
@@ -101,6 +106,10 @@ class RedisStatus(CompositeStatus):
 
     endpoint: str | None = Field(default=None, description="host:port of the primary.")
 
+
+CONNECTION = ConnectionSecret(
+    suffix="redis", keys=("host", "password", "port", "uri"), workload_property="cache"
+)
 
 API = CompositeAPI(
     group=f"cache.{DOMAIN}",
@@ -115,4 +124,5 @@ API = CompositeAPI(
         *STANDARD_COLUMNS,
         PrinterColumn("Endpoint", ".status.endpoint"),
     ),
+    connection=CONNECTION,
 )
