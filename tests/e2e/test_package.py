@@ -19,7 +19,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import shutil
 import stat
 import subprocess
 import tempfile
@@ -35,7 +37,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from function import configuration
 from harness import image, render, validate
 from harness.cases import JSON, find_cases, load_yaml_docs
-from harness.paths import ROOT, Tools, shared_dir
+from harness.paths import ROOT, Tools, go_tool, shared_dir
 from harness.server import FunctionServer
 
 CASES = find_cases(ROOT)
@@ -337,3 +339,24 @@ def test_install_manifests_are_valid_against_crossplane_crds(tmp_path: Path) -> 
     report = validate.Report()
     validate.parse_crossplane_output(report, rc, out, len(load_yaml_docs(manifests)))
     assert report.ok, report.failures
+
+
+def test_install_kustomization_applies_only_with_the_key_file(tmp_path: Path) -> None:
+    install = tmp_path / "install"
+    shutil.copytree(ROOT / "install", install, ignore=shutil.ignore_patterns("password-key"))
+    kustomize = [str(go_tool("kustomize")), "build", str(install)]
+    without = subprocess.run(kustomize, check=False, capture_output=True, text=True)
+    assert without.returncode != 0
+    assert "password-key" in without.stderr
+    (install / "password-key").write_text("a-long-random-key")
+    built = subprocess.run(kustomize, check=True, capture_output=True, text=True)
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout)}
+    secret = docs[("Secret", configuration.FUNCTION_NAME)]
+    assert secret["metadata"]["namespace"] == "crossplane-system"
+    assert base64.b64decode(secret["data"]["password-key"]) == b"a-long-random-key"
+    assert {
+        ("Function", "function-platform"),
+        ("Configuration", "platform-catalogue"),
+        ("DeploymentRuntimeConfig", "function-platform"),
+    } <= set(docs)
+    assert any(kind == "ClusterRole" for kind, _ in docs)
