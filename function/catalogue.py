@@ -3,12 +3,22 @@
 from typing import Any
 
 from function.kind import Kind
-from function.kinds import kubernetescluster, postgresql, redis
+from function.kinds import (
+    kubernetescluster,
+    mlops,
+    postgresql,
+    redis,
+    serviceingress,
+    vclusterenvironment,
+)
 
 CATALOGUE: tuple[Kind[Any, Any], ...] = (
     postgresql.KIND,
     redis.KIND,
     kubernetescluster.KIND,
+    vclusterenvironment.KIND,
+    serviceingress.KIND,
+    mlops.KIND,
 )
 
 _BY_TYPE = {(k.api.api_version, k.api.kind): k for k in CATALOGUE}

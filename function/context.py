@@ -46,21 +46,44 @@ class Composite:
             uid=str(meta.get("uid", "")),
         )
 
+    @property
+    def ref(self) -> str:
+        """namespace/name, or name alone for a cluster-scoped XR."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
 
 class Observed:
     """Observed composed resources by composition resource name, each converted on first use.
 
     The runner gives loaders that convert from the request's protobuf lazily;
     tests give plain objects with Observed.of.
+
+    Connection details are what Crossplane read from each observed resource's
+    spec.writeConnectionSecretToRef Secret (crossplane v2.3.4,
+    internal/controller/apiextensions/composite/connection.go,
+    SecretConnectionDetailsFetcher): raw bytes, never logged or written to status.
     """
 
-    def __init__(self, loaders: Mapping[str, Callable[[], JSON]]) -> None:
+    def __init__(
+        self,
+        loaders: Mapping[str, Callable[[], JSON]],
+        connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
+    ) -> None:
         self._loaders = loaders
         self._cache: dict[str, JSON] = {}
+        self._connection_details = connection_details or {}
 
     @classmethod
-    def of(cls, objects: Mapping[str, JSON]) -> "Observed":
-        return cls({name: _constant(obj) for name, obj in objects.items()})
+    def of(
+        cls,
+        objects: Mapping[str, JSON],
+        connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
+    ) -> "Observed":
+        return cls({name: _constant(obj) for name, obj in objects.items()}, connection_details)
+
+    def connection_details(self, name: str) -> Mapping[str, bytes]:
+        """The connection details Crossplane passed for the observed resource name ({} if none)."""
+        return self._connection_details.get(name, {})
 
     def __contains__(self, name: str) -> bool:
         return name in self._loaders
@@ -109,6 +132,15 @@ class Context(Generic[P, S]):
         self.requirements[key] = selector
         found = self.required.get(key, [])
         return found[0] if found else None
+
+    def fetched(self, key: str) -> bool:
+        """Whether Crossplane has answered the requirement key (found or not).
+
+        Crossplane answers every requirement, with no items when nothing matches;
+        before its first answer the key is absent, so an empty answer means the
+        resource does not exist.
+        """
+        return key in self.required
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ ENVIRONMENT_FIELD = Field(
 )
 
 
+def kubernetes_version_pattern(minors: tuple[str, ...]) -> str:
+    """vX.Y.Z of one of these minors ("1.36"): the pattern of a kubernetesVersion parameter."""
+    return r"^v(" + "|".join(m.replace(".", r"\.") for m in minors) + r")\.(0|[1-9][0-9]*)$"
+
+
 @dataclass(frozen=True)
 class Rule:
     """A rule across fields: CEL for the API server, the same check in Python for the function.
@@ -35,6 +40,9 @@ class Rule:
     cel: str
     message: str
     check: Callable[[Any], bool]
+    # For a rule over a list: the items that break it, as {sub-path: value} ("[1].match"),
+    # so the message names each one instead of the whole list.
+    offenders: Callable[[Any], dict[str, Any]] | None = None
     # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
     # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
     form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)

@@ -81,7 +81,11 @@ def _observed(req: fnv1.RunFunctionRequest) -> Observed:
     def loader(r: fnv1.Resource) -> Callable[[], JSON]:
         return lambda: to_dict(r.resource)
 
-    return Observed({name: loader(r) for name, r in req.observed.resources.items()})
+    resources = req.observed.resources
+    return Observed(
+        {name: loader(r) for name, r in resources.items()},
+        {name: dict(r.connection_details) for name, r in resources.items() if r.connection_details},
+    )
 
 
 def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
@@ -119,14 +123,12 @@ def run(req: fnv1.RunFunctionRequest, log: Any = None) -> fnv1.RunFunctionRespon
         return _fatal(
             rsp,
             "InvalidParameters",
-            f"invalid {xr.kind} {xr.namespace}/{xr.name}: " + "; ".join(ctx),
+            f"invalid {xr.kind} {xr.ref}: " + "; ".join(ctx),
         )
     try:
         desired = kind.compose(ctx)
     except ComposeError as e:
-        return _fatal(
-            rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.namespace}/{xr.name}: {e}"
-        )
+        return _fatal(rsp, "ComposeFailed", f"cannot compose {xr.kind} {xr.ref}: {e}")
     except Exception:  # a bug: say so without a traceback in the result, log it for us
         if log is not None:
             log.exception("composer failed", kind=xr.kind, name=xr.name, namespace=xr.namespace)

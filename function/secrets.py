@@ -48,12 +48,13 @@ def connection_secret(
     name: str,
     data: dict[str, str],
     secret_type: str = "Opaque",
+    namespace: str | None = None,
 ) -> JSON:
-    """A Secret in the XR's namespace with the given connection details."""
+    """A Secret with the given connection details, in namespace (default: the XR's)."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": name, "namespace": ctx.xr.namespace},
+        "metadata": {"name": name, "namespace": namespace or ctx.xr.namespace},
         "type": secret_type,
         "stringData": dict(sorted(data.items())),
     }

@@ -7,13 +7,14 @@ as a user writes it, the rule broken, and the value given.
 import functools
 import json
 import re
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
+from function.formats import PATTERN_RULES
+from function.hostname import HOSTNAME_PATTERN, HOSTNAME_RULE
 from function.model import Parameters, Rule
-from function.quantity import QUANTITY_PATTERN
 
 P = TypeVar("P", bound=Parameters)
 
@@ -38,13 +39,22 @@ _RULES: dict[str, str] = {
     "model_type": "must be an object",
     "dict_type": "must be an object",
     "model_attributes_type": "must be an object",
+    "list_type": "must be a list",
+    "too_short": "must have at least {min_length} items",
+    "too_long": "must have at most {max_length} items",
+    # A model's own check (a pydantic validator raising ValueError): its message is the rule.
+    "value_error": "{error}",
 }
 
 
 # Patterns users should not have to read: the rule is named instead.
-_PATTERN_NAMES: dict[str, str] = {
-    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
-}
+_PATTERN_NAMES: dict[str, str] = PATTERN_RULES | {HOSTNAME_PATTERN: HOSTNAME_RULE}
+
+
+def readable_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so a mismatch reads as rule instead of the regular expression."""
+    _PATTERN_NAMES[pattern] = rule
+    return pattern
 
 
 def _path(loc: tuple[int | str, ...], base: str) -> str:
@@ -55,7 +65,12 @@ def _path(loc: tuple[int | str, ...], base: str) -> str:
 
 
 def _shown(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
+    def plain(v: Any) -> Any:
+        return (
+            v.model_dump(exclude_none=True, by_alias=True) if isinstance(v, BaseModel) else str(v)
+        )
+
+    return json.dumps(value, sort_keys=True, default=plain)
 
 
 def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
@@ -85,11 +100,31 @@ def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
     for rule in model.rules:
         if bad and bad & _reads(rule):
             continue
-        if not rule.check(params):
+        if rule.check(params):
+            continue
+        found = rule.offenders(params) if rule.offenders else {}
+        for where, value in found.items() or {"": getattr(params, rule.field)}.items():
             out.append(
-                f"{PARAMETERS_PATH}.{rule.field}: {rule.message} "
-                f"(got {_shown(getattr(params, rule.field))})"
+                f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {_shown(value)})"
             )
+    return out
+
+
+def _valid_fields(model: type[P], raw: dict[str, Any], bad: set[str]) -> dict[str, Any]:
+    """The fields that did validate, as validated values (nested models, not dicts), by name.
+
+    Raw keys are the API's names, which differ from the attribute for an alias ("class").
+    """
+    out = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in raw and key not in bad:
+            # The field's type and constraints, without its alias (TypeAdapter takes no alias).
+            annotation: Any = info.annotation
+            if info.metadata:
+                annotation = Annotated[annotation, *info.metadata]
+            adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+            out[name] = adapter.validate_python(raw[key])
     return out
 
 
@@ -109,9 +144,6 @@ def parse_parameters(model: type[P], raw: Any) -> P | list[str]:
         if not isinstance(raw, dict):
             return problems
         bad = {str(err["loc"][0]) for err in errors if err["loc"]}
-        # The fields that did validate, with defaults for the rest, to check the rules on.
-        partial = model.model_construct(
-            **{k: v for k, v in raw.items() if k not in bad and k in model.model_fields}
-        )
+        partial = model.model_construct(**_valid_fields(model, raw, bad))
         return problems + _broken_rules(model, partial, bad)
     return _broken_rules(model, params, set()) or params

@@ -29,12 +29,17 @@ def build(
     required: Mapping[str, Sequence[JSON]],
     input_: JSON | None,
     credentials: Credentials,
+    *,
+    connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> fnv1.RunFunctionRequest:
     """The one place a request's fields are written."""
     req = fnv1.RunFunctionRequest()
     req.observed.composite.resource.CopyFrom(to_struct(composite))
     for name, obj in observed.items():
         req.observed.resources[name].resource.CopyFrom(to_struct(obj))
+    for name, details in (connection_details or {}).items():
+        for key, value in details.items():
+            req.observed.resources[name].connection_details[key] = value
     for name, objs in required.items():
         for obj in objs:
             req.required_resources[name].items.add().resource.CopyFrom(to_struct(obj))
@@ -67,13 +72,22 @@ def request(
     required: dict[str, list[JSON]] | None = None,
     settings: JSON | None = None,
     credentials: dict[str, dict[str, bytes]] | None = None,
+    *,
+    connection_details: dict[str, dict[str, bytes]] | None = None,
 ) -> fnv1.RunFunctionRequest:
     """A request for composite; settings is the Input's spec; default credentials: a test key."""
     input_ = None
     if settings is not None:
         input_ = {"apiVersion": INPUT_API_VERSION, "kind": "Input", "spec": settings}
     creds = {"platform": {"password-key": PASSWORD_KEY}} if credentials is None else credentials
-    return build(composite, observed or {}, required or {}, input_, creds)
+    return build(
+        composite,
+        observed or {},
+        required or {},
+        input_,
+        creds,
+        connection_details=connection_details,
+    )
 
 
 def desired(rsp: fnv1.RunFunctionResponse) -> dict[str, JSON]:
@@ -133,15 +147,45 @@ def step_credentials(step: JSON, secrets: Iterable[JSON]) -> dict[str, dict[str,
     return out
 
 
+def connection_details(
+    observed: Mapping[str, JSON], secrets: Iterable[JSON]
+) -> dict[str, dict[str, bytes]]:
+    """Each observed resource's connection details, read as Crossplane reads them.
+
+    From the Secret its spec.writeConnectionSecretToRef names: in the resource's own
+    namespace, else (a cluster-scoped resource) the namespace the reference gives
+    (crossplane v2.3.4, internal/controller/apiextensions/composite/connection.go,
+    SecretConnectionDetailsFetcher). `crossplane composition render` looks the Secret
+    up among the objects it was given, so an example puts it in its required.yaml.
+    """
+    by_ref = {
+        ((s.get("metadata") or {}).get("namespace", ""), (s.get("metadata") or {}).get("name")): s
+        for s in secrets
+        if s.get("apiVersion") == "v1" and s.get("kind") == "Secret"
+    }
+    out: dict[str, dict[str, bytes]] = {}
+    for name, obj in observed.items():
+        ref = (obj.get("spec") or {}).get("writeConnectionSecretToRef")
+        if not isinstance(ref, dict):
+            continue
+        namespace = (obj.get("metadata") or {}).get("namespace") or ref.get("namespace", "")
+        secret = by_ref.get((namespace, ref.get("name")))
+        if secret is not None and secret.get("data"):
+            out[name] = {k: base64.b64decode(v) for k, v in secret["data"].items()}
+    return out
+
+
 def case_request(case: Case) -> fnv1.RunFunctionRequest:
     """The first request Crossplane sends for the case (no required resources yet)."""
     step = composition_step(case)
+    observed = observed_resources(case)
     return build(
         load_yaml_docs(case.xr)[0],
-        observed_resources(case),
+        observed,
         {},
         step.get("input"),
         step_credentials(step, example_credentials(case.root)),
+        connection_details=connection_details(observed, case.optional_docs("required.yaml")),
     )
 
 
@@ -156,8 +200,15 @@ def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
 def answer_requirements(
     req: fnv1.RunFunctionRequest, requirements: fnv1.Requirements, docs: Sequence[JSON]
 ) -> None:
-    """Fill req's required resources from docs, as Crossplane fetches what was asked for."""
+    """Fill req's required resources from docs, as Crossplane fetches what was asked for.
+
+    A requirement nothing matches is answered with no items, as Crossplane does
+    (crossplane v2.3.4 internal/xfn/required_resources.go: a resource not found is
+    a nil entry, sent as an empty one), so a function can tell "not found" from
+    "not asked yet".
+    """
     for key, selector in requirements.resources.items():
+        req.required_resources[key].SetInParent()
         for doc in docs:
             if selects(selector, doc):
                 req.required_resources[key].items.add().resource.CopyFrom(to_struct(doc))

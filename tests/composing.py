@@ -23,11 +23,16 @@ def context(
     name: str = "app",
     namespace: str = "team-a",
     observed: Mapping[str, JSON] | None = None,
+    connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
     required: Mapping[str, list[JSON]] | None = None,
     settings: JSON | None = None,
     credentials: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> Context[P, S]:
-    """The context of an XR of kind with these parameters; AssertionError if they are invalid."""
+    """The context of an XR of kind with these parameters; AssertionError if they are invalid.
+
+    namespace="" is a cluster-scoped XR; connection_details are the observed resources'
+    (what Crossplane read from their connection Secrets).
+    """
     ctx = kind.context(
         xr=Composite(
             api_version=kind.api.api_version,
@@ -38,7 +43,7 @@ def context(
         ),
         parameters=parameters,
         settings=FunctionInput.model_validate(settings or {}),
-        observed=Observed.of(observed or {}),
+        observed=Observed.of(observed or {}, connection_details),
         credentials=(
             {"platform": {"password-key": PASSWORD_KEY}} if credentials is None else credentials
         ),

@@ -4,6 +4,7 @@ CRDs: crossplane-contrib/provider-helm (namespaced .m. group), in $SHARED/crds/p
 """
 
 from function import readiness
+from function.blocks import kubeconfig
 from function.blocks.managed import EXTERNAL_NAME
 from function.settings import AddOnChart, HelmChart, ProviderConfigRef
 from function.structs import JSON, dig
@@ -37,6 +38,8 @@ def helm_release(
     provider_config: ProviderConfigRef,
     *,
     wait_timeout: str,
+    secret_values: dict[str, tuple[str, str]] | None = None,
+    object_namespace: str | None = None,
 ) -> JSON:
     """A namespaced provider-helm Release installing chart as release into namespace.
 
@@ -46,21 +49,32 @@ def helm_release(
     wait makes Helm wait for the workloads to be ready, so a crash-looping pod
     fails the release (state failed) instead of it being deployed and Ready
     (forProvider.wait and waitTimeout, provider-helm's Release CRD).
+
+    secret_values: chart value path -> (Secret, key) that provider-helm reads at
+    install (forProvider.set[].valueFrom.secretKeyRef, a Secret in the Release's
+    own namespace), so a secret never sits in the Release's values.
+    object_namespace: where the Release object itself goes, for a cluster-scoped XR.
     """
+    metadata: JSON = {"annotations": {EXTERNAL_NAME: release}}
+    if object_namespace is not None:
+        metadata["namespace"] = object_namespace
+    for_provider: JSON = {
+        "chart": chart.model_dump(),
+        "namespace": namespace,
+        "values": values,
+        "wait": True,
+        "waitTimeout": wait_timeout,
+    }
+    if secret_values:
+        for_provider["set"] = [
+            {"name": path, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
+            for path, (secret, key) in sorted(secret_values.items())
+        ]
     return {
         "apiVersion": HELM_API,
         "kind": "Release",
-        "metadata": {"annotations": {EXTERNAL_NAME: release}},
-        "spec": {
-            "forProvider": {
-                "chart": chart.model_dump(),
-                "namespace": namespace,
-                "values": values,
-                "wait": True,
-                "waitTimeout": wait_timeout,
-            },
-            "providerConfigRef": provider_config.model_dump(),
-        },
+        "metadata": metadata,
+        "spec": {"forProvider": for_provider, "providerConfigRef": provider_config.model_dump()},
     }
 
 
@@ -77,15 +91,6 @@ def add_on_release(release: str, add_on: AddOnChart, provider_config: str, value
 
 
 def kubeconfig_provider_config(name: str, namespace: str, secret: str, key: str) -> JSON:
-    """A namespaced ProviderConfig that installs into the cluster a kubeconfig Secret reaches."""
-    return {
-        "apiVersion": HELM_API,
-        "kind": "ProviderConfig",
-        "metadata": {"name": name},
-        "spec": {
-            "credentials": {
-                "source": "Secret",
-                "secretRef": {"namespace": namespace, "name": secret, "key": key},
-            }
-        },
-    }
+    """A namespaced provider-helm ProviderConfig installing into the cluster a kubeconfig
+    reaches."""
+    return kubeconfig.kubeconfig_provider_config(HELM_API, name, namespace, secret, key)

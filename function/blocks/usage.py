@@ -10,7 +10,9 @@ wait for the next poll.
 
 Usages select both sides by a label the block puts on them (the composed
 resources' names are Crossplane's to choose) and by controller reference, so
-the selection stays inside this XR.
+the selection stays inside this XR (function/blocks/managed.py, label_selector).
+A Usage is namespaced and selects in its own namespace: it goes where both sides
+are (the XR's namespace, or for a cluster-scoped XR the namespace they name).
 
 CRD: protection.crossplane.io/v1beta1 Usage (namespaced), Crossplane v2.3.4,
 $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
@@ -19,25 +21,24 @@ $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
 from collections.abc import Iterable
 
 from function import readiness
-from function.structs import JSON
+from function.blocks.managed import label_selector
+from function.context import ComposeError
+from function.structs import JSON, dig
 
 USAGE_API = "protection.crossplane.io/v1beta1"
 CRDS = ("crds/crossplane/protection.crossplane.io_usages.yaml",)
 # A Usage is a guard: it has nothing to become ready for.
 READINESS: readiness.Rules = {("protection.crossplane.io", "Usage"): readiness.exists}
-RESOURCE_LABEL = "platform.example.org/composition-resource"
 PREFIX = "usage"
 
 
 def _selected(resources: dict[str, JSON], name: str) -> JSON:
     """A reference to the composed resource name, labelled so it can be selected."""
     obj = resources[name]
-    labels = obj.setdefault("metadata", {}).setdefault("labels", {})
-    labels[RESOURCE_LABEL] = name
     return {
         "apiVersion": obj["apiVersion"],
         "kind": obj["kind"],
-        "resourceSelector": {"matchControllerRef": True, "matchLabels": {RESOURCE_LABEL: name}},
+        "resourceSelector": label_selector(resources, name),
     }
 
 
@@ -55,9 +56,15 @@ def deletion_order(resources: dict[str, JSON], uses: Iterable[tuple[str, str]]) 
     for by, of in sorted(set(uses)):
         if by not in resources or of not in resources:
             continue
-        resources[usage_name(by, of)] = {
-            "apiVersion": USAGE_API,
-            "kind": "Usage",
+        # Unset is the XR's namespace (Crossplane fills it in for a namespaced XR).
+        of_ns, by_ns = (dig(resources[n], "metadata", "namespace") for n in (of, by))
+        if of_ns and by_ns and of_ns != by_ns:
+            raise ComposeError(f"a Usage cannot order {by} and {of}: not in one namespace")
+        namespace = of_ns or by_ns
+        usage: JSON = {"apiVersion": USAGE_API, "kind": "Usage"}
+        if namespace:
+            usage["metadata"] = {"namespace": namespace}
+        resources[usage_name(by, of)] = usage | {
             "spec": {
                 "of": _selected(resources, of),
                 "by": _selected(resources, by),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from function.catalogue import lookup
+from function.catalogue import CATALOGUE, lookup
 from harness import render
 from harness.cases import JSON, Case
 from harness.paths import ROOT, Tools
@@ -34,14 +34,28 @@ def test_overlays_are_the_environments() -> None:
     assert sorted(p.name for p in (GITOPS / "overlays").iterdir()) == sorted(ENVIRONMENTS)
 
 
+def test_the_overlays_request_every_kind() -> None:
+    kinds = {doc["kind"] for doc in build("dev")}
+    assert kinds == {k.api.kind for k in CATALOGUE}
+
+
+def _resources(folder: str) -> int:
+    return len(yaml.safe_load((GITOPS / folder / "kustomization.yaml").read_text())["resources"])
+
+
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_each_overlay_puts_every_xr_in_its_environment(environment: str) -> None:
     docs = build(environment)
-    assert len(docs) == 3
+    assert len(docs) == _resources("base") + _resources("workspaces")
     for doc in docs:
-        assert lookup(doc["apiVersion"], doc["kind"]) is not None, doc["kind"]
-        assert doc["metadata"]["namespace"] == environment
+        kind = lookup(doc["apiVersion"], doc["kind"])
+        assert kind is not None, doc["kind"]
         assert doc["spec"]["parameters"]["environment"] == environment
+        if kind.api.scope == "Namespaced":
+            assert doc["metadata"]["namespace"] == environment
+        else:
+            assert "namespace" not in doc["metadata"]
+            assert doc["metadata"]["name"].endswith(f"-{environment}")
 
 
 def test_every_built_xr_renders_and_validates() -> None:

@@ -26,5 +26,5 @@ def test_every_rule_reaches_the_xrd() -> None:
         ]
         cel = [v["rule"] for v in params.get("x-kubernetes-validations", [])]
         assert cel == [r.cel for r in entry.api.parameters.rules]
-        assert doc["spec"]["scope"] == "Namespaced"
+        assert doc["spec"]["scope"] == entry.api.scope
         assert doc["apiVersion"] == "apiextensions.crossplane.io/v2"

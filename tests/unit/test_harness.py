@@ -33,6 +33,7 @@ from harness.requests import (
     answer_requirements,
     answered_case_request,
     case_request,
+    connection_details,
     request,
     xr,
 )
@@ -366,6 +367,46 @@ def test_answered_request_of_an_example_has_what_the_function_asked_for() -> Non
         wanted
     ]
     assert not [r.message for r in run(req).results], "the answered request composes cleanly"
+
+
+def _managed(namespace: str, ref: JSON | None) -> JSON:
+    spec = {"writeConnectionSecretToRef": ref} if ref is not None else {}
+    return {"kind": "AccessKey", "metadata": {"name": "k", "namespace": namespace}, "spec": spec}
+
+
+CONNECTION = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "key", "namespace": "infra"},
+    "data": {"username": base64.b64encode(b"AKIA").decode(), "password": "c2VjcmV0"},
+}
+
+
+@pytest.mark.parametrize(
+    ("observed", "found"),
+    [
+        pytest.param(_managed("infra", {"name": "key"}), True, id="namespaced: own namespace"),
+        pytest.param(_managed("other", {"name": "key"}), False, id="namespaced: not elsewhere"),
+        pytest.param(
+            _managed("", {"name": "key", "namespace": "infra"}), True, id="cluster: ref namespace"
+        ),
+        pytest.param(_managed("infra", {"name": "nope"}), False, id="no such Secret"),
+        pytest.param(_managed("infra", None), False, id="no writeConnectionSecretToRef"),
+    ],
+)
+def test_connection_details_are_read_as_crossplane_reads_them(observed: JSON, found: bool) -> None:
+    got = connection_details({"access-key": observed}, [CONNECTION])
+    assert got == ({"access-key": {"username": b"AKIA", "password": b"secret"}} if found else {})
+
+
+def test_an_example_carries_its_connection_details_into_the_request() -> None:
+    (case,) = find_cases(ROOT, ["mlopsplatform/ready"])
+    req = case_request(case)
+    details = dict(req.observed.resources["access-key"].connection_details)
+    assert set(details) == {"username", "password"}
+    assert all(
+        not r.connection_details for n, r in req.observed.resources.items() if n != "access-key"
+    )
 
 
 def test_request_from_parts_wraps_settings_in_the_input() -> None:

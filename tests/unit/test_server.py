@@ -9,8 +9,10 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from harness.cases import find_cases
+from harness.paths import ROOT
 from harness.process import free_port
-from harness.requests import request, xr
+from harness.requests import case_request, request, xr
 from harness.server import FunctionServer
 
 
@@ -62,3 +64,30 @@ def test_without_insecure_or_certs_the_server_refuses_to_start() -> None:
     )
     assert proc.returncode != 0
     assert b"--insecure" in proc.stderr
+
+
+def test_an_access_key_in_connection_details_stays_out_of_the_debug_log(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The MLOpsPlatform ready example's request, with the access key as Crossplane passes
+    it (connection details), over real gRPC to a server logging at debug level. The
+    server logs nothing per request today; this keeps it so for the key."""
+    (case,) = find_cases(ROOT, ["mlopsplatform/ready"])
+    req = case_request(case)
+    secret = req.observed.resources["access-key"].connection_details["password"].decode()
+    log = tmp_path_factory.mktemp("debug-log") / "function.log"
+    with (
+        FunctionServer(
+            python=sys.executable, startup_timeout=20, log_path=log, args=["--debug"]
+        ) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = grpcv1.FunctionRunnerServiceStub(channel)
+        rsp: fnv1.RunFunctionResponse = stub.RunFunction(req, timeout=10)
+    assert (
+        rsp.desired.resources["storage-secret"].resource["stringData"]["AWS_SECRET_ACCESS_KEY"]
+        == secret
+    )
+    public = str(rsp.desired.composite) + "".join(str(r) for r in rsp.results)
+    assert secret not in public
+    assert secret not in log.read_text()

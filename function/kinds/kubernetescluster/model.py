@@ -15,6 +15,7 @@ from function.model import (
     PrinterColumn,
     Rule,
     immutable,
+    kubernetes_version_pattern,
 )
 from function.quantity import Quantity
 from function.vault.model import VaultParameters, VaultReporting
@@ -25,9 +26,7 @@ NetworkPlugin = Literal["kube-ovn", "calico", "cilium"]
 # Both still supported upstream in December 2026 (14 months per minor) and within
 # the workload versions of Cluster API v1.14 (docs/book/src/reference/versions.md).
 KUBERNETES_MINORS = ("1.35", "1.36")
-KUBERNETES_VERSION_PATTERN = (
-    r"^v(" + "|".join(m.replace(".", r"\.") for m in KUBERNETES_MINORS) + r")\.(0|[1-9][0-9]*)$"
-)
+KUBERNETES_VERSION_PATTERN = kubernetes_version_pattern(KUBERNETES_MINORS)
 # The release Cluster API v1.14.0's own e2e runs (test/e2e/config/docker.yaml).
 DEFAULT_KUBERNETES_VERSION = "v1.36.1"
 NETWORK_PLUGIN_IMMUTABLE = (

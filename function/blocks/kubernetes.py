@@ -1,0 +1,53 @@
+"""provider-kubernetes: an Object placing a manifest through a ProviderConfig, namespaced.
+
+A namespaced XR composes only into its own namespace; a namespaced Object
+(kubernetes.m.crossplane.io) lives there but applies its manifest wherever its
+ProviderConfig reaches: another namespace of the host cluster (Argo CD's) or a
+virtual cluster. CRDs: crossplane-contrib/provider-kubernetes v1.2.1,
+$SHARED/crds/provider-kubernetes/kubernetes.m.crossplane.io_{objects,providerconfigs}.yaml.
+"""
+
+from typing import Literal
+
+from function import readiness
+from function.blocks import kubeconfig
+from function.settings import ProviderConfigRef
+from function.structs import JSON, dig
+
+KUBERNETES_GROUP = "kubernetes.m.crossplane.io"
+KUBERNETES_API = f"{KUBERNETES_GROUP}/v1alpha1"
+OBJECT_CRDS = ("crds/provider-kubernetes/kubernetes.m.crossplane.io_objects.yaml",)
+PROVIDER_CONFIG_CRDS = ("crds/provider-kubernetes/kubernetes.m.crossplane.io_providerconfigs.yaml",)
+
+# spec.readiness.policy of the Object CRD: SuccessfulCreate (the default) is Ready
+# once applied; DeriveFromObject copies the manifest's own Ready condition.
+ReadinessPolicy = Literal["SuccessfulCreate", "DeriveFromObject"]
+
+READINESS: readiness.Rules = {(KUBERNETES_GROUP, "ProviderConfig"): readiness.exists}
+
+
+def kubernetes_object(
+    manifest: JSON,
+    provider_config: ProviderConfigRef,
+    policy: ReadinessPolicy = "SuccessfulCreate",
+) -> JSON:
+    """An Object applying manifest through provider_config; Crossplane names the Object."""
+    spec: JSON = {
+        "forProvider": {"manifest": manifest},
+        "providerConfigRef": provider_config.model_dump(),
+    }
+    if policy != "SuccessfulCreate":
+        spec["readiness"] = {"policy": policy}
+    return {"apiVersion": KUBERNETES_API, "kind": "Object", "spec": spec}
+
+
+def observed_manifest(obj: JSON | None) -> JSON | None:
+    """The object the provider last observed in the cluster (status.atProvider.manifest)."""
+    found = dig(obj, "status", "atProvider", "manifest")
+    return found if isinstance(found, dict) else None
+
+
+def kubeconfig_provider_config(name: str, namespace: str, secret: str, key: str) -> JSON:
+    """A namespaced provider-kubernetes ProviderConfig applying into the cluster a kubeconfig
+    reaches."""
+    return kubeconfig.kubeconfig_provider_config(KUBERNETES_API, name, namespace, secret, key)

@@ -1,0 +1,26 @@
+"""Patterns of well-known string formats, and the rule each stands for in error messages.
+
+The XRD carries the pattern; the function's message names the rule instead of
+repeating a regular expression (function/validation.py). RE2-compatible.
+"""
+
+from function.quantity import QUANTITY_PATTERN
+
+_DOMAIN_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[A-Za-z0-9._%+-]+@({_DOMAIN_LABEL}\.)+[A-Za-z]{{2,}}$"
+# S3 bucket naming rules (docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html),
+# without dots: a dotted name breaks virtual-hosted TLS.
+S3_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
+# A Kubernetes object name that is also a DNS-1035 label (Services are named after it).
+DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# Storage URIs KServe's storage initializer reads (kserve/kserve python/storage).
+STORAGE_URI_PATTERN = r"^(s3|gs|pvc|https?)://[^\s]+$"
+
+PATTERN_RULES: dict[str, str] = {
+    QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",
+    EMAIL_PATTERN: "must be an email address",
+    S3_BUCKET_PATTERN: "must be an S3 bucket name: 3 to 63 lowercase letters, digits and "
+    "hyphens, starting and ending with a letter or digit",
+    DNS_1035_LABEL: "must be lowercase letters, digits and hyphens, starting with a letter",
+    STORAGE_URI_PATTERN: "must be a storage URI: s3://, gs://, pvc://, http:// or https://",
+}

@@ -1,0 +1,46 @@
+"""When what an MLOpsPlatform composes is ready, where a Ready condition does not say.
+
+- Profile (kubeflow/dashboard v2.0.0): its status has no Ready condition; the
+  workspace is judged by the namespace it creates, which the composer waits for.
+- Notebook (kubeflow/notebooks v1.11): ready once a notebook pod is ready,
+  status.readyReplicas.
+- TFJob (kubeflow/trainer v1.9): a job is doing its work once Running, done once
+  Succeeded; Created, Restarting and Failed are not ready. Its phase is the newest
+  of those conditions that is True (the operator keeps one True at a time).
+- InferenceService and the provider-upjet-aws resources: their Ready condition.
+"""
+
+from function.blocks import helm, usage
+from function.readiness import Readiness, exists
+from function.structs import JSON, dig
+
+TRAINING_PHASES = ("Created", "Running", "Restarting", "Succeeded", "Failed")
+
+
+def notebook_ready(obj: JSON) -> bool:
+    replicas = dig(obj, "status", "readyReplicas")
+    return isinstance(replicas, int) and replicas >= 1
+
+
+def training_phase(obj: JSON | None) -> str | None:
+    """The TFJob's phase: the last True condition of the operator's job conditions."""
+    phase = None
+    for c in dig(obj, "status", "conditions") or []:
+        if c.get("type") in TRAINING_PHASES and c.get("status") == "True":
+            phase = str(c["type"])
+    return phase
+
+
+def _training_ready(obj: JSON) -> bool:
+    return training_phase(obj) in ("Running", "Succeeded")
+
+
+READINESS = Readiness.of(
+    helm.READINESS,
+    usage.READINESS,
+    {
+        ("kubeflow.org", "Profile"): exists,
+        ("kubeflow.org", "Notebook"): notebook_ready,
+        ("kubeflow.org", "TFJob"): _training_ready,
+    },
+)

@@ -1,0 +1,86 @@
+"""The MLOpsPlatform section of the function input: where the platform's ML services are."""
+
+from pydantic import Field
+
+from function.quantity import Quantity
+from function.settings import (
+    HelmChart,
+    ProviderConfigRef,
+    SettingsModel,
+    StorageClass,
+    WaitTimeout,
+)
+
+
+class ObjectStoreSettings(SettingsModel):
+    """The object store buckets are made in (AWS S3, or an S3-compatible store)."""
+
+    region: str = Field(default="us-east-1", min_length=1, description="Bucket region.")
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+$",
+        description="S3 endpoint URL the workloads use, e.g. https://minio.platform.svc:9000; "
+        "unset: AWS S3 of the region (https://s3.<region>.amazonaws.com).",
+    )
+    forcePathStyle: bool = Field(
+        default=False,
+        description="Address buckets by path (<endpoint>/<bucket>), as MinIO and most "
+        "S3-compatible stores need; AWS S3 takes virtual-hosted names.",
+    )
+    arnPartition: str = Field(
+        default="aws", pattern=r"^aws(-[a-z]+)*$", description="ARN partition of the buckets."
+    )
+    namespace: str = Field(
+        default="crossplane-system",
+        min_length=1,
+        description="Namespace of the Bucket and IAM objects and of the access key's "
+        "connection Secret: the platform's, out of the data scientists' reach.",
+    )
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"), description="provider-upjet-aws configuration."
+    )
+
+
+class QdrantSettings(SettingsModel):
+    """Qdrant, from its official chart through provider-helm."""
+
+    chart: HelmChart = Field(
+        default=HelmChart(
+            repository="https://qdrant.github.io/qdrant-helm", name="qdrant", version="1.19.0"
+        ),
+        description="The Qdrant chart, pinned (its appVersion pins the image).",
+    )
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"), description="provider-helm configuration."
+    )
+    cpu: Quantity = Field(default="500m", description="CPU request of each Qdrant server.")
+    memory: Quantity = Field(default="2Gi", description="Memory request and limit of each server.")
+    storageClass: StorageClass = None
+    waitTimeout: WaitTimeout = "10m"
+
+
+class MLOpsPlatformSettings(SettingsModel):
+    """ML workspaces: Kubeflow profiles wired to an object store, KServe and Qdrant."""
+
+    objectStore: ObjectStoreSettings = Field(
+        default=ObjectStoreSettings(), description=ObjectStoreSettings.__doc__
+    )
+    vectorDatabase: QdrantSettings = Field(
+        default=QdrantSettings(), description=QdrantSettings.__doc__
+    )
+    notebookImage: str = Field(
+        default="ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
+        min_length=1,
+        description="Notebook image when an XR names none, pinned.",
+    )
+    dashboardURL: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+[^/\s]$",
+        description="The Kubeflow central dashboard, e.g. https://kubeflow.example.org; "
+        "notebook URLs are under it. Unset: status shows the path only.",
+    )
+    pipelineRootPath: str = Field(
+        default="pipelines",
+        pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$",
+        description="Folder of the bucket Kubeflow Pipelines writes artifacts under.",
+    )

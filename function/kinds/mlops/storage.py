@@ -1,0 +1,280 @@
+"""The workspace's bucket, its own IAM user and key, and that key in each consumer's format.
+
+The Bucket and IAM objects live in the platform's namespace (input
+mlopsPlatform.objectStore.namespace), where the data scientists cannot edit the
+policy or read the access key's connection Secret. Crossplane passes that
+Secret's data to the function as the AccessKey's connection details; the
+function writes the key into the workspace namespace under the names each
+consumer reads.
+
+CRDs: provider-upjet-aws v2.6.0, namespaced (.m.) groups, $SHARED/crds/provider-upjet-aws.
+"""
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from function.blocks.immutable import refuse_change
+from function.blocks.managed import EXTERNAL_NAME, label_selector, managed
+from function.context import Context
+from function.kinds.mlops.model import MLOpsPlatformParameters
+from function.kinds.mlops.settings import MLOpsPlatformSettings, ObjectStoreSettings
+from function.naming import dns_label
+from function.secrets import connection_secret, secret_value
+from function.structs import JSON, dig
+
+MLOpsContext = Context[MLOpsPlatformParameters, MLOpsPlatformSettings]
+
+S3_API = "s3.aws.m.upbound.io/v1beta1"
+IAM_API = "iam.aws.m.upbound.io/v1beta1"
+CRDS = tuple(
+    f"crds/provider-upjet-aws/{f}.yaml"
+    for f in (
+        "s3.aws.m.upbound.io_buckets",
+        "iam.aws.m.upbound.io_users",
+        "iam.aws.m.upbound.io_policies",
+        "iam.aws.m.upbound.io_userpolicyattachments",
+        "iam.aws.m.upbound.io_accesskeys",
+    )
+)
+
+BUCKET = "bucket"
+USER = "iam-user"
+POLICY = "iam-policy"
+ATTACHMENT = "iam-policy-attachment"
+ACCESS_KEY = "access-key"
+CLOUD = (BUCKET, USER, POLICY, ATTACHMENT, ACCESS_KEY)
+
+# provider-upjet-aws writes an AccessKey's id and secret as these connection details
+# (config/iam/config.go in crossplane-contrib/provider-upjet-aws, AccessKey).
+KEY_ID_DETAIL = "username"
+KEY_SECRET_DETAIL = "password"
+
+# The workspace's credentials for every workload, in the format KServe reads: AWS
+# SDK variable names plus the serving.kserve.io/s3-* annotations that tell its storage
+# initializer where the store is (KServe v0.20 docs, docs/modelserving/storage/s3/s3.md).
+STORAGE_SECRET = "storage-secret"
+STORAGE_SECRET_NAME = "workspace-s3-credentials"
+KEY_ID_ENV = "AWS_ACCESS_KEY_ID"
+KEY_SECRET_ENV = "AWS_SECRET_ACCESS_KEY"
+# KServe finds the Secret through the ServiceAccount an InferenceService runs as.
+SERVING_ACCOUNT = "serving-account"
+SERVING_ACCOUNT_NAME = "kserve-s3"
+
+# Kubeflow Pipelines 2.x: the launcher reads the pipeline root and the S3 provider's
+# settings from ConfigMap kfp-launcher of the run's namespace, and the keys from the
+# Secret its providers section names (kubeflow/pipelines backend/src/v2/config/s3.go,
+# backend/src/v2/objectstore/config.go: secretName, accessKeyKey, secretKeyKey).
+# The Secret is not KFP's own mlpipeline-minio-artifact, which the pipelines profile
+# controller writes into every profile namespace (see the README).
+PIPELINES_SECRET = "pipelines-secret"
+PIPELINES_SECRET_NAME = "mlpipeline-s3-artifact"
+PIPELINES_CONFIG = "pipelines-launcher-config"
+PIPELINES_CONFIG_NAME = "kfp-launcher"
+KFP_KEY_ID = "accesskey"
+KFP_KEY_SECRET = "secretkey"
+
+BUCKET_NAME_WHY = "a new name is a new, empty bucket; copy the objects to a new workspace instead"
+# A retained bucket is never deleted by Crossplane (no Delete management policy).
+RETAIN_POLICIES = ["Observe", "Create", "Update", "LateInitialize"]
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """The workspace's S3 access key. Its repr hides the secret."""
+
+    key_id: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"AccessKey(key_id={self.key_id!r}, secret=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the object store is, as each consumer spells it."""
+
+    url: str
+    host: str  # host[:port], as KServe's s3-endpoint and KFP's endpoint take it
+    https: bool
+
+
+def endpoint(settings: ObjectStoreSettings) -> Endpoint:
+    url = settings.endpoint or f"https://s3.{settings.region}.amazonaws.com"
+    parts = urlsplit(url)
+    return Endpoint(url=url, host=parts.netloc, https=parts.scheme == "https")
+
+
+def bucket_name(ctx: MLOpsContext) -> str:
+    """The bucket: the user's name, or <xr>-ml-artifacts; never changed once composed."""
+    name = ctx.params.objectStore.bucketName or dns_label(ctx.xr.name, "ml-artifacts")
+    was = dig(ctx.observed.get(BUCKET), "metadata", "annotations", EXTERNAL_NAME)
+    refuse_change("objectStore.bucketName", was, name, BUCKET_NAME_WHY)
+    return name
+
+
+def access_key_secret_name(ctx: MLOpsContext) -> str:
+    """The AccessKey's connection Secret, in the platform's namespace."""
+    return dns_label(ctx.xr.name, "mlops-s3-access-key")
+
+
+def cloud_objects(ctx: MLOpsContext, bucket: str) -> dict[str, JSON]:
+    """Bucket, IAM user, a policy scoped to the bucket, its attachment, and an access key."""
+    store = ctx.settings.objectStore
+    ns, config = store.namespace, store.providerConfigRef
+    tags = {"platform.example.org/mlopsplatform": ctx.xr.name}
+    out: dict[str, JSON] = {}
+    out[BUCKET] = managed(
+        S3_API,
+        "Bucket",
+        {"region": store.region, "forceDestroy": False, "tags": tags},
+        config,
+        external_name=bucket,
+        namespace=ns,
+    )
+    if ctx.params.objectStore.retention == "Retain":
+        out[BUCKET]["spec"]["managementPolicies"] = RETAIN_POLICIES
+    out[USER] = managed(IAM_API, "User", {"path": "/mlops/", "tags": tags}, config, namespace=ns)
+    out[POLICY] = managed(
+        IAM_API,
+        "Policy",
+        {
+            "path": "/mlops/",
+            "description": f"Read and write s3://{bucket} (MLOpsPlatform {ctx.xr.name})",
+            "policy": _bucket_policy(store.arnPartition, bucket),
+            "tags": tags,
+        },
+        config,
+        namespace=ns,
+    )
+    out[ATTACHMENT] = managed(
+        IAM_API,
+        "UserPolicyAttachment",
+        {
+            "userSelector": label_selector(out, USER),
+            "policyArnSelector": label_selector(out, POLICY),
+        },
+        config,
+        namespace=ns,
+    )
+    out[ACCESS_KEY] = managed(
+        IAM_API, "AccessKey", {"userSelector": label_selector(out, USER)}, config, namespace=ns
+    )
+    # A namespaced managed resource writes its connection Secret into its own namespace.
+    out[ACCESS_KEY]["spec"]["writeConnectionSecretToRef"] = {"name": access_key_secret_name(ctx)}
+    return out
+
+
+def _bucket_policy(partition: str, bucket: str) -> str:
+    """IAM policy allowing this bucket only: list and locate it, read, write and delete objects."""
+    arn = f"arn:{partition}:s3:::{bucket}"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Bucket",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": arn,
+            },
+            {
+                "Sid": "Objects",
+                "Effect": "Allow",
+                "Action": [
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": f"{arn}/*",
+            },
+        ],
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def access_key(ctx: MLOpsContext) -> AccessKey | None:
+    """The access key: from the AccessKey's connection details, else read back from the
+    workspace Secret already written (so a briefly missing detail changes nothing)."""
+    details = ctx.observed.connection_details(ACCESS_KEY)
+    key_id, secret = details.get(KEY_ID_DETAIL), details.get(KEY_SECRET_DETAIL)
+    if key_id and secret:
+        return AccessKey(key_id.decode(), secret.decode())
+    observed = ctx.observed.get(STORAGE_SECRET)
+    old_id, old_secret = secret_value(observed, KEY_ID_ENV), secret_value(observed, KEY_SECRET_ENV)
+    if old_id and old_secret:
+        return AccessKey(old_id, old_secret)
+    return None
+
+
+def storage_secret(ctx: MLOpsContext, namespace: str, key: AccessKey) -> JSON:
+    """The workspace's credentials Secret, as KServe (and the AWS SDKs) read it."""
+    where = endpoint(ctx.settings.objectStore)
+    secret = connection_secret(
+        ctx,
+        STORAGE_SECRET_NAME,
+        {KEY_ID_ENV: key.key_id, KEY_SECRET_ENV: key.secret},
+        namespace=namespace,
+    )
+    secret["metadata"]["annotations"] = {
+        "serving.kserve.io/s3-endpoint": where.host,
+        "serving.kserve.io/s3-usehttps": "1" if where.https else "0",
+        "serving.kserve.io/s3-region": ctx.settings.objectStore.region,
+        "serving.kserve.io/s3-useanoncredential": "false",
+    }
+    return secret
+
+
+def serving_account(namespace: str) -> JSON:
+    """The ServiceAccount InferenceServices run as: KServe reads the storage Secret from it."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": SERVING_ACCOUNT_NAME, "namespace": namespace},
+        "secrets": [{"name": STORAGE_SECRET_NAME}],
+    }
+
+
+def pipelines_secret(ctx: MLOpsContext, namespace: str, key: AccessKey) -> JSON:
+    """The key under the names Kubeflow Pipelines' launcher reads (kfp-launcher names it)."""
+    return connection_secret(
+        ctx,
+        PIPELINES_SECRET_NAME,
+        {KFP_KEY_ID: key.key_id, KFP_KEY_SECRET: key.secret},
+        namespace=namespace,
+    )
+
+
+def pipelines_config(ctx: MLOpsContext, namespace: str, bucket: str) -> JSON:
+    """ConfigMap kfp-launcher: artifacts under s3://<bucket>/<path>, with the workspace's key."""
+    store = ctx.settings.objectStore
+    where = endpoint(store)
+    providers = {
+        "s3": {
+            "default": {
+                "endpoint": where.host,
+                "disableSSL": not where.https,
+                "region": store.region,
+                "forcePathStyle": store.forcePathStyle,
+                "credentials": {
+                    "fromEnv": False,
+                    "secretRef": {
+                        "secretName": PIPELINES_SECRET_NAME,
+                        "accessKeyKey": KFP_KEY_ID,
+                        "secretKeyKey": KFP_KEY_SECRET,
+                    },
+                },
+            }
+        }
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": PIPELINES_CONFIG_NAME, "namespace": namespace},
+        "data": {
+            "defaultPipelineRoot": f"s3://{bucket}/{ctx.settings.pipelineRootPath}",
+            # KFP parses this value as YAML; JSON is YAML, and sorted keys keep it stable.
+            "providers": json.dumps(providers, sort_keys=True, indent=2),
+        },
+    }

@@ -1,0 +1,214 @@
+"""What runs in the workspace: Qdrant, the notebook server, InferenceServices, TFJobs.
+
+Every pod requests CPU and memory: the Profile puts a ResourceQuota on the
+namespace, and Kubernetes then refuses pods that do not say what they request.
+The notebook and the training jobs get the workspace's S3 credentials as the AWS
+SDKs' environment variables; InferenceServices read them through their
+ServiceAccount, as KServe's storage initializer does.
+"""
+
+from function.blocks.helm import helm_release
+from function.blocks.immutable import refuse_change
+from function.blocks.storage import storage_class
+from function.kinds.mlops.model import PodResources, ServedModel, TrainingJob
+from function.kinds.mlops.storage import (
+    KEY_ID_ENV,
+    KEY_SECRET_ENV,
+    SERVING_ACCOUNT_NAME,
+    STORAGE_SECRET_NAME,
+    MLOpsContext,
+    endpoint,
+)
+from function.secrets import connection_secret, stable_password
+from function.structs import JSON, dig
+
+KUBEFLOW_API = "kubeflow.org/v1"
+KSERVE_API = "serving.kserve.io/v1beta1"
+CRDS = (
+    "crds/kubeflow/kubeflow.org_profiles.yaml",
+    "crds/kubeflow/kubeflow.org_notebooks.yaml",
+    "crds/kubeflow/kubeflow.org_tfjobs.yaml",
+    "crds/kserve/serving.kserve.io_inferenceservices.yaml",
+)
+GPU = "nvidia.com/gpu"
+
+NOTEBOOK = "notebook"
+NOTEBOOK_NAME = "notebook"
+# The profile controller creates this ServiceAccount in every profile namespace; the
+# Kubeflow notebook web app runs notebooks as it (kubeflow/dashboard profile-controller).
+NOTEBOOK_ACCOUNT = "default-editor"
+VECTOR_DB = "vector-db"
+VECTOR_DB_SECRET = "vector-db-secret"
+QDRANT_NAME = "qdrant"
+QDRANT_SECRET_NAME = "qdrant-api-key"
+QDRANT_KEY = "api-key"
+QDRANT_HTTP_PORT = 6333
+STORAGE_WHY = "Qdrant's volumes are StatefulSet volume templates, which cannot be resized"
+
+
+def model_resource(name: str) -> str:
+    return f"model-{name}"
+
+
+def training_resource(name: str) -> str:
+    return f"training-{name}"
+
+
+def pod_resources(cpu: str, memory: str, gpu: int) -> JSON:
+    """Requests for the quota; memory and GPUs also as limits (GPUs must be, to be given)."""
+    requests: JSON = {"cpu": cpu, "memory": memory}
+    limits: JSON = {"memory": memory}
+    if gpu:
+        requests[GPU] = limits[GPU] = gpu
+    return {"requests": requests, "limits": limits}
+
+
+def _of(res: PodResources) -> JSON:
+    return pod_resources(res.cpu, res.memory, res.gpu)
+
+
+def storage_env(ctx: MLOpsContext, bucket: str) -> list[JSON]:
+    """The workspace's bucket and credentials as the AWS SDKs' environment variables."""
+    where = endpoint(ctx.settings.objectStore)
+
+    def from_secret(name: str) -> JSON:
+        ref = {"name": STORAGE_SECRET_NAME, "key": name}
+        return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+    return [
+        from_secret(KEY_ID_ENV),
+        from_secret(KEY_SECRET_ENV),
+        {"name": "AWS_REGION", "value": ctx.settings.objectStore.region},
+        {"name": "AWS_ENDPOINT_URL_S3", "value": where.url},
+        {"name": "ML_ARTIFACTS_BUCKET", "value": bucket},
+    ]
+
+
+def notebook(ctx: MLOpsContext, namespace: str, bucket: str) -> JSON:
+    """A Kubeflow Notebook (kubeflow/notebooks v1.11 notebook-controller)."""
+    nb = ctx.params.notebooks
+    container = {
+        "name": NOTEBOOK_NAME,
+        "image": nb.image or ctx.settings.notebookImage,
+        "resources": pod_resources(nb.cpu, nb.memory, nb.gpu),
+        "env": storage_env(ctx, bucket),
+    }
+    return {
+        "apiVersion": KUBEFLOW_API,
+        "kind": "Notebook",
+        "metadata": {"name": NOTEBOOK_NAME, "namespace": namespace},
+        "spec": {
+            "template": {
+                "spec": {"serviceAccountName": NOTEBOOK_ACCOUNT, "containers": [container]}
+            }
+        },
+    }
+
+
+def notebook_path(namespace: str) -> str:
+    """Where the dashboard serves it: the controller's VirtualService prefix
+    /notebook/<namespace>/<name>/ (notebook-controller, generateVirtualService)."""
+    return f"/notebook/{namespace}/{NOTEBOOK_NAME}/"
+
+
+def inference_service(namespace: str, model: ServedModel) -> JSON:
+    """A KServe InferenceService (v1beta1) of one model, read with the workspace's key."""
+    return {
+        "apiVersion": KSERVE_API,
+        "kind": "InferenceService",
+        "metadata": {"name": model.name, "namespace": namespace},
+        "spec": {
+            "predictor": {
+                "serviceAccountName": SERVING_ACCOUNT_NAME,
+                "minReplicas": model.minReplicas,
+                "maxReplicas": model.maxReplicas,
+                "model": {
+                    "modelFormat": {"name": model.modelFormat},
+                    "storageUri": model.storageUri,
+                    "resources": _of(model.resources),
+                },
+            }
+        },
+    }
+
+
+def tf_job(ctx: MLOpsContext, namespace: str, bucket: str, job: TrainingJob) -> JSON:
+    """A TFJob (kubeflow/trainer v1.9 training-operator): workers, and parameter servers."""
+
+    def replicas(count: int) -> JSON:
+        container = {
+            # The operator finds the TensorFlow container by this name (and sets TF_CONFIG).
+            "name": "tensorflow",
+            "image": job.image,
+            "resources": _of(job.resources),
+            "env": storage_env(ctx, bucket),
+        }
+        return {
+            "replicas": count,
+            "restartPolicy": "OnFailure",
+            "template": {
+                # An Istio sidecar never exits, so the pod would never complete
+                # (the training operator's docs for Kubeflow with Istio).
+                "metadata": {"annotations": {"sidecar.istio.io/inject": "false"}},
+                "spec": {"containers": [container]},
+            },
+        }
+
+    specs = {"Worker": replicas(job.workers)}
+    if job.parameterServers:
+        specs["PS"] = replicas(job.parameterServers)
+    return {
+        "apiVersion": KUBEFLOW_API,
+        "kind": "TFJob",
+        "metadata": {"name": job.name, "namespace": namespace},
+        "spec": {"tfReplicaSpecs": specs},
+    }
+
+
+def vector_database(ctx: MLOpsContext, namespace: str) -> dict[str, JSON]:
+    """Qdrant (chart qdrant 1.19.0) with persistence and an API key from a composed Secret.
+
+    The key is generated once and kept in the Secret; provider-helm sets the chart's
+    apiKey from it at install (forProvider.set valueFrom), so it is not in the
+    Release. The chart's own secret.yaml then writes it into Qdrant's config.
+    """
+    db, settings = ctx.params.vectorDatabase, ctx.settings.vectorDatabase
+    size = f"{db.storageGB}Gi"
+    was = dig(ctx.observed.get(VECTOR_DB), "spec", "forProvider", "values", "persistence", "size")
+    if isinstance(was, str) and was.removesuffix("Gi").isdigit():
+        refuse_change(
+            "vectorDatabase.storageGB", int(was.removesuffix("Gi")), db.storageGB, STORAGE_WHY
+        )
+    key = stable_password(ctx, VECTOR_DB_SECRET, QDRANT_KEY)
+    values: JSON = {
+        "fullnameOverride": QDRANT_NAME,
+        "replicaCount": db.replicas,
+        "persistence": {"size": size} | storage_class("storageClassName", settings.storageClass),
+        "resources": pod_resources(settings.cpu, settings.memory, 0),
+        # The chart's chown init container has no resources field, and the namespace's
+        # quota refuses such pods; fsGroup (podSecurityContext) already gives the volume
+        # to Qdrant's group.
+        "updateVolumeFsOwnership": False,
+    }
+    release = helm_release(
+        QDRANT_NAME,
+        settings.chart,
+        namespace,
+        values,
+        settings.providerConfigRef,
+        wait_timeout=settings.waitTimeout,
+        secret_values={"apiKey": (QDRANT_SECRET_NAME, QDRANT_KEY)},
+        object_namespace=namespace,
+    )
+    secret = connection_secret(
+        ctx,
+        QDRANT_SECRET_NAME,
+        {QDRANT_KEY: key, "url": vector_database_endpoint(namespace)},
+        namespace=namespace,
+    )
+    return {VECTOR_DB_SECRET: secret, VECTOR_DB: release}
+
+
+def vector_database_endpoint(namespace: str) -> str:
+    """Qdrant's HTTP API: the chart's Service <fullname> on port 6333."""
+    return f"http://{QDRANT_NAME}.{namespace}.svc:{QDRANT_HTTP_PORT}"

@@ -1,0 +1,89 @@
+"""What the Gateways say of an HTTPRoute: status.parents[].conditions, read once for status and
+readiness.
+
+Gateway API v1.6.1 (httproutes CRD, RouteParentStatus): each Gateway's controller
+writes one entry per parentRef it serves, with the condition Accepted (reasons
+Accepted, NotAllowedByListeners, NoMatchingListenerHostname, NoMatchingParent,
+UnsupportedValue, Pending) and ResolvedRefs (ResolvedRefs, RefNotPermitted,
+InvalidKind, BackendNotFound, UnsupportedProtocol). A parentRef with no entry
+has not been seen by a controller yet, and an answer whose observedGeneration is
+below the route's generation is about an older spec: both are pending.
+"""
+
+from typing import Any
+
+from function.kinds.serviceingress.model import RouteParent
+from function.readiness import condition
+from function.structs import JSON, dig
+
+PENDING = "Pending"
+NO_STATUS = "no Gateway controller has reported on the route yet"
+
+
+def _key(ref: JSON, namespace: str) -> tuple[str, str, str]:
+    return (
+        str(ref.get("namespace") or namespace),
+        str(ref.get("name", "")),
+        str(ref.get("sectionName") or ""),
+    )
+
+
+def _shown(key: tuple[str, str, str]) -> str:
+    namespace, name, section = key
+    return f"{namespace}/{name}" + (f"/{section}" if section else "")
+
+
+def _stale(accepted: dict[str, Any], generation: Any) -> bool:
+    """The answer is about an older spec: observedGeneration below the route's generation."""
+    seen = accepted.get("observedGeneration")
+    return isinstance(seen, int) and isinstance(generation, int) and seen < generation
+
+
+def _parent(
+    key: tuple[str, str, str], entry: dict[str, Any] | None, generation: Any
+) -> RouteParent:
+    if entry is None:
+        return RouteParent(gateway=_shown(key), accepted=False, reason=None, message=NO_STATUS)
+    accepted = condition(entry, "Accepted") or {}
+    if _stale(accepted, generation):
+        return RouteParent(
+            gateway=_shown(key),
+            accepted=False,
+            reason=PENDING,
+            message=f"the Gateway has not reported on generation {generation} of the route yet "
+            f"(its answer is about generation {accepted['observedGeneration']})",
+        )
+    refs = condition(entry, "ResolvedRefs")
+    is_accepted = accepted.get("status") == "True"
+    refs_ok = None if refs is None else refs.get("status") == "True"
+    return RouteParent(
+        gateway=_shown(key),
+        accepted=is_accepted,
+        reason=None if is_accepted else accepted.get("reason", PENDING),
+        message=None if is_accepted else accepted.get("message") or None,
+        refsResolved=refs_ok,
+        refsReason=None if refs is None or refs_ok else refs.get("reason"),
+    )
+
+
+def route_parents(route: JSON | None, namespace: str) -> list[RouteParent]:
+    """One entry per parentRef of the observed route ([] when it is not observed)."""
+    if route is None:
+        return []
+    namespace = str(dig(route, "metadata", "namespace") or namespace)
+    generation = dig(route, "metadata", "generation")
+    # Each entry wrapped as {"status": entry}: the shape readiness.condition reads.
+    by_ref = {
+        _key(p.get("parentRef") or {}, namespace): {"status": p}
+        for p in dig(route, "status", "parents") or []
+    }
+    return [
+        _parent(key, by_ref.get(key), generation)
+        for key in (_key(ref, namespace) for ref in dig(route, "spec", "parentRefs") or [])
+    ]
+
+
+def route_ready(route: JSON) -> bool:
+    """Every Gateway accepted the route and resolved its backends."""
+    parents = route_parents(route, "")
+    return bool(parents) and all(p.accepted and p.refsResolved for p in parents)

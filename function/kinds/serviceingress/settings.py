@@ -1,0 +1,92 @@
+"""The ServiceIngress section of the function input: the shared Gateway, issuers, AWS wiring."""
+
+from pydantic import Field
+
+from function.context import Context
+from function.hostname import HOSTNAME_PATTERN
+from function.kinds.serviceingress.model import IssuerRef, ServiceIngressParameters
+from function.settings import ProviderConfigRef, SettingsModel
+
+
+class SharedGateway(SettingsModel):
+    """The platform's Gateway that routes attach to by default.
+
+    Its listeners terminate TLS with the platform's certificate (typically a
+    wildcard for hostname), and must allow routes from the XRs' namespaces
+    (allowedRoutes.namespaces). The function does not change it.
+    """
+
+    name: str = Field(default="platform", description="Gateway name.")
+    namespace: str = Field(default="gateway-system", description="Gateway namespace.")
+    httpListener: str = Field(
+        default="http", description="Listener (sectionName) for routes with TLS off."
+    )
+    httpsListener: str | None = Field(
+        default="https",
+        description="Listener (sectionName) terminating TLS, for routes with TLS on; "
+        "unset: the shared Gateway has none, so TLS needs a dedicated gateway.",
+    )
+    hostname: str | None = Field(
+        default=None,
+        pattern=HOSTNAME_PATTERN,
+        description="The listeners' hostname (e.g. *.apps.example.org); hosts outside it are "
+        "refused, since the Gateway would not accept the route. Unset: any host.",
+    )
+
+
+class DedicatedGateway(SettingsModel):
+    """A Gateway of its own for an XR with gateway: dedicated."""
+
+    gatewayClassName: str = Field(
+        default="platform", description="GatewayClass of dedicated Gateways."
+    )
+
+
+class GatewayAPI(SettingsModel):
+    """class: gateway-api."""
+
+    sharedGateway: SharedGateway = Field(default=SharedGateway(), description="Shared Gateway.")
+    dedicated: DedicatedGateway = Field(
+        default=DedicatedGateway(), description="Dedicated Gateways."
+    )
+    issuerRef: IssuerRef = Field(
+        default=IssuerRef(kind="ClusterIssuer", name="platform"),
+        description="cert-manager issuer of dedicated gateways' certificates, unless the XR "
+        "names one.",
+    )
+
+
+class Throttling(SettingsModel):
+    """The $default stage's route throttling (defaultRouteSettings)."""
+
+    burstLimit: int = Field(default=100, ge=0, le=5000, description="Burst of requests.")
+    rateLimit: float = Field(default=50, ge=0, le=10000, description="Requests per second.")
+
+
+class AWSAPIGateway(SettingsModel):
+    """class: aws-apigateway. region, subnets, security groups and the listener have no
+    default: an XR of this class gets a FATAL naming what is missing."""
+
+    region: str | None = Field(default=None, description="AWS region of every resource.")
+    subnetIds: list[str] = Field(default=[], description="Private subnets of the VPC link.")
+    securityGroupIds: list[str] = Field(default=[], description="Security groups of the VPC link.")
+    integrationUri: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:(elasticloadbalancing|servicediscovery):",
+        description="ARN of the internal load balancer listener (or Cloud Map service) the VPC "
+        "link reaches, which routes to the cluster's Services.",
+    )
+    throttling: Throttling = Field(default=Throttling(), description="Stage throttling.")
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"), description="provider-aws configuration."
+    )
+
+
+class ServiceIngressSettings(SettingsModel):
+    """Exposing Services: Gateway API (shared or dedicated Gateway, cert-manager) or AWS."""
+
+    gatewayAPI: GatewayAPI = Field(default=GatewayAPI(), description=GatewayAPI.__doc__)
+    aws: AWSAPIGateway = Field(default=AWSAPIGateway(), description="AWS API Gateway.")
+
+
+IngressContext = Context[ServiceIngressParameters, ServiceIngressSettings]

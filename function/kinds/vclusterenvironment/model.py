@@ -1,0 +1,236 @@
+"""VClusterEnvironment: a team's isolated virtual cluster, its add-ons and GitOps registration."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from function.model import (
+    DOMAIN,
+    ENVIRONMENT_FIELD,
+    STANDARD_COLUMNS,
+    CompositeAPI,
+    CompositeStatus,
+    Environment,
+    Parameters,
+    PrinterColumn,
+    kubernetes_version_pattern,
+)
+from function.quantity import Quantity
+from function.validation import readable_pattern
+
+AddOn = Literal["istio", "knative"]
+ServiceKind = Literal["PostgreSQLInstance", "RedisInstance"]
+
+# Kubernetes minors of the vCluster control plane: the tags of ghcr.io/loft-sh/kubernetes
+# that vCluster 0.36.1 documents (its chart's default image tag is v1.36.0).
+KUBERNETES_MINORS = ("1.35", "1.36")
+KUBERNETES_VERSION_PATTERN = kubernetes_version_pattern(KUBERNETES_MINORS)
+DEFAULT_KUBERNETES_VERSION = "v1.36.0"
+
+# Argo CD accepts https, ssh and scp-like (git@host:path) repository URLs.
+GIT_URL_PATTERN = readable_pattern(
+    r"^(https://[^\s/@]+(/[^\s]*)?|ssh://[^\s@]+@[^\s/]+(/[^\s]*)?|[A-Za-z0-9._-]+@[^\s:/]+:[^\s]+)$",
+    "must be a Git repository URL: https://host/path, ssh://user@host/path or user@host:path",
+)
+# A namespace name (RFC 1123 label).
+Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
+_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Quota(_Strict):
+    """The environment's ResourceQuota (the chart's policies.resourceQuota)."""
+
+    cpu: Quantity | None = Field(
+        default=None, description='Total CPU the environment\'s pods may request ("8", "500m").'
+    )
+    memory: Quantity | None = Field(
+        default=None,
+        description='Total memory the environment\'s pods may request, and their limits ("16Gi").',
+    )
+    pods: int | None = Field(default=None, ge=1, le=10000, description="Pods at most.")
+    storage: Quantity | None = Field(
+        default=None, description='Total storage its volume claims may request ("100Gi").'
+    )
+
+
+class LimitRange(_Strict):
+    """Per-container defaults where a pod sets none (the chart's policies.limitRange)."""
+
+    defaultCPU: Quantity | None = Field(default=None, description="Default CPU limit.")
+    defaultMemory: Quantity | None = Field(default=None, description="Default memory limit.")
+    defaultRequestCPU: Quantity | None = Field(default=None, description="Default CPU request.")
+    defaultRequestMemory: Quantity | None = Field(
+        default=None, description="Default memory request."
+    )
+
+
+class Resources(_Strict):
+    """What the environment may use in the host cluster."""
+
+    quota: Quota = Field(default=Quota(), description=Quota.__doc__)
+    limitRange: LimitRange = Field(default=LimitRange(), description=LimitRange.__doc__)
+
+
+class Isolation(_Strict):
+    """Network isolation of the environment's pods in the host cluster."""
+
+    networkPolicy: bool = Field(
+        default=True,
+        description="NetworkPolicies (the chart's): the environment's pods reach only each "
+        "other, their control plane, the replicated services and (publicEgress) the internet.",
+    )
+    publicEgress: bool = Field(
+        default=True,
+        description="With networkPolicy: allow connections to public addresses (not to "
+        "private ranges). Without networkPolicy nothing is restricted.",
+    )
+
+
+class ServiceRef(_Strict):
+    """A platform service in this namespace whose endpoint is replicated into the vCluster."""
+
+    kind: ServiceKind = Field(description="PostgreSQLInstance or RedisInstance.")
+    name: str = Field(
+        pattern=_DNS_SUBDOMAIN, max_length=253, description="Name of the XR in this namespace."
+    )
+
+
+class GitOps(_Strict):
+    """Argo CD deploys this repository into the vCluster."""
+
+    repoURL: str = Field(pattern=GIT_URL_PATTERN, max_length=512, description="Git repository.")
+    path: str = Field(
+        default=".",
+        pattern=r"^[^\s]+$",
+        max_length=512,
+        description="Directory of the manifests in the repository.",
+    )
+    targetRevision: str = Field(
+        default="HEAD",
+        pattern=r"^[^\s]+$",
+        max_length=255,
+        description="Branch, tag or commit.",
+    )
+    project: str = Field(
+        default="default",
+        pattern=_DNS_SUBDOMAIN,
+        max_length=253,
+        description="Argo CD project; it must allow the vCluster as a destination.",
+    )
+    namespace: Namespace = Field(
+        default="default",
+        description="Namespace inside the vCluster the manifests go to (created if missing).",
+    )
+
+
+class VClusterEnvironmentParameters(Parameters):
+    """spec.parameters of a VClusterEnvironment."""
+
+    environment: Environment = ENVIRONMENT_FIELD
+    kubernetesVersion: str = Field(
+        default=DEFAULT_KUBERNETES_VERSION,
+        pattern=KUBERNETES_VERSION_PATTERN,
+        max_length=32,
+        description="Kubernetes version of the virtual cluster, vX.Y.Z of a supported minor ("
+        + ", ".join(KUBERNETES_MINORS)
+        + ").",
+    )
+    resources: Resources = Field(default=Resources(), description=Resources.__doc__)
+    isolation: Isolation = Field(default=Isolation(), description=Isolation.__doc__)
+    addons: list[AddOn] = Field(
+        default=[],
+        max_length=2,
+        description="Installed inside the vCluster once it is up: istio (base and istiod), "
+        "knative (Knative Serving through its operator). May be added, not removed.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "oldSelf.all(a, a in self)",
+                    "message": "an add-on cannot be removed: uninstalling it breaks what runs "
+                    "on it; create a new VClusterEnvironment without it instead",
+                }
+            ],
+        },
+    )
+    services: list[ServiceRef] = Field(
+        default=[],
+        max_length=20,
+        description="PostgreSQLInstances and RedisInstances of this namespace made reachable "
+        "inside the vCluster under the same host name as in their connection Secret.",
+    )
+    gitops: GitOps | None = Field(
+        default=None, description="Register the vCluster with Argo CD and deploy a repository."
+    )
+
+
+class AddOnsStatus(BaseModel):
+    """Readiness of each add-on asked for."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    istio: bool | None = Field(default=None, description="Istio's releases are deployed.")
+    knative: bool | None = Field(default=None, description="KnativeServing reports Ready.")
+
+
+class ServiceStatus(BaseModel):
+    """A host service replicated into the vCluster."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description="Kind of the XR.")
+    name: str = Field(description="Name of the XR.")
+    host: str = Field(description="Host name inside the vCluster (as in the connection Secret).")
+
+
+class ArgoCDStatus(BaseModel):
+    """The vCluster's Argo CD registration and the Application's state."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registered: bool = Field(description="The cluster Secret is in Argo CD's namespace.")
+    cluster: str = Field(description="Cluster name in Argo CD.")
+    application: str | None = Field(default=None, description="Application name in Argo CD.")
+    sync: str | None = Field(default=None, description="Sync status: Synced, OutOfSync, ...")
+    health: str | None = Field(default=None, description="Health: Healthy, Progressing, ...")
+
+
+class VClusterEnvironmentStatus(CompositeStatus):
+    """status of a VClusterEnvironment."""
+
+    endpoint: str | None = Field(
+        default=None, description="URL of the vCluster's API server inside the host cluster."
+    )
+    kubeconfigSecret: str | None = Field(
+        default=None,
+        description="Secret in this namespace with the vCluster's admin kubeconfig (key config), "
+        "once vCluster has written it.",
+    )
+    addons: AddOnsStatus | None = Field(default=None, description=AddOnsStatus.__doc__)
+    services: list[ServiceStatus] | None = Field(
+        default=None, description="Host services replicated into the vCluster."
+    )
+    argocd: ArgoCDStatus | None = Field(default=None, description=ArgoCDStatus.__doc__)
+
+
+API = CompositeAPI(
+    group=f"compute.{DOMAIN}",
+    kind="VClusterEnvironment",
+    plural="vclusterenvironments",
+    parameters=VClusterEnvironmentParameters,
+    status=VClusterEnvironmentStatus,
+    description="A team's isolated virtual cluster (vCluster) in its namespace, with quotas, "
+    "optional Istio and Knative inside, platform services replicated in, and Argo CD "
+    "registration.",
+    printer_columns=(
+        PrinterColumn("Environment", ".spec.parameters.environment"),
+        PrinterColumn("Version", ".spec.parameters.kubernetesVersion"),
+        *STANDARD_COLUMNS,
+        PrinterColumn("Endpoint", ".status.endpoint"),
+        PrinterColumn("Sync", ".status.argocd.sync"),
+    ),
+)

@@ -1,0 +1,145 @@
+"""Platform services (PostgreSQLInstance, RedisInstance XRs) made reachable inside the vCluster.
+
+vCluster's open-source way to bring a host Service into the virtual cluster is
+networking.replicateServices.fromHost (custom-resource sync is a Pro feature):
+the host Service <svc> in <ns> appears in the vCluster as <ns>/<svc>, so the
+host name in the instance's connection Secret (<svc>.<ns>.svc) resolves the
+same inside and outside (vCluster creates the namespace inside when it is
+missing: loft-sh/vcluster v0.8.0 release notes, "Service Mapping", the origin
+of fromHost). The XRs are read as required resources from the XR's
+own namespace only, so a team reaches only its own instances.
+
+An instance's endpoint is in its status only while it is ready; what was
+replicated is recorded on the vCluster release (an annotation) and kept while
+the endpoint is briefly gone, so a Helm upgrade of the database does not
+delete the Service inside the vCluster.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+
+from function.context import ComposeError, Selector, WarningResult
+from function.kinds.postgresql.model import API as POSTGRESQL_API
+from function.kinds.redis.model import API as REDIS_API
+from function.kinds.vclusterenvironment.model import ServiceRef
+from function.kinds.vclusterenvironment.settings import EnvironmentContext
+from function.structs import JSON, dig
+
+API_VERSIONS = {
+    POSTGRESQL_API.kind: POSTGRESQL_API.api_version,
+    REDIS_API.kind: REDIS_API.api_version,
+}
+# On the composed vCluster release: {"<kind>/<name>": "<host>:<port>"} of what it replicates.
+RECORD_ANNOTATION = "platform.example.org/replicated-services"
+# A Service of the host cluster: <service>.<namespace>.svc[.cluster.local]
+_SERVICE_HOST = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?$"
+)
+
+
+@dataclass(frozen=True)
+class Replicated:
+    """A host Service replicated into the vCluster, from an XR's endpoint host:port."""
+
+    kind: str
+    name: str
+    host: str
+    port: int
+
+    @property
+    def service(self) -> str:
+        return host_service(self.host)[0]
+
+    @property
+    def namespace(self) -> str:
+        return host_service(self.host)[1]
+
+    @property
+    def record_key(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def host_service(host: str) -> tuple[str, str]:
+    """(service, namespace) of a cluster Service host name; ValueError for any other host."""
+    found = _SERVICE_HOST.match(host)
+    if found is None:
+        raise ValueError(host)
+    return found.group(1), found.group(3)
+
+
+def _parse_endpoint(endpoint: object) -> tuple[str, int] | None:
+    host, _, port = str(endpoint).rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    try:
+        host_service(host)
+    except ValueError:
+        return None
+    return host, int(port)
+
+
+def requirement_key(ref: ServiceRef) -> str:
+    return f"service-{ref.kind.lower()}-{ref.name}"
+
+
+def recorded(release: JSON | None) -> dict[str, str]:
+    """What the observed vCluster release replicates, from its annotation."""
+    raw = dig(release, "metadata", "annotations", RECORD_ANNOTATION)
+    try:
+        found = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def record(services: list[Replicated]) -> str:
+    """The annotation value recording services, deterministic."""
+    return json.dumps(
+        {s.record_key: f"{s.host}:{s.port}" for s in services},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def replicated_services(
+    ctx: EnvironmentContext, observed_release: JSON | None
+) -> tuple[list[Replicated], list[WarningResult]]:
+    """The services to replicate, and warnings for those still waiting for an endpoint.
+
+    A named XR that Crossplane looked for and did not find is an error (FATAL),
+    all of them named at once.
+    """
+    before = recorded(observed_release)
+    out: list[Replicated] = []
+    warnings: list[WarningResult] = []
+    missing: list[str] = []
+    for index, ref in enumerate(ctx.params.services):
+        key = requirement_key(ref)
+        xr = ctx.require(
+            key,
+            Selector(API_VERSIONS[ref.kind], ref.kind, name=ref.name, namespace=ctx.xr.namespace),
+        )
+        if xr is None and ctx.fetched(key):
+            missing.append(
+                f"spec.parameters.services[{index}]: {ref.kind} {ref.name!r} does not exist in "
+                f"namespace {ctx.xr.namespace!r}"
+            )
+            continue
+        found = _parse_endpoint(dig(xr, "status", "endpoint")) if xr is not None else None
+        if found is None:
+            found = _parse_endpoint(before.get(f"{ref.kind}/{ref.name}"))
+        if found is None:
+            if xr is not None:
+                warnings.append(
+                    WarningResult(
+                        f"{ref.kind} {ref.name!r} has no endpoint yet; it is replicated into the "
+                        "vCluster once it is ready",
+                        reason="WaitingForService",
+                    )
+                )
+            continue
+        out.append(Replicated(ref.kind, ref.name, *found))
+    if missing:
+        raise ComposeError("; ".join(missing))
+    return sorted(set(out), key=lambda s: s.record_key), warnings

@@ -1,0 +1,132 @@
+"""The VClusterEnvironment section of the function input: charts, quotas, Argo CD."""
+
+from pydantic import Field
+
+from function.context import Context
+from function.kinds.vclusterenvironment.model import (
+    Namespace,
+    Quota,
+    VClusterEnvironmentParameters,
+)
+from function.model import Environment
+from function.quantity import Quantity
+from function.settings import AddOnChart, HelmChart, ProviderConfigRef, SettingsModel, WaitTimeout
+
+
+class QuotaDefaults(SettingsModel):
+    """Quota where neither the XR nor its environment's preset sets one (limits: twice)."""
+
+    cpu: Quantity = Field(default="4", description="Total CPU requests.")
+    memory: Quantity = Field(default="8Gi", description="Total memory requests.")
+    pods: int = Field(default=30, ge=1, le=10000, description="Pods at most.")
+    storage: Quantity = Field(default="50Gi", description="Total storage of volume claims.")
+
+
+class LimitRangeDefaults(SettingsModel):
+    """Per-container defaults of an environment whose XR sets none."""
+
+    defaultCPU: Quantity = Field(default="1", description="Default CPU limit.")
+    defaultMemory: Quantity = Field(default="512Mi", description="Default memory limit.")
+    defaultRequestCPU: Quantity = Field(default="100m", description="Default CPU request.")
+    defaultRequestMemory: Quantity = Field(default="128Mi", description="Default memory request.")
+
+
+def _add_on(repository: str, chart: str, version: str, namespace: str) -> AddOnChart:
+    return AddOnChart(
+        chart=HelmChart(repository=repository, name=chart, version=version), namespace=namespace
+    )
+
+
+# istio/istio 1.30.3 manifests/charts/base and manifests/charts/istiod; the CRDs the
+# base chart installs are $SHARED/crds/istio/crd-all.gen.yaml of that tag.
+_ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts"
+
+
+class Istio(SettingsModel):
+    """Istio's charts, installed into the vCluster in this order: base (CRDs), then istiod."""
+
+    base: AddOnChart = Field(
+        default=_add_on(_ISTIO_CHARTS, "base", "1.30.3", "istio-system"),
+        description="istio/base (CRDs and cluster roles).",
+    )
+    istiod: AddOnChart = Field(
+        default=_add_on(_ISTIO_CHARTS, "istiod", "1.30.3", "istio-system"),
+        description="istio/istiod (the control plane).",
+    )
+
+
+class Knative(SettingsModel):
+    """Knative Serving through the Knative operator: its chart, then a KnativeServing object."""
+
+    operator: AddOnChart = Field(
+        default=_add_on(
+            "https://knative.github.io/operator", "knative-operator", "v1.23.0", "knative-operator"
+        ),
+        description="The knative-operator chart (knative/operator knative-v1.23.0).",
+    )
+    servingNamespace: Namespace = Field(
+        default="knative-serving",
+        description="Namespace of the KnativeServing object (and Knative Serving) in the vCluster.",
+    )
+
+
+class Image(SettingsModel):
+    """The vCluster control plane's image, pinned (the chart's default tag is its own version)."""
+
+    registry: str = Field(default="ghcr.io", description="Image registry.")
+    repository: str = Field(
+        default="loft-sh/vcluster-pro", description="Image repository (the chart's default)."
+    )
+    tag: str = Field(
+        default="0.36.1",
+        pattern=r"^[0-9]+\.[0-9]+\.[0-9]+",
+        description="Image tag: an exact version, the chart's.",
+    )
+
+
+class ArgoCD(SettingsModel):
+    """Where Argo CD runs, and how the function reaches its namespace."""
+
+    namespace: Namespace = Field(
+        default="argocd",
+        description="Argo CD's namespace in the host cluster.",
+    )
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"),
+        description="provider-kubernetes configuration reaching the host cluster, allowed to "
+        "manage Secrets and Applications in Argo CD's namespace.",
+    )
+
+
+class VClusterEnvironmentSettings(SettingsModel):
+    """VClusterEnvironment: vCluster releases, their add-ons and their Argo CD registration."""
+
+    chart: HelmChart = Field(
+        default=HelmChart(repository="https://charts.loft.sh", name="vcluster", version="0.36.1"),
+        description="The vCluster chart, pinned.",
+    )
+    image: Image = Field(default=Image(), description=Image.__doc__)
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"),
+        description="provider-helm configuration installing into the host cluster.",
+    )
+    waitTimeout: WaitTimeout = "10m"
+    quota: QuotaDefaults = Field(default=QuotaDefaults(), description=QuotaDefaults.__doc__)
+    quotaPresets: dict[Environment, Quota] = Field(
+        default={
+            "dev": Quota(cpu="2", memory="4Gi", pods=20, storage="20Gi"),
+            "sandbox": Quota(cpu="2", memory="4Gi", pods=20, storage="20Gi"),
+            "production": Quota(cpu="16", memory="32Gi", pods=100, storage="500Gi"),
+        },
+        description="Quota by environment, used where the XR sets none; unset fields fall "
+        "back to quota.",
+    )
+    limitRange: LimitRangeDefaults = Field(
+        default=LimitRangeDefaults(), description=LimitRangeDefaults.__doc__
+    )
+    istio: Istio = Field(default=Istio(), description=Istio.__doc__)
+    knative: Knative = Field(default=Knative(), description=Knative.__doc__)
+    argocd: ArgoCD = Field(default=ArgoCD(), description=ArgoCD.__doc__)
+
+
+EnvironmentContext = Context[VClusterEnvironmentParameters, VClusterEnvironmentSettings]

@@ -1,0 +1,261 @@
+"""The vCluster values each example composes, rendered by the real chart with `helm template`.
+
+The values schema accepts values the chart's own templates refuse (_validate.tpl,
+_exportKubeConfig.tpl `fail`s); and what the chart renders from them is what
+the environment gets. So every example's vCluster release, as the real CLI
+rendered it (expected.yaml), goes through $SHARED/charts/vcluster-0.36.1, and
+the objects it renders are checked against the XR: the quota, the limit range,
+the network policies, the Service behind the kubeconfig's server and the
+kubeconfig export in the vCluster's config.
+"""
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from function.kinds.vclusterenvironment import compose, services, vcluster
+from function.quantity import parse
+from harness.cases import find_cases, load_yaml_docs
+from harness.paths import ROOT, go_tool, shared_dir
+from harness.schemas import JsonSchemas, check_helm_values
+
+CHART = shared_dir(ROOT) / "charts" / "vcluster-0.36.1"
+CASES = [c for c in find_cases(ROOT, ["vclusterenvironment/"]) if c.expected.is_file()]
+JSON = dict[str, Any]
+
+
+def _composed(case_dir: Path) -> tuple[JSON, JSON]:
+    """(the XR, with the status the CLI rendered, and the vCluster Release) of one example."""
+    docs = load_yaml_docs(case_dir / "expected.yaml")
+    xr = load_yaml_docs(case_dir / "xr.yaml")[0] | {"status": docs[0].get("status") or {}}
+    release = next(
+        d
+        for d in docs
+        if d["kind"] == "Release"
+        and d["metadata"]["annotations"]["crossplane.io/composition-resource-name"]
+        == compose.VCLUSTER
+    )
+    return xr, release
+
+
+def helm_template(release: str, namespace: str, values: JSON, tmp: Path) -> list[JSON]:
+    """The chart's objects, rendered offline by the real helm binary (its `fail`s included)."""
+    path = tmp / "values.json"
+    path.write_text(json.dumps(values))
+    done = subprocess.run(
+        [
+            str(go_tool("helm")),
+            "template",
+            release,
+            str(CHART),
+            "--namespace",
+            namespace,
+            "--values",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"helm template failed: {done.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(done.stdout) if d]
+
+
+def _by(objects: list[JSON], kind: str, name: str) -> JSON | None:
+    return next((o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name), None)
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[c.id for c in CASES])
+def rendered(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    xr, release = _composed(request.param.dir)
+    spec = release["spec"]["forProvider"]
+    name = release["metadata"]["annotations"]["crossplane.io/external-name"]
+    objects = helm_template(name, spec["namespace"], spec["values"], tmp_path_factory.mktemp("h"))
+    return xr, release, name, spec["namespace"], objects
+
+
+def test_there_are_examples_to_render() -> None:
+    assert len(CASES) >= 5, [c.id for c in CASES]
+
+
+def test_values_pass_the_charts_schema(rendered: Any) -> None:
+    _, release, *_ = rendered
+    checked, errors = check_helm_values(shared_dir(ROOT), JsonSchemas(), "expected.yaml", release)
+    assert checked
+    assert errors == []
+
+
+def test_the_quota_is_exactly_the_environments(rendered: Any) -> None:
+    xr, release, name, namespace, objects = rendered
+    quota = release["spec"]["forProvider"]["values"]["policies"]["resourceQuota"]["quota"]
+    hard = _by(objects, "ResourceQuota", f"vc-{name}")
+    assert hard is not None
+    assert hard["metadata"]["namespace"] == namespace
+    got = hard["spec"]["hard"]
+    for key, value in quota.items():
+        assert got[key] == str(value), key
+    # Every key of the chart's default quota is either the environment's or a guard kept.
+    assert set(got) == set(quota) | {
+        "requests.ephemeral-storage",
+        "limits.ephemeral-storage",
+        "services.nodeports",
+        "services.loadbalancers",
+        "count/endpoints",
+        "count/services",
+        "count/secrets",
+        "count/configmaps",
+        "count/persistentvolumeclaims",
+    }
+    assert got["services.nodeports"] == "0"
+    assert parse(got["limits.memory"]) == 2 * parse(got["requests.memory"])
+    assert parse(got["limits.cpu"]) == 2 * parse(got["requests.cpu"])
+    given = (xr["spec"]["parameters"].get("resources") or {}).get("quota") or {}
+    for ours, theirs in (
+        ("cpu", "requests.cpu"),
+        ("memory", "requests.memory"),
+        ("storage", "requests.storage"),
+        ("pods", "count/pods"),
+    ):
+        if ours in given:
+            assert got[theirs] == str(given[ours]), f"spec.parameters.resources.quota.{ours}"
+
+
+def test_the_limit_range_gives_every_container_defaults(rendered: Any) -> None:
+    xr, release, name, _, objects = rendered
+    lr = _by(objects, "LimitRange", f"vc-{name}")
+    assert lr is not None
+    (limits,) = lr["spec"]["limits"]
+    want = release["spec"]["forProvider"]["values"]["policies"]["limitRange"]
+    assert limits["type"] == "Container"
+    assert limits["default"]["cpu"] == want["default"]["cpu"]
+    assert limits["default"]["memory"] == want["default"]["memory"]
+    assert limits["defaultRequest"] == {
+        **{k: v for k, v in limits["defaultRequest"].items() if k not in ("cpu", "memory")},
+        **want["defaultRequest"],
+    }
+    given = (xr["spec"]["parameters"].get("resources") or {}).get("limitRange") or {}
+    if "defaultCPU" in given:
+        assert limits["default"]["cpu"] == given["defaultCPU"]
+
+
+def test_network_policies_follow_the_isolation_asked_for(rendered: Any) -> None:
+    xr, release, name, _, objects = rendered
+    isolation = xr["spec"]["parameters"].get("isolation") or {}
+    on = isolation.get("networkPolicy", True)
+    workload = _by(objects, "NetworkPolicy", f"vc-work-{name}")
+    assert (workload is not None) == on
+    assert (_by(objects, "NetworkPolicy", f"vc-cp-{name}") is not None) == on
+    if workload is None:
+        return
+    # The chart selects the environment's pods by the label vCluster puts on them.
+    assert workload["spec"]["podSelector"] == {"matchLabels": {"vcluster.loft.sh/managed-by": name}}
+    egress = workload["spec"]["egress"]
+    public = [r for r in egress for t in r.get("to", []) if "ipBlock" in t]
+    assert bool(public) == isolation.get("publicEgress", True)
+    replicated = release["spec"]["forProvider"]["values"]["networking"]["replicateServices"]
+    for mapping in replicated["fromHost"]:
+        host_namespace = mapping["from"].split("/")[0]
+        selector = {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": host_namespace}}
+        }
+        assert any(selector in r.get("to", []) for r in egress), f"no egress to {host_namespace}"
+
+
+def test_the_kubeconfig_names_the_service_the_chart_renders(rendered: Any) -> None:
+    xr, _, name, namespace, objects = rendered
+    service = _by(objects, "Service", name)
+    assert service is not None
+    assert service["metadata"]["namespace"] == namespace
+    https = next(p for p in service["spec"]["ports"] if p["name"] == "https")
+    assert (https["port"], https["targetPort"]) == (443, 8443)
+    # What the vCluster reads: the chart's config Secret holds the values it was given.
+    secret = _by(objects, "Secret", f"vc-config-{name}")
+    assert secret is not None
+    config = yaml.safe_load(base64.b64decode(secret["data"]["config.yaml"]))
+    export = config["exportKubeConfig"]
+    assert export["server"] == f"https://{name}.{namespace}:443"
+    # No other Secret asked for: vCluster writes vc-<name>, which status and the
+    # ProviderConfigs name.
+    assert export["secret"] == {"name": "", "namespace": ""}
+    assert export["additionalSecrets"] == []
+    status = xr.get("status") or {}
+    if "kubeconfigSecret" in status:
+        assert status["kubeconfigSecret"] == f"vc-{name}"
+    assert f"{name}.{namespace}.svc" in config["controlPlane"]["proxy"]["extraSANs"]
+
+
+def test_the_vclusters_own_pods_are_what_the_quota_check_reserves(rendered: Any) -> None:
+    """vcluster.check_limits reserves room for the control plane and CoreDNS: their
+    resources as the chart sets them (the StatefulSet it renders, CoreDNS's in its config)."""
+    _, _, name, _, objects = rendered
+    sts = _by(objects, "StatefulSet", name)
+    assert sts is not None
+    (syncer,) = sts["spec"]["template"]["spec"]["containers"]
+    config = yaml.safe_load(
+        base64.b64decode(_by(objects, "Secret", f"vc-config-{name}")["data"]["config.yaml"])
+    )
+    dns = config["controlPlane"]["coredns"]["deployment"]["resources"]
+    res = syncer["resources"]
+    assert "cpu" not in res["limits"], "the control plane gets the limit range's default CPU"
+    assert (
+        parse(res["requests"]["cpu"]) + parse(dns["requests"]["cpu"]) == vcluster.OWN_CPU_REQUESTS
+    )
+    assert (
+        parse(res["requests"]["memory"]) + parse(dns["requests"]["memory"])
+        == vcluster.OWN_MEMORY_REQUESTS
+    )
+    assert parse(dns["limits"]["cpu"]) == vcluster.OWN_CPU_LIMITS_BESIDES_DEFAULT
+    assert (
+        parse(res["limits"]["memory"]) + parse(dns["limits"]["memory"])
+        == vcluster.OWN_MEMORY_LIMITS
+    )
+
+
+def test_the_virtual_cluster_runs_the_version_asked_for(rendered: Any) -> None:
+    xr, _, name, _, objects = rendered
+    sts = _by(objects, "StatefulSet", name)
+    assert sts is not None
+    init = {c["name"]: c for c in sts["spec"]["template"]["spec"]["initContainers"]}
+    want = xr["spec"]["parameters"].get("kubernetesVersion", "v1.36.0")
+    assert init["kubernetes"]["image"].endswith(f"/loft-sh/kubernetes:{want}")
+    # Pinned, not the chart's version (the chart source's Chart.yaml says 0.0.1).
+    (syncer,) = sts["spec"]["template"]["spec"]["containers"]
+    assert syncer["image"] == "ghcr.io/loft-sh/vcluster-pro:0.36.1"
+
+
+def test_replicated_services_can_be_read_by_the_vcluster(rendered: Any) -> None:
+    _, release, _, _, objects = rendered
+    replicated = release["spec"]["forProvider"]["values"]["networking"]["replicateServices"]
+    role = next((o for o in objects if o["kind"] == "ClusterRole"), None)
+    if not replicated["fromHost"]:
+        return
+    # Services of other namespaces need the chart's ClusterRole (templates/_rbac.tpl).
+    assert role is not None
+    assert any("services" in r["resources"] and "watch" in r["verbs"] for r in role["rules"])
+    recorded = services.recorded(release)
+    assert len(recorded) == len(replicated["fromHost"])
+
+
+def test_the_charts_own_validation_runs(tmp_path: Path) -> None:
+    """helm template is not only a schema check: a `fail` in the templates fails the test."""
+    _, release = _composed(CASES[0].dir)
+    values = release["spec"]["forProvider"]["values"] | {
+        "exportKubeConfig": {"secret": {"name": "other"}, "additionalSecrets": [{"name": "more"}]}
+    }
+    checked, errors = check_helm_values(
+        shared_dir(ROOT),
+        JsonSchemas(),
+        "test",
+        {"spec": {"forProvider": {"chart": {"name": "vcluster"}, "values": values}}},
+    )
+    assert checked
+    assert errors == [], "schema-valid"
+    with pytest.raises(AssertionError, match="cannot be set at the same time"):
+        helm_template("env", "team-a", values, tmp_path)

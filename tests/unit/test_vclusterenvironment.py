@@ -1,0 +1,449 @@
+"""VClusterEnvironment composer, tested from a built context (no protobuf).
+
+What the chart renders from the composed values is in tests/e2e/test_vcluster_chart.py.
+"""
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from function import xrdgen
+from function.blocks.helm import HELM_API
+from function.blocks.kubernetes import KUBERNETES_API
+from function.blocks.usage import usage_name
+from function.context import ComposeError, Desired
+from function.kinds.vclusterenvironment import KIND, addons, argocd, compose, services
+from function.structs import JSON
+from tests.composing import context, status
+
+NAME, NAMESPACE = "payments", "team-payments"
+KEY = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n")
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": f"vc-{NAME}", "namespace": NAMESPACE},
+    "data": {
+        "config": base64.b64encode(b"apiVersion: v1\nkind: Config\n").decode(),
+        "certificate-authority": base64.b64encode(b"ca").decode(),
+        "client-certificate": base64.b64encode(b"cert").decode(),
+        "client-key": KEY.decode(),
+    },
+}
+GITOPS = {"repoURL": "https://git.example.org/payments/deploy.git"}
+DEPLOYED = {
+    "apiVersion": HELM_API,
+    "kind": "Release",
+    "status": {
+        "atProvider": {"state": "deployed"},
+        "conditions": [{"type": "Ready", "status": "True"}],
+    },
+}
+
+
+def composed(
+    params: dict[str, Any] | None = None,
+    *,
+    observed: dict[str, JSON] | None = None,
+    required: dict[str, list[JSON]] | None = None,
+    kubeconfig: bool = False,
+    name: str = NAME,
+    namespace: str = NAMESPACE,
+) -> Desired:
+    found = dict(required or {})
+    if kubeconfig:
+        found[compose.KUBECONFIG] = [KUBECONFIG]
+    ctx = context(
+        KIND,
+        {"environment": "staging"} | (params or {}),
+        name=name,
+        namespace=namespace,
+        observed=observed,
+        required=found,
+    )
+    return KIND.compose(ctx)
+
+
+# ---------------------------------------------------------------- add-ons
+
+
+INSIDE = {addons.HELM_PROVIDER_CONFIG, addons.ISTIO_BASE, addons.ISTIOD}
+
+
+@pytest.mark.parametrize(
+    ("observed", "secret", "want"),
+    [
+        pytest.param({}, False, set(), id="nothing inside the vCluster before vc-<name> exists"),
+        pytest.param({}, True, INSIDE, id="the add-ons once vc-<name> exists"),
+        pytest.param(
+            {addons.ISTIOD: {"apiVersion": HELM_API, "kind": "Release"}},
+            False,
+            INSIDE,
+            id="composed add-ons stay while vc-<name> is briefly missing",
+        ),
+    ],
+)
+def test_add_ons_wait_for_the_kubeconfig_and_stay(
+    observed: dict[str, JSON], secret: bool, want: set[str]
+) -> None:
+    got = composed({"addons": ["istio"]}, observed=observed, kubeconfig=secret).resources
+    assert {k for k in got if k in INSIDE} == want
+    assert compose.VCLUSTER in got, "the vCluster never waits"
+
+
+def test_an_installed_add_on_stays_when_it_leaves_the_list() -> None:
+    observed = {addons.KNATIVE_OPERATOR: DEPLOYED}
+    got = composed({"addons": []}, observed=observed, kubeconfig=True).resources
+    assert {addons.KNATIVE_OPERATOR, addons.KNATIVE_SERVING} <= set(got)
+
+
+def test_add_ons_reach_the_vcluster_through_its_kubeconfig() -> None:
+    got = composed({"addons": ["istio", "knative"]}, kubeconfig=True).resources
+    ref = {"namespace": NAMESPACE, "name": f"vc-{NAME}", "key": "config"}
+    helm_pc, kube_pc = got[addons.HELM_PROVIDER_CONFIG], got[addons.KUBERNETES_PROVIDER_CONFIG]
+    assert (helm_pc["apiVersion"], kube_pc["apiVersion"]) == (HELM_API, KUBERNETES_API)
+    assert helm_pc["spec"]["credentials"]["secretRef"] == ref
+    assert kube_pc["spec"]["credentials"]["secretRef"] == ref
+    for release in (addons.ISTIO_BASE, addons.ISTIOD, addons.KNATIVE_OPERATOR):
+        assert got[release]["spec"]["providerConfigRef"] == {
+            "kind": "ProviderConfig",
+            "name": helm_pc["metadata"]["name"],
+        }
+
+
+@pytest.mark.parametrize(
+    ("operator", "want"),
+    [
+        pytest.param(None, False, id="not before the operator release exists"),
+        pytest.param(
+            {"apiVersion": HELM_API, "kind": "Release"}, False, id="nor while it installs"
+        ),
+        pytest.param(DEPLOYED, True, id="once it is deployed (its CRD exists)"),
+    ],
+)
+def test_knative_serving_waits_for_its_operator(operator: JSON | None, want: bool) -> None:
+    observed = {addons.KNATIVE_OPERATOR: operator} if operator else {}
+    got = composed({"addons": ["knative"]}, observed=observed, kubeconfig=True).resources
+    assert (addons.KNATIVE_SERVING in got) == want
+    if want:
+        serving = got[addons.KNATIVE_SERVING]
+        assert serving["spec"]["readiness"] == {"policy": "DeriveFromObject"}
+        manifest = serving["spec"]["forProvider"]["manifest"]
+        assert (
+            manifest["metadata"]["namespace"]
+            == (
+                got[addons.KNATIVE_NAMESPACE]["spec"]["forProvider"]["manifest"]["metadata"]["name"]
+            )
+        )
+
+
+# ---------------------------------------------------------------- Argo CD
+
+
+def _manifest(got: dict[str, JSON], name: str) -> JSON:
+    manifest: JSON = got[name]["spec"]["forProvider"]["manifest"]
+    return manifest
+
+
+def test_the_cluster_secret_is_assembled_from_the_vclusters_kubeconfig() -> None:
+    got = composed({"gitops": GITOPS}, kubeconfig=True).resources
+    secret = _manifest(got, argocd.CLUSTER_SECRET)
+    assert secret["metadata"]["namespace"] == "argocd"
+    assert secret["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "cluster"}
+    data = secret["stringData"]
+    assert data["server"] == f"https://{NAME}.{NAMESPACE}:443"
+    tls = json.loads(data["config"])["tlsClientConfig"]
+    assert tls == {
+        "caData": KUBECONFIG["data"]["certificate-authority"],
+        "certData": KUBECONFIG["data"]["client-certificate"],
+        "keyData": KEY.decode(),
+    }
+    app = _manifest(got, argocd.APPLICATION)
+    assert app["spec"]["destination"]["server"] == data["server"], "the app targets the vCluster"
+    assert app["spec"]["source"]["repoURL"] == GITOPS["repoURL"]
+    assert "finalizers" not in app["metadata"]
+
+
+def test_registration_waits_for_the_kubeconfig_and_is_then_kept() -> None:
+    assert argocd.CLUSTER_SECRET not in composed({"gitops": GITOPS}).resources
+    first = composed({"gitops": GITOPS}, kubeconfig=True).resources
+    kept = composed({"gitops": GITOPS}, observed=first).resources
+    assert kept[argocd.CLUSTER_SECRET]["spec"] == first[argocd.CLUSTER_SECRET]["spec"]
+    assert argocd.APPLICATION in kept
+
+
+def test_registration_waits_for_every_key_and_says_which() -> None:
+    partial = {**KUBECONFIG, "data": {"config": KUBECONFIG["data"]["config"]}}
+    desired = composed({"gitops": GITOPS}, required={compose.KUBECONFIG: [partial]})
+    assert argocd.CLUSTER_SECRET not in desired.resources
+    (warning,) = desired.warnings
+    assert "client-key" in warning.message
+
+
+def test_environments_of_two_namespaces_do_not_collide_in_argo_cds() -> None:
+    one = _manifest(composed({"gitops": GITOPS}, kubeconfig=True).resources, argocd.APPLICATION)
+    other = _manifest(
+        composed({"gitops": GITOPS}, kubeconfig=True, namespace="team-other").resources,
+        argocd.APPLICATION,
+    )
+    assert one["metadata"]["name"] != other["metadata"]["name"]
+
+
+def test_the_client_key_never_reaches_status_or_results() -> None:
+    desired = composed({"gitops": GITOPS, "addons": ["istio"]}, kubeconfig=True)
+    shown = json.dumps(status(desired)) + "".join(w.message for w in desired.warnings)
+    assert KEY.decode() not in shown
+    assert base64.b64decode(KEY).decode() not in shown
+    assert status(desired)["kubeconfigSecret"] == f"vc-{NAME}"
+
+
+def test_status_reports_sync_and_health_from_argo_cd() -> None:
+    first = composed({"gitops": GITOPS}, kubeconfig=True).resources
+    observed = dict(first)
+    observed[argocd.CLUSTER_SECRET] = first[argocd.CLUSTER_SECRET] | {
+        "status": {"conditions": [{"type": "Ready", "status": "True"}]}
+    }
+    observed[argocd.APPLICATION] = first[argocd.APPLICATION] | {
+        "status": {
+            "atProvider": {
+                "manifest": {
+                    "status": {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}}
+                }
+            }
+        }
+    }
+    got = status(composed({"gitops": GITOPS}, observed=observed, kubeconfig=True))["argocd"]
+    assert (got["registered"], got["sync"], got["health"]) == (True, "Synced", "Healthy")
+
+
+# ---------------------------------------------------------------- deletion order
+
+
+def test_everything_inside_and_argo_cd_go_before_the_vcluster() -> None:
+    observed = {addons.KNATIVE_OPERATOR: DEPLOYED}
+    got = composed(
+        {"gitops": GITOPS, "addons": ["istio", "knative"]}, observed=observed, kubeconfig=True
+    ).resources
+    for by, of in [
+        (addons.ISTIOD, addons.HELM_PROVIDER_CONFIG),
+        (addons.KNATIVE_SERVING, addons.KNATIVE_OPERATOR),
+        (addons.KNATIVE_SERVING, addons.KUBERNETES_PROVIDER_CONFIG),
+        (addons.HELM_PROVIDER_CONFIG, compose.VCLUSTER),
+        (addons.KUBERNETES_PROVIDER_CONFIG, compose.VCLUSTER),
+        (argocd.CLUSTER_SECRET, compose.VCLUSTER),
+        (argocd.APPLICATION, argocd.CLUSTER_SECRET),
+    ]:
+        usage = got[usage_name(by, of)]["spec"]
+        assert usage["by"]["resourceSelector"]["matchLabels"] == {
+            "platform.example.org/composition-resource": by
+        }
+        assert usage["replayDeletion"] is True
+
+
+# ---------------------------------------------------------------- services
+
+
+def _instance(kind: str, name: str, endpoint: str | None) -> JSON:
+    api = services.API_VERSIONS[kind]
+    obj: JSON = {
+        "apiVersion": api,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+    }
+    if endpoint:
+        obj["status"] = {"endpoint": endpoint}
+    return obj
+
+
+def test_services_are_replicated_under_their_connection_host_names() -> None:
+    refs = [
+        {"kind": "PostgreSQLInstance", "name": "orders"},
+        {"kind": "RedisInstance", "name": "cache"},
+    ]
+    required = {
+        "service-postgresqlinstance-orders": [
+            _instance("PostgreSQLInstance", "orders", f"orders-pg-rw.{NAMESPACE}.svc:5432")
+        ],
+        "service-redisinstance-cache": [
+            _instance("RedisInstance", "cache", f"cache-redis.{NAMESPACE}.svc:6379")
+        ],
+    }
+    desired = composed({"services": refs}, required=required)
+    values = desired.resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    assert values["networking"]["replicateServices"]["fromHost"] == [
+        {"from": f"{NAMESPACE}/orders-pg-rw", "to": f"{NAMESPACE}/orders-pg-rw"},
+        {"from": f"{NAMESPACE}/cache-redis", "to": f"{NAMESPACE}/cache-redis"},
+    ]
+    (egress,) = values["policies"]["networkPolicy"]["workload"]["egress"]
+    assert egress["ports"] == [{"port": 5432, "protocol": "TCP"}, {"port": 6379, "protocol": "TCP"}]
+    assert [s["host"] for s in status(desired)["services"]] == [
+        f"orders-pg-rw.{NAMESPACE}.svc",
+        f"cache-redis.{NAMESPACE}.svc",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("required", "error"),
+    [
+        pytest.param({}, None, id="not yet fetched: no error, nothing replicated yet"),
+        pytest.param(
+            {"service-redisinstance-cache": []},
+            "spec.parameters.services[0]: RedisInstance 'cache' does not exist",
+            id="fetched and not found: FATAL naming the field",
+        ),
+    ],
+)
+def test_a_service_that_does_not_exist_is_refused(
+    required: dict[str, list[JSON]], error: str | None
+) -> None:
+    params = {"services": [{"kind": "RedisInstance", "name": "cache"}]}
+    if error is None:
+        desired = composed(params, required=required)
+        assert "services" not in status(desired)
+        return
+    with pytest.raises(ComposeError, match=error.replace("[", r"\[").replace("]", r"\]")):
+        composed(params, required=required)
+
+
+def test_a_replicated_service_stays_while_its_endpoint_is_gone() -> None:
+    params = {"services": [{"kind": "RedisInstance", "name": "cache"}]}
+    up = {
+        "service-redisinstance-cache": [
+            _instance("RedisInstance", "cache", f"cache-redis.{NAMESPACE}.svc:6379")
+        ]
+    }
+    down = {"service-redisinstance-cache": [_instance("RedisInstance", "cache", None)]}
+    first = composed(params, required=up).resources
+    again = composed(params, required=down, observed={compose.VCLUSTER: first[compose.VCLUSTER]})
+    assert again.resources[compose.VCLUSTER] == first[compose.VCLUSTER]
+    never = composed(params, required=down)
+    assert [w.reason for w in never.warnings] == ["WaitingForService"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_bad_input_names_every_field() -> None:
+    problems = KIND.context(
+        xr=context(KIND, {"environment": "dev"}).xr,
+        parameters={
+            "environment": "dev",
+            "resources": {"quota": {"cpu": "10 cores"}},
+            "addons": ["istio", "linkerd"],
+            "gitops": {"repoURL": "not a url"},
+        },
+        settings=context(KIND, {"environment": "dev"}).platform,
+        observed=context(KIND, {"environment": "dev"}).observed,
+        credentials={},
+        required={},
+    )
+    assert isinstance(problems, list)
+    text = "\n".join(problems)
+    assert (
+        "spec.parameters.resources.quota.cpu: must be a Kubernetes quantity such as 4, 500m "
+        'or 8Gi (got "10 cores")' in text
+    )
+    addon = """spec.parameters.addons[1]: must be one of 'istio' or 'knative' (got "linkerd")"""
+    assert addon in text
+    assert "spec.parameters.gitops.repoURL: must be a Git repository URL" in text
+
+
+@pytest.mark.parametrize(
+    ("resources", "messages"),
+    [
+        pytest.param(
+            {"limitRange": {"defaultCPU": "500m", "defaultRequestCPU": "1"}},
+            ["limitRange.defaultRequestCPU: must be at most defaultCPU (got 1 > 500m)"],
+            id="a default request above the default limit (the API server refuses it)",
+        ),
+        pytest.param(
+            {"quota": {"memory": "2Gi", "cpu": "1"}},
+            [
+                "quota.cpu: must leave room for the vCluster's own control plane and DNS and one "
+                "container with the limit range's defaults: at least 1500m (got 1)",
+                "quota.memory: must leave room for the vCluster's own control plane and DNS and "
+                "one container with the limit range's defaults: at least 2389Mi (got 2Gi)",
+            ],
+            id="a quota the vCluster itself and one default container do not fit in",
+        ),
+    ],
+)
+def test_limits_that_cannot_work_are_refused(resources: JSON, messages: list[str]) -> None:
+    with pytest.raises(ComposeError) as e:
+        composed({"resources": resources})
+    for m in messages:
+        assert f"spec.parameters.resources.{m}" in str(e.value)
+
+
+@pytest.mark.parametrize("name", ["1st", "a" * 53, "with.dot"])
+def test_names_the_chart_cannot_use_are_refused(name: str) -> None:
+    with pytest.raises(ComposeError, match="DNS-1035 label"):
+        composed(name=name)
+
+
+def test_same_request_same_desired_state() -> None:
+    params = {"gitops": GITOPS, "addons": ["istio", "knative"]}
+    first = composed(params, kubeconfig=True, observed={addons.KNATIVE_OPERATOR: DEPLOYED})
+    second = composed(params, kubeconfig=True, observed={addons.KNATIVE_OPERATOR: DEPLOYED})
+    assert json.dumps(first.resources, sort_keys=False) == json.dumps(
+        second.resources, sort_keys=False
+    )
+
+
+def test_the_xrd_refuses_removing_an_add_on() -> None:
+    xrd = xrdgen.xrd(KIND.api)
+    schema = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    addons_schema = schema["properties"]["spec"]["properties"]["parameters"]["properties"]["addons"]
+    assert addons_schema["x-kubernetes-list-type"] == "set"
+    (rule,) = addons_schema["x-kubernetes-validations"]
+    assert rule["rule"] == "oldSelf.all(a, a in self)"
+
+
+@pytest.mark.parametrize(
+    ("cpu", "memory", "cpu_limit", "memory_limit"),
+    [
+        ("4", "8Gi", "8", "16Gi"),
+        ("1500m", "2500Mi", "3000m", "5000Mi"),
+        ("1.5", "2.5Gi", "3", "5Gi"),
+        ("2", "3e9", "4", "6e9"),
+    ],
+)
+def test_limits_may_add_up_to_twice_the_requests(
+    cpu: str, memory: str, cpu_limit: str, memory_limit: str
+) -> None:
+    params = {"resources": {"quota": {"cpu": cpu, "memory": memory}}}
+    values = composed(params).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    quota = values["policies"]["resourceQuota"]["quota"]
+    assert (quota["requests.cpu"], quota["limits.cpu"]) == (cpu, cpu_limit)
+    assert (quota["requests.memory"], quota["limits.memory"]) == (memory, memory_limit)
+
+
+@pytest.mark.parametrize(
+    ("environment", "resources", "settings", "want"),
+    [
+        pytest.param("staging", {}, None, ("4", "8Gi", 30), id="no preset: the platform's quota"),
+        pytest.param("dev", {}, None, ("2", "4Gi", 20), id="dev: its preset"),
+        pytest.param(
+            "production",
+            {"quota": {"cpu": "24"}},
+            None,
+            ("24", "32Gi", 100),
+            id="the XR's field wins, the preset fills the rest",
+        ),
+        pytest.param(
+            "dev",
+            {},
+            {"vclusterEnvironment": {"quotaPresets": {"dev": {"memory": "6Gi"}}}},
+            ("4", "6Gi", 30),
+            id="a preset of the platform's own, defaults for what it leaves out",
+        ),
+    ],
+)
+def test_quota_comes_from_the_xr_then_its_environment_then_the_platform(
+    environment: str, resources: JSON, settings: JSON | None, want: tuple[str, str, int]
+) -> None:
+    ctx = context(KIND, {"environment": environment, "resources": resources}, settings=settings)
+    values = KIND.compose(ctx).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    quota = values["policies"]["resourceQuota"]["quota"]
+    assert (quota["requests.cpu"], quota["requests.memory"], quota["count/pods"]) == want
