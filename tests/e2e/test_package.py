@@ -218,12 +218,12 @@ def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -
     # The CLI streams the examples into one file of their own layer.
     examples = next(la for la in xpkg.layers if ".up/examples.yaml" in xpkg.layer_files(la))
     packed_xrs = sorted(
-        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
         for d in yaml.safe_load_all(xpkg.read(examples, ".up/examples.yaml"))
         if d
     )
     wanted = sorted(
-        (d["kind"], d["metadata"]["namespace"], d["metadata"]["name"])
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
         for c in CASES
         if not c.expects_error
         for d in load_yaml_docs(c.xr)
