@@ -6,7 +6,7 @@
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
-#   make test             ruff + mypy + pytest (unit, integration and the render e2e)
+#   make test             ruff + mypy + pytest (unit, integration and the render e2e; builds the packages first)
 #   make e2e              the control-plane e2e: etcd, kube-apiserver, Crossplane core and the
 #                         function on loopback (tests/controlplane; builds them with e2e-tools)
 #   make e2e-tools        build etcd, kube-apiserver and kube-controller-manager into .tools/bin
@@ -18,6 +18,7 @@
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
+#   make package          build the runtime image and both xpkgs into build/package (root, no Docker)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -67,6 +68,10 @@ CUE := $(TOOLS_BIN)/cue
 KUSTOMIZE_VERSION := v5.8.0
 KUSTOMIZE := $(TOOLS_BIN)/kustomize
 export HELM CUE KUSTOMIZE
+# crane assembles the runtime image (make package) from layer tarballs, without Docker.
+CRANE_VERSION := v0.22.1
+CRANE := $(TOOLS_BIN)/crane
+export CRANE
 # Backstage's own validators and templating (npm), pinned by tests/frontdoors/package-lock.json.
 FRONTDOORS_JS := $(ROOT)/tests/frontdoors
 FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
@@ -108,13 +113,13 @@ RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
 	e2e-render bench bench-metrics fuzz xrds generate bench-tools bench-compare bench-scale soak \
-	postgresql \
+	postgresql package \
 	update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,21p' $(ROOT)/Makefile
+	@sed -n '3,22p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -162,6 +167,7 @@ tools:
 	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
 	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+	@$(call install_tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
 
 node-deps: $(FRONTDOORS_JS_STAMP)
 
@@ -208,8 +214,9 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
-# The control-plane e2e (tests/controlplane) is `make e2e`, its own CI step.
-pytest: tools venv deps postgresql node-deps
+# The control-plane e2e (tests/controlplane) is `make e2e`, its own CI step;
+# tests/e2e/test_package.py inspects and runs what `make package` built.
+pytest: tools venv deps postgresql node-deps package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests --ignore=tests/controlplane
 
 # PostgreSQL server binaries for the Vault integration tests (apt when missing).
@@ -229,8 +236,14 @@ e2e: tools e2e-tools venv deps
 
 # Only the render e2e (tests/e2e: every example through `crossplane composition render`);
 # `make test` runs it too.
-e2e-render: tools venv deps
+e2e-render: tools venv deps package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
+
+# The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.
+PACKAGE_OUT := $(ROOT)/build/package
+export PACKAGE_OUT
+package: tools
+	$(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
 
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv

@@ -6,6 +6,7 @@ into enum, drops what structural schemas reject (titles, additionalProperties
 false), and adds each model's cross-field Rules as x-kubernetes-validations.
 """
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
@@ -58,6 +59,16 @@ def _convert(node: Any, defs: dict[str, Schema]) -> Any:
             out[key] = _without_nulls(value)
         elif key == "enum":
             out[key] = value
+        elif key == "propertyNames":
+            # Structural schemas have no propertyNames (a CRD drops it): the allowed map
+            # keys as a CEL rule instead.
+            keys = value.get("enum") or []
+            out.setdefault("x-kubernetes-validations", []).append(
+                {
+                    "rule": f"self.all(k, k in {json.dumps(keys)})",
+                    "message": f"keys must be one of: {', '.join(keys)}",
+                }
+            )
         else:
             out[key] = _convert(value, defs)
     if "properties" in out:

@@ -265,8 +265,14 @@ def validate_outputs(
         project_dirs: list[Path] = []
         if include_project_files:
             project_dirs = _yaml_dirs(root / "compositions", root / "xrds")
-            # Install manifests (Crossplane's RBAC) are core kinds: checked one by one.
-            extra_resources = [*sorted((root / "install").glob("*.yaml")), *extra_resources]
+            # Install manifests: Crossplane's RBAC (core kinds, checked one by one), the
+            # packages and their runtime config; not the kustomization that lists them.
+            manifests = [
+                p
+                for p in sorted((root / "install").glob("*.yaml"))
+                if p.name != "kustomization.yaml"
+            ]
+            extra_resources = [*manifests, *extra_resources]
         for extra in extra_resources:
             collect.add(str(extra), load_yaml_docs(extra))
 

@@ -340,7 +340,11 @@ def test_install_manifest_lists_every_expiring_kind_and_binds_only_delete() -> N
             "verbs": ["delete"],
         }
     ]
-    runtime = yaml.safe_load((ROOT / "install/function-runtime.yaml").read_text())
+    runtime = next(
+        d
+        for d in yaml.safe_load_all((ROOT / "install/packages.yaml").read_text())
+        if d["kind"] == "DeploymentRuntimeConfig"
+    )
     account = runtime["spec"]["serviceAccountTemplate"]["metadata"]["name"]
     (subject,) = docs["ClusterRoleBinding"]["subjects"]
     assert (subject["name"], subject["namespace"]) == (account, "crossplane-system")

@@ -82,7 +82,7 @@ def test_no_metrics_server_without_the_flag(tmp_path_factory: pytest.TempPathFac
 def test_metrics_port_from_the_environment(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # How install/function-runtime.yaml sets it: METRICS_PORT in the container's environment.
+    # How install/packages.yaml sets it: METRICS_PORT in the container's environment.
     port = free_port()
     monkeypatch.setenv("METRICS_PORT", str(port))
     with server(tmp_path_factory) as running:

