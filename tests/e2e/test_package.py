@@ -39,6 +39,7 @@ from harness import image, render, validate
 from harness.cases import JSON, find_cases, load_yaml_docs
 from harness.paths import ROOT, Tools, go_tool, shared_dir
 from harness.server import FunctionServer
+from harness.validate import RENDER_PSEUDO_GROUPS
 
 CASES = find_cases(ROOT)
 CROSSPLANE_GROUPS = {
@@ -233,7 +234,9 @@ def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -
 
 def _managed(group: str) -> bool:
     """A provider's API group: a Crossplane provider's, or the upjet families'."""
-    provider = group.endswith(".crossplane.io") and group not in CROSSPLANE_GROUPS
+    # render.crossplane.io: the CLI's own pseudo-objects in a render's output, never applied.
+    crossplane = (*CROSSPLANE_GROUPS, *RENDER_PSEUDO_GROUPS)
+    provider = group.endswith(".crossplane.io") and group not in crossplane
     return provider or group.endswith(".upbound.io")
 
 

@@ -74,7 +74,8 @@ def listening_ports(pid: int) -> set[int]:
 
 
 def test_no_metrics_server_without_the_flag(tmp_path_factory: pytest.TempPathFactory) -> None:
-    with server(tmp_path_factory) as running:
+    # One worker: with several, the gRPC port is the workers' and this process listens on none.
+    with server(tmp_path_factory, "--workers", "1") as running:
         assert running.pid is not None
         assert listening_ports(running.pid) == {running.port}
 

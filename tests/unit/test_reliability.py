@@ -617,5 +617,6 @@ def test_a_missing_certs_dir_is_a_usage_error_not_a_traceback(tmp_path: Any) -> 
         check=False,
     )
     assert proc.returncode == 2
-    assert b"cannot read the mTLS certs" in proc.stderr
+    assert b"--tls-server-certs-dir" in proc.stderr
+    assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
     assert b"Traceback" not in proc.stderr

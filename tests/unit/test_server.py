@@ -194,8 +194,16 @@ def outcome(f: Future[Any]) -> str:
 
 def test_sigterm_lets_the_calls_in_flight_finish(tmp_path: Path, silent_vault: SilentVault) -> None:
     with started(tmp_path, "--workers", "1") as server:
-        calls = send(server.target, [vault_request(silent_vault, 1) for _ in range(32)])
-        silent_vault.wait_for_connections(1)  # a Vault step is waiting: calls are in flight
+        calls = send(server.target, [vault_request(silent_vault, 3) for _ in range(32)])
+        # Every call has reached the server before SIGTERM (one not yet received would be
+        # refused, rightly): as many as may are waiting on the silent Vault, in flight,
+        # and the rest were answered at once (VaultBusy).
+        silent_vault.wait_for_connections(MAX_CONCURRENT_SYNCS)
+        deadline = time.monotonic() + 30
+        while sum(f.done() for f in calls) < len(calls) - MAX_CONCURRENT_SYNCS:
+            assert time.monotonic() < deadline, "the calls did not reach the server"
+            time.sleep(0.01)
+        assert not all(f.done() for f in calls), "no call was in flight at SIGTERM"
         assert server.process is not None
         server.process.popen.send_signal(signal.SIGTERM)
         assert [outcome(f) for f in calls] == ["OK"] * 32
