@@ -87,6 +87,9 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
+# The lastTransitionTime the simulated providers stamp on conditions that have none.
+PROVIDER_TIME = "2024-01-01T00:00:00Z"
+
 class PKI:
     """One CA and the certificates signed by it, in a directory (openssl)."""
 
@@ -505,9 +508,21 @@ class ControlPlane:
         return [dict(i.to_dict()) for i in res.get(namespace=namespace).items]
 
     def patch_status(self, doc: JSON, status: JSON) -> None:
-        """Merge-patch status through the status subresource, as a provider writes it."""
+        """Merge-patch status through the status subresource, as a provider writes it.
+
+        A provider stamps every condition with its lastTransitionTime (most CRDs require
+        it); an example's observed status may leave it out, as the render does not care.
+        """
         res = self.resource(doc["apiVersion"], doc["kind"])
         meta = doc["metadata"]
+        conditions = status.get("conditions")
+        if isinstance(conditions, list):
+            status = status | {
+                "conditions": [
+                    {"lastTransitionTime": PROVIDER_TIME} | c if isinstance(c, dict) else c
+                    for c in conditions
+                ]
+            }
         res.status.patch(
             body={"status": status},
             name=meta["name"],

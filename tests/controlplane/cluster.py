@@ -161,6 +161,13 @@ def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSO
     for doc in case.optional_docs("required.yaml"):
         if doc["metadata"].get("namespace") == original:
             doc["metadata"]["namespace"] = ns
+        elif doc["metadata"].get("namespace"):  # another namespace's object (a clone's source)
+            other = doc["metadata"]["namespace"]
+            plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+        # What the API server assigns (a required XR's uid, as a render sees it) cannot be applied.
+        doc["metadata"] = {
+            k: v for k, v in doc["metadata"].items() if k not in ("uid", "resourceVersion")
+        }
         plane.apply(doc)
     return plane.create(xr_doc(case)) if create else plane.apply(xr_doc(case))
 

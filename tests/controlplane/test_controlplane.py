@@ -10,6 +10,7 @@ status observed.yaml gives them, as a provider would.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -22,16 +23,34 @@ from kubernetes.client.exceptions import ApiException
 
 from function.catalogue import CATALOGUE
 from function.model import Rule
+from function.structs import api_group
 from function.validation import parse_parameters
 from harness import requests
-from harness.cases import Case, find_cases
+from harness.cases import Case, find_cases, load_yaml_docs
 from harness.controlplane import ControlPlane
 from harness.paths import ROOT
 from harness.render import expected_error_lines
+from harness.validate import RENDER_PSEUDO_GROUPS
 from tests.controlplane import cluster
 
 XRD_API = "apiextensions.crossplane.io/v2"
-CASES = find_cases(ROOT)
+# Each case is isolated in a namespace of its own; a cluster-scoped kind's examples share
+# one XR name and compose into fixed namespaces, so they would collide here. They are
+# rendered and validated by the render e2e; bringing them here needs per-case names.
+CLUSTER_SCOPED = {k.api.kind.lower() for k in CATALOGUE if k.api.scope == "Cluster"}
+# Cases whose required resources live in another namespace (a sandbox clone's source) do
+# not fit the one-namespace-per-case isolation either (not yet brought here).
+
+
+def _elsewhere(case: Case) -> bool:
+    own = cluster.xr_doc_namespace(case)
+    spaces = {d["metadata"].get("namespace") for d in case.optional_docs("required.yaml")}
+    source = (load_yaml_docs(case.xr)[0]["spec"]["parameters"].get("cloneFrom") or {})
+    spaces.add(source.get("namespace"))
+    return bool(spaces - {own, None})
+
+
+CASES = [c for c in find_cases(ROOT) if c.kind not in CLUSTER_SCOPED and not _elsewhere(c)]
 COMPOSING = [c for c in CASES if not c.expects_error]
 # Bad at creation: the XRD's validation must refuse them (transition rules need an old
 # object: the cases with an observed.yaml).
@@ -156,6 +175,8 @@ def test_composed_objects_owned_by_xr(
         expected = {
             (d["metadata"].get("annotations") or {}).get(cluster.RESOURCE_NAME)
             for d in case.optional_docs("expected.yaml")[1:]
+            # The CLI's own render.crossplane.io results are not composed objects.
+            if api_group(str(d.get("apiVersion", ""))) not in RENDER_PSEUDO_GROUPS
         }
         assert _without_hash(objs) == _without_hash(expected)
 
@@ -214,7 +235,8 @@ def test_bad_xr_refused_at_admission(case: Case, plane: ControlPlane) -> None:
     refused = cluster.refusal(lambda: cluster.create_case(plane, case, create=True))
     if refused is not None:
         assert refused.status == 422, refused
-        body = str(refused.body)
+        # The Status's own message: its JSON escapes <, > and & (\u003c ...).
+        body = str(json.loads(refused.body).get("message", ""))
         for rule in broken:
             assert rule.message in body, f"rule {rule.field}: {rule.message!r} not in {body}"
         return
@@ -228,9 +250,12 @@ def test_bad_xr_refused_at_admission(case: Case, plane: ControlPlane) -> None:
     )
     message = cluster.condition(xr, "Synced").get("message", "")
     # The render's message names the example's namespace; here the case has its own.
-    original = f"{cluster.xr_doc_namespace(case)}/"
+    original, own = cluster.xr_doc_namespace(case), cluster.namespace(case)
     lines = [
-        ln.replace(original, f"{cluster.namespace(case)}/") for ln in expected_error_lines(case)
+        ln.replace(f"{original}/", f"{own}/")
+        .replace(f"'{original}'", f"'{own}'")
+        .replace(f"namespace {original} ", f"namespace {own} ")
+        for ln in expected_error_lines(case)
     ]
     missing = [ln for ln in lines if ln not in message]
     assert not missing, f"Synced message {message!r} lacks {missing}"
