@@ -10,7 +10,6 @@ import base64
 import io
 import json
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +26,6 @@ from function.quantity import CORES_MAX, parse
 from function.runner import FunctionRunner, run
 from function.validation import PROBLEMS_MAX
 from function.vault.client import redact
-from harness.process import free_port
 from harness.requests import desired, observed_secret, request, status, xr
 from harness.server import FunctionServer
 from tests.composing import NoDeadline
@@ -599,24 +597,3 @@ def test_over_grpc_bad_input_is_never_an_rpc_error(
         rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(request(composite), timeout=10)
     assert [r for r, _ in fatal(rsp)] == ["InvalidComposite"], reason
     assert "Traceback" not in server.log_tail(200)
-
-
-def test_a_missing_certs_dir_is_a_usage_error_not_a_traceback(tmp_path: Any) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "function",
-            "--address",
-            f"127.0.0.1:{free_port()}",
-            "--tls-server-certs-dir",
-            str(tmp_path / "missing"),
-        ],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert proc.returncode == 2
-    assert b"--tls-server-certs-dir" in proc.stderr
-    assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
-    assert b"Traceback" not in proc.stderr

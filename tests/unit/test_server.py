@@ -277,7 +277,19 @@ def test_workers_leave_when_the_supervisor_is_killed(tmp_path: Path) -> None:
             time.sleep(0.05)
 
 
-def test_a_certs_dir_without_the_certs_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+# A certs dir Crossplane did not fill: (dir under tmp_path, reason).
+UNUSABLE_CERTS_DIRS = [
+    ("missing", "the dir does not exist"),
+    ("", "the dir exists without the certs"),
+]
+
+
+@pytest.mark.parametrize(
+    ("folder", "reason"), UNUSABLE_CERTS_DIRS, ids=[r for _, r in UNUSABLE_CERTS_DIRS]
+)
+def test_unusable_certs_dir_is_a_usage_error_not_a_traceback(
+    tmp_path: Path, folder: str, reason: str
+) -> None:
     proc = subprocess.run(
         [
             sys.executable,
@@ -286,13 +298,14 @@ def test_a_certs_dir_without_the_certs_is_a_usage_error_not_a_traceback(tmp_path
             "--address",
             f"127.0.0.1:{free_port()}",
             "--tls-server-certs-dir",
-            str(tmp_path),
+            str(tmp_path / folder),
         ],
         capture_output=True,
         timeout=30,
         check=False,
     )
-    assert proc.returncode == 2
+    assert proc.returncode == 2, reason
+    assert b"--tls-server-certs-dir" in proc.stderr
     assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
     assert b"Traceback" not in proc.stderr
 
