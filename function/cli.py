@@ -5,7 +5,7 @@ from typing import Any
 import click
 from crossplane.function import cli as sdkcli
 
-from function import logs, metrics, server
+from function import answers, logs, metrics, server
 
 
 @click.command()
@@ -25,6 +25,15 @@ from function import logs, metrics, server
     help="Seconds that calls in flight at SIGTERM may take to finish before they are cancelled.",
 )
 @click.option(
+    "--response-cache-mib",
+    type=click.FloatRange(min=0),
+    default=answers.DEFAULT_BUDGET_MIB,
+    show_default=True,
+    envvar="RESPONSE_CACHE_MIB",
+    help="Memory per server process for answers kept for identical requests (a reconcile "
+    "that observed no change); answers that read the clock or Vault are never kept. 0: off.",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
     default=None,
@@ -42,6 +51,7 @@ def main(
     max_send_message_size: int | None,
     workers: int | None,
     shutdown_grace_period: float,
+    response_cache_mib: float,
 ) -> None:
     """Serve the platform composition function over gRPC."""
     if not insecure and not tls_certs_dir:
@@ -72,6 +82,7 @@ def main(
         options=options,
         workers=workers or server.usable_cpus(),
         grace_seconds=shutdown_grace_period,
+        remembered_mib=response_cache_mib,
     )
     try:
         server.serve(config)

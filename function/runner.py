@@ -14,8 +14,9 @@ import grpc
 from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf.message import DecodeError
 
-from function import logs, metrics
+from function import answers, logs, metrics
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
 from function.expiry import kubeapi, lifetime, reaper
@@ -43,22 +44,49 @@ _STATUS = {
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
-    def __init__(self) -> None:
+    def __init__(self, remembered: answers.Answers | None = None) -> None:
         self.log = logging.get_logger()
+        self.remembered = remembered or answers.Answers(0)
 
     def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
+        """One call as messages (v1beta1 and in-process callers); never remembered."""
+        rsp, _ = self._compose(req, context)
+        return rsp
+
+    def answer(self, data: bytes, context: grpc.ServicerContext) -> bytes:
+        """One v1 call as the server receives it, serialized: a remembered answer to an
+        equal request comes back as it was kept (function/answers.py)."""
+        started = time.perf_counter()
+        try:
+            req = fnv1.RunFunctionRequest.FromString(data)
+        except DecodeError:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
+        request_key = answers.key(req)
+        remembered = self.remembered.get(request_key)
+        if remembered is not None:
+            metrics.observe_serialized(req, remembered, time.perf_counter() - started)
+            return remembered
+        rsp, volatile = self._compose(req, context)
+        out: bytes = rsp.SerializeToString(deterministic=True)
+        if not volatile:
+            self.remembered.put(request_key, out)
+        return out
+
+    def _compose(
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
+    ) -> tuple[fnv1.RunFunctionResponse, bool]:
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
         started = time.perf_counter()
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
-        rsp = run(req, self.log, deadline)
+        rsp, volatile = answers.run_tracked(lambda: run(req, self.log, deadline))
         # The metrics hook (function/metrics.py; a no-op unless --metrics-port is set).
         metrics.observe(req, rsp, time.perf_counter() - started)
-        return rsp
+        return rsp, volatile
 
 
 # A result's or condition's message is never longer than this (values in it are cut
@@ -126,6 +154,7 @@ def run(
     try:
         return _run(req, log, deadline)
     except Exception as e:
+        answers.mark_volatile()  # a bug's answer is not kept: every call logs it
         xr = Composite.from_object(to_dict(req.observed.composite.resource))
         what = cut(xr.kind) or "the request"
         if log is not None:
@@ -229,6 +258,7 @@ def _sync_vault(
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:
         return None
+    answers.mark_volatile()  # Vault's state is outside the request, and every call applies it
     outcome = vaultsync.sync(
         ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
     )

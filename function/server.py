@@ -34,16 +34,17 @@ from typing import Any, NoReturn
 
 import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function import answers
 from function.runner import FunctionRunner
 
 # Threads per process. Composing holds the GIL, so more threads only help calls
 # that wait on the network (Vault); these are enough that such calls never keep
 # the others waiting for a thread.
 THREADS_PER_WORKER = 16
+V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ class ServeConfig:
     options: Sequence[tuple[str, Any]]
     workers: int = 1
     grace_seconds: float = 25.0
+    remembered_mib: float = answers.DEFAULT_BUDGET_MIB  # 0: every call composes
 
 
 def usable_cpus() -> int:
@@ -124,9 +126,14 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
     options = [*config.options, ("grpc.so_reuseport", 1 if reuse_port else 0)]
     server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
-    runner = FunctionRunner()
-    # The generated registration functions have no annotations.
-    grpcv1.add_FunctionRunnerServiceServicer_to_server(runner, server)  # type: ignore[no-untyped-call]
+    runner = FunctionRunner(answers.Answers(config.remembered_mib))
+    # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a remembered
+    # answer is sent as it was kept, never parsed (function/answers.py).
+    v1 = grpc.unary_unary_rpc_method_handler(runner.answer)
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(V1_SERVICE, {"RunFunction": v1}),)
+    )
+    # The generated registration function has no annotations.
     grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(  # type: ignore[no-untyped-call]
         _BetaRunner(runner), server
     )

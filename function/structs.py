@@ -16,11 +16,11 @@ objects, so nothing is shared between calls or threads.
 
 import json
 import pickle
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from google.protobuf import struct_pb2
+
+from function.lru import ByteLRU
 
 JSON = dict[str, Any]
 
@@ -29,39 +29,8 @@ JSON = dict[str, Any]
 CACHE_BYTES = 8 * 1024 * 1024
 _MAX_ENTRY_BYTES = 64 * 1024
 
-
-class ContentCache:
-    """A thread-safe LRU from bytes or str to bytes, bounded by the total size of both."""
-
-    def __init__(self, budget: int) -> None:
-        self.budget = budget
-        self.size = 0
-        self._entries: OrderedDict[bytes | str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: bytes | str) -> bytes | None:
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: bytes | str, value: bytes) -> None:
-        cost = len(key) + len(value)
-        if cost > min(_MAX_ENTRY_BYTES, self.budget):
-            return
-        with self._lock:
-            if key in self._entries:
-                return
-            self._entries[key] = value
-            self.size += cost
-            while self.size > self.budget:
-                old_key, old = self._entries.popitem(last=False)
-                self.size -= len(old_key) + len(old)
-
-
-_DICTS = ContentCache(CACHE_BYTES // 2)  # serialized Struct -> pickled dict
-_STRUCTS = ContentCache(CACHE_BYTES // 2)  # JSON text of a dict -> serialized Struct
+_DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> pickled dict
+_STRUCTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # JSON text of a dict -> serialized Struct
 
 
 def _value(v: struct_pb2.Value) -> Any:

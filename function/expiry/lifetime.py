@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from crossplane.function import resource
 
+from function import answers
 from function.context import ComposeError, Composite
 from function.expiry.model import DURATION_PATTERN
 
@@ -20,9 +21,16 @@ _UNITS = {"h": 3600, "m": 60, "s": 1}
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def now() -> datetime:
+def clock() -> datetime:
     """The current time (tests replace it)."""
     return datetime.now(UTC)
+
+
+def now() -> datetime:
+    """The current time, for an answer that depends on it: such an answer is not
+    remembered for the next identical request (function/answers.py)."""
+    answers.mark_volatile()
+    return clock()
 
 
 def seconds(duration: str) -> int:

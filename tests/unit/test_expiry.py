@@ -72,11 +72,11 @@ def test_durations(duration: str, expected: int) -> None:
 def test_a_preview_gets_the_platform_default_lifetime_expires_at_and_expired(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lifetime, "now", lambda: BEFORE)
+    monkeypatch.setattr(lifetime, "clock", lambda: BEFORE)
     before = KIND.compose(preview_ctx())
     assert status(before)["expiresAt"] == EXPIRES
     assert conditions(before)["Expired"] == ("False", "WithinLifetime")
-    monkeypatch.setattr(lifetime, "now", lambda: AFTER)
+    monkeypatch.setattr(lifetime, "clock", lambda: AFTER)
     after = KIND.compose(preview_ctx())
     assert status(after)["expiresAt"] == EXPIRES
     assert conditions(after)["Expired"] == ("True", "LifetimeElapsed")
@@ -87,7 +87,7 @@ def test_a_preview_gets_the_platform_default_lifetime_expires_at_and_expired(
 def test_ttl_parameter_and_the_seeds_annotation_and_the_input_default(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(lifetime, "now", lambda: BEFORE)
+    monkeypatch.setattr(lifetime, "clock", lambda: BEFORE)
     got = KIND.compose(preview_ctx(params={"ttl": "24h"}))
     assert status(got)["expiresAt"] == "2026-01-06T10:00:00Z"
     got = KIND.compose(preview_ctx(annotations={"ttl": "48h"}))

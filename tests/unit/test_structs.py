@@ -1,6 +1,7 @@
 """Struct conversion keeps integers integers and round-trips."""
 
-from function.structs import ContentCache, merge_into, to_dict, to_struct
+from function.lru import ByteLRU
+from function.structs import merge_into, to_dict, to_struct
 
 
 def test_round_trip_keeps_types() -> None:
@@ -38,7 +39,7 @@ def test_merge_into_sets_top_level_keys_like_update() -> None:
 
 
 def test_the_cache_stays_within_its_byte_budget() -> None:
-    cache = ContentCache(budget=1000)
+    cache = ByteLRU(budget=1000)
     for i in range(100):
         cache.put(f"key-{i:03d}", b"x" * 50)
     assert cache.size <= 1000

@@ -1,0 +1,45 @@
+"""A thread-safe LRU from bytes (or str) to bytes, bounded by the total size of its entries.
+
+The one cache mechanism: the Struct conversions (function/structs.py) and the remembered
+answers (function/answers.py) each hold one.
+"""
+
+import threading
+from collections import OrderedDict
+
+
+class ByteLRU:
+    """Least recently used entries go first once keys and values together pass `budget` bytes;
+    an entry larger than `max_entry` is never kept (it is computed, just not remembered)."""
+
+    def __init__(self, budget: int, max_entry: int | None = None) -> None:
+        self.budget = budget
+        self.max_entry = budget if max_entry is None else min(max_entry, budget)
+        self.size = 0
+        self.hits = 0
+        self._entries: OrderedDict[bytes | str, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: bytes | str) -> bytes | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return value
+
+    def put(self, key: bytes | str, value: bytes) -> None:
+        cost = len(key) + len(value)
+        if cost > self.max_entry:
+            return
+        with self._lock:
+            if key in self._entries:
+                return
+            self._entries[key] = value
+            self.size += cost
+            while self.size > self.budget:
+                old_key, old = self._entries.popitem(last=False)
+                self.size -= len(old_key) + len(old)

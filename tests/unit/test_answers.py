@@ -1,0 +1,174 @@
+"""Remembered answers (function/answers.py): equal requests, equal bytes; nothing volatile kept."""
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc
+import pytest
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+
+from function import answers
+from function.expiry import lifetime
+from function.kinds.redis import compose as redis_compose
+from function.runner import FunctionRunner, run
+from harness.cases import find_cases
+from harness.paths import ROOT
+from harness.requests import answered_case_request, case_request, request, xr
+from harness.server import FunctionServer
+
+REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
+VALID_CASES = [c for c in find_cases(ROOT) if not c.expects_error]
+
+
+class NoDeadline:
+    def time_remaining(self) -> None:
+        return None
+
+    def abort(self, code: grpc.StatusCode, details: str) -> None:
+        raise AssertionError(f"aborted: {code} {details}")
+
+
+def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> bytes:
+    return runner.answer(req.SerializeToString(), NoDeadline())  # type: ignore[arg-type]
+
+
+def case(case_id: str) -> fnv1.RunFunctionRequest:
+    return case_request(next(c for c in VALID_CASES if c.id == case_id))
+
+
+def test_the_key_is_the_same_whatever_order_the_maps_were_written_in() -> None:
+    names = ["alpha", "bravo", "charlie", "delta"]
+    one, other = fnv1.RunFunctionRequest(), fnv1.RunFunctionRequest()
+    for name in names:
+        one.observed.resources[name].resource.update({"kind": name, "a": 1, "b": 2})
+    for name in reversed(names):
+        other.observed.resources[name].resource.update({"b": 2, "kind": name, "a": 1})
+    # Written as they were built the bytes differ (Crossplane's, in Go, differ every call) ...
+    assert one.SerializeToString() != other.SerializeToString()
+    # ... and the key does not.
+    assert answers.key(one) == answers.key(other)
+    other.observed.resources["delta"].resource["a"] = 3
+    assert answers.key(one) != answers.key(other)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[str, str]]:
+    """The real server with answers remembered (the default) and with them off."""
+    with (
+        FunctionServer(python=sys.executable, startup_timeout=20) as remembering,
+        FunctionServer(
+            python=sys.executable, startup_timeout=20, args=["--response-cache-mib", "0"]
+        ) as composing,
+    ):
+        yield remembering.target, composing.target
+
+
+def test_every_example_answers_the_same_bytes_remembered_or_composed(
+    servers: tuple[str, str],
+) -> None:
+    remembering, composing = (grpc.insecure_channel(t) for t in servers)
+    try:
+        raw = [
+            channel.unary_unary(
+                "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+                request_serializer=None,
+                response_deserializer=None,
+            )
+            for channel in (remembering, composing)
+        ]
+        for c in VALID_CASES:
+            data = answered_case_request(c, run).SerializeToString()
+            first, second = raw[0](data, timeout=30), raw[0](data, timeout=30)
+            composed = raw[1](data, timeout=30)
+            assert first == second == composed, c.id
+    finally:
+        remembering.close()
+        composing.close()
+
+
+def test_bytes_that_are_not_a_request_are_refused_as_invalid_not_unknown(
+    servers: tuple[str, str],
+) -> None:
+    with grpc.insecure_channel(servers[0]) as channel:
+        raw = channel.unary_unary(
+            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            raw(b"\xff\xff\xff", timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize(
+    ("case_id", "kept", "reason"),
+    [
+        ("redisinstance/dev", True, "composing reads only the request"),
+        ("redisinstance/ready", True, "observed resources are part of the request"),
+        ("postgresqlinstance/preview", False, "the Expired condition reads the clock"),
+        ("postgresqlinstance/vault-unreachable", False, "Vault is called on every request"),
+        ("kubernetescluster/dev-cluster", False, "the Vault step runs (waiting for the cluster)"),
+    ],
+)
+def test_what_is_remembered(case_id: str, kept: bool, reason: str) -> None:
+    runner = FunctionRunner(answers.Answers())
+    first = call(runner, case(case_id))
+    second = call(runner, case(case_id))
+    assert (len(runner.remembered.entries), runner.remembered.entries.hits) == (
+        (1, 1) if kept else (0, 0)
+    ), reason
+    assert first == second, case_id
+
+
+def test_a_clock_dependent_answer_follows_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = FunctionRunner(answers.Answers())
+    req = case("postgresqlinstance/preview")
+
+    def expired(at: datetime) -> str:
+        monkeypatch.setattr(lifetime, "clock", lambda: at)
+        rsp = fnv1.RunFunctionResponse.FromString(call(runner, req))
+        return next(fnv1.Status.Name(c.status) for c in rsp.conditions if c.type == "Expired")
+
+    assert expired(datetime(2000, 1, 1, tzinfo=UTC)) == "STATUS_CONDITION_FALSE"
+    assert expired(datetime(2999, 1, 1, tzinfo=UTC)) == "STATUS_CONDITION_TRUE"
+
+
+def test_an_internal_error_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*_: Any, **__: Any) -> str:
+        raise RuntimeError("a bug")
+
+    runner = FunctionRunner(answers.Answers())
+    req = request(xr(*REDIS, {"environment": "dev"}))
+    monkeypatch.setattr(redis_compose, "stable_password", boom)
+    failed = fnv1.RunFunctionResponse.FromString(call(runner, req))
+    assert [r.reason for r in failed.results] == ["InternalError"]
+    monkeypatch.undo()
+    # The next call composes again (the bug fixed, say by a retry that now succeeds).
+    fixed = fnv1.RunFunctionResponse.FromString(call(runner, req))
+    assert not fixed.results
+    assert sorted(fixed.desired.resources) == ["connection-secret", "release"]
+
+
+def test_one_xrs_answer_is_never_served_for_anothers() -> None:
+    runner = FunctionRunner(answers.Answers())
+    team_a = request(xr(*REDIS, {"environment": "dev"}, namespace="team-a"))
+    team_b = request(xr(*REDIS, {"environment": "dev"}, namespace="team-b"))
+    a, b = call(runner, team_a), call(runner, team_b)
+    assert a != b
+    assert (call(runner, team_a), call(runner, team_b)) == (a, b)
+    assert len(runner.remembered.entries) == 2
+
+
+def test_the_memory_is_bounded_and_zero_turns_it_off() -> None:
+    budget = 16 * 1024  # about ten answers; one may take an eighth of it
+    tiny = FunctionRunner(answers.Answers(budget_mib=budget / 1024 / 1024))
+    for n in range(20):
+        call(tiny, request(xr(*REDIS, {"environment": "dev"}, name=f"app-{n}")))
+    assert 0 < tiny.remembered.entries.size <= budget
+    assert len(tiny.remembered.entries) < 20  # the oldest went first
+    off = FunctionRunner(answers.Answers(0))
+    req = request(xr(*REDIS, {"environment": "dev"}))
+    assert call(off, req) == call(off, req)
+    assert (len(off.remembered.entries), off.remembered.entries.hits) == (0, 0)
