@@ -1,15 +1,68 @@
 """Command line: the SDK's standard flags plus the server's own, served by function/server.py."""
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
-from crossplane.function import cli as sdkcli
 
-from function import answers, logs, metrics, server
+from function import answers, logs, server
+from function.runner import Observe
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def standard_options(command: F) -> F:
+    """The SDK's standard flags, as crossplane.function.cli.standard_options declares them in
+    crossplane-function-sdk-python 0.15.1, declared here because importing that module
+    imports the SDK's asyncio runtime too, a twentieth of a second of start-up for a server
+    this function does not use. tests/unit/test_cli.py keeps the two the same."""
+    options = [
+        click.option("--debug", "-d", is_flag=True, envvar="DEBUG", help="Emit debug logs."),
+        click.option(
+            "--address",
+            default="0.0.0.0:9443",
+            show_default=True,
+            envvar="ADDRESS",
+            help="Address at which to listen for gRPC connections.",
+        ),
+        click.option(
+            "--tls-server-certs-dir",
+            "--tls-certs-dir",
+            "tls_certs_dir",
+            envvar="TLS_SERVER_CERTS_DIR",
+            help="Serve using mTLS certificates.",
+        ),
+        click.option(
+            "--insecure",
+            is_flag=True,
+            envvar="INSECURE",
+            help="Run without mTLS credentials. "
+            "If you supply this flag --tls-server-certs-dir will be ignored.",
+        ),
+        click.option(
+            "--max-recv-message-size",
+            "--max-grpc-message-size",
+            type=int,
+            default=4,
+            show_default=True,
+            envvar=["MAX_RECV_MESSAGE_SIZE", "MAX_GRPC_MESSAGE_SIZE"],
+            help="Maximum size of received gRPC messages in MB.",
+        ),
+        click.option(
+            "--max-send-message-size",
+            type=int,
+            default=None,
+            envvar="MAX_SEND_MESSAGE_SIZE",
+            help="Maximum size of sent gRPC messages in MB. Defaults to --max-recv-message-size.",
+        ),
+    ]
+    for option in options:
+        command = option(command)
+    return command
 
 
 @click.command()
-@sdkcli.standard_options
+@standard_options
 @click.option(
     "--workers",
     type=click.IntRange(min=1),
@@ -69,13 +122,18 @@ def main(
             tls = server.TLSFiles.read(str(tls_certs_dir))
         except (OSError, ValueError) as e:
             raise click.UsageError(str(e)) from None
+    observe: Observe | None = None
     if metrics_port is not None:
         # The metrics count this process's calls: forked workers would each count their
         # own, unseen, so metrics mean one worker (scale with replicas instead).
         if workers not in (None, 1):
             raise click.UsageError("--metrics-port needs --workers 1 (each worker counts its own)")
         workers = 1
+        # Imported only here: prometheus_client costs a tenth of a second at start-up.
+        from function import metrics  # noqa: PLC0415
+
         metrics.serve(metrics_port)
+        observe = metrics.observe
     config = server.ServeConfig(
         address=address,
         tls=tls,
@@ -83,6 +141,7 @@ def main(
         workers=workers or server.usable_cpus(),
         grace_seconds=shutdown_grace_period,
         remembered_mib=response_cache_mib,
+        observe=observe,
     )
     try:
         server.serve(config)

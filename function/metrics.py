@@ -195,9 +195,3 @@ def observe(req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, seconds
         READINESS.set(
             kind, _string(metadata, "namespace"), _string(metadata, "name"), phase == "Ready"
         )
-
-
-def observe_serialized(req: fnv1.RunFunctionRequest, response: bytes, seconds: float) -> None:
-    """Record one request answered from memory (function/answers.py), as observe does."""
-    if _enabled:
-        observe(req, fnv1.RunFunctionResponse.FromString(response), seconds)

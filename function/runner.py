@@ -16,19 +16,20 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf.message import DecodeError
 
-from function import answers, logs, metrics
+from function import answers, logs
 from function.catalogue import lookup
 from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
-from function.expiry import kubeapi, lifetime, reaper
 from function.input import parse_input
 from function.kind import Kind
 from function.platform import PlatformSettings
 from function.readiness import is_failing
 from function.structs import JSON, dig, merge_into, to_dict, to_struct
 from function.validation import composite_problems, cut, joined
-from function.vault import operation as vaultgc
-from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
+
+# Imported when a request needs them, not at start-up (each costs a tenth of a second or
+# more, mostly hvac and requests): function.vault.sync and .operation for the Vault step,
+# function.expiry.kubeapi and .reaper for the remove-expired Operation.
 
 # Seconds kept between the end of the Vault step and the caller's deadline.
 ANSWER_MARGIN = 0.5
@@ -41,12 +42,19 @@ _STATUS = {
 }
 
 
+# What is told of every call: function/metrics.py's observe under --metrics-port.
+Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], None]
+
+
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
-    def __init__(self, remembered: answers.Answers | None = None) -> None:
+    def __init__(
+        self, remembered: answers.Answers | None = None, observe: Observe | None = None
+    ) -> None:
         self.log = logging.get_logger()
         self.remembered = remembered or answers.Answers(0)
+        self.observe = observe
 
     def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
@@ -66,7 +74,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         request_key = answers.key(req)
         remembered = self.remembered.get(request_key)
         if remembered is not None:
-            metrics.observe_serialized(req, remembered, time.perf_counter() - started)
+            if self.observe is not None:
+                rsp = fnv1.RunFunctionResponse.FromString(remembered)
+                self.observe(req, rsp, time.perf_counter() - started)
             return remembered
         rsp, volatile = self._compose(req, context)
         out: bytes = rsp.SerializeToString(deterministic=True)
@@ -84,8 +94,8 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
         rsp, volatile = answers.run_tracked(lambda: run(req, self.log, deadline))
-        # The metrics hook (function/metrics.py; a no-op unless --metrics-port is set).
-        metrics.observe(req, rsp, time.perf_counter() - started)
+        if self.observe is not None:
+            self.observe(req, rsp, time.perf_counter() - started)
         return rsp, volatile
 
 
@@ -216,11 +226,14 @@ def _operation(
 ) -> fnv1.RunFunctionResponse:
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
     or the removal of expired XRs (install/remove-expired.yaml), as its input says."""
+    answers.mark_volatile()  # both act on state outside the request
     settings = _input(req)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
     if settings.operation == "remove-expired":
         return _remove_expired(req, rsp, log)
+    from function.vault import operation as vaultgc  # noqa: PLC0415 (see the imports)
+
     output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
@@ -231,6 +244,8 @@ def _operation(
 def _remove_expired(
     req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
 ) -> fnv1.RunFunctionResponse:
+    from function.expiry import kubeapi, lifetime, reaper  # noqa: PLC0415 (see the imports)
+
     api: kubeapi.APIServer | None = None
     try:
         api = kubeapi.APIServer.in_cluster()
@@ -254,6 +269,7 @@ def _sync_vault(
     intents no longer do; what came of it joins the desired state as plain data."""
     if not desired.vault and not observed:
         return None  # nothing to apply and nothing recorded to remove
+    from function.vault import sync as vaultsync  # noqa: PLC0415 (see the imports)
 
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:

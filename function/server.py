@@ -38,7 +38,7 @@ from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from function import answers
-from function.runner import FunctionRunner
+from function.runner import FunctionRunner, Observe
 
 # Threads per process. Composing holds the GIL, so more threads only help calls
 # that wait on the network (Vault); these are enough that such calls never keep
@@ -82,6 +82,7 @@ class ServeConfig:
     workers: int = 1
     grace_seconds: float = 25.0
     remembered_mib: float = answers.DEFAULT_BUDGET_MIB  # 0: every call composes
+    observe: Observe | None = None  # told of every call (metrics)
 
 
 def usable_cpus() -> int:
@@ -126,7 +127,7 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
     options = [*config.options, ("grpc.so_reuseport", 1 if reuse_port else 0)]
     server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
-    runner = FunctionRunner(answers.Answers(config.remembered_mib))
+    runner = FunctionRunner(answers.Answers(config.remembered_mib), config.observe)
     # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a remembered
     # answer is sent as it was kept, never parsed (function/answers.py).
     v1 = grpc.unary_unary_rpc_method_handler(runner.answer)

@@ -79,10 +79,16 @@ class Served:
     pid: int
 
 
+# This function as it serves by default (answers to equal requests remembered), and
+# composing every call (--response-cache-mib 0): what a changed request costs.
+REMEMBERING: tuple[str, ...] = ()
+COMPOSING = ("--response-cache-mib", "0")
+
+
 @contextlib.contextmanager
-def ours(cpus: Sequence[int], workers: int = 1) -> Iterator[Served]:
+def ours(cpus: Sequence[int], workers: int = 1, args: Sequence[str] = ()) -> Iterator[Served]:
     pin = ["taskset", "-c", ",".join(map(str, cpus))]
-    with FunctionServer(ROOT, wrapper=pin, args=["--workers", str(workers)]) as server:
+    with FunctionServer(ROOT, wrapper=pin, args=["--workers", str(workers), *args]) as server:
         assert server.pid is not None
         yield Served("function-platform", server.target, server.pid)
 
@@ -143,6 +149,7 @@ class Pair:
     case: str
     ours: fnv1.RunFunctionRequest
     peer: fnv1.RunFunctionRequest | None  # None: no P&T Composition for the kind yet
+    composed: int  # desired resources in this function's answer
 
 
 def calls_vault(rsp: fnv1.RunFunctionResponse) -> bool:
@@ -161,7 +168,8 @@ def pairs(
     skipped: list[str] = []
     for case in cases:
         req = answered_case_request(case, run)
-        if calls_vault(run(req)):
+        rsp = run(req)
+        if calls_vault(rsp):
             skipped.append(f"{case.id} (calls Vault; P&T has no such step)")
             continue
         peer = None
@@ -170,7 +178,7 @@ def pairs(
             peer.CopyFrom(req)
             peer.input.CopyFrom(to_struct(inputs[case.kind]))
             peer.ClearField("credentials")
-        out.append(Pair(case.id, req, peer))
+        out.append(Pair(case.id, req, peer, len(rsp.desired.resources)))
     return out, skipped
 
 
@@ -215,20 +223,22 @@ def startup(
     samples: list[float] = []
     cpu: list[float] = []
     rss = 0.0
+    # Compiled as the image has it (hack/build-image.sh runs compileall): a checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module on every start.
+    subprocess.run([default_python(), "-m", "compileall", "-q", "function"], cwd=ROOT, check=True)
     for _ in range(times):
         target = f"127.0.0.1:{process.free_port()}"
         begin = time.perf_counter()
         proc = process.start("startup", cmd(target), cwd=ROOT)
         try:
-            run = call(target)
-            while True:
-                try:
-                    run(req)
-                    break
-                except grpc.RpcError:
-                    if not proc.alive():
-                        raise RuntimeError(proc.log_tail()) from None
-                    time.sleep(0.002)
+            # Poll the port itself: a gRPC channel that failed to connect waits out its
+            # reconnect backoff (a second) before trying again, which would be measured.
+            host, _, port = target.rpartition(":")
+            while not process.port_open(host, int(port)):
+                if not proc.alive():
+                    raise RuntimeError(proc.log_tail())
+                time.sleep(0.002)
+            call(target)(req)
             samples.append(time.perf_counter() - begin)
             cpu.append(cpu_seconds(proc.pid))
             rss = rss_mib(proc.pid)
@@ -246,13 +256,18 @@ def ratio(ours_value: float, peer_value: float) -> str:
     return f"{ours_value / peer_value:.2f}x" if peer_value else "-"
 
 
+# The three servers of every round, in the order of Results.figures' tuples.
+SIDES = ("ours", "ours composing", "P&T")
+
+
 @dataclasses.dataclass
 class Results:
     """Everything the report shows."""
 
-    figures: dict[str, tuple[Figures, Figures]]  # by case: (ours, P&T)
+    figures: dict[str, tuple[Figures, Figures, Figures]]  # by case, in SIDES order
+    composed: dict[str, tuple[int, int | None]]  # by case: desired resources, ours and P&T's
     rss: dict[str, float]
-    wide: list[tuple[str, float, float | None]]  # case, ours, P&T req/s on 2 cores
+    wide: list[tuple[str, float, float, float | None]]  # case; req/s on 2 cores, SIDES order
     skipped: list[str]
     start_ours: Startup
     start_peer: Startup
@@ -273,9 +288,10 @@ class Plan:
 
 def compare_rounds(
     pairs_: Sequence[Pair], plan: Plan, folder: Path
-) -> tuple[dict[str, tuple[Figures, Figures]], dict[str, float]]:
-    """Every pair on both servers, pinned to core 0, for plan.rounds rounds; the RSS of each."""
-    figures = {p.case: (Figures(), Figures()) for p in pairs_}
+) -> tuple[dict[str, tuple[Figures, Figures, Figures]], dict[str, int], dict[str, float]]:
+    """Every pair on the three servers, pinned to core 0, for plan.rounds rounds; what P&T
+    composes for each case; the RSS of each server."""
+    figures = {p.case: (Figures(), Figures(), Figures()) for p in pairs_}
     files = {
         p.case: (
             ghz.request_file([p.ours], folder),
@@ -283,31 +299,42 @@ def compare_rounds(
         )
         for p in pairs_
     }
-    with ours(SERVER_CPU) as mine, pnt(plan.pnt, SERVER_CPU) as peer:
+    with (
+        ours(SERVER_CPU, args=REMEMBERING) as mine,
+        ours(SERVER_CPU, args=COMPOSING) as composing,
+        pnt(plan.pnt, SERVER_CPU) as peer,
+    ):
+        peer_call = call(peer.target)
+        peer_composed = {
+            p.case: len(peer_call(p.peer).desired.resources) for p in pairs_ if p.peer is not None
+        }
         for mine_file, peer_file in files.values():  # warm-up, not counted
-            ghz.run(mine.target, mine_file, total=200, concurrency=8, cpus=LOAD_CPU)
+            for served in (mine, composing):
+                ghz.run(served.target, mine_file, total=200, concurrency=8, cpus=LOAD_CPU)
             if peer_file is not None:
                 ghz.run(peer.target, peer_file, total=200, concurrency=8, cpus=LOAD_CPU)
         for n in range(plan.rounds):
             for case, (mine_file, peer_file) in files.items():
-                order = [(mine, mine_file, 0), (peer, peer_file, 1)]
+                order = [(mine, mine_file, 0), (composing, mine_file, 1), (peer, peer_file, 2)]
                 for served, data, side in order if n % 2 == 0 else order[::-1]:
                     if data is not None:
                         measure(served, data, figures[case][side], plan.seconds)
             print(f"round {n + 1}/{plan.rounds} done (load {load_average()})", flush=True)
         rss = {
             "ours": rss_mib(mine.pid),
+            "composing": rss_mib(composing.pid),
             "peer": rss_mib(peer.pid),
             "ours_peak": peak_rss_mib(mine.pid),
+            "composing_peak": peak_rss_mib(composing.pid),
             "peer_peak": peak_rss_mib(peer.pid),
         }
-    return figures, rss
+    return figures, peer_composed, rss
 
 
 def two_core_throughput(
     pairs_: Sequence[Pair], plan: Plan, folder: Path
-) -> list[tuple[str, float, float | None]]:
-    """req/s at concurrency 32 per kind: both servers (ours with 2 workers) and ghz on 2 cores."""
+) -> list[tuple[str, float, float, float | None]]:
+    """req/s at concurrency 32 per kind: the servers (ours with 2 workers) and ghz on 2 cores."""
     firsts: dict[str, Pair] = {}
     for p in pairs_:
         firsts.setdefault(p.case.split("/")[0], p)
@@ -318,10 +345,14 @@ def two_core_throughput(
         ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
         return ghz.run(served.target, data, seconds=plan.c32_seconds, **load).rps  # type: ignore[arg-type]
 
-    with ours(BOTH_CPUS, workers=len(BOTH_CPUS)) as mine, pnt(plan.pnt, BOTH_CPUS) as peer:
+    workers = len(BOTH_CPUS)
+    with ours(BOTH_CPUS, workers, REMEMBERING) as mine, pnt(plan.pnt, BOTH_CPUS) as peer:
+        first = [
+            (p, rps(mine, p.ours), rps(peer, p.peer) if p.peer else None) for p in firsts.values()
+        ]
+    with ours(BOTH_CPUS, workers, COMPOSING) as composing:
         return [
-            (p.case, rps(mine, p.ours), rps(peer, p.peer) if p.peer is not None else None)
-            for p in firsts.values()
+            (p.case, mine_rps, rps(composing, p.ours), peer_rps) for p, mine_rps, peer_rps in first
         ]
 
 
@@ -357,7 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ours(BOTH_CPUS) as probe:
         compared, skipped = pairs(cases, inputs, probe.target)
     with tempfile.TemporaryDirectory() as tmp:
-        figures, rss = compare_rounds(compared, plan, Path(tmp))
+        figures, peer_composed, rss = compare_rounds(compared, plan, Path(tmp))
         wide = two_core_throughput(compared, plan, Path(tmp))
     first = compared[0]
     python = default_python()
@@ -370,6 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     results = Results(
         figures=figures,
+        composed={p.case: (p.composed, peer_composed.get(p.case)) for p in compared},
         rss=rss,
         wide=wide,
         skipped=skipped,
@@ -411,51 +443,65 @@ def report(plan: Plan, r: Results) -> str:
         f"Machine: {machine()}.",
         f"Load average (1/5/15 min) before: {r.load_before}; after: {r.load_after}.",
         "",
-        "Each server pinned to core 0, ghz to core 1, one connection. Same request to both "
-        "(XR, observed and required resources; P&T with its Composition's input). "
+        "Each server pinned to core 0, ghz to core 1, one connection. Same request to all "
+        "(XR, observed and required resources; P&T with its Composition's input), sent again "
+        "and again as Crossplane sends it on the reconciles of an XR whose observed state did "
+        "not change. **ours**: this function as it serves by default, which gives the answer "
+        "it kept for an equal request (function/answers.py). **composing**: the same with "
+        "`--response-cache-mib 0`, composing every call, what a changed request costs. "
         f"Medians of {plan.rounds} rounds, the servers going first in turn; per round and "
         f"case {plan.seconds:g} s of calls at concurrency 1 (p50), then {plan.seconds:g} s at "
-        "concurrency 8 (req/s). "
-        "Ratios are ours / P&T: below 1 is better for p50, above 1 for req/s.",
+        "concurrency 8 (req/s). Ratios are to P&T: below 1 is better for p50, above 1 for "
+        "req/s. **resources**: desired resources in each answer (ours / P&T's): where they "
+        "differ the P&T Composition cannot express the case (its header says why) and the "
+        "work is not like for like.",
         "",
-        "| case | P&T p50 (c=1) | ours | ratio | P&T req/s (c=8) | ours | ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| case | resources | P&T p50 (c=1) | ours | ratio | composing | ratio "
+        "| P&T req/s (c=8) | ours | ratio | composing | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for case, (mine, peer) in r.figures.items():
+    for case, (mine, composing, peer) in r.figures.items():
+        ours_n, peer_n = r.composed[case]
         if peer.p50_ms:
+            p50, rps = med(peer.p50_ms), med(peer.rps)
             lines.append(
-                f"| {case} | {med(peer.p50_ms):.2f} ms | {med(mine.p50_ms):.2f} ms | "
-                f"{ratio(med(mine.p50_ms), med(peer.p50_ms))} | {med(peer.rps):.0f} | "
-                f"{med(mine.rps):.0f} | {ratio(med(mine.rps), med(peer.rps))} |"
+                f"| {case} | {ours_n} / {peer_n} | {p50:.2f} ms "
+                f"| {med(mine.p50_ms):.2f} ms | {ratio(med(mine.p50_ms), p50)} "
+                f"| {med(composing.p50_ms):.2f} ms | {ratio(med(composing.p50_ms), p50)} "
+                f"| {rps:.0f} | {med(mine.rps):.0f} | {ratio(med(mine.rps), rps)} "
+                f"| {med(composing.rps):.0f} | {ratio(med(composing.rps), rps)} |"
             )
         else:
             lines.append(
-                f"| {case} (no P&T Composition yet) | - | {med(mine.p50_ms):.2f} ms | - | - | "
-                f"{med(mine.rps):.0f} | - |"
+                f"| {case} (no P&T Composition) | {ours_n} / - | - | {med(mine.p50_ms):.2f} ms "
+                f"| - | {med(composing.p50_ms):.2f} ms | - | - | {med(mine.rps):.0f} | - "
+                f"| {med(composing.rps):.0f} | - |"
             )
-    failures = sum(f.failures for pair in r.figures.values() for f in pair)
+    failures = sum(f.failures for sides in r.figures.values() for f in sides)
     so, sp = r.start_ours, r.start_peer
     lines += [
         "",
         f"Calls that did not return OK: {failures}.",
-        f"RSS (PSS) after the rounds: P&T {r.rss['peer']:.0f} MiB, ours {r.rss['ours']:.0f} MiB; "
-        f"peak RSS: P&T {r.rss['peer_peak']:.0f} MiB, ours {r.rss['ours_peak']:.0f} MiB.",
-        f"Start-up to the first served response (median of 5, core 0): P&T {sp.wall_s:.3f} s, "
-        f"ours {so.wall_s:.3f} s (`--workers 1`); CPU used by then: P&T {sp.cpu_s:.2f} s, "
-        f"ours {so.cpu_s:.2f} s; idle RSS (PSS) right after it: "
+        f"RSS (PSS) after the rounds: P&T {r.rss['peer']:.0f} MiB, ours {r.rss['ours']:.0f} MiB, "
+        f"composing {r.rss['composing']:.0f} MiB; peak RSS: P&T {r.rss['peer_peak']:.0f} MiB, "
+        f"ours {r.rss['ours_peak']:.0f} MiB, composing {r.rss['composing_peak']:.0f} MiB.",
+        f"Start-up to the first served response (median of 5, core 0, modules compiled as in "
+        f"the image): P&T {sp.wall_s:.3f} s, ours {so.wall_s:.3f} s (`--workers 1`); CPU used "
+        f"by then: P&T {sp.cpu_s:.2f} s, ours {so.cpu_s:.2f} s; idle RSS (PSS) right after it: "
         f"P&T {sp.rss_mib:.0f} MiB, ours {so.rss_mib:.0f} MiB.",
         "",
         "Both cores: each server on cores 0-1 (ours `--workers 2`), ghz on the same cores, "
         f"{plan.c32_seconds:g} s of calls at concurrency 32 over {plan.connections_c32} "
         "connections (the kernel spreads connections over the workers, not calls).",
         "",
-        "| case | P&T req/s (c=32) | ours | ratio |",
-        "|---|---:|---:|---:|",
+        "| case | P&T req/s (c=32) | ours | ratio | composing | ratio |",
+        "|---|---:|---:|---:|---:|---:|",
         *(
-            f"| {case} | {peer:.0f} | {mine:.0f} | {ratio(mine, peer)} |"
+            f"| {case} | {peer:.0f} | {mine:.0f} | {ratio(mine, peer)} | {composing:.0f} "
+            f"| {ratio(composing, peer)} |"
             if peer is not None
-            else f"| {case} | - | {mine:.0f} | - |"
-            for case, mine, peer in r.wide
+            else f"| {case} | - | {mine:.0f} | - | {composing:.0f} | - |"
+            for case, mine, composing, peer in r.wide
         ),
         "",
     ]

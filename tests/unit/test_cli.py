@@ -1,0 +1,49 @@
+"""The command line: the SDK's standard flags, declared in function/cli.py, stay the SDK's."""
+
+import click
+import click.testing
+import pytest
+from crossplane.function import cli as sdkcli
+
+from function import cli
+
+
+def _options(command: click.Command) -> dict[str, tuple[object, ...]]:
+    return {
+        str(p.name): (
+            tuple(p.opts),
+            tuple(p.secondary_opts),
+            p.envvar if not isinstance(p.envvar, list) else tuple(p.envvar),
+            p.default,
+            getattr(p, "is_flag", False),
+            getattr(p, "show_default", None),
+            p.type.name,
+            getattr(p, "help", None),
+        )
+        for p in command.params
+        if isinstance(p, click.Option)
+    }
+
+
+def test_the_standard_flags_are_the_sdks() -> None:
+    @click.command()
+    @sdkcli.standard_options
+    def sdk_command(**_: object) -> None:
+        pass
+
+    sdk = _options(sdk_command)
+    ours = _options(cli.main)
+    assert sdk, "the SDK declares no standard options"
+    assert {name: ours.get(name) for name in sdk} == sdk
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--max-grpc-message-size", "8", "--insecure", "--help"], "the SDK's alias"),
+        (["--tls-certs-dir", "/nowhere", "--help"], "the SDK's short name of the certs dir"),
+    ],
+)
+def test_the_sdks_aliases_are_accepted(args: list[str], reason: str) -> None:
+    result = click.testing.CliRunner().invoke(cli.main, args)
+    assert result.exit_code == 0, (reason, result.output)
