@@ -1,29 +1,71 @@
-"""The composite kinds this function serves: one line per kind (function/kinds/<kind>/)."""
+"""The composite kinds this function serves: one line per kind (function/kinds/<kind>/).
 
+A kind's package is imported when the first XR of its kind arrives, not at start-up
+(each costs tens of milliseconds of pydantic models), so each line names the kind's XR
+type and input section too; test_catalogue.py checks them against what the package
+declares. Generators and tests take every kind with kinds().
+"""
+
+import functools
+import importlib
+from dataclasses import dataclass
 from typing import Any
 
 from function.kind import Kind
-from function.kinds import (
-    kubernetescluster,
-    mlops,
-    postgresql,
-    redis,
-    serviceingress,
-    vclusterenvironment,
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a kind lives: its XR's apiVersion and kind, its package, its input section."""
+
+    api_version: str
+    kind: str
+    package: str  # under function.kinds
+    input_field: str
+
+
+ENTRIES = (
+    Entry(
+        "database.platform.example.org/v1alpha1", "PostgreSQLInstance", "postgresql", "postgresql"
+    ),
+    Entry("cache.platform.example.org/v1alpha1", "RedisInstance", "redis", "redis"),
+    Entry(
+        "compute.platform.example.org/v1alpha1",
+        "KubernetesCluster",
+        "kubernetescluster",
+        "kubernetesCluster",
+    ),
+    Entry(
+        "compute.platform.example.org/v1alpha1",
+        "VClusterEnvironment",
+        "vclusterenvironment",
+        "vclusterEnvironment",
+    ),
+    Entry(
+        "network.platform.example.org/v1alpha1",
+        "ServiceIngress",
+        "serviceingress",
+        "serviceIngress",
+    ),
+    Entry("ml.platform.example.org/v1alpha1", "MLOpsPlatform", "mlops", "mlopsPlatform"),
 )
 
-CATALOGUE: tuple[Kind[Any, Any], ...] = (
-    postgresql.KIND,
-    redis.KIND,
-    kubernetescluster.KIND,
-    vclusterenvironment.KIND,
-    serviceingress.KIND,
-    mlops.KIND,
-)
+_BY_TYPE = {(e.api_version, e.kind): e for e in ENTRIES}
 
-_BY_TYPE = {(k.api.api_version, k.api.kind): k for k in CATALOGUE}
+
+@functools.cache
+def load(entry: Entry) -> Kind[Any, Any]:
+    """The entry's Kind, its package imported on first use."""
+    kind: Kind[Any, Any] = importlib.import_module(f"function.kinds.{entry.package}").KIND
+    return kind
 
 
 def lookup(api_version: str, kind: str) -> Kind[Any, Any] | None:
     """The kind serving XRs of this apiVersion and kind."""
-    return _BY_TYPE.get((api_version, kind))
+    entry = _BY_TYPE.get((api_version, kind))
+    return None if entry is None else load(entry)
+
+
+def kinds() -> tuple[Kind[Any, Any], ...]:
+    """Every kind, in catalogue order (their packages imported)."""
+    return tuple(load(e) for e in ENTRIES)

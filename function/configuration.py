@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.structs import JSON
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,7 +91,7 @@ def _provider_package(repo: str, crd_path: str) -> str | None:
 
 
 def _crd_paths() -> list[str]:
-    return sorted({path for kind in CATALOGUE for path in kind.crds})
+    return sorted({path for kind in catalogue.kinds() for path in kind.crds})
 
 
 def provider_dependencies(root: Path = ROOT) -> list[Dependency]:
@@ -138,7 +138,7 @@ def function_package() -> str:
 
 def configuration(compositions: Iterable[JSON], root: Path = ROOT) -> JSON:
     """The meta.pkg.crossplane.io/v1 Configuration of the XRDs and these Compositions."""
-    kinds = ", ".join(kind.api.kind for kind in CATALOGUE)
+    kinds = ", ".join(kind.api.kind for kind in catalogue.kinds())
     deps = function_dependencies(compositions, root) + provider_dependencies(root)
     return {
         "apiVersion": "meta.pkg.crossplane.io/v1",

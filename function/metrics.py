@@ -31,7 +31,7 @@ from prometheus_client import REGISTRY, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from function.catalogue import CATALOGUE
+from function.catalogue import ENTRIES
 from function.vault.sync import CONDITION as VAULT_CONDITION
 
 PREFIX = "function_platform"
@@ -41,7 +41,7 @@ UNSUPPORTED = "unsupported"
 # and on every change, so an XR silent for much longer is gone or served elsewhere.
 STALE_AFTER = 1800.0
 
-_KINDS = frozenset(k.api.kind for k in CATALOGUE)
+_KINDS = frozenset(e.kind for e in ENTRIES)
 _SEVERITY = {
     fnv1.SEVERITY_FATAL: "fatal",
     fnv1.SEVERITY_WARNING: "warning",

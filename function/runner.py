@@ -25,11 +25,13 @@ from function.platform import PlatformSettings
 from function.readiness import is_failing
 from function.structs import JSON, dig, merge_into, to_dict, to_struct
 from function.validation import composite_problems, cut, joined
+from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
 
 # Imported when a request needs them, not at start-up (each costs a tenth of a second or
-# more, mostly hvac and requests): function.vault.sync and .operation for the Vault step,
-# function.expiry.kubeapi and .reaper for the remove-expired Operation.
+# more, mostly hvac and requests): function.vault.operation for the Vault garbage
+# collector, function.expiry.kubeapi and .reaper for the remove-expired Operation. The
+# Vault step (function.vault.sync) imports its client when it has something to send.
 
 # Seconds kept between the end of the Vault step and the caller's deadline.
 ANSWER_MARGIN = 0.5
@@ -144,9 +146,9 @@ def _observed(req: fnv1.RunFunctionRequest) -> Observed:
     )
 
 
-def _input(req: fnv1.RunFunctionRequest) -> PlatformSettings | str:
-    """The parsed function input, or the message of its FATAL."""
-    settings = parse_input(req.input.SerializeToString(deterministic=True))
+def _input(req: fnv1.RunFunctionRequest, kind: Kind[Any, Any] | None) -> PlatformSettings | str:
+    """The parsed function input for an XR of kind (None: an Operation), or its FATAL's message."""
+    settings = parse_input(req.input.SerializeToString(deterministic=True), kind)
     if isinstance(settings, tuple):
         return "invalid function input: " + joined(list(settings))
     return settings
@@ -199,7 +201,7 @@ def _run(
     shape = composite_problems(xr_object, namespaced=kind.api.scope == "Namespaced")
     if shape:
         return _fatal(rsp, "InvalidComposite", f"invalid {title}: " + joined(shape))
-    settings = _input(req)
+    settings = _input(req, kind)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
     ctx = kind.context(
@@ -227,7 +229,7 @@ def _operation(
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
     or the removal of expired XRs (install/remove-expired.yaml), as its input says."""
     answers.mark_volatile()  # both act on state outside the request
-    settings = _input(req)
+    settings = _input(req, None)
     if isinstance(settings, str):
         return _fatal(rsp, "InvalidInput", settings)
     if settings.operation == "remove-expired":
@@ -269,12 +271,9 @@ def _sync_vault(
     intents no longer do; what came of it joins the desired state as plain data."""
     if not desired.vault and not observed:
         return None  # nothing to apply and nothing recorded to remove
-    from function.vault import sync as vaultsync  # noqa: PLC0415 (see the imports)
-
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:
         return None
-    answers.mark_volatile()  # Vault's state is outside the request, and every call applies it
     outcome = vaultsync.sync(
         ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
     )

@@ -13,10 +13,10 @@ from typing import Any
 
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.configuration import FUNCTION_NAME, configuration
 from function.frontdoors import backstage, kubevela
-from function.input import INPUT_GROUP, INPUT_KIND, INPUT_VERSION, FunctionInput
+from function.input import INPUT_GROUP, INPUT_KIND, INPUT_VERSION, function_input
 from function.model import API_VERSION, CompositeAPI
 from function.schema import openapi
 
@@ -94,7 +94,7 @@ def input_crd() -> dict[str, Any]:
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
                                 "metadata": {"type": "object"},
-                                "spec": openapi(FunctionInput) | {"default": {}},
+                                "spec": openapi(function_input()) | {"default": {}},
                             },
                         }
                     },
@@ -153,7 +153,7 @@ def crossplane_rbac() -> dict[str, Any]:
     composed CloudNativePG, Cluster API, provider-sql, ... objects need this.
     """
     resources: dict[str, set[str]] = {}
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         for group, plural in kind.resources():
             resources.setdefault(group, set()).add(plural)
     rules: list[dict[str, Any]] = [
@@ -161,7 +161,11 @@ def crossplane_rbac() -> dict[str, Any]:
         for group, plurals in sorted(resources.items())
     ]
     granted = sorted(
-        {yaml.safe_dump(rule, sort_keys=True) for kind in CATALOGUE for rule in kind.granted}
+        {
+            yaml.safe_dump(rule, sort_keys=True)
+            for kind in catalogue.kinds()
+            for rule in kind.granted
+        }
     )
     rules += [yaml.safe_load(rule) for rule in granted]
     return {
@@ -196,14 +200,14 @@ def dump(obj: dict[str, Any], source: str) -> str:
 def files() -> dict[Path, str]:
     """Every generated file and its content."""
     input_path = ROOT / "package/input" / f"{INPUT_GROUP}_inputs.yaml"
-    sources = ", ".join(f"{k.package.replace('.', '/')}/settings.py" for k in CATALOGUE)
+    sources = ", ".join(f"{k.package.replace('.', '/')}/settings.py" for k in catalogue.kinds())
     out = {input_path: dump(input_crd(), f"function/platform.py and {sources}")}
     out[ROOT / "install/crossplane-rbac.yaml"] = dump(crossplane_rbac(), "function/catalogue.py")
-    compositions = [composition(kind.api) for kind in CATALOGUE]
+    compositions = [composition(kind.api) for kind in catalogue.kinds()]
     out[ROOT / "package/configuration/crossplane.yaml"] = dump(
         configuration(compositions), "function/catalogue.py and deps/upstream.yaml"
     )
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         api = kind.api
         source = f"{kind.package.replace('.', '/')}/model.py"
         out[ROOT / "xrds" / f"{api.xrd_name}.yaml"] = dump(xrd(api), source)
@@ -215,7 +219,8 @@ def files() -> dict[Path, str]:
             kubevela.component(kind), source
         )
     out[ROOT / "kubevela" / f"{kubevela.WEBSERVICE}.yaml"] = dump(
-        kubevela.webservice(CATALOGUE), "function/catalogue.py (kinds with a ConnectionSecret)"
+        kubevela.webservice(catalogue.kinds()),
+        "function/catalogue.py (kinds with a ConnectionSecret)",
     )
     return out
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from harness.cases import JSON, group_kind, split_api_version
 from harness.schemas import JsonSchemas, check_core, check_helm_values, is_core, is_helm_release
 
@@ -80,7 +80,7 @@ def _crd_file(path: Path) -> dict[tuple[str, str, str], Any]:
 
 def _crd_files(shared: Path, group: str) -> list[Path]:
     """The catalogue's CRD files of an API group (controller-gen names: <group>_<plural>.yaml)."""
-    paths = {p for k in CATALOGUE for p in k.crds}
+    paths = {p for k in catalogue.kinds() for p in k.crds}
     return [shared / p for p in sorted(paths) if Path(p).name.startswith(f"{group}_")]
 
 

@@ -15,7 +15,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.structs import api_group
 from harness.cases import JSON, group_kind, split_api_version
 
@@ -25,7 +25,9 @@ K8S_SCHEMA_DIR = "schemas/kubernetes-json-schema/v1.36.0-standalone-strict"
 
 def chart_values_schemas() -> Mapping[str, str]:
     """Chart name -> its values-schema dir under $SHARED/schemas/charts/, as each kind declares."""
-    return {chart: folder for k in CATALOGUE for chart, folder in k.chart_values_schemas.items()}
+    return {
+        chart: folder for k in catalogue.kinds() for chart, folder in k.chart_values_schemas.items()
+    }
 
 
 def describe(doc: JSON) -> str:

@@ -1,7 +1,7 @@
 """Composer tests without protobuf: a Context built the way the runner builds it.
 
 The parameters and the function input go through the same parsing as a real
-request (Kind.context, FunctionInput), so a test cannot hand a composer
+request (Kind.context, function_input()), so a test cannot hand a composer
 something the function would have refused.
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from function.context import Composite, Context, Desired, Observed, P, S
-from function.input import FunctionInput
+from function.input import function_input
 from function.kind import Kind
 from function.structs import JSON
 
@@ -42,7 +42,7 @@ def context(
             uid=f"uid-{namespace}-{name}",
         ),
         parameters=parameters,
-        settings=FunctionInput.model_validate(settings or {}),
+        settings=function_input().model_validate(settings or {}),
         observed=Observed.of(observed or {}, connection_details),
         credentials=(
             {"platform": {"password-key": PASSWORD_KEY}} if credentials is None else credentials

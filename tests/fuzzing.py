@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.kind import Kind
 from function.schema import openapi
 from function.validation import PROBLEMS_MAX, SHOWN_MAX
@@ -324,7 +324,7 @@ def _settings(draw: Draw, kind: Kind[Any, Any], seed: Seed | None) -> Drawn:
     if choice < 7:
         return Drawn(copy.deepcopy(seed.settings) if seed and seed.settings else None)
     schema = input_schema()
-    others = {k.input_field for k in CATALOGUE} - {kind.input_field}
+    others = {k.input_field for k in catalogue.kinds()} - {kind.input_field}
     own = {
         **schema,
         "properties": {k: v for k, v in schema["properties"].items() if k not in others},
@@ -483,7 +483,7 @@ def secret_answer(draw: Draw, name: str, keys: Sequence[str], secrets: Secrets) 
 
 
 def kinds() -> list[Kind[Any, Any]]:
-    return list(CATALOGUE)
+    return list(catalogue.kinds())
 
 
 def named_in(message: str, path: str) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.expiry import kubeapi, lifetime
 from function.expiry.model import ExpiringStatus
 from function.kind import Kind
@@ -28,7 +28,7 @@ from function.structs import JSON
 # requirementName -> kind: every catalogue kind whose XRs can expire (install/remove-expired.yaml
 # lists the same names; a test checks).
 EXPIRING: dict[str, Kind[Any, Any]] = {
-    k.api.plural: k for k in CATALOGUE if issubclass(k.api.status, ExpiringStatus)
+    k.api.plural: k for k in catalogue.kinds() if issubclass(k.api.status, ExpiringStatus)
 }
 
 

@@ -21,16 +21,8 @@ import requests
 from hvac import exceptions as vexc
 
 from function.platform import PlatformSettings
+from function.vault.errors import VaultSyncError
 from function.vault.settings import Vault
-
-
-class VaultSyncError(Exception):
-    """Vault could not be synced; reason is a CamelCase cause, message safe to show."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 class BudgetExceededError(requests.exceptions.RequestException):

@@ -22,7 +22,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as fngrpc
 from kubernetes.client.exceptions import ApiException
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.kind import Kind
 from function.structs import to_dict, to_struct
 from harness import requests
@@ -36,7 +36,7 @@ CONVERGE_SECONDS = 120.0
 
 def kind_of(case: Case) -> Kind[Any, Any]:
     """The catalogue entry whose examples folder the case is in."""
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         if kind.api.kind.lower() == case.kind:
             return kind
     raise LookupError(f"{case.id}: no catalogue kind for examples/{case.kind}")
@@ -88,7 +88,7 @@ class Mismatch(str):
 def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
     """The upstream CRDs every kind declares, then the project's own files."""
     shared = shared_dir(root)
-    crds = sorted({path for kind in CATALOGUE for path in kind.crds})
+    crds = sorted({path for kind in catalogue.kinds() for path in kind.crds})
     names = []
     for path in crds:
         for doc in load_yaml_docs(shared / path):

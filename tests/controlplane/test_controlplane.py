@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.model import Rule
 from function.structs import api_group
 from function.validation import parse_parameters
@@ -37,7 +37,7 @@ XRD_API = "apiextensions.crossplane.io/v2"
 # Each case is isolated in a namespace of its own; a cluster-scoped kind's examples share
 # one XR name and compose into fixed namespaces, so they would collide here. They are
 # rendered and validated by the render e2e; bringing them here needs per-case names.
-CLUSTER_SCOPED = {k.api.kind.lower() for k in CATALOGUE if k.api.scope == "Cluster"}
+CLUSTER_SCOPED = {k.api.kind.lower() for k in catalogue.kinds() if k.api.scope == "Cluster"}
 # Cases whose required resources live in another namespace (a sandbox clone's source) do
 # not fit the one-namespace-per-case isolation either (not yet brought here).
 
@@ -45,7 +45,7 @@ CLUSTER_SCOPED = {k.api.kind.lower() for k in CATALOGUE if k.api.scope == "Clust
 def _elsewhere(case: Case) -> bool:
     own = cluster.xr_doc_namespace(case)
     spaces = {d["metadata"].get("namespace") for d in case.optional_docs("required.yaml")}
-    source = (load_yaml_docs(case.xr)[0]["spec"]["parameters"].get("cloneFrom") or {})
+    source = load_yaml_docs(case.xr)[0]["spec"]["parameters"].get("cloneFrom") or {}
     spaces.add(source.get("namespace"))
     return bool(spaces - {own, None})
 
@@ -127,7 +127,7 @@ def converged(
 
 def test_every_kind_served(plane: ControlPlane) -> None:
     """Each kind's XRD is Established, so the API server serves the kind (its CRD's schema)."""
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         cluster.wait_for(
             f"XRD {kind.api.xrd_name} Established",
             lambda kind=kind: (

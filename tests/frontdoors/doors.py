@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.kind import Kind
 from harness import validate
 from harness.cases import JSON, Case, find_cases, load_yaml_docs
@@ -22,7 +22,7 @@ NODE_DIR = Path(__file__).resolve().parent
 
 def kind_of(case: Case) -> Kind[Any, Any]:
     """The catalogue entry whose examples folder the case is in."""
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         if kind.api.kind.lower() == case.kind:
             return kind
     raise LookupError(f"{case.id}: no kind in the catalogue")

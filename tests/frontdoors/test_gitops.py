@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from function.catalogue import CATALOGUE, lookup
+from function import catalogue
+from function.catalogue import lookup
 from harness import render
 from harness.cases import JSON, Case
 from harness.paths import ROOT, Tools
@@ -36,7 +37,7 @@ def test_overlays_are_the_environments() -> None:
 
 def test_the_overlays_request_every_kind() -> None:
     kinds = {doc["kind"] for doc in build("dev")}
-    assert kinds == {k.api.kind for k in CATALOGUE}
+    assert kinds == {k.api.kind for k in catalogue.kinds()}
 
 
 def _resources(folder: str) -> int:

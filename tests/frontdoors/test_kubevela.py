@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.frontdoors import kubevela
 from function.kind import Kind
 from harness.cases import JSON, load_yaml_docs
@@ -39,7 +39,7 @@ def _export(name: str, context: JSON, parameter: JSON, expression: str) -> Any:
 
 
 def test_definitions_are_valid_kubevela_objects() -> None:
-    names = [kubevela.definition_name(k.api) for k in CATALOGUE] + [kubevela.WEBSERVICE]
+    names = [kubevela.definition_name(k.api) for k in catalogue.kinds()] + [kubevela.WEBSERVICE]
     assert_valid({f"kubevela/{n}": [_definition(n)] for n in names})
 
 
@@ -103,7 +103,7 @@ def test_connection_secrets_are_named_and_keyed_as_declared() -> None:
 
 def test_webservice_brings_its_database_and_cache() -> None:
     context = {"name": "orders", "namespace": "shop"}
-    deps = kubevela.dependencies(CATALOGUE)
+    deps = kubevela.dependencies(catalogue.kinds())
     samples = {k.api.kind: xr for k, _, xr in valid_samples()}
     parameter: JSON = {"image": "ghcr.io/acme/orders:1.4.2"}
     for api, connection in deps:
@@ -140,7 +140,7 @@ def test_webservice_names_fit_without_shortening() -> None:
         _template(kubevela.WEBSERVICE), cue_values(too_long, {"image": "nginx"}), "output"
     )
     assert p.returncode != 0
-    for _, connection in kubevela.dependencies(CATALOGUE):
+    for _, connection in kubevela.dependencies(catalogue.kinds()):
         longest = connection.name("a" * 43 + f"-{connection.workload_property}")
         assert len(longest) <= 63
         assert longest.startswith("a" * 43)

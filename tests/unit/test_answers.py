@@ -15,7 +15,7 @@ from function.kinds.redis import compose as redis_compose
 from function.runner import FunctionRunner, run
 from harness.cases import find_cases
 from harness.paths import ROOT
-from harness.requests import answered_case_request, case_request, request, xr
+from harness.requests import answered_case_request, request, xr
 from harness.server import FunctionServer
 
 REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
@@ -35,7 +35,8 @@ def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> bytes:
 
 
 def case(case_id: str) -> fnv1.RunFunctionRequest:
-    return case_request(next(c for c in VALID_CASES if c.id == case_id))
+    """The case's request with the resources it asks for answered (required.yaml)."""
+    return answered_case_request(next(c for c in VALID_CASES if c.id == case_id), run)
 
 
 def test_the_key_is_the_same_whatever_order_the_maps_were_written_in() -> None:
@@ -113,7 +114,8 @@ def test_bytes_that_are_not_a_request_are_refused_as_invalid_not_unknown(
         ("redisinstance/ready", True, "observed resources are part of the request"),
         ("postgresqlinstance/preview", False, "the Expired condition reads the clock"),
         ("postgresqlinstance/vault-unreachable", False, "Vault is called on every request"),
-        ("kubernetescluster/dev-cluster", False, "the Vault step runs (waiting for the cluster)"),
+        ("kubernetescluster/dev-cluster", True, "the Vault step only waits: Vault is not asked"),
+        ("kubernetescluster/ready", False, "the kubeconfig is written to Vault"),
     ],
 )
 def test_what_is_remembered(case_id: str, kept: bool, reason: str) -> None:

@@ -6,14 +6,16 @@ so these tests check them against the kind's own rendered examples.
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from function import xrdgen
-from function.catalogue import CATALOGUE, lookup
+from function import catalogue, xrdgen
+from function.catalogue import lookup
 from function.kind import Kind
 from function.structs import api_group
 from harness.schemas import is_core
@@ -22,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 KINDS_DIR = ROOT / "function" / "kinds"
 EXAMPLES = ROOT / "examples"
 SHARED = Path(os.environ.get("SHARED") or ROOT.parent / "shared")
-IDS = [k.api.kind for k in CATALOGUE]
+IDS = [k.api.kind for k in catalogue.kinds()]
 
 
 def _docs(path: Path) -> list[dict[str, Any]]:
@@ -44,21 +46,62 @@ def test_every_kind_folder_is_in_the_catalogue() -> None:
     folders = {
         f"function.kinds.{p.name}" for p in KINDS_DIR.iterdir() if (p / "__init__.py").is_file()
     }
-    assert folders == {k.package for k in CATALOGUE}, (
-        "a folder in function/kinds/ must have its line in function/catalogue.py, and the "
-        "reverse"
+    assert folders == {k.package for k in catalogue.kinds()}, (
+        "a folder in function/kinds/ must have its line in function/catalogue.py, and the reverse"
     )
 
 
 def test_kinds_are_unique_and_found_by_their_api() -> None:
     for key in (lambda k: k.api.kind, lambda k: k.api.xrd_name, lambda k: k.input_field):
-        values = [key(k) for k in CATALOGUE]
+        values = [key(k) for k in catalogue.kinds()]
         assert len(values) == len(set(values)), values
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         assert lookup(kind.api.api_version, kind.api.kind) is kind
 
 
-@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+def test_each_line_says_what_its_package_declares() -> None:
+    for entry in catalogue.ENTRIES:
+        kind = catalogue.load(entry)
+        assert (entry.api_version, entry.kind, entry.input_field) == (
+            kind.api.api_version,
+            kind.api.kind,
+            kind.input_field,
+        ), entry
+        assert kind.package == f"function.kinds.{entry.package}", entry
+
+
+# Kinds that read other kinds' APIs: a VClusterEnvironment replicates the Services of
+# PostgreSQLInstances and RedisInstances (vclusterenvironment/services.py).
+USES_OTHER_KINDS = {"VClusterEnvironment": {"postgresql", "redis"}}
+
+
+@pytest.mark.parametrize("entry", catalogue.ENTRIES, ids=[e.kind for e in catalogue.ENTRIES])
+def test_serving_one_kind_imports_no_other_and_no_vault_client(entry: catalogue.Entry) -> None:
+    # A fresh interpreter serves one XR of the kind; what it imported is printed.
+    namespace = "" if entry.kind == "MLOpsPlatform" else "team-a"  # cluster-scoped
+    script = (
+        "import sys\n"
+        "from function.runner import run\n"
+        "from harness.requests import request, xr\n"
+        f"run(request(xr({entry.api_version!r}, {entry.kind!r}, {{}}, namespace={namespace!r})))\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    modules = set(done.stdout.split())
+    assert f"function.kinds.{entry.package}" in modules
+    uses = USES_OTHER_KINDS.get(entry.kind, set())
+    others = {
+        f"function.kinds.{e.package}"
+        for e in catalogue.ENTRIES
+        if e != entry and e.package not in uses
+    }
+    assert modules & others == set(), "other kinds' packages are imported on their first XR"
+    assert modules & {"hvac", "requests", "prometheus_client"} == set()
+
+
+@pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
 def test_every_kind_has_examples_that_render(kind: Kind[Any, Any]) -> None:
     cases = sorted((EXAMPLES / kind.api.kind.lower()).glob("*/xr.yaml"))
     assert cases, f"examples/{kind.api.kind.lower()}/<case>/xr.yaml: a kind needs examples"
@@ -75,10 +118,10 @@ FRONT_DOORS = {"gitops", "kubevela"}
 
 def test_every_examples_folder_is_a_kind() -> None:
     folders = {p.name for p in EXAMPLES.iterdir() if p.is_dir()} - FRONT_DOORS
-    assert folders == {k.api.kind.lower() for k in CATALOGUE}
+    assert folders == {k.api.kind.lower() for k in catalogue.kinds()}
 
 
-@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+@pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
 def test_declared_crds_cover_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
     defined = _defined(kind.crds)
     composed = set()
@@ -94,7 +137,7 @@ def test_declared_crds_cover_everything_the_kind_composes(kind: Kind[Any, Any]) 
 
 def test_declared_upstream_files_are_listed_for_make_deps() -> None:
     listed = {e["file"] for e in yaml.safe_load((ROOT / "deps/upstream.yaml").read_text())["files"]}
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         for f in kind.crds:
             assert f in listed, f"{kind.api.kind}: {f} is not in deps/upstream.yaml"
             assert (SHARED / f).is_file(), f"{kind.api.kind}: {SHARED / f} does not exist"
@@ -103,7 +146,7 @@ def test_declared_upstream_files_are_listed_for_make_deps() -> None:
             assert schema in listed, f"{kind.api.kind}: {schema} is not in deps/upstream.yaml"
 
 
-@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+@pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
 def test_declared_chart_schemas_are_the_charts_it_installs(kind: Kind[Any, Any]) -> None:
     charts = set()
     for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
@@ -124,7 +167,7 @@ def _plurals(crd_files: tuple[str, ...]) -> dict[tuple[str, str], str]:
     return out
 
 
-@pytest.mark.parametrize("kind", CATALOGUE, ids=IDS)
+@pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
 def test_crossplane_may_create_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
     rbac = yaml.safe_load(xrdgen.dump(xrdgen.crossplane_rbac(), "test"))
     assert rbac["metadata"]["labels"] == {"rbac.crossplane.io/aggregate-to-crossplane": "true"}

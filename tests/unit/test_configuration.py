@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from function import configuration
-from function.catalogue import CATALOGUE
+from function import catalogue, configuration
 from function.xrdgen import composition
 
 
 def _compositions() -> list[dict[str, object]]:
-    return [composition(kind.api) for kind in CATALOGUE]
+    return [composition(kind.api) for kind in catalogue.kinds()]
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from function import xrdgen
 from function.blocks.helm import add_on_release
 from function.context import ComposeError
-from function.input import FunctionInput
+from function.input import function_input
 from function.kinds.postgresql import KIND as POSTGRESQL
 from function.kinds.postgresql.dedicated import ACCESS_KEY_ID, ACCESS_SECRET_KEY
 from function.kinds.redis import KIND as REDIS
@@ -135,7 +135,7 @@ def test_the_external_secret_writes_the_secret_and_keys_the_object_store_reads()
 
 
 def test_the_default_input_has_no_backup_destination() -> None:
-    backup = FunctionInput().postgresql.dedicated.backup  # type: ignore[attr-defined]
+    backup = function_input()().postgresql.dedicated.backup  # type: ignore[attr-defined]
     assert backup.destinationPath is None
     assert backup.credentials is None
 
@@ -176,7 +176,7 @@ def test_add_on_releases_wait_with_their_timeout() -> None:
 )
 def test_a_wait_timeout_that_is_no_duration_is_refused(timeout: str) -> None:
     with pytest.raises(ValidationError, match="waitTimeout"):
-        FunctionInput.model_validate({"redis": {"waitTimeout": timeout}})
+        function_input().model_validate({"redis": {"waitTimeout": timeout}})
 
 
 # --- changes that would destroy data ---------------------------------------------------
@@ -320,7 +320,7 @@ def test_the_chart_suffixes_are_the_ones_capped_for() -> None:
 
 
 def test_default_images_are_pinned_by_version() -> None:
-    parsed = FunctionInput()
+    parsed = function_input()()
     redis_tag = parsed.redis.image.tag  # type: ignore[attr-defined]
     assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", redis_tag)
     for image in parsed.postgresql.dedicated.images.values():  # type: ignore[attr-defined]
@@ -341,4 +341,4 @@ def test_default_images_are_pinned_by_version() -> None:
 )
 def test_floating_tags_are_refused_in_the_input(settings: JSON) -> None:
     with pytest.raises(ValidationError):
-        FunctionInput.model_validate(settings)
+        function_input().model_validate(settings)

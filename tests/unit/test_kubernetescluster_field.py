@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from function import xrdgen
 from function.blocks.usage import USAGE_API, usage_name
 from function.context import ComposeError
-from function.input import FunctionInput
+from function.input import function_input
 from function.kinds.kubernetescluster import KIND, ccm
 from function.kinds.kubernetescluster.model import (
     DEFAULT_KUBERNETES_VERSION,
@@ -195,7 +195,7 @@ def test_default_ranges_do_not_overlap_the_host_clusters_usual_ones() -> None:
 )
 def test_a_bad_network_in_the_input_is_refused(cidr: str) -> None:
     with pytest.raises(ValidationError, match=r"kubernetesCluster\.podCIDR"):
-        FunctionInput.model_validate({"kubernetesCluster": {"podCIDR": cidr}})
+        function_input().model_validate({"kubernetesCluster": {"podCIDR": cidr}})
 
 
 # --- deletion order ---------------------------------------------------------------------

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.kinds import kubernetescluster, postgresql, redis
 from function.readiness import ANY_KIND, Readiness, exists, is_failing
 
@@ -111,7 +111,7 @@ def test_later_rules_win_and_core_objects_are_always_covered() -> None:
 
 
 def test_every_kind_has_rules_for_core_objects() -> None:
-    for kind in CATALOGUE:
+    for kind in catalogue.kinds():
         assert kind.readiness.is_ready({"apiVersion": "v1", "kind": "Secret"}), kind.api.kind
 
 

@@ -5,7 +5,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.kinds.postgresql import compose as postgresql_compose
 from function.runner import run
-from function.structs import to_struct
+from function.structs import JSON, to_struct
 from harness.requests import desired, observed_secret, ready_condition, request, status, xr
 
 PG = "database.platform.example.org/v1alpha1"
@@ -25,7 +25,7 @@ def test_invalid_xr_gives_one_fatal_result_and_no_change() -> None:
     assert result.message == (
         "invalid PostgreSQLInstance team-a/app: spec.parameters.environment: must be one of "
         "'dev', 'staging', 'uat', 'preprod', 'production', 'sandbox' or pr-<pull request number> "
-        "(got \"prod\"); "
+        '(got "prod"); '
         "spec.parameters.storageGB: must be >= 1 (got 0)"
     )
     assert list(rsp.desired.resources) == ["kept"]
@@ -38,17 +38,38 @@ def test_unknown_kind_is_fatal() -> None:
     assert "does not compose Widget" in rsp.results[0].message
 
 
-def test_invalid_input_names_the_setting() -> None:
-    rsp = run(
-        request(
+@pytest.mark.parametrize(
+    ("composite", "named", "not_named", "reason"),
+    [
+        (
             xr(PG, "PostgreSQLInstance", {"environment": "dev"}),
-            settings={"ttl": {"readySeconds": 1}, "redis": {"chart": {"name": 1}}},
-        )
-    )
-    assert rsp.results[0].reason == "InvalidInput"
-    msg = rsp.results[0].message
-    assert "input.spec.ttl.readySeconds: must be >= 30 (got 1)" in msg
-    assert "input.spec.redis.chart.name: must be a string (got 1)" in msg
+            ["input.spec.ttl.readySeconds: must be >= 30 (got 1)", "input.spec.extra: unknown"],
+            ["input.spec.redis"],
+            "the platform-wide part and the section names; another kind's section is its own",
+        ),
+        (
+            xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"}),
+            [
+                "input.spec.ttl.readySeconds: must be >= 30 (got 1)",
+                "input.spec.redis.chart.name: must be a string (got 1)",
+            ],
+            [],
+            "the XR's own kind's section is checked with the rest",
+        ),
+    ],
+)
+def test_invalid_input_names_each_bad_setting(
+    composite: JSON, named: list[str], not_named: list[str], reason: str
+) -> None:
+    settings = {"ttl": {"readySeconds": 1}, "redis": {"chart": {"name": 1}}}
+    if composite["kind"] == "PostgreSQLInstance":
+        settings["extra"] = {}
+    rsp = run(request(composite, settings=settings))
+    assert [r.reason for r in rsp.results] == ["InvalidInput"], reason
+    for text in named:
+        assert text in rsp.results[0].message, reason
+    for text in not_named:
+        assert text not in rsp.results[0].message, reason
 
 
 def test_settings_are_applied() -> None:

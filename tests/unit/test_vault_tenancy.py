@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from function.catalogue import CATALOGUE
+from function import catalogue
 from function.context import Composite
 from function.kinds.postgresql import KIND as POSTGRESQL
 from function.platform import PlatformSettings
@@ -172,7 +172,7 @@ def test_the_cronoperation_lists_every_kind_with_vault_entries() -> None:
     }
     with_vault = {
         k.api.plural: (k.api.api_version, k.api.kind)
-        for k in CATALOGUE
+        for k in catalogue.kinds()
         if issubclass(k.api.parameters, VaultParameters)
     }
     assert listed == with_vault
