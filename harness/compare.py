@@ -269,8 +269,7 @@ class Results:
     rss: dict[str, float]
     wide: list[tuple[str, float, float, float | None]]  # case; req/s on 2 cores, SIDES order
     skipped: list[str]
-    start_ours: Startup
-    start_peer: Startup
+    starts: list[tuple[str, Startup, Startup | None]]  # per kind's first case: ours, P&T
     load_before: str
     load_after: str = ""
 
@@ -331,13 +330,18 @@ def compare_rounds(
     return figures, peer_composed, rss
 
 
+def firsts(pairs_: Sequence[Pair]) -> dict[str, Pair]:
+    """The first pair of each kind, by kind."""
+    out: dict[str, Pair] = {}
+    for p in pairs_:
+        out.setdefault(p.case.split("/")[0], p)
+    return out
+
+
 def two_core_throughput(
     pairs_: Sequence[Pair], plan: Plan, folder: Path
 ) -> list[tuple[str, float, float, float | None]]:
     """req/s at concurrency 32 per kind: the servers (ours with 2 workers) and ghz on 2 cores."""
-    firsts: dict[str, Pair] = {}
-    for p in pairs_:
-        firsts.setdefault(p.case.split("/")[0], p)
 
     def rps(served: Served, req: fnv1.RunFunctionRequest) -> float:
         data = ghz.request_file([req], folder)
@@ -348,7 +352,8 @@ def two_core_throughput(
     workers = len(BOTH_CPUS)
     with ours(BOTH_CPUS, workers, REMEMBERING) as mine, pnt(plan.pnt, BOTH_CPUS) as peer:
         first = [
-            (p, rps(mine, p.ours), rps(peer, p.peer) if p.peer else None) for p in firsts.values()
+            (p, rps(mine, p.ours), rps(peer, p.peer) if p.peer else None)
+            for p in firsts(pairs_).values()
         ]
     with ours(BOTH_CPUS, workers, COMPOSING) as composing:
         return [
@@ -390,7 +395,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         figures, peer_composed, rss = compare_rounds(compared, plan, Path(tmp))
         wide = two_core_throughput(compared, plan, Path(tmp))
-    first = compared[0]
     python = default_python()
 
     def ours_cmd(target: str) -> list[str]:
@@ -405,8 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         rss=rss,
         wide=wide,
         skipped=skipped,
-        start_ours=startup(lambda t: [*ours_cmd(t), "--workers", "1"], first.ours),
-        start_peer=startup(peer_cmd, first.peer or first.ours),
+        starts=[
+            (
+                p.case,
+                startup(lambda t: [*ours_cmd(t), "--workers", "1"], p.ours),
+                startup(peer_cmd, p.peer) if p.peer is not None else None,
+            )
+            for p in firsts(compared).values()
+        ],
         load_before=load_before,
     )
     results.load_after = load_average()
@@ -478,17 +488,12 @@ def report(plan: Plan, r: Results) -> str:
                 f"| {med(composing.rps):.0f} | - |"
             )
     failures = sum(f.failures for sides in r.figures.values() for f in sides)
-    so, sp = r.start_ours, r.start_peer
     lines += [
         "",
         f"Calls that did not return OK: {failures}.",
         f"RSS (PSS) after the rounds: P&T {r.rss['peer']:.0f} MiB, ours {r.rss['ours']:.0f} MiB, "
         f"composing {r.rss['composing']:.0f} MiB; peak RSS: P&T {r.rss['peer_peak']:.0f} MiB, "
         f"ours {r.rss['ours_peak']:.0f} MiB, composing {r.rss['composing_peak']:.0f} MiB.",
-        f"Start-up to the first served response (median of 5, core 0, modules compiled as in "
-        f"the image): P&T {sp.wall_s:.3f} s, ours {so.wall_s:.3f} s (`--workers 1`); CPU used "
-        f"by then: P&T {sp.cpu_s:.2f} s, ours {so.cpu_s:.2f} s; idle RSS (PSS) right after it: "
-        f"P&T {sp.rss_mib:.0f} MiB, ours {so.rss_mib:.0f} MiB.",
         "",
         "Both cores: each server on cores 0-1 (ours `--workers 2`), ghz on the same cores, "
         f"{plan.c32_seconds:g} s of calls at concurrency 32 over {plan.connections_c32} "
@@ -502,6 +507,24 @@ def report(plan: Plan, r: Results) -> str:
             if peer is not None
             else f"| {case} | - | {mine:.0f} | - | {composing:.0f} | - |"
             for case, mine, composing, peer in r.wide
+        ),
+        "",
+    ]
+    lines += [
+        "Start-up: from exec to the first served response of each kind's first case, median of "
+        "5 starts on core 0 (ours `--workers 1`, modules compiled as in the image); the CPU "
+        "the process used by then (wall time on a busy machine adds the wait for a core); "
+        "PSS right after it.",
+        "",
+        "| first request | P&T wall | ours wall | P&T CPU | ours CPU | P&T PSS | ours PSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {case} | {peer.wall_s:.3f} s | {mine.wall_s:.3f} s | {peer.cpu_s:.2f} s "
+            f"| {mine.cpu_s:.2f} s | {peer.rss_mib:.0f} MiB | {mine.rss_mib:.0f} MiB |"
+            if peer is not None
+            else f"| {case} | - | {mine.wall_s:.3f} s | - | {mine.cpu_s:.2f} s | - "
+            f"| {mine.rss_mib:.0f} MiB |"
+            for case, mine, peer in r.starts
         ),
         "",
     ]
