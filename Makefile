@@ -272,8 +272,9 @@ bench-scale: venv bench-tools
 	cd $(ROOT) && $(VENV_PY) -m harness.scale --pnt $(PNT)
 
 SOAK_REQUESTS ?= 1000000
+# SOAK_ARGS: e.g. "--composing --out bench/soak-composing.md" (every call composes).
 soak: venv bench-tools
-	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS)
+	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS) $(SOAK_ARGS)
 
 xrds: venv
 	cd $(ROOT) && $(VENV_PY) -m function.xrdgen

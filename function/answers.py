@@ -4,9 +4,10 @@ Crossplane calls the function on every reconcile of an XR (each poll interval, e
 watch event), and while nothing it observes has changed it sends the same request:
 the same XR, observed and required resources, input and credentials. The answer is
 then a pure function of the request's bytes, since composing is deterministic,
-unless composing it read the clock (a preview's expiry), or went to Vault or the
-API server (state outside the request, and side effects that must happen on every
-call). Such a call marks itself volatile and its answer is never kept.
+unless composing it read the clock, or went to Vault or the API server (state outside
+the request, and side effects that must happen on every call). Such a call marks
+itself volatile and its answer is never kept. An answer that holds only until a known
+time (a preview's Expired condition, False until it expires) is kept until then.
 
 Keys are BLAKE2b-256 digests of the request's deterministic serialization (map entries
 in key order): Crossplane, in Go, writes maps (observed resources, every Struct's
@@ -18,6 +19,9 @@ process.
 
 import contextvars
 import hashlib
+import math
+import struct
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -32,19 +36,27 @@ DEFAULT_BUDGET_MIB = 32
 # One answer may take at most this share of the budget: a huge XR cannot evict the rest.
 _MAX_ENTRY_SHARE = 8
 
-_volatile: contextvars.ContextVar[bool] = contextvars.ContextVar("volatile", default=False)
+# Until when (Unix time) the answer being composed holds: math.inf by default, -math.inf
+# when it must never be kept.
+_until: contextvars.ContextVar[float] = contextvars.ContextVar("until", default=math.inf)
 
 
 def mark_volatile() -> None:
     """Say that the answer being composed depends on more than its request."""
-    _volatile.set(True)
+    _until.set(-math.inf)
 
 
-def run_tracked(compose: Callable[[], T]) -> tuple[T, bool]:
-    """Run compose in a context of its own; its result and whether it marked itself volatile."""
+def holds_until(when: float) -> None:
+    """Say that the answer being composed holds until `when` (Unix time), not after."""
+    _until.set(min(_until.get(), when))
+
+
+def run_tracked(compose: Callable[[], T]) -> tuple[T, float]:
+    """Run compose in a context of its own; its result and until when it holds (-inf: the
+    answer is volatile, inf: it holds for as long as the request is the same)."""
     context = contextvars.Context()
     result = context.run(compose)
-    return result, context.get(_volatile, False)
+    return result, context.get(_until, math.inf)
 
 
 def key(req: fnv1.RunFunctionRequest) -> bytes:
@@ -52,20 +64,30 @@ def key(req: fnv1.RunFunctionRequest) -> bytes:
     return hashlib.blake2b(req.SerializeToString(deterministic=True), digest_size=32).digest()
 
 
+# An entry is the time it holds until (a double) and the serialized response.
+_UNTIL = struct.Struct("<d")
+
+
 class Answers:
     """Serialized responses by the digest of their serialized request."""
 
-    def __init__(self, budget_mib: float = DEFAULT_BUDGET_MIB) -> None:
+    def __init__(
+        self, budget_mib: float = DEFAULT_BUDGET_MIB, clock: Callable[[], float] = time.time
+    ) -> None:
         budget = int(budget_mib * 1024 * 1024)
         self.entries = ByteLRU(budget, budget // _MAX_ENTRY_SHARE)
+        self.clock = clock
 
     @property
     def enabled(self) -> bool:
         return self.entries.budget > 0
 
     def get(self, request_key: bytes) -> bytes | None:
-        return self.entries.get(request_key) if self.enabled else None
+        entry = self.entries.get(request_key) if self.enabled else None
+        if entry is None or _UNTIL.unpack_from(entry)[0] <= self.clock():
+            return None  # an entry past its time is replaced by the next put
+        return entry[_UNTIL.size :]
 
-    def put(self, request_key: bytes, response: bytes) -> None:
-        if self.enabled:
-            self.entries.put(request_key, response)
+    def put(self, request_key: bytes, response: bytes, until: float = math.inf) -> None:
+        if self.enabled and until > self.clock():
+            self.entries.put(request_key, _UNTIL.pack(until) + response)

@@ -36,8 +36,9 @@ class ByteLRU:
         if cost > self.max_entry:
             return
         with self._lock:
-            if key in self._entries:
-                return
+            old = self._entries.pop(key, None)
+            if old is not None:  # replaced (an answer past its time)
+                self.size -= len(key) + len(old)
             self._entries[key] = value
             self.size += cost
             while self.size > self.budget:

@@ -80,25 +80,24 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 rsp = fnv1.RunFunctionResponse.FromString(remembered)
                 self.observe(req, rsp, time.perf_counter() - started)
             return remembered
-        rsp, volatile = self._compose(req, context)
+        rsp, until = self._compose(req, context)
         out: bytes = rsp.SerializeToString(deterministic=True)
-        if not volatile:
-            self.remembered.put(request_key, out)
+        self.remembered.put(request_key, out, until)  # not kept when until has passed
         return out
 
     def _compose(
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
-    ) -> tuple[fnv1.RunFunctionResponse, bool]:
+    ) -> tuple[fnv1.RunFunctionResponse, float]:
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
         started = time.perf_counter()
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
-        rsp, volatile = answers.run_tracked(lambda: run(req, self.log, deadline))
+        rsp, until = answers.run_tracked(lambda: run(req, self.log, deadline))
         if self.observe is not None:
             self.observe(req, rsp, time.perf_counter() - started)
-        return rsp, volatile
+        return rsp, until
 
 
 # A result's or condition's message is never longer than this (values in it are cut

@@ -24,7 +24,16 @@ from pathlib import Path
 from harness import ghz, process
 from harness.bench import machine
 from harness.cases import find_cases
-from harness.compare import BOTH_CPUS, call, calls_vault, load_average, ours, rss_mib
+from harness.compare import (
+    BOTH_CPUS,
+    COMPOSING,
+    REMEMBERING,
+    call,
+    calls_vault,
+    load_average,
+    ours,
+    rss_mib,
+)
 from harness.paths import ROOT
 from harness.requests import answered_case_request
 
@@ -38,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=len(BOTH_CPUS))
     parser.add_argument("--with-vault", action="store_true", help="also the cases that call Vault")
+    parser.add_argument(
+        "--composing",
+        action="store_true",
+        help="serve with --response-cache-mib 0: every call composes (default: as deployed)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "soak.md")
     args = parser.parse_args(argv)
     process.exit_on_sigterm()
@@ -46,7 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     chunk = args.requests // CHUNKS
     rows: list[tuple[int, float, float, int]] = []
     failures: dict[str, int] = {}
-    with ours(BOTH_CPUS, workers=args.workers) as served, tempfile.TemporaryDirectory() as tmp:
+    server_args = COMPOSING if args.composing else REMEMBERING
+    with (
+        ours(BOTH_CPUS, workers=args.workers, args=server_args) as served,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         run = call(served.target)
         requests = []
         for case in list(cases):
@@ -83,12 +101,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines = [
         "# Soak",
         "",
-        f"`make soak` (python -m harness.soak --requests {args.requests}). Machine: {machine()}.",
+        f"`make soak` (python -m harness.soak --requests {args.requests}"
+        + (" --composing" if args.composing else "")
+        + f"). Machine: {machine()}.",
         f"Load average (1/5/15 min) before: {load_before}; after: {load_average()}.",
         "",
         f"{args.requests} calls at concurrency {CONCURRENCY} over {CONNECTIONS} connections, the "
         "server with "
-        f"`--workers {args.workers}` and ghz on the same 2 cores; the {len(cases)} example "
+        f"`--workers {args.workers}`"
+        + (
+            " `--response-cache-mib 0` (composing every call)"
+            if args.composing
+            else " (answers to equal requests remembered, as deployed)"
+        )
+        + f" and ghz on the same 2 cores; the {len(cases)} example "
         f"requests in turn ({invalid} of them invalid XRs answered with a FATAL result"
         + ("; the Vault cases against a closed port" if args.with_vault else "; none calls Vault")
         + "). RSS is the PSS summed over the server's processes.",

@@ -75,6 +75,15 @@ def expires_at(xr: Composite, duration: str) -> datetime | None:
     return created + timedelta(seconds=seconds(duration)) if created else None
 
 
+def expiry_condition(expires: datetime) -> resource.Condition:
+    """The Expired condition at this moment. An answer holding it is remembered until the
+    condition would turn True, not after (function/answers.py)."""
+    at = clock()
+    if at < expires:
+        answers.holds_until(expires.timestamp())
+    return condition(expires, at)
+
+
 def condition(expires: datetime, at: datetime) -> resource.Condition:
     """Expired=True once at is past expires, else False saying when."""
     if at >= expires:

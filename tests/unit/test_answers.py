@@ -112,7 +112,7 @@ def test_bytes_that_are_not_a_request_are_refused_as_invalid_not_unknown(
     [
         ("redisinstance/dev", True, "composing reads only the request"),
         ("redisinstance/ready", True, "observed resources are part of the request"),
-        ("postgresqlinstance/preview", False, "the Expired condition reads the clock"),
+        ("postgresqlinstance/preview", True, "expired already: Expired=True cannot change"),
         ("postgresqlinstance/vault-unreachable", False, "Vault is called on every request"),
         ("kubernetescluster/dev-cluster", True, "the Vault step only waits: Vault is not asked"),
         ("kubernetescluster/ready", False, "the kubeconfig is written to Vault"),
@@ -128,17 +128,27 @@ def test_what_is_remembered(case_id: str, kept: bool, reason: str) -> None:
     assert first == second, case_id
 
 
-def test_a_clock_dependent_answer_follows_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    runner = FunctionRunner(answers.Answers())
+def test_an_answer_holding_until_its_expiry_is_remembered_until_then(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # examples/postgresqlinstance/preview: created 2026-01-05T10:00:00Z, 168h to live.
+    now = [datetime(2026, 1, 5, 12, 0, tzinfo=UTC)]
+    monkeypatch.setattr(lifetime, "clock", lambda: now[0])
+    runner = FunctionRunner(answers.Answers(clock=lambda: now[0].timestamp()))  # noqa: PLW0108 (now[0] changes)
     req = case("postgresqlinstance/preview")
 
-    def expired(at: datetime) -> str:
-        monkeypatch.setattr(lifetime, "clock", lambda: at)
+    def expired() -> str:
         rsp = fnv1.RunFunctionResponse.FromString(call(runner, req))
         return next(fnv1.Status.Name(c.status) for c in rsp.conditions if c.type == "Expired")
 
-    assert expired(datetime(2000, 1, 1, tzinfo=UTC)) == "STATUS_CONDITION_FALSE"
-    assert expired(datetime(2999, 1, 1, tzinfo=UTC)) == "STATUS_CONDITION_TRUE"
+    assert (expired(), runner.remembered.entries.hits) == ("STATUS_CONDITION_FALSE", 0)
+    now[0] = datetime(2026, 1, 12, 9, 59, 59, tzinfo=UTC)  # a second before it expires
+    assert (expired(), runner.remembered.entries.hits) == ("STATUS_CONDITION_FALSE", 1)
+    now[0] = datetime(2026, 1, 12, 10, 0, 0, tzinfo=UTC)  # expired: composed again
+    assert expired() == "STATUS_CONDITION_TRUE"
+    now[0] = datetime(2026, 2, 1, tzinfo=UTC)  # and from then on it stays True, remembered
+    assert expired() == "STATUS_CONDITION_TRUE"
+    assert len(runner.remembered.entries) == 1
 
 
 def test_an_internal_error_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,7 +37,7 @@ def compose(ctx: PostgreSQLContext) -> Desired:
         expires = lifetime.expires_at(ctx.xr, expiry)
         if expires is not None:
             desired.status.expiresAt = lifetime.timestamp(expires)
-            desired.conditions.append(lifetime.condition(expires, lifetime.now()))
+            desired.conditions.append(lifetime.expiry_condition(expires))
     return desired
 
 
