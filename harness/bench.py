@@ -127,18 +127,24 @@ def machine() -> str:
     )
 
 
-def results_markdown(rows: Sequence[Row], requests: int, concurrency: int, rss: float) -> str:
-    commit = subprocess.run(
+def commit() -> str:
+    """The checkout's short commit, for the header of a figures file."""
+    return subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     ).stdout.strip()
+
+
+def results_markdown(rows: Sequence[Row], requests: int, concurrency: int, rss: float) -> str:
+    commit_id = commit()
     lines = [
         "# RunFunction benchmark",
         "",
-        f"`make bench` (python -m harness.bench) on {datetime.now(UTC):%Y-%m-%d}, commit {commit}.",
+        f"`make bench` (python -m harness.bench) on {datetime.now(UTC):%Y-%m-%d}, "
+        f"commit {commit_id}.",
         f"Machine: {machine()}.",
         f"Real gRPC on loopback, one server process; {requests} sequential calls per case "
         f"for latency, then {requests} calls at concurrency {concurrency} for "

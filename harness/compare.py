@@ -39,7 +39,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function.structs import to_struct
 from harness import ghz, process
-from harness.bench import machine, peak_rss_mib
+from harness.bench import commit, machine, peak_rss_mib
 from harness.cases import Case, find_cases, load_yaml_docs
 from harness.paths import ROOT, shared_dir
 from harness.requests import answered_case_request
@@ -87,8 +87,8 @@ COMPOSING = ("--response-cache-mib", "0")
 
 @contextlib.contextmanager
 def ours(cpus: Sequence[int], workers: int = 1, args: Sequence[str] = ()) -> Iterator[Served]:
-    pin = ["taskset", "-c", ",".join(map(str, cpus))]
-    with FunctionServer(ROOT, wrapper=pin, args=["--workers", str(workers), *args]) as server:
+    argv = ["--workers", str(workers), *args]
+    with FunctionServer(ROOT, wrapper=_pin(cpus), args=argv) as server:
         assert server.pid is not None
         yield Served("function-platform", server.target, server.pid)
 
@@ -98,9 +98,7 @@ def pnt(binary: Path, cpus: Sequence[int]) -> Iterator[Served]:
     port = process.free_port()
     target = f"127.0.0.1:{port}"
     cmd = [
-        "taskset",
-        "-c",
-        ",".join(map(str, cpus)),
+        *_pin(cpus),
         str(binary),
         "--insecure",
         "--address",
@@ -223,9 +221,6 @@ def startup(
     samples: list[float] = []
     cpu: list[float] = []
     rss = 0.0
-    # Compiled as the image has it (hack/build-image.sh runs compileall): a checkout under
-    # PYTHONDONTWRITEBYTECODE would compile every module on every start.
-    subprocess.run([default_python(), "-m", "compileall", "-q", "function"], cwd=ROOT, check=True)
     for _ in range(times):
         target = f"127.0.0.1:{process.free_port()}"
         begin = time.perf_counter()
@@ -396,6 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         figures, peer_composed, rss = compare_rounds(compared, plan, Path(tmp))
         wide = two_core_throughput(compared, plan, Path(tmp))
     python = default_python()
+    # Compiled as the image has it (hack/build-image.sh runs compileall): a checkout under
+    # PYTHONDONTWRITEBYTECODE would compile every module on every start.
+    subprocess.run([python, "-m", "compileall", "-q", "function"], cwd=ROOT, check=True)
 
     def ours_cmd(target: str) -> list[str]:
         return [*_pin(SERVER_CPU), python, "-m", "function", "--insecure", "--address", target]
@@ -434,13 +432,7 @@ def _pin(cpus: Sequence[int]) -> list[str]:
 
 def report(plan: Plan, r: Results) -> str:
     """The Markdown of bench/compare.md."""
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+    commit_id = commit()
     pnt_version = os.environ.get("PNT_VERSION", "v0.10.8")
     ghz_version = os.environ.get("GHZ_VERSION", "v0.121.0")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -448,7 +440,7 @@ def report(plan: Plan, r: Results) -> str:
     lines = [
         "# function-platform against function-patch-and-transform",
         "",
-        f"`make bench-compare` (python -m harness.compare) on {when}, commit {commit}; "
+        f"`make bench-compare` (python -m harness.compare) on {when}, commit {commit_id}; "
         f"P&T {pnt_version} ({plan.pnt.name}); ghz {ghz_version}.",
         f"Machine: {machine()}.",
         f"Load average (1/5/15 min) before: {r.load_before}; after: {r.load_after}.",
