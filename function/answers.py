@@ -9,9 +9,11 @@ the request, and side effects that must happen on every call). Such a call marks
 itself volatile and its answer is never kept. An answer that holds only until a known
 time (a preview's Expired condition, False until it expires) is kept until then.
 
-Keys are BLAKE2b-256 digests of the request's deterministic serialization (map entries
+Keys are SHA-256 digests of the request's deterministic serialization (map entries
 in key order): Crossplane, in Go, writes maps (observed resources, every Struct's
-fields) in random order, so equal requests seldom arrive as equal bytes. One XR's
+fields) in random order, so equal requests seldom arrive as equal bytes. SHA-256
+rather than BLAKE2b: with x86's SHA extensions it hashes about twice as fast (0.12
+against 0.22 ms for the 240 KB request of 100 resources in bench/scale.md). One XR's
 answer cannot be served for another's request: the digest covers its name, namespace,
 uid and credentials. Entries are bounded in bytes (function/lru.py) and live in the
 process.
@@ -61,7 +63,7 @@ def run_tracked(compose: Callable[[], T]) -> tuple[T, float]:
 
 def key(req: fnv1.RunFunctionRequest) -> bytes:
     """The request's digest, the same for every order its maps were written in."""
-    return hashlib.blake2b(req.SerializeToString(deterministic=True), digest_size=32).digest()
+    return hashlib.sha256(req.SerializeToString(deterministic=True)).digest()
 
 
 # An entry is the time it holds until (a double) and the serialized response.

@@ -1,4 +1,4 @@
-"""A thread-safe LRU from bytes (or str) to bytes, bounded by the total size of its entries.
+"""A thread-safe LRU from bytes to bytes, bounded by the total size of its entries.
 
 The one cache mechanism: the Struct conversions (function/structs.py) and the remembered
 answers (function/answers.py) each hold one.
@@ -17,13 +17,13 @@ class ByteLRU:
         self.max_entry = budget if max_entry is None else min(max_entry, budget)
         self.size = 0
         self.hits = 0
-        self._entries: OrderedDict[bytes | str, bytes] = OrderedDict()
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: bytes | str) -> bytes | None:
+    def get(self, key: bytes) -> bytes | None:
         with self._lock:
             value = self._entries.get(key)
             if value is not None:
@@ -31,7 +31,7 @@ class ByteLRU:
                 self.hits += 1
             return value
 
-    def put(self, key: bytes | str, value: bytes) -> None:
+    def put(self, key: bytes, value: bytes) -> None:
         cost = len(key) + len(value)
         if cost > self.max_entry:
             return

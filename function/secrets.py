@@ -8,7 +8,6 @@ values, so the same request always gives the same desired state.
 
 import base64
 import binascii
-import hashlib
 import hmac
 
 from function.context import ComposeError, Context, P, S
@@ -74,7 +73,7 @@ def stable_password(ctx: Context[P, S], resource_name: str, key: str = PASSWORD_
             f"have no key {creds.passwordKeyField!r}"
         )
     message = f"{ctx.xr.uid}/{resource_name}/{key}".encode()
-    digest = hmac.new(seed, message, hashlib.sha256).digest()
+    digest = hmac.digest(seed, message, "sha256")
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -41,9 +41,9 @@ def test_merge_into_sets_top_level_keys_like_update() -> None:
 def test_the_cache_stays_within_its_byte_budget() -> None:
     cache = ByteLRU(budget=1000)
     for i in range(100):
-        cache.put(f"key-{i:03d}", b"x" * 50)
+        cache.put(f"key-{i:03d}".encode(), b"x" * 50)
     assert cache.size <= 1000
-    assert cache.get("key-099") == b"x" * 50  # the newest are kept
-    assert cache.get("key-000") is None  # the oldest went first
-    cache.put("huge", b"x" * 5000)  # bigger than the budget: converted, never kept
-    assert cache.get("huge") is None
+    assert cache.get(b"key-099") == b"x" * 50  # the newest are kept
+    assert cache.get(b"key-000") is None  # the oldest went first
+    cache.put(b"huge", b"x" * 5000)  # bigger than the budget: converted, never kept
+    assert cache.get(b"huge") is None
