@@ -112,7 +112,7 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench bench-metrics fuzz xrds generate bench-tools bench-compare bench-scale soak \
+	e2e-render bench bench-metrics fuzz xrds generate ghz bench-tools bench-compare bench-scale soak \
 	postgresql package \
 	update-examples clean distclean help
 
@@ -259,8 +259,11 @@ fuzz: venv deps
 	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(VENV_PY) -m pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider
 
-bench-tools:
+# ghz alone (the soak's load); bench-tools adds the P&T peer.
+ghz:
 	@$(call install_tool,$(GHZ),github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION))
+
+bench-tools: ghz
 	@if [[ "$(PNT)" == "$(TOOLS_BIN)/function-patch-and-transform" ]]; then \
 		$(call install_tool,$(PNT),$(PNT_MODULE),$(PNT_VERSION)); \
 	elif [[ ! -x "$(PNT)" ]]; then echo "bench-tools: PNT=$(PNT) is not an executable"; exit 1; fi
@@ -273,7 +276,7 @@ bench-scale: venv bench-tools
 
 SOAK_REQUESTS ?= 1000000
 # SOAK_ARGS: e.g. "--composing --out bench/soak-composing.md" (every call composes).
-soak: venv bench-tools
+soak: venv ghz
 	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS) $(SOAK_ARGS)
 
 xrds: venv
