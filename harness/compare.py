@@ -39,7 +39,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function.structs import to_struct
 from harness import ghz, process
-from harness.bench import commit, machine, peak_rss_mib
+from harness.bench import commit, cpu_seconds, machine, memory_mib, peak_rss_mib
 from harness.cases import Case, find_cases, load_yaml_docs
 from harness.paths import ROOT, shared_dir
 from harness.requests import answered_case_request
@@ -53,18 +53,7 @@ VAULT_CONDITION = "VaultSynced"
 
 def rss_mib(pid: int) -> float:
     """Current resident memory of the process and its children (the workers)."""
-    total = 0.0
-    for p in [pid, *_children(pid)]:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-    return total
-
-
-def _children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(c) for c in path.read_text().split()] if path.exists() else []
+    return memory_mib(pid, "VmRSS")
 
 
 # ---------------------------------------------------------------- the servers
@@ -196,13 +185,6 @@ def measure(served: Served, data: Path, figures: Figures, seconds: float) -> Non
     figures.p50_ms.append(c1.p50_ms)
     figures.rps.append(c8.rps)
     figures.failures += c1.failures + c8.failures
-
-
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time the process has used: start-up's cost without the wait for
-    a core that other work on a busy machine adds to the wall time."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclasses.dataclass(frozen=True)

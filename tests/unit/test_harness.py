@@ -16,6 +16,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.runner import run
 from function.structs import api_group, to_dict
 from harness import process
+from harness.bench import cpu_seconds, peak_rss_mib, process_tree
 from harness.cases import (
     JSON,
     Case,
@@ -455,3 +456,33 @@ def test_stop(tmp_path: Path, ignores_sigterm: bool, returncode: int) -> None:
     child.stop(timeout=0.5)
     assert child.popen.returncode == returncode
     assert not child.alive()
+
+
+def test_bench_counts_the_cpu_and_memory_of_a_servers_workers(tmp_path: Path) -> None:
+    """A server with --workers is a supervisor that only waits: figures of it alone are 0."""
+    worker = "\n".join(
+        [
+            "import time",
+            "held = b'x' * (64 * 1024 * 1024)",
+            "while time.process_time() < 0.3: pass",
+            "time.sleep(60)",
+        ]
+    )
+    supervisor = process.start(
+        "supervisor",
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {worker!r}])",
+        ],
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while cpu_seconds(supervisor.pid) < 0.3:
+            assert time.monotonic() < deadline, "the worker's CPU time was never counted"
+            time.sleep(0.05)
+        assert len(process_tree(supervisor.pid)) == 2
+        assert peak_rss_mib(supervisor.pid) > 64
+    finally:
+        supervisor.stop()
