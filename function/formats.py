@@ -13,6 +13,10 @@ EMAIL_PATTERN = rf"^[A-Za-z0-9._%+-]+@({_DOMAIN_LABEL}\.)+[A-Za-z]{{2,}}$"
 S3_BUCKET_PATTERN = r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$"
 # A Kubernetes object name that is also a DNS-1035 label (Services are named after it).
 DNS_1035_LABEL = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+# Kubernetes object names (DNS-1123 subdomain; also Gateway API's SectionName, as the
+# HTTPRoute CRD of gateway-api v1.6.1 spells it for parentRefs) and namespaces (DNS-1123 label).
+DNS_1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Storage URIs KServe's storage initializer reads (kserve/kserve python/storage).
 STORAGE_URI_PATTERN = r"^(s3|gs|pvc|https?)://[^\s]+$"
 
@@ -22,5 +26,9 @@ PATTERN_RULES: dict[str, str] = {
     S3_BUCKET_PATTERN: "must be an S3 bucket name: 3 to 63 lowercase letters, digits and "
     "hyphens, starting and ending with a letter or digit",
     DNS_1035_LABEL: "must be lowercase letters, digits and hyphens, starting with a letter",
+    DNS_1123_SUBDOMAIN: "must be lowercase letters, digits, hyphens and dots, starting and "
+    "ending with a letter or digit",
+    DNS_1123_LABEL: "must be lowercase letters, digits and hyphens, starting and ending with a "
+    "letter or digit",
     STORAGE_URI_PATTERN: "must be a storage URI: s3://, gs://, pvc://, http:// or https://",
 }

@@ -99,6 +99,12 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
 
     if auth.method == "token":
         token = need(auth.token.tokenKey)
+        if not (token.isascii() and token.isprintable()):  # it travels in an HTTP header
+            raise VaultSyncError(
+                "InvalidCredentials",
+                f"key {auth.token.tokenKey!r} in the step credentials {cred_name!r} is not a "
+                "Vault token (printable ASCII)",
+            )
         return Login(address, "token", (token,), token=token)
     if auth.method == "approle":
         role_id = auth.appRole.roleId or need(auth.appRole.roleIdKey)

@@ -24,9 +24,12 @@ from function import logs
 from function.kinds.redis import compose as redis_compose
 from function.quantity import CORES_MAX, parse
 from function.runner import FunctionRunner, run
+from function.structs import to_dict, to_struct
 from function.validation import PROBLEMS_MAX
 from function.vault.client import redact
-from harness.requests import desired, observed_secret, request, status, xr
+from harness.cases import find_cases
+from harness.paths import ROOT
+from harness.requests import case_request, desired, observed_secret, request, status, xr
 from harness.server import FunctionServer
 from tests.composing import NoDeadline
 
@@ -248,14 +251,23 @@ def test_an_unreadable_composed_connection_secret_is_a_fatal_not_a_new_password(
 
 
 @pytest.mark.parametrize(
-    ("credential", "reason"),
+    ("credential", "problem", "reason"),
     [
-        ({"vault-token": b"\xff\xfe"}, "raised UnicodeDecodeError (Vault sync must never raise)"),
-        ({"vault-address": b"\xff"}, "the address key"),
+        (
+            {"vault-token": b"\xff\xfe"},
+            "is not UTF-8 text",
+            "raised UnicodeDecodeError (Vault sync must never raise)",
+        ),
+        ({"vault-address": b"\xff"}, "is not UTF-8 text", "the address key"),
+        (
+            {"vault-token": "tok\u4e00en".encode()},
+            "is not a Vault token (printable ASCII)",
+            "an HTTP header cannot carry it: UnicodeEncodeError, an InternalError (make fuzz)",
+        ),
     ],
 )
 def test_a_vault_credential_that_is_not_text_is_a_warning(
-    credential: dict[str, bytes], reason: str
+    credential: dict[str, bytes], problem: str, reason: str
 ) -> None:
     rsp = run(
         request(
@@ -270,7 +282,7 @@ def test_a_vault_credential_that_is_not_text_is_a_warning(
     (key,) = credential
     assert (
         "InvalidCredentials",
-        f"key {key!r} in the step credentials 'platform' is not UTF-8 text",
+        f"key {key!r} in the step credentials 'platform' {problem}",
     ) in warnings(rsp), reason
     assert "connection-secret" in rsp.desired.resources, reason
 
@@ -393,6 +405,49 @@ def test_input_that_passes_its_schema_but_makes_no_sense_is_a_fatal_naming_it(
     rsp = run(request(xr(*kind, params), settings=settings))
     ((why, message),) = fatal(rsp)
     assert (why, named in message) == (reason_code, True), (reason, message)
+
+
+@pytest.mark.parametrize(
+    ("case", "setting", "value", "named", "reason"),
+    [
+        (
+            "mlopsplatform/ready",
+            "mlopsPlatform.objectStore.endpoint",
+            "http://[",
+            "Invalid IPv6 URL",
+            "unclosed IPv6 brackets: urlsplit's ValueError, an InternalError (make fuzz)",
+        ),
+        (
+            "mlopsplatform/ready",
+            "mlopsPlatform.objectStore.endpoint",
+            "http://minio:99999",
+            "Port out of range",
+            "a port the pattern lets through",
+        ),
+        (
+            "serviceingress/tls-off",
+            "serviceIngress.gatewayAPI.sharedGateway.httpListener",
+            "Not A Listener",
+            "must be lowercase letters, digits, hyphens and dots",
+            "composed into parentRefs[].sectionName, which the HTTPRoute CRD refuses (make fuzz)",
+        ),
+    ],
+)
+def test_input_a_consumer_would_refuse_is_a_fatal_naming_it(
+    case: str, setting: str, value: str, named: str, reason: str
+) -> None:
+    req = case_request(find_cases(ROOT, [case])[0])
+    spec = to_dict(req.input)["spec"]
+    *path, last = setting.split(".")
+    node = spec
+    for key in path:
+        node = node.setdefault(key, {})
+    node[last] = value
+    req.input.fields["spec"].CopyFrom(to_struct({"spec": spec}).fields["spec"])
+    ((why, message),) = fatal(run(req))
+    assert why == "InvalidInput", reason
+    assert f"input.spec.{setting}" in message, reason
+    assert named in message, reason
 
 
 # ---------------------------------------------------------------- huge values in messages

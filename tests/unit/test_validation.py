@@ -70,8 +70,8 @@ CASES: list[tuple[str, type[Any], Any, list[str]]] = [
         RedisParameters,
         {"environment": "dev", "passwordSecretRef": {"name": "Not_A_Name"}},
         [
-            "spec.parameters.passwordSecretRef.name: must match "
-            "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ "
+            "spec.parameters.passwordSecretRef.name: must be lowercase letters, digits, "
+            "hyphens and dots, starting and ending with a letter or digit "
             '(got "Not_A_Name")'
         ],
     ),

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
+from function.formats import DNS_1123_LABEL
 from function.quantity import CpuQuantity, Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
 
@@ -215,7 +216,7 @@ class KubernetesClusterSettings(SettingsModel):
     )
     helmProviderConfigSuffix: str = Field(
         default="helm",
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        pattern=DNS_1123_LABEL,
         max_length=20,
         description="The provider-helm ProviderConfig reaching a workload cluster is named "
         "<cluster>-<suffix>, in the XR's namespace.",

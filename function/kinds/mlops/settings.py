@@ -1,6 +1,9 @@
 """The MLOpsPlatform section of the function input: where the platform's ML services are."""
 
-from pydantic import Field
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, Field
 
 from function.quantity import Quantity
 from function.settings import (
@@ -12,11 +15,19 @@ from function.settings import (
 )
 
 
+def _splits(url: str | None) -> str | None:
+    """What urlsplit refuses and a pattern cannot tell (an IPv6 host's brackets, a port out
+    of range), refused here rather than when composing (storage.endpoint splits it)."""
+    if url is not None:
+        _ = urlsplit(url).port  # ValueError, which the input's FATAL names
+    return url
+
+
 class ObjectStoreSettings(SettingsModel):
     """The object store buckets are made in (AWS S3, or an S3-compatible store)."""
 
     region: str = Field(default="us-east-1", min_length=1, description="Bucket region.")
-    endpoint: str | None = Field(
+    endpoint: Annotated[str | None, AfterValidator(_splits)] = Field(
         default=None,
         pattern=r"^https?://[^/\s]+$",
         description="S3 endpoint URL the workloads use, e.g. https://minio.platform.svc:9000; "

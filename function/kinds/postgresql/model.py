@@ -5,6 +5,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from function.expiry.model import ExpiringParameters, ExpiringStatus
+from function.formats import DNS_1123_LABEL
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -48,16 +49,13 @@ def is_preview(environment: str) -> bool:
     return environment.startswith(PREVIEW_PREFIX)
 
 
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
 class CloneSource(BaseModel):
     """The dedicated PostgreSQLInstance a sandbox is cloned from."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    namespace: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its namespace.")
-    name: str = Field(pattern=_DNS_LABEL, max_length=63, description="Its name.")
+    namespace: str = Field(pattern=DNS_1123_LABEL, max_length=63, description="Its namespace.")
+    name: str = Field(pattern=DNS_1123_LABEL, max_length=63, description="Its name.")
 
 
 class Cloning(BaseModel):
@@ -65,7 +63,7 @@ class Cloning(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    namespaces: list[Annotated[str, Field(pattern=_DNS_LABEL, max_length=63)]] = Field(
+    namespaces: list[Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]] = Field(
         min_length=1,
         max_length=20,
         description="Namespaces whose PostgreSQLInstances may name this one in cloneFrom. "

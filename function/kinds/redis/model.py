@@ -2,6 +2,7 @@
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from function.formats import DNS_1123_SUBDOMAIN
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -16,15 +17,13 @@ from function.model import (
     immutable,
 )
 
-_SECRET_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-
 
 class SecretKeyRef(BaseModel):
     """A key of a Secret in the instance's namespace."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    name: str = Field(pattern=_SECRET_NAME, max_length=253, description="Secret name.")
+    name: str = Field(pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Secret name.")
     key: str = Field(
         default="password", pattern=r"^[-._a-zA-Z0-9]+$", max_length=253, description="Key."
     )

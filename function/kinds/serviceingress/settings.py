@@ -3,6 +3,7 @@
 from pydantic import Field
 
 from function.context import Context
+from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
 from function.hostname import HOSTNAME_PATTERN
 from function.kinds.serviceingress.model import IssuerRef, ServiceIngressParameters
 from function.settings import ProviderConfigRef, SettingsModel
@@ -16,13 +17,25 @@ class SharedGateway(SettingsModel):
     (allowedRoutes.namespaces). The function does not change it.
     """
 
-    name: str = Field(default="platform", description="Gateway name.")
-    namespace: str = Field(default="gateway-system", description="Gateway namespace.")
+    name: str = Field(
+        default="platform", pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Gateway name."
+    )
+    namespace: str = Field(
+        default="gateway-system",
+        pattern=DNS_1123_LABEL,
+        max_length=63,
+        description="Gateway namespace.",
+    )
     httpListener: str = Field(
-        default="http", description="Listener (sectionName) for routes with TLS off."
+        default="http",
+        pattern=DNS_1123_SUBDOMAIN,
+        max_length=253,
+        description="Listener (sectionName) for routes with TLS off.",
     )
     httpsListener: str | None = Field(
         default="https",
+        pattern=DNS_1123_SUBDOMAIN,
+        max_length=253,
         description="Listener (sectionName) terminating TLS, for routes with TLS on; "
         "unset: the shared Gateway has none, so TLS needs a dedicated gateway.",
     )
@@ -38,7 +51,10 @@ class DedicatedGateway(SettingsModel):
     """A Gateway of its own for an XR with gateway: dedicated."""
 
     gatewayClassName: str = Field(
-        default="platform", description="GatewayClass of dedicated Gateways."
+        default="platform",
+        pattern=DNS_1123_SUBDOMAIN,
+        max_length=253,
+        description="GatewayClass of dedicated Gateways.",
     )
 
 

@@ -4,6 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -33,8 +34,7 @@ GIT_URL_PATTERN = readable_pattern(
     "must be a Git repository URL: https://host/path, ssh://user@host/path or user@host:path",
 )
 # A namespace name (RFC 1123 label).
-Namespace = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
-_DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+Namespace = Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]
 
 
 class _Strict(BaseModel):
@@ -95,7 +95,7 @@ class ServiceRef(_Strict):
 
     kind: ServiceKind = Field(description="PostgreSQLInstance or RedisInstance.")
     name: str = Field(
-        pattern=_DNS_SUBDOMAIN, max_length=253, description="Name of the XR in this namespace."
+        pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Name of the XR in this namespace."
     )
 
 
@@ -117,7 +117,7 @@ class GitOps(_Strict):
     )
     project: str = Field(
         default="default",
-        pattern=_DNS_SUBDOMAIN,
+        pattern=DNS_1123_SUBDOMAIN,
         max_length=253,
         description="Argo CD project; it must allow the vCluster as a destination.",
     )
