@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import hvac
 import requests
+from crossplane.function import logging
 from hvac import exceptions as vexc
 
+from function import logs
 from function.platform import PlatformSettings
 from function.vault.errors import VaultSyncError
 from function.vault.settings import Vault
@@ -72,6 +74,26 @@ def _text(value: bytes | None, key: str, cred_name: str) -> str | None:
         ) from None
 
 
+ADDRESS_MAX = 2048  # the address is named in warnings; longer is no URL anyone meant
+
+
+def _is_http_url(address: str) -> bool:
+    """Whether requests can connect to address: urllib3 raises LocationParseError, outside
+    requests' own exceptions, for a host with an empty or over-long label (IDNA's rules)."""
+    if len(address) > ADDRESS_MAX or not address.isprintable() or " " in address:
+        return False
+    try:
+        url = urlsplit(address)
+        _ = url.port  # ValueError when out of range or not a number
+        host = url.hostname
+        if url.scheme not in ("http", "https") or not host:
+            return False
+        host.encode("idna")
+    except (ValueError, UnicodeError):
+        return False
+    return True
+
+
 def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, bytes]]) -> Login:
     """Address and auth material; VaultSyncError when something is missing."""
     vault = settings.vault
@@ -84,8 +106,11 @@ def resolve(settings: PlatformSettings, credentials: Mapping[str, Mapping[str, b
             f"no Vault address: set input spec.vault.address or key {vault.addressKey!r} "
             f"in the step credentials {cred_name!r}",
         )
-    if not address.startswith(("https://", "http://")):
-        raise VaultSyncError("VaultNotConfigured", "the Vault address must be an http(s) URL")
+    if not _is_http_url(address):
+        raise VaultSyncError(
+            "VaultNotConfigured",
+            "the Vault address must be an http(s) URL with a valid host name and port",
+        )
     auth = vault.auth
 
     def need(key: str) -> str:
@@ -286,4 +311,6 @@ def classify(e: Exception, address: str, secrets: Iterable[str]) -> VaultSyncErr
         return VaultSyncError(
             "VaultError", f"Vault answered {type(e).__name__}" + (f": {detail}" if detail else "")
         )
+    # A bug, not Vault: the log line names the exception's type and frames, never its text.
+    logging.get_logger().error("unexpected error talking to Vault", **logs.describe_exception(e))
     return VaultSyncError("InternalError", "unexpected error talking to Vault; see function logs")

@@ -26,7 +26,7 @@ from function.quantity import CORES_MAX, parse
 from function.runner import FunctionRunner, run
 from function.structs import to_dict, to_struct
 from function.validation import PROBLEMS_MAX
-from function.vault.client import redact
+from function.vault.client import classify, redact
 from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.requests import case_request, desired, observed_secret, request, status, xr
@@ -283,6 +283,38 @@ def test_a_vault_credential_that_is_not_text_is_a_warning(
     assert (
         "InvalidCredentials",
         f"key {key!r} in the step credentials 'platform' {problem}",
+    ) in warnings(rsp), reason
+    assert "connection-secret" in rsp.desired.resources, reason
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("http://vault..example:8200", "an empty label: urllib3's LocationParseError (make fuzz)"),
+        ("http://" + "a" * 64 + ".example", "a label over 63 characters: LocationParseError"),
+        ("http://vault:99999", "a port out of range"),
+        ("http://[::1", "an unclosed IPv6 bracket"),
+        ("ftp://vault", "not http(s)"),
+        ("http://vault:8200/" + "x" * 4096, "too long to name in a warning"),
+    ],
+)
+def test_a_vault_address_requests_cannot_connect_to_is_a_warning(address: str, reason: str) -> None:
+    rsp = run(
+        request(
+            xr(*PG, {**DEV, "vaultPath": "secret/db/x"}),
+            credentials={
+                "platform": {
+                    "password-key": b"k",
+                    "vault-address": address.encode(),
+                    "vault-token": b"t",
+                }
+            },
+        )
+    )
+    assert fatal(rsp) == [], reason
+    assert (
+        "VaultNotConfigured",
+        "the Vault address must be an http(s) URL with a valid host name and port",
     ) in warnings(rsp), reason
     assert "connection-secret" in rsp.desired.resources, reason
 
@@ -590,6 +622,17 @@ def test_a_bug_is_one_internal_error_and_one_log_line_without_values(
     assert SECRET_VALUE not in lines[0]
     assert "Traceback" not in lines[0]
     assert "locals" not in lines[0]
+
+
+def test_an_unexpected_vault_error_is_logged_without_its_text(log_output: io.StringIO) -> None:
+    try:
+        raise RuntimeError(f"holds {SECRET_VALUE}")
+    except RuntimeError as e:
+        failure = classify(e, "http://vault:8200", [SECRET_VALUE])
+    assert failure.reason == "InternalError"
+    (line,) = [json.loads(x) for x in log_output.getvalue().splitlines()]
+    assert (line["msg"], line["error"]) == ("unexpected error talking to Vault", "RuntimeError")
+    assert SECRET_VALUE not in log_output.getvalue()
 
 
 @pytest.mark.parametrize("debug", [False, True])
