@@ -113,16 +113,22 @@ def bench_case(target: str, case: Case, requests: int, concurrency: int, pid: in
     )
 
 
-def memory_mib(pid: int, field: str) -> float:
-    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM) for the process and its children,
-    summed."""
+def memory_mib(pid: int, field: str, source: str = "status") -> float:
+    """A memory figure in kB of /proc/<pid>/<source> (status: VmRSS, VmHWM; smaps_rollup:
+    Pss) for the process and its children, summed."""
     total = 0.0
     for p in process_tree(pid):
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            for line in Path(f"/proc/{p}/{source}").read_text().splitlines():
                 if line.startswith(f"{field}:"):
                     total += int(line.split()[1]) / 1024
     return total
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional resident memory of the process and its children: pages the workers share
+    with the supervisor (forked, copy-on-write) count once, not once per process as in VmRSS."""
+    return memory_mib(pid, "Pss", "smaps_rollup")
 
 
 def peak_rss_mib(pid: int) -> float:

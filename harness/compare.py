@@ -39,7 +39,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function.structs import to_struct
 from harness import ghz, process
-from harness.bench import commit, cpu_seconds, machine, memory_mib, peak_rss_mib
+from harness.bench import commit, cpu_seconds, machine, peak_rss_mib, pss_mib
 from harness.cases import Case, find_cases, load_yaml_docs
 from harness.paths import ROOT, shared_dir
 from harness.requests import answered_case_request
@@ -52,8 +52,8 @@ VAULT_CONDITION = "VaultSynced"
 
 
 def rss_mib(pid: int) -> float:
-    """Current resident memory of the process and its children (the workers)."""
-    return memory_mib(pid, "VmRSS")
+    """Current resident memory (PSS) of the process and its children (the workers)."""
+    return pss_mib(pid)
 
 
 # ---------------------------------------------------------------- the servers
