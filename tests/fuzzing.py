@@ -299,12 +299,15 @@ _NAME = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 _LONG_NAME = st.from_regex(r"[a-z][a-z0-9]{40,60}(\.[a-z0-9]{1,20})?", fullmatch=True)
 
 
-def _metadata(draw: Draw, mutate: bool) -> Drawn:
+def _metadata(draw: Draw, mutate: bool, *, namespaced: bool) -> Drawn:
     name = draw(st.one_of(_NAME, _LONG_NAME))
-    meta: JSON = {"name": name, "namespace": draw(_NAME), "uid": f"uid-{name}"}
+    meta: JSON = {"name": name, "uid": f"uid-{name}"}
+    if namespaced:  # a cluster-scoped XR has no namespace to break (the API server drops it)
+        meta["namespace"] = draw(_NAME)
     if not mutate or not chance(draw, 6):
         return Drawn(meta)
-    broken = draw(st.sampled_from(["metadata", "metadata.name", "metadata.namespace"]))
+    fields = ["metadata", "metadata.name", *(["metadata.namespace"] if namespaced else [])]
+    broken = draw(st.sampled_from(fields))
     if broken == "metadata":
         return Drawn(draw(st.one_of(TEXT, st.integers(), st.lists(TEXT, max_size=2))), [broken])
     key = broken.split(".")[1]
@@ -332,14 +335,18 @@ def _settings(draw: Draw, kind: Kind[Any, Any], seed: Seed | None) -> Drawn:
     drawn = draw_object(draw, own, "input.spec", mutate=0 if choice < 9 else 12)
     settings = drawn.value
     vault = settings.get("vault")
+    fixed: set[str] = set()
     if isinstance(vault, dict):
-        # Never a real address, never a file of this machine.
+        # Never a real address, never a file of this machine; either replaces a value
+        # broken on purpose, which then is no longer bad.
         if "address" in vault:
             vault["address"] = VAULT_ADDRESS
+            fixed.add("input.spec.vault.address")
         auth = vault.get("auth")
         if isinstance(auth, dict) and isinstance(auth.get("kubernetes"), dict):
             auth["kubernetes"]["tokenFile"] = "/nonexistent/token"
-    return Drawn(settings, drawn.bad)
+            fixed.add("input.spec.vault.auth.kubernetes.tokenFile")
+    return Drawn(settings, [p for p in drawn.bad if p not in fixed])
 
 
 def _credentials(draw: Draw, secrets: Secrets) -> dict[str, dict[str, bytes]]:
@@ -379,7 +386,7 @@ def draw_request(draw: Draw, kind: Kind[Any, Any]) -> Request:
             params.bad = broken.bad
     else:
         params = draw_object(draw, schema, "spec.parameters", mutate=4 if mutate else 0)
-    meta = _metadata(draw, mutate)
+    meta = _metadata(draw, mutate, namespaced=kind.api.scope == "Namespaced")
     xr: JSON = {
         "apiVersion": kind.api.api_version,
         "kind": kind.api.kind,
