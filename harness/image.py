@@ -19,9 +19,11 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tarfile
@@ -228,17 +230,48 @@ class ImageFunction:
 
     def __enter__(self) -> ImageFunction:
         self.process = process.start("image-function", self.command(), env=self.environment())
-        atexit.register(self.process.stop)
+        atexit.register(self.stop)
         try:
             process.wait_for_port("127.0.0.1", self.port, 60, self.process)
         except BaseException:
-            self.process.stop()
+            self.stop()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            self.process.stop()
+        self.stop()
+
+    def processes(self) -> list[int]:
+        """unshare, the function (its namespace's PID 1) and the function's workers."""
+        if self.process is None:
+            return []
+        tree = [self.process.popen.pid]
+        for pid in tree:  # grows as it goes: breadth first
+            with contextlib.suppress(OSError):
+                tree += [
+                    int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                ]
+        return tree
+
+    def stop(self, grace: float = 30.0) -> None:
+        """SIGTERM to the function, as the kubelet sends it; SIGKILL after grace seconds.
+
+        Stopping unshare alone would leave the function running: chroot --userspec changes
+        the user, which clears the parent-death signal unshare's --kill-child set.
+        """
+        if self.process is None or self.process.popen.poll() is not None:
+            return
+        function = self.processes()[1:2]
+        for pid in function:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)
+        try:
+            self.process.popen.wait(timeout=grace)  # unshare exits when the function has
+        except subprocess.TimeoutExpired:
+            for pid in function:  # the namespace's PID 1: the kernel kills the rest with it
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+        self.process.stop()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.alive()
