@@ -34,6 +34,7 @@ import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
+from harness import process
 from harness.cases import Case, find_cases
 from harness.paths import ROOT
 from harness.requests import answered_case_request
@@ -62,17 +63,11 @@ def percentile(samples: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def process_tree(pid: int) -> list[int]:
-    """The process and its children: a server's supervisor and its --workers."""
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid, *(int(c) for c in path.read_text().split())] if path.exists() else [pid]
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process and its children have used so far (/proc/<pid>/stat
     utime, stime): a call's cost without the wait for a core that a busy machine adds."""
     total = 0
-    for p in process_tree(pid):
+    for p in process.tree(pid):
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
@@ -117,7 +112,7 @@ def memory_mib(pid: int, field: str, source: str = "status") -> float:
     """A memory figure in kB of /proc/<pid>/<source> (status: VmRSS, VmHWM; smaps_rollup:
     Pss) for the process and its children, summed."""
     total = 0.0
-    for p in process_tree(pid):
+    for p in process.tree(pid):
         with contextlib.suppress(OSError):
             for line in Path(f"/proc/{p}/{source}").read_text().splitlines():
                 if line.startswith(f"{field}:"):

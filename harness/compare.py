@@ -51,11 +51,6 @@ BOTH_CPUS = (0, 1)
 VAULT_CONDITION = "VaultSynced"
 
 
-def rss_mib(pid: int) -> float:
-    """Current resident memory (PSS) of the process and its children (the workers)."""
-    return pss_mib(pid)
-
-
 # ---------------------------------------------------------------- the servers
 
 
@@ -218,7 +213,7 @@ def startup(
             call(target)(req)
             samples.append(time.perf_counter() - begin)
             cpu.append(cpu_seconds(proc.pid))
-            rss = rss_mib(proc.pid)
+            rss = pss_mib(proc.pid)
         finally:
             proc.stop()
     return Startup(statistics.median(samples), statistics.median(cpu), rss)
@@ -297,9 +292,9 @@ def compare_rounds(
                         measure(served, data, figures[case][side], plan.seconds)
             print(f"round {n + 1}/{plan.rounds} done (load {load_average()})", flush=True)
         rss = {
-            "ours": rss_mib(mine.pid),
-            "composing": rss_mib(composing.pid),
-            "peer": rss_mib(peer.pid),
+            "ours": pss_mib(mine.pid),
+            "composing": pss_mib(composing.pid),
+            "peer": pss_mib(peer.pid),
             "ours_peak": peak_rss_mib(mine.pid),
             "composing_peak": peak_rss_mib(composing.pid),
             "peer_peak": peak_rss_mib(peer.pid),

@@ -243,15 +243,7 @@ class ImageFunction:
 
     def processes(self) -> list[int]:
         """unshare, the function (its namespace's PID 1) and the function's workers."""
-        if self.process is None:
-            return []
-        tree = [self.process.popen.pid]
-        for pid in tree:  # grows as it goes: breadth first
-            with contextlib.suppress(OSError):
-                tree += [
-                    int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-                ]
-        return tree
+        return [] if self.process is None else process.tree(self.process.popen.pid)
 
     def stop(self, grace: float = 30.0) -> None:
         """SIGTERM to the function, as the kubelet sends it; SIGKILL after grace seconds.

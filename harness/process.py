@@ -21,6 +21,19 @@ class ProcessExitedError(RuntimeError):
     """The process exited while we were waiting for it to become ready."""
 
 
+def tree(pid: int) -> list[int]:
+    """The process and its descendants, breadth first (a server's supervisor and its
+    --workers; unshare, the image's function and its workers)."""
+    out = [pid]
+    for p in out:  # grows as it goes
+        children = Path(f"/proc/{p}/task/{p}/children")
+        try:
+            out += [int(c) for c in children.read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free a moment ago (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

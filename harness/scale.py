@@ -31,7 +31,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.structs import JSON, to_struct
 from harness import process
-from harness.bench import machine, percentile
+from harness.bench import machine, percentile, pss_mib
 from harness.cases import find_cases
 from harness.compare import (
     COMPOSING,
@@ -43,7 +43,6 @@ from harness.compare import (
     ours,
     peer_inputs,
     pnt,
-    rss_mib,
 )
 from harness.paths import ROOT, shared_dir
 from harness.requests import RESOURCE_NAME, case_request
@@ -124,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, served, req in servers:
                 big = scaled(req, n)
                 p50, p99 = sequential_latency(served.target, big, args.requests)
-                rss = rss_mib(served.pid)
+                rss = pss_mib(served.pid)
                 rows.append((n, big.ByteSize(), name, p50, p99, rss))
                 print(
                     f"{n:4} {name:14} p50 {p50:6.2f} p99 {p99:6.2f} ms RSS {rss:.0f} MiB",

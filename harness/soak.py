@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness import ghz, process
-from harness.bench import machine
+from harness.bench import machine, pss_mib
 from harness.cases import find_cases
 from harness.compare import (
     BOTH_CPUS,
@@ -32,7 +32,6 @@ from harness.compare import (
     calls_vault,
     load_average,
     ours,
-    rss_mib,
 )
 from harness.paths import ROOT
 from harness.requests import answered_case_request
@@ -74,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 requests.append(req)
         data = ghz.request_file(requests, Path(tmp))
-        idle = rss_mib(served.pid)
+        idle = pss_mib(served.pid)
         sent = 0
         for _ in range(CHUNKS):
             begin = time.perf_counter()
@@ -90,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for status, n in result.statuses.items():
                 if status != "OK":
                     failures[status] = failures.get(status, 0) + n
-            rss = rss_mib(served.pid)
+            rss = pss_mib(served.pid)
             rows.append((sent, result.rps, rss, result.failures))
             print(
                 f"{sent:>9} calls  {result.rps:7.0f} req/s  RSS {rss:6.1f} MiB  "

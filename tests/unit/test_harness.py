@@ -16,7 +16,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.runner import run
 from function.structs import api_group, to_dict
 from harness import process
-from harness.bench import cpu_seconds, peak_rss_mib, process_tree
+from harness.bench import cpu_seconds, peak_rss_mib
 from harness.cases import (
     JSON,
     Case,
@@ -482,7 +482,7 @@ def test_bench_counts_the_cpu_and_memory_of_a_servers_workers(tmp_path: Path) ->
         while cpu_seconds(supervisor.pid) < 0.3:
             assert time.monotonic() < deadline, "the worker's CPU time was never counted"
             time.sleep(0.05)
-        assert len(process_tree(supervisor.pid)) == 2
+        assert len(process.tree(supervisor.pid)) == 2
         assert peak_rss_mib(supervisor.pid) > 64
     finally:
         supervisor.stop()
