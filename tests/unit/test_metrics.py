@@ -56,13 +56,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
         yield running.target, port
 
 
+def fd_links(pid: int) -> list[str]:
+    """What process pid's open descriptors point at, skipping those it closes while we look."""
+    links = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            links.append(os.readlink(fd))
+        except FileNotFoundError:  # closed between the listing and the read
+            continue
+    return links
+
+
 def listening_ports(pid: int) -> set[int]:
     """The TCP ports process pid listens on (its socket inodes in /proc/net/tcp*)."""
-    fds = Path(f"/proc/{pid}/fd")
     inodes = {
-        os.readlink(fd).removeprefix("socket:[").removesuffix("]")
-        for fd in fds.iterdir()
-        if os.readlink(fd).startswith("socket:[")
+        link.removeprefix("socket:[").removesuffix("]")
+        for link in fd_links(pid)
+        if link.startswith("socket:[")
     }
     ports = set()
     for table in ("tcp", "tcp6"):
