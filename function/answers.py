@@ -5,9 +5,10 @@ watch event), and while nothing it observes has changed it sends the same reques
 the same XR, observed and required resources, input and credentials. The answer is
 then a pure function of the request's bytes, since composing is deterministic,
 unless composing it read the clock, or went to Vault or the API server (state outside
-the request, and side effects that must happen on every call). Such a call marks
-itself volatile and its answer is never kept. An answer that holds only until a known
-time (a preview's Expired condition, False until it expires) is kept until then.
+the request, and side effects that must happen on every call). The runner says until
+when each answer holds (function/runner.py): VOLATILE for such a call, whose answer is
+never kept; a known time for one that holds only until then (a preview's Expired
+condition, False until it expires).
 
 Keys are SHA-256 digests of the request's deterministic serialization (map entries
 in key order): Crossplane, in Go, writes maps (observed resources, every Struct's
@@ -20,46 +21,23 @@ uid and credentials. Entries are bounded in bytes (function/lru.py) and live in 
 process.
 """
 
-import contextvars
 import hashlib
 import math
 import struct
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.lru import ByteLRU
-
-T = TypeVar("T")
 
 # The default of --response-cache-mib: a few thousand answers of a typical size.
 DEFAULT_BUDGET_MIB = 32
 # One answer may take at most this share of the budget: a huge XR cannot evict the rest.
 _MAX_ENTRY_SHARE = 8
 
-# Until when (Unix time) the answer being composed holds: math.inf by default, -math.inf
-# when it must never be kept.
-_until: contextvars.ContextVar[float] = contextvars.ContextVar("until", default=math.inf)
-
-
-def mark_volatile() -> None:
-    """Say that the answer being composed depends on more than its request."""
-    _until.set(-math.inf)
-
-
-def holds_until(when: float) -> None:
-    """Say that the answer being composed holds until `when` (Unix time), not after."""
-    _until.set(min(_until.get(), when))
-
-
-def run_tracked(compose: Callable[[], T]) -> tuple[T, float]:
-    """Run compose in a context of its own; its result and until when it holds (-inf: the
-    answer is volatile, inf: it holds for as long as the request is the same)."""
-    context = contextvars.Context()
-    result = context.run(compose)
-    return result, context.get(_until, math.inf)
+# Until when an answer holds that depends on more than its request: it is never kept.
+VOLATILE = -math.inf
 
 
 def key(req: fnv1.RunFunctionRequest) -> bytes:

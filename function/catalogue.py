@@ -9,9 +9,8 @@ declares. Generators and tests take every kind with kinds().
 import functools
 import importlib
 from dataclasses import dataclass
-from typing import Any
 
-from function.kind import Kind
+from function.kind import AnyKind
 
 
 @dataclass(frozen=True)
@@ -54,18 +53,18 @@ _BY_TYPE = {(e.api_version, e.kind): e for e in ENTRIES}
 
 
 @functools.cache
-def load(entry: Entry) -> Kind[Any, Any]:
+def load(entry: Entry) -> AnyKind:
     """The entry's Kind, its package imported on first use."""
-    kind: Kind[Any, Any] = importlib.import_module(f"function.kinds.{entry.package}").KIND
+    kind: AnyKind = importlib.import_module(f"function.kinds.{entry.package}").KIND
     return kind
 
 
-def lookup(api_version: str, kind: str) -> Kind[Any, Any] | None:
+def lookup(api_version: str, kind: str) -> AnyKind | None:
     """The kind serving XRs of this apiVersion and kind."""
     entry = _BY_TYPE.get((api_version, kind))
     return None if entry is None else load(entry)
 
 
-def kinds() -> tuple[Kind[Any, Any], ...]:
+def kinds() -> tuple[AnyKind, ...]:
     """Every kind, in catalogue order (their packages imported)."""
     return tuple(load(e) for e in ENTRIES)

@@ -2,9 +2,12 @@
 
 Composers are pure functions from Context to Desired: they never touch the
 protobuf request or response, which keeps them easy to test and keeps the
-request plumbing in one place (runner.py).
+request plumbing in one place (runner.py). What they cannot compose they refuse
+with function.refusal.Refusal. Everything a composer asks of the runner (resources
+to fetch, until when its answer holds, what Vault should hold) comes back on Desired.
 """
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -13,16 +16,13 @@ from crossplane.function import resource
 
 from function.model import CompositeStatus, Parameters
 from function.platform import PlatformSettings
+from function.readiness import Readiness
 from function.settings import SettingsModel
 from function.structs import JSON
 from function.vault.intents import VaultIntent
 
 P = TypeVar("P", bound=Parameters)
 S = TypeVar("S", bound=SettingsModel)
-
-
-class ComposeError(Exception):
-    """A problem the user or platform engineer must fix; becomes a FATAL result."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,7 @@ class Composite:
             namespace=text(meta.get("namespace")),
             uid=text(meta.get("uid")),
             created=text(meta.get("creationTimestamp")),
-            annotations={
-                str(k): str(v) for k, v in annotations.items()
-            },
+            annotations={str(k): str(v) for k, v in annotations.items()},
         )
 
     @property
@@ -71,7 +69,8 @@ class Observed:
     """Observed composed resources by composition resource name, each converted on first use.
 
     The runner gives loaders that convert from the request's protobuf lazily;
-    tests give plain objects with Observed.of.
+    tests give plain objects with Observed.of. Whether a resource is ready is judged
+    once per request, by the kind's readiness rules, for the composer and the runner alike.
 
     Connection details are what Crossplane read from each observed resource's
     spec.writeConnectionSecretToRef Secret (crossplane v2.3.4,
@@ -82,19 +81,24 @@ class Observed:
     def __init__(
         self,
         loaders: Mapping[str, Callable[[], JSON]],
+        readiness: Readiness,
         connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
     ) -> None:
         self._loaders = loaders
+        self._readiness = readiness
         self._cache: dict[str, JSON] = {}
+        self._ready: dict[str, bool] = {}
         self._connection_details = connection_details or {}
 
     @classmethod
     def of(
         cls,
         objects: Mapping[str, JSON],
+        readiness: Readiness,
         connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
     ) -> "Observed":
-        return cls({name: _constant(obj) for name, obj in objects.items()}, connection_details)
+        loaders = {name: _constant(obj) for name, obj in objects.items()}
+        return cls(loaders, readiness, connection_details)
 
     def connection_details(self, name: str) -> Mapping[str, bytes]:
         """The connection details Crossplane passed for the observed resource name ({} if none)."""
@@ -109,6 +113,12 @@ class Observed:
         if name not in self._cache:
             self._cache[name] = self._loaders[name]()
         return self._cache[name]
+
+    def ready(self, name: str) -> bool:
+        """Whether the observed resource name is ready (False when it is not observed)."""
+        if name not in self._ready:
+            self._ready[name] = self._readiness.is_ready(self.get(name))
+        return self._ready[name]
 
 
 def _constant(obj: JSON) -> Callable[[], JSON]:
@@ -125,7 +135,7 @@ class Selector:
     namespace: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context(Generic[P, S]):
     """Everything a composer may read: its XR's parameters, its kind's settings, the platform's."""
 
@@ -136,17 +146,15 @@ class Context(Generic[P, S]):
     observed: Observed
     credentials: Mapping[str, Mapping[str, bytes]]
     required: Mapping[str, list[JSON]]
-    requirements: dict[str, Selector] = field(default_factory=dict)
 
-    def require(self, key: str, selector: Selector) -> JSON | None:
-        """Ask for a resource; return it if Crossplane has fetched it, else None.
+    def found(self, key: str) -> JSON | None:
+        """The resource Crossplane fetched for the requirement key, if any.
 
-        The requirement is declared on every call (Crossplane considers it met
-        once it is stable across calls), so nothing has to remember it.
+        A composer that reads it also asks for it on every call (Desired.require):
+        Crossplane considers a requirement met once it is stable across calls.
         """
-        self.requirements[key] = selector
-        found = self.required.get(key, [])
-        return found[0] if found else None
+        items = self.required.get(key, [])
+        return items[0] if items else None
 
     def fetched(self, key: str) -> bool:
         """Whether Crossplane has answered the requirement key (found or not).
@@ -168,7 +176,8 @@ class WarningResult:
 
 @dataclass
 class Desired:
-    """What a composer wants: composed resources by name, XR status, warnings."""
+    """What a composer wants: composed resources by name, XR status, warnings, and what it
+    asks of the runner."""
 
     resources: dict[str, JSON] = field(default_factory=dict)
     status: CompositeStatus | None = None
@@ -176,3 +185,16 @@ class Desired:
     conditions: list[resource.Condition] = field(default_factory=list)
     # What Vault should hold; applied by the runner after composing (function/vault/).
     vault: list[VaultIntent] = field(default_factory=list)
+    # Resources Crossplane is to fetch for the next call, by requirement key.
+    requirements: dict[str, Selector] = field(default_factory=dict)
+    # Until when (Unix time) this answer holds for an equal request: inf while nothing
+    # but the request decides it (function/answers.py).
+    holds_until: float = math.inf
+
+    def require(self, key: str, selector: Selector) -> None:
+        """Ask Crossplane to fetch a resource; Context.found(key) reads what it fetched."""
+        self.requirements[key] = selector
+
+    def hold_until(self, when: float) -> None:
+        """Say that this answer holds until `when` (Unix time), not after."""
+        self.holds_until = min(self.holds_until, when)

@@ -15,8 +15,10 @@ from google.protobuf import struct_pb2
 from pydantic import Field, ValidationError, create_model
 
 from function.catalogue import ENTRIES, kinds
-from function.kind import Kind
+from function.context import P, S
+from function.kind import AnyKind, Kind
 from function.platform import PlatformSettings
+from function.refusal import Refusal
 from function.settings import SettingsModel
 from function.structs import to_dict
 from function.validation import describe
@@ -61,6 +63,8 @@ def _for(input_field: str | None, settings: type[SettingsModel] | None) -> type[
 def _parse(
     serialized: bytes, input_field: str | None, settings: type[SettingsModel] | None
 ) -> PlatformSettings | tuple[str, ...]:
+    # Problems are kept as data, not as the Refusal: an exception instance carries the
+    # traceback of wherever it was last raised, and this result is shared between calls.
     raw = to_dict(struct_pb2.Struct.FromString(serialized)).get("spec", {})
     try:
         return _for(input_field, settings).model_validate(raw)
@@ -68,16 +72,26 @@ def _parse(
         return tuple(describe(err, base="input.spec") for err in e.errors(include_url=False))
 
 
-def parse_input(
-    serialized: bytes, kind: Kind[Any, Any] | None = None
-) -> PlatformSettings | tuple[str, ...]:
-    """The parsed input of a serialized Struct for an XR of kind (None: an Operation), or
-    every problem with the platform-wide settings and that kind's section.
+def parse_input(serialized: bytes, kind: AnyKind | None = None) -> PlatformSettings:
+    """The parsed input of a serialized Struct for an XR of kind (None: an Operation); a
+    Refusal naming every problem with the platform-wide settings and that kind's section.
 
     A Composition's input is the same on every call: each distinct one is parsed once
     per kind (the model is frozen, so it is safe to share between calls).
     """
     if kind is None:
-        return _parse(serialized, None, None)
-    settings: type[SettingsModel] = kind.settings
-    return _parse(serialized, kind.input_field, settings)
+        parsed = _parse(serialized, None, None)
+    else:
+        settings: type[SettingsModel] = kind.settings
+        parsed = _parse(serialized, kind.input_field, settings)
+    if isinstance(parsed, tuple):
+        raise Refusal(parsed, "InvalidInput")
+    return parsed
+
+
+def section(platform: PlatformSettings, kind: Kind[P, S]) -> S:
+    """Kind's own section of the parsed input."""
+    found = getattr(platform, kind.input_field)
+    if not isinstance(found, kind.settings):
+        raise TypeError(f"input section {kind.input_field} is not {kind.settings.__name__}")
+    return found

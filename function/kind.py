@@ -9,14 +9,12 @@ catalogue line.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic
+from typing import Any, Generic, TypeAlias
 
-from function.context import Composite, Context, Desired, Observed, P, S
+from function.context import Context, Desired, P, S
 from function.model import CompositeAPI
-from function.platform import PlatformSettings
 from function.readiness import Readiness
 from function.structs import JSON
-from function.validation import parse_parameters
 
 
 @dataclass(frozen=True)
@@ -56,35 +54,8 @@ class Kind(Generic[P, S]):
         """The kind's package, e.g. function.kinds.redis."""
         return self.compose.__module__.rsplit(".", 1)[0]
 
-    def section(self, settings: Any) -> S:
-        """This kind's section of a parsed function input."""
-        section = getattr(settings, self.input_field)
-        if not isinstance(section, self.settings):
-            raise TypeError(f"input section {self.input_field} is not {self.settings.__name__}")
-        return section
 
-    def context(
-        self,
-        *,
-        xr: Composite,
-        parameters: Any,
-        settings: Any,
-        observed: Observed,
-        credentials: Mapping[str, Mapping[str, bytes]],
-        required: Mapping[str, list[JSON]],
-    ) -> Context[P, S] | list[str]:
-        """A composer's context, or every problem with spec.parameters."""
-        params = parse_parameters(self.api.parameters, parameters)
-        if isinstance(params, list):
-            return params
-        if not isinstance(settings, PlatformSettings):
-            raise TypeError("the function input is not PlatformSettings")
-        return Context(
-            xr=xr,
-            params=params,
-            settings=self.section(settings),
-            platform=settings,
-            observed=observed,
-            credentials=credentials,
-            required=required,
-        )
+# A kind of any parameters and settings. The catalogue imports kinds by name, so their
+# types are not known statically, and a Kind is invariant in both (its composer reads
+# them, its API builds them): only Any lets every kind be one value of this type.
+AnyKind: TypeAlias = Kind[Any, Any]

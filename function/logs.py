@@ -11,7 +11,7 @@ import logging
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import structlog
 
@@ -76,3 +76,13 @@ def configure(*, debug: bool = False, output: TextIO | None = None) -> None:
         ),
         logger_factory=structlog.PrintLoggerFactory(file=output),
     )
+
+
+class Logger(Protocol):
+    """What the function logs through: structlog's bound logger (configure)."""
+
+    def debug(self, event: str, **fields: Any) -> Any: ...
+
+    def info(self, event: str, **fields: Any) -> Any: ...
+
+    def error(self, event: str, **fields: Any) -> Any: ...

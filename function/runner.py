@@ -1,14 +1,17 @@
 """Request plumbing: RunFunctionRequest in, RunFunctionResponse out.
 
-Everything kind-specific lives in the kinds' packages; this module parses the
-input, dispatches on the XR's kind, lets the Vault service apply the kind's
-intents, and is the one place that writes the response: desired resources with
-their readiness, XR status and conditions, requirements, results and the TTL.
+Everything kind-specific lives in the kinds' packages. For an XR this module
+reads it, finds its kind, parses the function input and spec.parameters, lets the
+kind compose, lets the Vault service apply the kind's intents, and is the one
+place that writes the response: desired resources with their readiness, XR status
+and conditions, requirements, results and the TTL. Each step refuses what it
+cannot accept by raising function.refusal.Refusal, which becomes the one FATAL.
 """
 
+import math
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
 
 import grpc
 from crossplane.function import logging, resource, response
@@ -18,13 +21,17 @@ from google.protobuf.message import DecodeError
 
 from function import answers, logs
 from function.catalogue import lookup
-from function.context import ComposeError, Composite, Context, Desired, Observed, WarningResult
-from function.input import parse_input
-from function.kind import Kind
+from function.context import Composite, Context, Desired, Observed, WarningResult
+from function.input import parse_input, section
+from function.kind import AnyKind
+from function.logs import Logger
+from function.model import Parameters
 from function.platform import PlatformSettings
-from function.readiness import is_failing
+from function.readiness import Readiness, is_failing
+from function.refusal import Refusal
+from function.settings import SettingsModel
 from function.structs import JSON, dig, merge_into, to_dict, to_struct
-from function.validation import composite_problems, cut, joined
+from function.validation import check_composite, cut, parse_parameters
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
 
@@ -48,13 +55,22 @@ _STATUS = {
 Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], None]
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A response and until when (Unix time) it holds for an equal request."""
+
+    response: fnv1.RunFunctionResponse
+    # answers.VOLATILE: it depends on more than the request and is never kept.
+    holds_until: float = math.inf
+
+
 class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
     def __init__(
         self, remembered: answers.Answers | None = None, observe: Observe | None = None
     ) -> None:
-        self.log = logging.get_logger()
+        self.log: Logger = logging.get_logger()
         self.remembered = remembered or answers.Answers(0)
         self.observe = observe
 
@@ -62,8 +78,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
         """One call as messages (v1beta1 and in-process callers); never remembered."""
-        rsp, _ = self._compose(req, context)
-        return rsp
+        return self._respond(req, context).response
 
     def answer(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         """One v1 call as the server receives it, serialized: a remembered answer to an
@@ -80,24 +95,22 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 rsp = fnv1.RunFunctionResponse.FromString(remembered)
                 self.observe(req, rsp, time.perf_counter() - started)
             return remembered
-        rsp, until = self._compose(req, context)
-        out: bytes = rsp.SerializeToString(deterministic=True)
-        self.remembered.put(request_key, out, until)  # not kept when until has passed
+        answered = self._respond(req, context)
+        out: bytes = answered.response.SerializeToString(deterministic=True)
+        self.remembered.put(request_key, out, answered.holds_until)  # not kept once past
         return out
 
-    def _compose(
-        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
-    ) -> tuple[fnv1.RunFunctionResponse, float]:
+    def _respond(self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext) -> Answer:
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
         started = time.perf_counter()
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
-        rsp, until = answers.run_tracked(lambda: run(req, self.log, deadline))
+        answered = respond(req, self.log, deadline)
         if self.observe is not None:
-            self.observe(req, rsp, time.perf_counter() - started)
-        return rsp, until
+            self.observe(req, answered.response, time.perf_counter() - started)
+        return answered
 
 
 # A result's or condition's message is never longer than this (values in it are cut
@@ -105,12 +118,15 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 MESSAGE_MAX = 16 * 1024
 
 
-def _fatal(rsp: fnv1.RunFunctionResponse, reason: str, message: str) -> fnv1.RunFunctionResponse:
+def _fatal(
+    rsp: fnv1.RunFunctionResponse, refusal: Refusal, subject: str
+) -> fnv1.RunFunctionResponse:
+    """The response with the refusal as its one FATAL result about subject (the XR)."""
     rsp.results.append(
         fnv1.Result(
             severity=fnv1.SEVERITY_FATAL,
-            reason=reason,
-            message=cut(message, MESSAGE_MAX),
+            reason=refusal.reason,
+            message=cut(refusal.message(subject), MESSAGE_MAX),
             target=fnv1.TARGET_COMPOSITE,
         )
     )
@@ -134,38 +150,44 @@ def _required(req: fnv1.RunFunctionRequest) -> dict[str, list[JSON]]:
     return out
 
 
-def _observed(req: fnv1.RunFunctionRequest) -> Observed:
+def _observed(req: fnv1.RunFunctionRequest, readiness: Readiness) -> Observed:
     def loader(r: fnv1.Resource) -> Callable[[], JSON]:
         return lambda: to_dict(r.resource)
 
     resources = req.observed.resources
     return Observed(
         {name: loader(r) for name, r in resources.items()},
+        readiness,
         {name: dict(r.connection_details) for name, r in resources.items() if r.connection_details},
     )
 
 
-def _input(req: fnv1.RunFunctionRequest, kind: Kind[Any, Any] | None) -> PlatformSettings | str:
-    """The parsed function input for an XR of kind (None: an Operation), or its FATAL's message."""
-    settings = parse_input(req.input.SerializeToString(deterministic=True), kind)
-    if isinstance(settings, tuple):
-        return "invalid function input: " + joined(list(settings))
-    return settings
+def _input(req: fnv1.RunFunctionRequest) -> bytes:
+    return bytes(req.input.SerializeToString(deterministic=True))
 
 
 def run(
-    req: fnv1.RunFunctionRequest, log: Any = None, deadline: float | None = None
+    req: fnv1.RunFunctionRequest, log: Logger | None = None, deadline: float | None = None
 ) -> fnv1.RunFunctionResponse:
-    """Compose the desired state for one request; never raises.
+    """Compose the desired state for one request; never raises."""
+    return respond(req, log, deadline).response
+
+
+def respond(
+    req: fnv1.RunFunctionRequest, log: Logger | None = None, deadline: float | None = None
+) -> Answer:
+    """The answer to one request, and until when it holds; never raises.
 
     Anything unexpected (a bug) becomes one FATAL InternalError result and one log
     line naming the exception's type and where it was raised, never its message or
-    the frames' variables, which may hold secrets.
+    the frames' variables, which may hold secrets. Such an answer is never kept:
+    every call logs it.
     """
     try:
-        return _run(req, log, deadline)
+        if not req.observed.HasField("composite"):
+            return _operation(req, log)
+        return _compose(req, log, deadline)
     except Exception as e:
-        answers.mark_volatile()  # a bug's answer is not kept: every call logs it
         xr = Composite.from_object(to_dict(req.observed.composite.resource))
         what = cut(xr.kind) or "the request"
         if log is not None:
@@ -176,75 +198,79 @@ def run(
                 namespace=cut(xr.namespace),
                 **logs.describe_exception(e),
             )
-        return _fatal(
-            response.to(req), "InternalError", f"internal error composing {what}; see function logs"
-        )
+        internal = Refusal(f"internal error composing {what}; see function logs", "InternalError")
+        return Answer(_fatal(response.to(req), internal, what), answers.VOLATILE)
 
 
-def _run(
-    req: fnv1.RunFunctionRequest, log: Any, deadline: float | None
-) -> fnv1.RunFunctionResponse:
+def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None) -> Answer:
+    """An XR's desired state: every step refuses what it cannot accept, with one FATAL."""
     rsp = response.to(req)
-    if not req.observed.HasField("composite"):
-        return _operation(req, rsp, log)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
+    try:
+        kind = _kind(xr)
+        check_composite(xr_object, namespaced=kind.api.scope == "Namespaced")
+        platform = parse_input(_input(req), kind)
+        ctx: Context[Parameters, SettingsModel] = Context(
+            xr=xr,
+            params=parse_parameters(kind.api.parameters, dig(xr_object, "spec", "parameters")),
+            settings=section(platform, kind),
+            platform=platform,
+            observed=_observed(req, kind.readiness),
+            credentials=_credentials(req),
+            required=_required(req),
+        )
+        desired = kind.compose(ctx)
+    except Refusal as refusal:
+        return Answer(_fatal(rsp, refusal, f"{xr.kind} {cut(xr.ref)}"))
+    vault = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
+    _write(rsp, ctx, desired, vault.retry_after if vault else None)
+    return Answer(rsp, answers.VOLATILE if vault and vault.volatile else desired.holds_until)
+
+
+def _kind(xr: Composite) -> AnyKind:
     kind = lookup(xr.api_version, xr.kind)
     if kind is None:
-        return _fatal(
-            rsp,
-            "UnsupportedKind",
+        raise Refusal(
             f"this function does not compose {cut(xr.kind)} ({cut(xr.api_version)})",
+            "UnsupportedKind",
         )
-    title = f"{xr.kind} {cut(xr.ref)}"
-    shape = composite_problems(xr_object, namespaced=kind.api.scope == "Namespaced")
-    if shape:
-        return _fatal(rsp, "InvalidComposite", f"invalid {title}: " + joined(shape))
-    settings = _input(req, kind)
-    if isinstance(settings, str):
-        return _fatal(rsp, "InvalidInput", settings)
-    ctx = kind.context(
-        xr=xr,
-        parameters=dig(xr_object, "spec", "parameters"),
-        settings=settings,
-        observed=_observed(req),
-        credentials=_credentials(req),
-        required=_required(req),
-    )
-    if isinstance(ctx, list):
-        return _fatal(rsp, "InvalidParameters", f"invalid {title}: " + joined(ctx))
-    try:
-        desired = kind.compose(ctx)
-    except ComposeError as e:
-        return _fatal(rsp, "ComposeFailed", f"cannot compose {title}: {e}")
-    retry_after = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
-    _write(rsp, kind, ctx, desired, retry_after)
-    return rsp
+    return kind
 
 
-def _operation(
-    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
-) -> fnv1.RunFunctionResponse:
+def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
     """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
-    or the removal of expired XRs (install/remove-expired.yaml), as its input says."""
-    answers.mark_volatile()  # both act on state outside the request
-    settings = _input(req, None)
-    if isinstance(settings, str):
-        return _fatal(rsp, "InvalidInput", settings)
-    if settings.operation == "remove-expired":
-        return _remove_expired(req, rsp, log)
+    or the removal of expired XRs (install/remove-expired.yaml), as its input says. Both act
+    on state outside the request, so their answers are never kept."""
+    rsp = response.to(req)
+    try:
+        settings = parse_input(_input(req))
+        if settings.operation == "remove-expired":
+            _remove_expired(req, rsp, log)
+        else:
+            _collect_vault_garbage(req, rsp, settings, log)
+    except Refusal as refusal:
+        _fatal(rsp, refusal, "")
+    return Answer(rsp, answers.VOLATILE)
+
+
+def _collect_vault_garbage(
+    req: fnv1.RunFunctionRequest,
+    rsp: fnv1.RunFunctionResponse,
+    settings: PlatformSettings,
+    log: Logger | None,
+) -> None:
     from function.vault import operation as vaultgc  # noqa: PLC0415 (see the imports)
 
     output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
-        return _fatal(rsp, "VaultGarbageCollection", problem)
-    return rsp
+        raise Refusal(problem, "VaultGarbageCollection")
 
 
 def _remove_expired(
-    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Any
-) -> fnv1.RunFunctionResponse:
+    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Logger | None
+) -> None:
     from function.expiry import kubeapi, lifetime, reaper  # noqa: PLC0415 (see the imports)
 
     api: kubeapi.APIServer | None = None
@@ -252,22 +278,22 @@ def _remove_expired(
         api = kubeapi.APIServer.in_cluster()
     except kubeapi.KubeAPIError as e:
         no_api = f"{e.reason}: {e.message}"
-    output, problem = reaper.remove_expired(_required(req), api, lifetime.now(), log)
+    output, problem = reaper.remove_expired(_required(req), api, lifetime.clock(), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
-        return _fatal(rsp, "RemoveExpired", problem if api else f"{no_api}; {problem}")
-    return rsp
+        raise Refusal(problem if api else f"{no_api}; {problem}", "RemoveExpired")
 
 
 def _sync_vault(
-    ctx: Context[Any, Any],
+    ctx: Context[Parameters, SettingsModel],
     desired: Desired,
-    log: Any,
+    log: Logger | None,
     observed: JSON | None,
     deadline: float | None,
-) -> int | None:
+) -> vaultsync.Outcome | None:
     """Apply the kind's Vault intents and remove what the observed status.vault names and the
-    intents no longer do; what came of it joins the desired state as plain data."""
+    intents no longer do; what came of it joins the desired state as plain data. None when
+    there was nothing to do."""
     if not desired.vault and not observed:
         return None  # nothing to apply and nothing recorded to remove
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
@@ -285,7 +311,7 @@ def _sync_vault(
         elif stale and not outcome.ok:
             # Keep the record of what is still to remove, so the next call retries it.
             desired.status.vault = vaultsync.recorded(observed)
-    return outcome.retry_after
+    return outcome
 
 
 def _phase(ready: Mapping[str, bool], failing: bool) -> tuple[str, bool]:
@@ -298,13 +324,12 @@ def _phase(ready: Mapping[str, bool], failing: bool) -> tuple[str, bool]:
 
 def _write(
     rsp: fnv1.RunFunctionResponse,
-    kind: Kind[Any, Any],
-    ctx: Context[Any, Any],
+    ctx: Context[Parameters, SettingsModel],
     desired: Desired,
     retry_after: int | None,
 ) -> None:
     observed = {name: ctx.observed.get(name) for name in sorted(desired.resources)}
-    ready = {name: kind.readiness.is_ready(obj) for name, obj in observed.items()}
+    ready = {name: ctx.observed.ready(name) for name in observed}
     for name in observed:
         target = rsp.desired.resources[name]
         merge_into(target.resource, desired.resources[name])
@@ -315,8 +340,8 @@ def _write(
     status["phase"] = phase
     merge_into(rsp.desired.composite.resource, {"status": status})
 
-    for key in sorted(ctx.requirements):
-        sel = ctx.requirements[key]
+    for key in sorted(desired.requirements):
+        sel = desired.requirements[key]
         response.require_resources(
             rsp, key, sel.api_version, sel.kind, match_name=sel.name, namespace=sel.namespace
         )

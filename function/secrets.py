@@ -10,13 +10,14 @@ import base64
 import binascii
 import hmac
 
-from function.context import ComposeError, Context, P, S
+from function.context import Context, P, S
+from function.refusal import Refusal
 from function.structs import JSON, dig
 
 PASSWORD_KEY = "password"
 
 
-class SecretDataError(ComposeError):
+class SecretDataError(Refusal):
     """A Secret value that cannot be used as text; the message names the key, never the value."""
 
 
@@ -53,7 +54,7 @@ def composed_secret_value(ctx: Context[P, S], resource_name: str, key: str) -> s
     try:
         return secret_value(ctx.observed.get(resource_name), key)
     except SecretDataError as e:
-        raise ComposeError(
+        raise Refusal(
             f"the composed Secret {resource_name!r}: {e}; fix or delete it"
         ) from None
 
@@ -64,11 +65,11 @@ def stable_password(ctx: Context[P, S], resource_name: str, key: str = PASSWORD_
     if existing is not None:
         return existing
     if not ctx.xr.uid:
-        raise ComposeError("the XR has no metadata.uid to derive a password from")
+        raise Refusal("the XR has no metadata.uid to derive a password from")
     creds = ctx.platform.credentials
     seed = ctx.credentials.get(creds.name, {}).get(creds.passwordKeyField)
     if not seed:
-        raise ComposeError(
+        raise Refusal(
             f"cannot generate a password: the Composition step's credentials {creds.name!r} "
             f"have no key {creds.passwordKeyField!r}"
         )

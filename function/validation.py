@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 from function.formats import PATTERN_RULES
 from function.hostname import HOSTNAME_PATTERN, HOSTNAME_RULE
 from function.model import Parameters, Rule
+from function.refusal import Refusal
 
 P = TypeVar("P", bound=Parameters)
 
@@ -60,7 +61,6 @@ def readable_pattern(pattern: str, rule: str) -> str:
 # How much of a value or a field name a message shows: a megabyte of bad input must not
 # become a megabyte of result (gRPC refuses messages over its limit), nor thousands of lines.
 SHOWN_MAX = 256
-PROBLEMS_MAX = 20
 
 
 def cut(text: str, limit: int = SHOWN_MAX) -> str:
@@ -89,13 +89,6 @@ def shown(value: Any) -> str:
         )
 
     return cut(json.dumps(value, sort_keys=True, default=plain))
-
-
-def joined(problems: list[str]) -> str:
-    """Problems as one message: the first PROBLEMS_MAX, then how many more."""
-    listed = "; ".join(problems[:PROBLEMS_MAX])
-    more = len(problems) - PROBLEMS_MAX
-    return listed + (f"; and {more} more" if more > 0 else "")
 
 
 def describe(error: ErrorDetails, base: str = PARAMETERS_PATH) -> str:
@@ -153,12 +146,19 @@ def _valid_fields(model: type[P], raw: dict[str, Any], bad: set[str]) -> dict[st
     return out
 
 
-def parse_parameters(model: type[P], raw: Any) -> P | list[str]:
-    """Validate spec.parameters: the typed model, or every problem found.
+def parse_parameters(model: type[P], raw: Any) -> P:
+    """Validate spec.parameters into the typed model; a Refusal naming every problem found.
 
     Field errors and cross-field rules are reported together: a rule is also
     checked when other fields are bad, as long as it reads none of them.
     """
+    problems = _parameter_problems(model, raw)
+    if isinstance(problems, list):
+        raise Refusal(problems, "InvalidParameters")
+    return problems
+
+
+def _parameter_problems(model: type[P], raw: Any) -> P | list[str]:
     if raw is None:
         return [f"{PARAMETERS_PATH}: required"]
     try:
@@ -191,12 +191,18 @@ def _name_problem(field: str, value: Any, pattern: re.Pattern[str], limit: int) 
     return None
 
 
-def composite_problems(obj: Any, *, namespaced: bool) -> list[str]:
-    """What is wrong with the shape of an XR outside spec.parameters: metadata and spec.
+def check_composite(obj: Any, *, namespaced: bool) -> None:
+    """A Refusal naming what is wrong with the shape of an XR outside spec.parameters.
 
-    The API server guarantees these for a real XR; a request that breaks them gets a
-    FATAL naming the field instead of composing names such as "-redis".
+    The API server guarantees metadata and spec for a real XR; a request that breaks
+    them gets a FATAL naming the field instead of composing names such as "-redis".
     """
+    problems = _composite_problems(obj, namespaced=namespaced)
+    if problems:
+        raise Refusal(problems, "InvalidComposite")
+
+
+def _composite_problems(obj: Any, *, namespaced: bool) -> list[str]:
     if not isinstance(obj, dict):
         return ["the composite resource must be an object"]
     meta = obj.get("metadata")

@@ -1,17 +1,20 @@
 """Composer tests without protobuf: a Context built the way the runner builds it.
 
 The parameters and the function input go through the same parsing as a real
-request (Kind.context, function_input()), so a test cannot hand a composer
-something the function would have refused.
+request (parse_parameters, function_input(), input.section), so a test cannot hand
+a composer something the function would have refused.
 """
 
 from collections.abc import Mapping
 from typing import Any
 
 from function.context import Composite, Context, Desired, Observed, P, S
-from function.input import function_input
+from function.input import function_input, section
 from function.kind import Kind
+from function.model import Parameters
+from function.refusal import Refusal
 from function.structs import JSON
+from function.validation import parse_parameters
 
 PASSWORD_KEY = b"test-password-key"
 
@@ -33,7 +36,12 @@ def context(
     namespace="" is a cluster-scoped XR; connection_details are the observed resources'
     (what Crossplane read from their connection Secrets).
     """
-    ctx = kind.context(
+    platform = function_input().model_validate(settings or {})
+    try:
+        params = parse_parameters(kind.api.parameters, parameters)
+    except Refusal as refusal:
+        raise AssertionError(f"invalid parameters: {list(refusal.problems)}") from None
+    return Context(
         xr=Composite(
             api_version=kind.api.api_version,
             kind=kind.api.kind,
@@ -41,16 +49,24 @@ def context(
             namespace=namespace,
             uid=f"uid-{namespace}-{name}",
         ),
-        parameters=parameters,
-        settings=function_input().model_validate(settings or {}),
-        observed=Observed.of(observed or {}, connection_details),
+        params=params,
+        settings=section(platform, kind),
+        platform=platform,
+        observed=Observed.of(observed or {}, kind.readiness, connection_details),
         credentials=(
             {"platform": {"password-key": PASSWORD_KEY}} if credentials is None else credentials
         ),
         required=required or {},
     )
-    assert not isinstance(ctx, list), f"invalid parameters: {ctx}"
-    return ctx
+
+
+def refused(model: type[Parameters], parameters: Any) -> list[str] | None:
+    """The problems parse_parameters names in parameters (None: they are valid)."""
+    try:
+        parse_parameters(model, parameters)
+    except Refusal as refusal:
+        return list(refusal.problems)
+    return None
 
 
 def status(desired: Desired) -> JSON:

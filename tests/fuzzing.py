@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 
 from function import catalogue
 from function.kind import Kind
+from function.refusal import PROBLEMS_MAX
 from function.schema import openapi
-from function.validation import PROBLEMS_MAX, SHOWN_MAX
+from function.validation import SHOWN_MAX
 from function.xrdgen import input_crd
 from harness.cases import JSON, find_cases, fold_string_data, load_yaml_docs
 from harness.requests import RESOURCE_NAME

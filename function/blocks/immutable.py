@@ -7,14 +7,14 @@ created before it: the old value is read back from the observed resources.
 
 from typing import Any
 
-from function.context import ComposeError
+from function.refusal import Refusal
 from function.validation import cut
 
 
 def refuse_change(field: str, was: Any, now: Any, why: str) -> None:
-    """ComposeError (a FATAL) when was is known and differs from now."""
+    """Refusal (a FATAL) when was is known and differs from now."""
     if was is not None and was != now:
-        raise ComposeError(
+        raise Refusal(
             f"spec.parameters.{field} cannot change from {cut(repr(was))} to "
             f"{cut(repr(now))}: {why}"
         )

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from function import readiness
 from function.blocks.managed import label_selector
-from function.context import ComposeError
+from function.refusal import Refusal
 from function.structs import JSON, dig
 
 USAGE_API = "protection.crossplane.io/v1beta1"
@@ -59,7 +59,7 @@ def deletion_order(resources: dict[str, JSON], uses: Iterable[tuple[str, str]]) 
         # Unset is the XR's namespace (Crossplane fills it in for a namespaced XR).
         of_ns, by_ns = (dig(resources[n], "metadata", "namespace") for n in (of, by))
         if of_ns and by_ns and of_ns != by_ns:
-            raise ComposeError(f"a Usage cannot order {by} and {of}: not in one namespace")
+            raise Refusal(f"a Usage cannot order {by} and {of}: not in one namespace")
         namespace = of_ns or by_ns
         usage: JSON = {"apiVersion": USAGE_API, "kind": "Usage"}
         if namespace:

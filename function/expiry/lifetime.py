@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 from crossplane.function import resource
 
-from function import answers
-from function.context import ComposeError, Composite
+from function.context import Composite, Desired
 from function.expiry.model import DURATION_PATTERN
+from function.refusal import Refusal
 
 CONDITION = "Expired"
 ANNOTATION = "ttl"
@@ -24,13 +24,6 @@ _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
 def clock() -> datetime:
     """The current time (tests replace it)."""
     return datetime.now(UTC)
-
-
-def now() -> datetime:
-    """The current time, for an answer that depends on it: such an answer is not
-    remembered for the next identical request (function/answers.py)."""
-    answers.mark_volatile()
-    return clock()
 
 
 def seconds(duration: str) -> int:
@@ -57,12 +50,12 @@ def lifetime(xr: Composite, ttl: str | None, default: str | None) -> str | None:
     """
     annotated = xr.annotations.get(ANNOTATION)
     if annotated is not None and not re.match(DURATION_PATTERN, annotated):
-        raise ComposeError(
+        raise Refusal(
             f"metadata.annotations.{ANNOTATION}: must be a duration such as 168h or 90m "
             f"(got {annotated!r})"
         )
     if ttl and annotated and seconds(ttl) != seconds(annotated):
-        raise ComposeError(
+        raise Refusal(
             f"spec.parameters.ttl ({ttl}) and metadata.annotations.{ANNOTATION} ({annotated}) "
             "disagree: set one of them"
         )
@@ -75,13 +68,13 @@ def expires_at(xr: Composite, duration: str) -> datetime | None:
     return created + timedelta(seconds=seconds(duration)) if created else None
 
 
-def expiry_condition(expires: datetime) -> resource.Condition:
-    """The Expired condition at this moment. An answer holding it is remembered until the
-    condition would turn True, not after (function/answers.py)."""
+def report_expiry(desired: Desired, expires: datetime) -> None:
+    """The Expired condition at this moment, on desired. An answer saying Expired=False
+    holds until the condition would turn True, not after (function/answers.py)."""
     at = clock()
     if at < expires:
-        answers.holds_until(expires.timestamp())
-    return condition(expires, at)
+        desired.hold_until(expires.timestamp())
+    desired.conditions.append(condition(expires, at))
 
 
 def condition(expires: datetime, at: datetime) -> resource.Condition:

@@ -22,12 +22,12 @@ from typing import Any
 from function import catalogue
 from function.expiry import kubeapi, lifetime
 from function.expiry.model import ExpiringStatus
-from function.kind import Kind
+from function.kind import AnyKind
 from function.structs import JSON
 
 # requirementName -> kind: every catalogue kind whose XRs can expire (install/remove-expired.yaml
 # lists the same names; a test checks).
-EXPIRING: dict[str, Kind[Any, Any]] = {
+EXPIRING: dict[str, AnyKind] = {
     k.api.plural: k for k in catalogue.kinds() if issubclass(k.api.status, ExpiringStatus)
 }
 
@@ -61,7 +61,7 @@ def decide(xr: JSON, at: datetime) -> Decision:
     return Decision(who, delete=True, why=f"expired at {recorded}")
 
 
-def _target(kind: Kind[Any, Any], xr: JSON) -> kubeapi.Target:
+def _target(kind: AnyKind, xr: JSON) -> kubeapi.Target:
     meta = xr.get("metadata") or {}
     group, _, version = kind.api.api_version.partition("/")
     return kubeapi.Target(

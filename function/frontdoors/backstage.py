@@ -11,7 +11,7 @@ YAML), so every value keeps its type and nothing the user types is interpreted.
 from typing import Any
 
 from function.frontdoors.forms import form_schema
-from function.kind import Kind
+from function.kind import AnyKind
 from function.model import CompositeAPI
 from function.schema import Schema
 
@@ -63,7 +63,7 @@ def _repository_page(api: CompositeAPI[Any]) -> Schema:
     }
 
 
-def template(kind: Kind[Any, Any]) -> Schema:
+def template(kind: AnyKind) -> Schema:
     """The Template entity of one kind."""
     api = kind.api
     values: Schema = {
@@ -128,7 +128,7 @@ def template(kind: Kind[Any, Any]) -> Schema:
     }
 
 
-def skeleton(kind: Kind[Any, Any]) -> str:
+def skeleton(kind: AnyKind) -> str:
     """The skeleton file fetch:template renders into the XR manifest."""
     api = kind.api
     lines = [

@@ -17,7 +17,7 @@ from typing import Any
 
 from function.frontdoors.cue import INDENT, Cue
 from function.frontdoors.forms import form_schema
-from function.kind import Kind
+from function.kind import AnyKind
 from function.model import CompositeAPI, ConnectionSecret
 from function.schema import Schema
 
@@ -67,7 +67,7 @@ def _definition(name: str, description: str, workload: Schema, template: str) ->
     }
 
 
-def component(kind: Kind[Any, Any]) -> Schema:
+def component(kind: AnyKind) -> Schema:
     """The ComponentDefinition of one kind: its XR from `parameter`."""
     api = kind.api
     cue = Cue()
@@ -82,7 +82,7 @@ def component(kind: Kind[Any, Any]) -> Schema:
 
 
 def dependencies(
-    catalogue: tuple[Kind[Any, Any], ...],
+    catalogue: tuple[AnyKind, ...],
 ) -> list[tuple[CompositeAPI[Any], ConnectionSecret]]:
     """The kinds a workload can bring along: those writing a connection Secret, in order."""
     return [(k.api, k.api.connection) for k in catalogue if k.api.connection is not None]
@@ -103,7 +103,7 @@ def _env(connection: ConnectionSecret) -> list[str]:
     ]
 
 
-def webservice(catalogue: tuple[Kind[Any, Any], ...]) -> Schema:
+def webservice(catalogue: tuple[AnyKind, ...]) -> Schema:
     """A Deployment with the platform's databases and caches as properties."""
     cue = Cue()
     cue.imports.add("strings")

@@ -16,7 +16,6 @@ from typing import Any
 from crossplane.function import resource
 from pydantic import ValidationError
 
-from function import answers
 from function.context import Composite, WarningResult
 from function.platform import PlatformSettings
 from function.structs import JSON
@@ -46,6 +45,9 @@ class Outcome:
     deleted: list[str] = field(default_factory=list)  # paths removed (the XR left them)
     paths: list[str] = field(default_factory=list)
     retry_seconds: int = 30
+    # Whether it depends on more than the request (Vault was asked, or was busy): such an
+    # answer is never remembered (function/answers.py).
+    volatile: bool = False
 
     @property
     def ok(self) -> bool:
@@ -179,8 +181,7 @@ def sync(
     call's, time.monotonic()); never raises. When MAX_CONCURRENT_SYNCS are already
     running, nothing is sent and the outcome says so: the next call retries."""
     if not _SYNC_SLOTS.acquire(blocking=False):
-        answers.mark_volatile()  # busy now, free on a later call
-        outcome = Outcome(retry_seconds=settings.vault.retrySeconds)
+        outcome = Outcome(retry_seconds=settings.vault.retrySeconds, volatile=True)
         outcome.problems.append(
             VaultSyncError(
                 "VaultBusy",
@@ -221,8 +222,7 @@ def _sync(
     if not work:  # only waiting: nothing to ask Vault
         outcome.problems.extend(VaultSyncError(p.reason, p.message) for p in pending)
         return outcome
-    # From here the answer depends on Vault: it is never remembered (function/answers.py).
-    answers.mark_volatile()
+    outcome.volatile = True  # from here the answer depends on Vault
     # hvac and requests are imported with the first Vault step, not at start-up.
     from function.vault import apply  # noqa: PLC0415
 

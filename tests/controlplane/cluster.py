@@ -23,7 +23,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as fngrpc
 from kubernetes.client.exceptions import ApiException
 
 from function import catalogue
-from function.kind import Kind
+from function.kind import AnyKind
 from function.structs import to_dict, to_struct
 from harness import requests
 from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
@@ -34,7 +34,7 @@ RESOURCE_NAME = requests.RESOURCE_NAME
 CONVERGE_SECONDS = 120.0
 
 
-def kind_of(case: Case) -> Kind[Any, Any]:
+def kind_of(case: Case) -> AnyKind:
     """The catalogue entry whose examples folder the case is in."""
     for kind in catalogue.kinds():
         if kind.api.kind.lower() == case.kind:

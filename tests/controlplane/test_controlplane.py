@@ -24,13 +24,13 @@ from kubernetes.client.exceptions import ApiException
 from function import catalogue
 from function.model import Rule
 from function.structs import api_group
-from function.validation import parse_parameters
 from harness import requests
 from harness.cases import Case, find_cases, load_yaml_docs
 from harness.controlplane import ControlPlane
 from harness.paths import ROOT
 from harness.render import expected_error_lines
 from harness.validate import RENDER_PSEUDO_GROUPS
+from tests.composing import refused
 from tests.controlplane import cluster
 
 XRD_API = "apiextensions.crossplane.io/v2"
@@ -269,8 +269,8 @@ def test_some_rule_checked_at_admission() -> None:
 def _broken_rules(case: Case) -> list[Rule]:
     """The kind's cross-field rules the function finds broken in the case's XR."""
     kind = cluster.kind_of(case)
-    problems = parse_parameters(kind.api.parameters, cluster.xr_doc(case)["spec"].get("parameters"))
-    if not isinstance(problems, list):  # bad for the composer or the input, not the schema
+    problems = refused(kind.api.parameters, cluster.xr_doc(case)["spec"].get("parameters"))
+    if problems is None:  # bad for the composer or the input, not the schema
         return []
     return [r for r in kind.api.parameters.rules if any(r.message in p for p in problems)]
 

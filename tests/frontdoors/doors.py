@@ -6,13 +6,12 @@ import json
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
 from function import catalogue
-from function.kind import Kind
+from function.kind import AnyKind
 from harness import validate
 from harness.cases import JSON, Case, find_cases, load_yaml_docs
 from harness.paths import ROOT, ToolMissingError, go_tool
@@ -20,7 +19,7 @@ from harness.paths import ROOT, ToolMissingError, go_tool
 NODE_DIR = Path(__file__).resolve().parent
 
 
-def kind_of(case: Case) -> Kind[Any, Any]:
+def kind_of(case: Case) -> AnyKind:
     """The catalogue entry whose examples folder the case is in."""
     for kind in catalogue.kinds():
         if kind.api.kind.lower() == case.kind:
@@ -28,7 +27,7 @@ def kind_of(case: Case) -> Kind[Any, Any]:
     raise LookupError(f"{case.id}: no kind in the catalogue")
 
 
-def valid_samples() -> list[tuple[Kind[Any, Any], Case, JSON]]:
+def valid_samples() -> list[tuple[AnyKind, Case, JSON]]:
     """Every example XR a request should produce: (kind, case, xr.yaml without uid)."""
     out = []
     for case in find_cases(ROOT):

@@ -16,7 +16,7 @@ import yaml
 from function import catalogue
 from function.frontdoors import backstage
 from function.frontdoors.forms import form_schema, title
-from function.kind import Kind
+from function.kind import AnyKind
 from harness.cases import JSON
 from harness.paths import ROOT
 from tests.frontdoors.doors import assert_valid, requested, valid_samples
@@ -25,7 +25,7 @@ from tests.frontdoors.doors import backstage as run_template
 REPO = "github.com?owner=acme&repo=platform-requests"
 
 
-def _files(kind: Kind[Any, Any]) -> tuple[JSON, Path]:
+def _files(kind: AnyKind) -> tuple[JSON, Path]:
     folder = ROOT / "backstage" / backstage.template_name(kind.api)
     template = yaml.safe_load((folder / "template.yaml").read_text())
     return template, folder / "skeleton" / backstage.SKELETON_FILE
@@ -98,7 +98,7 @@ def test_form_rules_say_what_the_function_checks() -> None:
     assert checked > 20
 
 
-def _variations(params: JSON, kind: Kind[Any, Any]) -> list[JSON]:
+def _variations(params: JSON, kind: AnyKind) -> list[JSON]:
     """The example's parameters with each rule's fields flipped through a few values."""
     options: dict[str, list[Any]] = {
         "environment": ["dev", "production"],

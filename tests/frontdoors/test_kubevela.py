@@ -13,7 +13,7 @@ import yaml
 
 from function import catalogue
 from function.frontdoors import kubevela
-from function.kind import Kind
+from function.kind import AnyKind
 from harness.cases import JSON, load_yaml_docs
 from harness.paths import ROOT
 from tests.frontdoors.doors import assert_valid, cue_export, cue_values, requested, valid_samples
@@ -71,7 +71,7 @@ def test_cue_refuses_what_the_api_refuses() -> None:
         assert p.returncode != 0, f"cue accepted {change} ({reason})"
 
 
-def _connection_secret(kind: Kind[Any, Any], xr_name: str) -> JSON | None:
+def _connection_secret(kind: AnyKind, xr_name: str) -> JSON | None:
     """The connection Secret in an example's expected output, if it has one."""
     for case in [c for _, c, x in valid_samples() if x["metadata"]["name"] == xr_name]:
         for doc in load_yaml_docs(case.expected):

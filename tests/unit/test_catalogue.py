@@ -16,7 +16,7 @@ import yaml
 
 from function import catalogue, xrdgen
 from function.catalogue import lookup
-from function.kind import Kind
+from function.kind import AnyKind
 from function.structs import api_group
 from harness.schemas import is_core
 
@@ -102,7 +102,7 @@ def test_serving_one_kind_imports_no_other_and_no_vault_client(entry: catalogue.
 
 
 @pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
-def test_every_kind_has_examples_that_render(kind: Kind[Any, Any]) -> None:
+def test_every_kind_has_examples_that_render(kind: AnyKind) -> None:
     cases = sorted((EXAMPLES / kind.api.kind.lower()).glob("*/xr.yaml"))
     assert cases, f"examples/{kind.api.kind.lower()}/<case>/xr.yaml: a kind needs examples"
     rendering = [c for c in cases if (c.parent / "expected.yaml").is_file()]
@@ -122,7 +122,7 @@ def test_every_examples_folder_is_a_kind() -> None:
 
 
 @pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
-def test_declared_crds_cover_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
+def test_declared_crds_cover_everything_the_kind_composes(kind: AnyKind) -> None:
     defined = _defined(kind.crds)
     composed = set()
     for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
@@ -147,7 +147,7 @@ def test_declared_upstream_files_are_listed_for_make_deps() -> None:
 
 
 @pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
-def test_declared_chart_schemas_are_the_charts_it_installs(kind: Kind[Any, Any]) -> None:
+def test_declared_chart_schemas_are_the_charts_it_installs(kind: AnyKind) -> None:
     charts = set()
     for expected in (EXAMPLES / kind.api.kind.lower()).glob("*/expected.yaml"):
         for doc in _docs(expected)[1:]:
@@ -168,7 +168,7 @@ def _plurals(crd_files: tuple[str, ...]) -> dict[tuple[str, str], str]:
 
 
 @pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
-def test_crossplane_may_create_everything_the_kind_composes(kind: Kind[Any, Any]) -> None:
+def test_crossplane_may_create_everything_the_kind_composes(kind: AnyKind) -> None:
     rbac = yaml.safe_load(xrdgen.dump(xrdgen.crossplane_rbac(), "test"))
     assert rbac["metadata"]["labels"] == {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
     allowed = {

@@ -15,12 +15,12 @@ from pydantic import ValidationError
 
 from function import xrdgen
 from function.blocks.helm import add_on_release
-from function.context import ComposeError
 from function.input import function_input
 from function.kinds.postgresql import KIND as POSTGRESQL
 from function.kinds.postgresql.dedicated import ACCESS_KEY_ID, ACCESS_SECRET_KEY
 from function.kinds.redis import KIND as REDIS
 from function.kinds.redis.compose import NAME_LIMIT, RELEASE
+from function.refusal import Refusal
 from function.runner import run
 from function.settings import AddOnChart, HelmChart
 from function.structs import JSON
@@ -84,7 +84,7 @@ def test_backups_without_a_configured_destination_are_refused(
     backup: JSON, missing: list[str]
 ) -> None:
     settings = {"postgresql": {"dedicated": {"backup": backup}}}
-    with pytest.raises(ComposeError) as err:
+    with pytest.raises(Refusal) as err:
         POSTGRESQL.compose(context(POSTGRESQL, DEDICATED, settings=settings))
     for field in ["destinationPath", "credentials"]:
         named = f"input.spec.postgresql.dedicated.backup.{field}" in str(err.value)
@@ -224,7 +224,7 @@ def test_redis_volume_layout_changes_are_refused(
     if refused is None:
         assert RELEASE in REDIS.compose(ctx).resources
         return
-    with pytest.raises(ComposeError, match=rf"spec\.parameters\.{refused} cannot change"):
+    with pytest.raises(Refusal, match=rf"spec\.parameters\.{refused} cannot change"):
         REDIS.compose(ctx)
 
 
@@ -245,7 +245,7 @@ def test_postgresql_deployment_change_is_refused(
     if not refused:
         POSTGRESQL.compose(ctx)
         return
-    with pytest.raises(ComposeError, match=r"deployment cannot change.*copy the data"):
+    with pytest.raises(Refusal, match=r"deployment cannot change.*copy the data"):
         POSTGRESQL.compose(ctx)
 
 

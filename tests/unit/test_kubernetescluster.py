@@ -101,11 +101,11 @@ def vm_templates(got: dict[str, JSON]) -> list[JSON]:
 def test_add_ons_wait_for_the_kubeconfig_and_stay(
     observed: dict[str, JSON], secret: bool, want: bool
 ) -> None:
-    desired, ctx = composed(observed=observed, kubeconfig=secret)
+    desired, _ = composed(observed=observed, kubeconfig=secret)
     got = desired.resources
     assert {k for k in addons.ADD_ONS if k in got} == (set(addons.ADD_ONS) if want else set())
     assert set(got) >= CAPI_KEYS, "the Cluster API objects never wait"
-    sel = ctx.requirements[compose.KUBECONFIG]
+    sel = desired.requirements[compose.KUBECONFIG]
     assert (sel.api_version, sel.kind, sel.name, sel.namespace) == (
         "v1",
         "Secret",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.context import ComposeError, Desired
+from function.context import Desired
 from function.kinds.mlops import KIND, storage
 from function.kinds.mlops.compose import PROFILE, WORKSPACE_NAMESPACE
 from function.kinds.mlops.storage import (
@@ -30,6 +30,7 @@ from function.kinds.mlops.storage import (
     USER,
 )
 from function.kinds.mlops.workloads import NOTEBOOK, VECTOR_DB, VECTOR_DB_SECRET
+from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
 from harness.requests import desired, observed_secret, ready_condition, request, status, xr
@@ -96,8 +97,7 @@ def test_first_reconcile_composes_the_profile_and_the_bucket_and_waits_for_the_n
 
 def test_the_namespace_is_asked_for_as_a_required_resource() -> None:
     ctx = context(KIND, EVERYTHING, name=WS, namespace="")
-    KIND.compose(ctx)
-    selector = ctx.requirements[WORKSPACE_NAMESPACE]
+    selector = KIND.compose(ctx).requirements[WORKSPACE_NAMESPACE]
     assert (selector.api_version, selector.kind, selector.name, selector.namespace) == (
         "v1",
         "Namespace",
@@ -396,14 +396,14 @@ def test_a_new_bucket_name_is_refused() -> None:
     observed = {
         BUCKET: {"metadata": {"annotations": {"crossplane.io/external-name": "old-bucket"}}}
     }
-    with pytest.raises(ComposeError, match=r"objectStore\.bucketName cannot change"):
+    with pytest.raises(Refusal, match=r"objectStore\.bucketName cannot change"):
         compose(observed=observed)
 
 
 def test_a_new_qdrant_volume_size_is_refused() -> None:
     on = compose()
     refused = r"vectorDatabase\.storageGB cannot change from 20 to 30"
-    with pytest.raises(ComposeError, match=refused):
+    with pytest.raises(Refusal, match=refused):
         compose(
             with_params(vectorDatabase={"enabled": True, "storageGB": 30}),
             observed={VECTOR_DB: on.resources[VECTOR_DB]},
@@ -454,7 +454,7 @@ def test_more_gpus_than_the_quota_is_refused() -> None:
 
 
 def test_a_name_that_cannot_be_a_namespace_is_refused() -> None:
-    with pytest.raises(ComposeError, match="must be a DNS label"):
+    with pytest.raises(Refusal, match="must be a DNS label"):
         KIND.compose(context(KIND, EVERYTHING, name="team.vision", namespace=""))
 
 

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
-from function.context import ComposeError, Desired
+from function.context import Desired
 from function.kinds.postgresql import KIND
 from function.kinds.postgresql.connection import SECRET, PostgreSQLContext
 from function.kinds.postgresql.dedicated import BARMAN_API, BARMAN_PLUGIN, CNPG_API
 from function.kinds.postgresql.shared import SQL_API
+from function.refusal import Refusal
 from function.structs import JSON
 from harness.requests import observed_secret, ready_condition
 from tests.composing import context, status
@@ -283,7 +284,7 @@ def test_password_is_reproducible_and_keyed() -> None:
 
 def test_missing_password_key_is_a_compose_error_naming_the_credentials() -> None:
     # The runner turns it into one FATAL result (tests/unit/test_runner.py).
-    with pytest.raises(ComposeError, match="credentials 'platform' have no key 'password-key'"):
+    with pytest.raises(Refusal, match="credentials 'platform' have no key 'password-key'"):
         compose(credentials={})
 
 

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from function.context import ComposeError
 from function.kinds.postgresql import KIND, clone
 from function.kinds.postgresql.dedicated import MONITORING_API
+from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
 from harness.requests import request, xr
@@ -115,7 +115,7 @@ def test_removing_cloning_drops_the_role_then_forgets_it() -> None:
 
 
 def test_an_allowed_clone_imports_the_source_database_anonymized() -> None:
-    ctx, d = sandbox(found())
+    _, d = sandbox(found())
     spec = d.resources["cluster"]["spec"]
     assert spec["bootstrap"]["initdb"]["import"] == {
         "type": "microservice",
@@ -139,7 +139,7 @@ def test_an_allowed_clone_imports_the_source_database_anonymized() -> None:
     assert copy["metadata"] == {"name": "copy-pg-clone-source", "namespace": "sandbox"}
     assert copy["stringData"] == {"username": "orders_clone", "password": "s3cret"}
     # The source XR and its Secret were asked for, in the source's namespace.
-    asked = {k: (s.kind, s.namespace, s.name) for k, s in ctx.requirements.items()}
+    asked = {k: (s.kind, s.namespace, s.name) for k, s in d.requirements.items()}
     assert asked == {
         clone.SOURCE_XR: ("PostgreSQLInstance", "production", "orders"),
         clone.SOURCE_CREDENTIALS: ("Secret", "production", "orders-pg-clone"),
@@ -195,7 +195,7 @@ def test_no_cluster_before_the_import_can_run(
 def test_a_clone_the_source_does_not_allow_is_refused(
     source: JSON, params: JSON, message: str
 ) -> None:
-    with pytest.raises(ComposeError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(Refusal, match=message.replace("(", r"\(").replace(")", r"\)")):
         sandbox(found(source), params=params)
 
 

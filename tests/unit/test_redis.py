@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from function.blocks.helm import HELM_API
-from function.context import ComposeError, Desired, Selector, WarningResult
+from function.context import Desired, Selector, WarningResult
 from function.kinds.redis import KIND
 from function.kinds.redis.compose import (
     ACL_ALL,
@@ -17,6 +17,7 @@ from function.kinds.redis.compose import (
     USER_PASSWORD,
     RedisContext,
 )
+from function.refusal import Refusal
 from function.structs import JSON
 from tests.composing import context, status
 
@@ -200,7 +201,7 @@ def test_generated_password_is_reproducible_and_keyed() -> None:
 
 
 def test_missing_password_key_is_a_compose_error_naming_the_credentials() -> None:
-    with pytest.raises(ComposeError, match="credentials 'platform' have no key 'password-key'"):
+    with pytest.raises(Refusal, match="credentials 'platform' have no key 'password-key'"):
         compose(credentials={})
 
 
@@ -245,12 +246,12 @@ USER_PASSWORD_CASES = {
 def test_user_password_secret_is_required_and_deferred_until_present(
     case: UserPasswordCase,
 ) -> None:
-    ctx, d = compose(
+    _, d = compose(
         params={"passwordSecretRef": {"name": "mine", "key": "pw"}},
         required=case.required,
         observed=case.observed,
     )
-    assert ctx.requirements == {USER_PASSWORD: Selector("v1", "Secret", "mine", "shop")}
+    assert d.requirements == {USER_PASSWORD: Selector("v1", "Secret", "mine", "shop")}
     assert RELEASE in d.resources, case.reason
     auth = d.resources[RELEASE]["spec"]["forProvider"]["values"]["auth"]
     assert auth["usersExistingSecret"] == "mine"
@@ -267,8 +268,8 @@ def test_user_password_secret_is_required_and_deferred_until_present(
 
 
 def test_generated_password_requires_nothing() -> None:
-    ctx, _ = compose()
-    assert ctx.requirements == {}
+    _, d = compose()
+    assert d.requirements == {}
 
 
 # --- status -----------------------------------------------------------------------------------

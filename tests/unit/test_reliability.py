@@ -23,9 +23,9 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from function import logs
 from function.kinds.redis import compose as redis_compose
 from function.quantity import CORES_MAX, parse
+from function.refusal import PROBLEMS_MAX
 from function.runner import FunctionRunner, run
 from function.structs import to_dict, to_struct
-from function.validation import PROBLEMS_MAX
 from function.vault.client import classify, redact
 from harness.cases import find_cases
 from harness.paths import ROOT

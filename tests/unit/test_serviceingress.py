@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from function.blocks.managed import EXTERNAL_NAME, RESOURCE_LABEL
-from function.context import ComposeError, Desired, WarningResult
+from function.context import Desired, WarningResult
 from function.kinds.serviceingress import KIND
 from function.kinds.serviceingress.awsapigateway import (
     API,
@@ -25,9 +25,9 @@ from function.kinds.serviceingress.gatewayapi import (
 )
 from function.kinds.serviceingress.model import Match, duration_ms
 from function.kinds.serviceingress.settings import IngressContext
+from function.refusal import Refusal
 from function.structs import JSON
-from function.validation import parse_parameters
-from tests.composing import context, status
+from tests.composing import context, refused, status
 
 HOST = "shop.apps.example.org"
 ROUTES = [{"backends": [{"service": "web", "port": 8080}]}]
@@ -57,8 +57,8 @@ def compose(p: JSON, **kw: Any) -> tuple[IngressContext, Desired]:
 
 
 def problems(p: JSON) -> list[str]:
-    got = parse_parameters(KIND.api.parameters, p)
-    assert isinstance(got, list), "expected the parameters to be refused"
+    got = refused(KIND.api.parameters, p)
+    assert got is not None, "expected the parameters to be refused"
     return got
 
 
@@ -420,13 +420,13 @@ def test_listener_hostname_takes_hosts_as_gateway_api_does(
 
 def test_host_outside_the_shared_gateway_is_a_fatal_naming_it() -> None:
     settings = {"serviceIngress": {"gatewayAPI": {"sharedGateway": {"hostname": "*.apps.x.org"}}}}
-    with pytest.raises(ComposeError, match=r"spec.parameters.hosts\[1\] 'brand.example.com'"):
+    with pytest.raises(Refusal, match=r"spec.parameters.hosts\[1\] 'brand.example.com'"):
         compose(params(hosts=["a.apps.x.org", "brand.example.com"]), settings=settings)
 
 
 def test_tls_on_a_shared_gateway_without_https_listener_is_a_fatal() -> None:
     settings = {"serviceIngress": {"gatewayAPI": {"sharedGateway": {"httpsListener": None}}}}
-    with pytest.raises(ComposeError, match="the shared Gateway has no HTTPS listener"):
+    with pytest.raises(Refusal, match="the shared Gateway has no HTTPS listener"):
         compose(params(), settings=settings)
     _, d = compose(params(tls={"enabled": False}), settings=settings)
     assert parent(d)["sectionName"] == "http"
@@ -745,7 +745,7 @@ def test_aws_references_select_the_resources_they_name() -> None:
 
 
 def test_aws_without_its_input_is_a_fatal_naming_every_missing_field() -> None:
-    with pytest.raises(ComposeError) as e:
+    with pytest.raises(Refusal) as e:
         compose(aws_params())
     for f in ("region", "subnetIds", "securityGroupIds", "integrationUri"):
         assert f"input.spec.serviceIngress.aws.{f}" in str(e.value)
@@ -756,7 +756,7 @@ def test_aws_routes_becoming_one_route_key_are_a_fatal_naming_both() -> None:
         {"match": {"path": {"type": "Exact", "value": "/a"}}, "backends": ROUTES[0]["backends"]},
         {"match": {"path": {"value": "/a"}}, "backends": ROUTES[0]["backends"]},
     ]
-    with pytest.raises(ComposeError, match=r"routes\[1\] and spec.parameters.routes\[0\].*ANY /a"):
+    with pytest.raises(Refusal, match=r"routes\[1\] and spec.parameters.routes\[0\].*ANY /a"):
         compose(aws_params(routes=routes), settings=AWS_INPUT)
 
 

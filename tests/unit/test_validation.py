@@ -8,6 +8,7 @@ from function.kinds.kubernetescluster.model import KubernetesClusterParameters
 from function.kinds.postgresql.model import PostgreSQLParameters
 from function.kinds.redis.model import RedisParameters
 from function.validation import parse_parameters
+from tests.composing import refused
 
 CASES: list[tuple[str, type[Any], Any, list[str]]] = [
     (
@@ -104,14 +105,12 @@ CASES: list[tuple[str, type[Any], Any, list[str]]] = [
     ("model", "raw", "want"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_invalid_parameters_are_described(model: type[Any], raw: Any, want: list[str]) -> None:
-    assert parse_parameters(model, raw) == want
+    assert refused(model, raw) == want
 
 
 def test_several_errors_are_all_reported() -> None:
-    got = parse_parameters(
-        PostgreSQLParameters, {"environment": "prod", "size": "xl", "storageGB": -1}
-    )
-    assert isinstance(got, list)
+    got = refused(PostgreSQLParameters, {"environment": "prod", "size": "xl", "storageGB": -1})
+    assert got is not None
     assert [line.split(":")[0] for line in got] == [
         "spec.parameters.environment",
         "spec.parameters.size",

@@ -291,7 +291,7 @@ def test_postgresql_intents(case: Case) -> None:
     )
     d = KIND.compose(ctx)
     assert d.vault == case.want(d.resources[SECRET]["stringData"]), case.reason
-    assert ctx.requirements == case.requirements, case.reason
+    assert d.requirements == case.requirements, case.reason
     assert status_of(d.vault, ctx.platform) == case.where, case.reason
     if "cluster" in d.resources:
         spec = d.resources["cluster"]["spec"]

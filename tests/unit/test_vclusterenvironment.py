@@ -13,10 +13,11 @@ from function import xrdgen
 from function.blocks.helm import HELM_API
 from function.blocks.kubernetes import KUBERNETES_API
 from function.blocks.usage import usage_name
-from function.context import ComposeError, Desired
+from function.context import Desired
 from function.kinds.vclusterenvironment import KIND, addons, argocd, compose, services
+from function.refusal import Refusal
 from function.structs import JSON
-from tests.composing import context, status
+from tests.composing import context, refused, status
 
 NAME, NAMESPACE = "payments", "team-payments"
 KEY = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n")
@@ -302,7 +303,7 @@ def test_a_service_that_does_not_exist_is_refused(
         desired = composed(params, required=required)
         assert "services" not in status(desired)
         return
-    with pytest.raises(ComposeError, match=error.replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(Refusal, match=error.replace("[", r"\[").replace("]", r"\]")):
         composed(params, required=required)
 
 
@@ -325,20 +326,16 @@ def test_a_replicated_service_stays_while_its_endpoint_is_gone() -> None:
 
 
 def test_bad_input_names_every_field() -> None:
-    problems = KIND.context(
-        xr=context(KIND, {"environment": "dev"}).xr,
-        parameters={
+    problems = refused(
+        KIND.api.parameters,
+        {
             "environment": "dev",
             "resources": {"quota": {"cpu": "10 cores"}},
             "addons": ["istio", "linkerd"],
             "gitops": {"repoURL": "not a url"},
         },
-        settings=context(KIND, {"environment": "dev"}).platform,
-        observed=context(KIND, {"environment": "dev"}).observed,
-        credentials={},
-        required={},
     )
-    assert isinstance(problems, list)
+    assert problems is not None
     text = "\n".join(problems)
     assert (
         "spec.parameters.resources.quota.cpu: must be a Kubernetes quantity such as 4, 500m "
@@ -370,7 +367,7 @@ def test_bad_input_names_every_field() -> None:
     ],
 )
 def test_limits_that_cannot_work_are_refused(resources: JSON, messages: list[str]) -> None:
-    with pytest.raises(ComposeError) as e:
+    with pytest.raises(Refusal) as e:
         composed({"resources": resources})
     for m in messages:
         assert f"spec.parameters.resources.{m}" in str(e.value)
@@ -378,7 +375,7 @@ def test_limits_that_cannot_work_are_refused(resources: JSON, messages: list[str
 
 @pytest.mark.parametrize("name", ["1st", "a" * 53, "with.dot"])
 def test_names_the_chart_cannot_use_are_refused(name: str) -> None:
-    with pytest.raises(ComposeError, match="DNS-1035 label"):
+    with pytest.raises(Refusal, match="DNS-1035 label"):
         composed(name=name)
 
 

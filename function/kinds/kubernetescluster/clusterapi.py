@@ -11,12 +11,13 @@ CRDs: kubernetes-sigs/cluster-api and cluster-api-provider-kubevirt, in $SHARED/
 
 
 from function.blocks.storage import storage_class
-from function.context import ComposeError, Context
+from function.context import Context
 from function.kinds.kubernetescluster.model import KubernetesClusterParameters
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
 from function.kinds.kubernetescluster.sizing import Size
 from function.naming import CONTENT_HASH_LEN, content_hash, dns_label, starts_with_letter
 from function.quantity import whole_cpus
+from function.refusal import Refusal
 from function.structs import JSON, api_group
 
 ClusterContext = Context[KubernetesClusterParameters, KubernetesClusterSettings]
@@ -64,7 +65,7 @@ def cluster_name(xr_name: str) -> str:
     and Service names are RFC 1035 labels; an XR name may start with a digit.
     """
     if not starts_with_letter(xr_name):
-        raise ComposeError(
+        raise Refusal(
             f"metadata.name {xr_name!r} must start with a letter: the cluster's API server "
             f"Service {xr_name}-lb (CAPK) would be an invalid Service name"
         )

@@ -18,7 +18,6 @@ from function.kinds.kubernetescluster.clusterapi import (
     cluster_name,
 )
 from function.kinds.kubernetescluster.model import KubernetesClusterStatus
-from function.kinds.kubernetescluster.readiness import READINESS
 from function.kinds.kubernetescluster.sizing import resolve_size
 from function.structs import JSON, dig
 
@@ -38,9 +37,7 @@ def compose(ctx: ClusterContext) -> Desired:
     name = cluster_name(ctx.xr.name)
     resources = cluster_api_objects(ctx, name, resolve_size(ctx.params, ctx.settings))
     secret_name = f"{name}-kubeconfig"
-    kubeconfig = ctx.require(
-        KUBECONFIG, Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
-    )
+    kubeconfig = ctx.found(KUBECONFIG)
     resources.update(add_ons(ctx, name, kubeconfig, secret_name))
     resources.update(
         ccm.cloud_controller_manager(ctx, name, kubeconfig is not None, secret_name, KUBECONFIG_KEY)
@@ -50,6 +47,9 @@ def compose(ctx: ClusterContext) -> Desired:
         resources=resources,
         status=_status(ctx, kubeconfig, secret_name),
         vault=vault.intents(ctx, kubeconfig, secret_name),
+        requirements={
+            KUBECONFIG: Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
+        },
     )
 
 
@@ -66,7 +66,7 @@ def _status(
     secret = secret_name if kubeconfig is not None else None
     return KubernetesClusterStatus(
         clusterEndpoint=endpoint,
-        clusterReady=READINESS.is_ready(cluster) if cluster is not None else None,
+        clusterReady=ctx.observed.ready(CLUSTER) if cluster is not None else None,
         kubeconfigSecret=secret,
         connectionSecret=secret,
         readyControlPlaneNodes=_count(dig(cluster, "status", "controlPlane", "readyReplicas")),

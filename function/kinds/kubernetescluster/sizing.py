@@ -3,9 +3,9 @@
 from dataclasses import dataclass, fields
 from typing import Any
 
-from function.context import ComposeError
 from function.kinds.kubernetescluster.model import KubernetesClusterParameters
 from function.kinds.kubernetescluster.settings import ClusterSize, KubernetesClusterSettings
+from function.refusal import Refusal
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,6 @@ def resolve_size(params: KubernetesClusterParameters, settings: KubernetesCluste
         sources = (params, preset, settings.defaults)
         value = next((v for v in (getattr(s, field.name) for s in sources) if v is not None), None)
         if value is None:
-            raise ComposeError(f"input kubernetesCluster.defaults.{field.name} must be set")
+            raise Refusal(f"input kubernetesCluster.defaults.{field.name} must be set")
         values[field.name] = value
     return Size(**values)

@@ -15,13 +15,14 @@ Order of things on a cluster:
 
 from function.blocks.lifecycle import compose_once_input_exists
 from function.blocks.usage import deletion_order
-from function.context import ComposeError, Desired, Selector, WarningResult
+from function.context import Desired, Selector, WarningResult
 from function.kinds.mlops import storage, workloads
 from function.kinds.mlops.model import MLOpsPlatformStatus, ModelStatus, TrainingJobStatus
-from function.kinds.mlops.readiness import READINESS, notebook_ready, training_phase
+from function.kinds.mlops.readiness import notebook_ready, training_phase
 from function.kinds.mlops.storage import MLOpsContext
 from function.naming import DNS_LABEL_MAX
 from function.readiness import ready_condition
+from function.refusal import Refusal
 from function.structs import JSON, dig
 
 PROFILE = "profile"
@@ -32,7 +33,7 @@ def workspace_name(ctx: MLOpsContext) -> str:
     """The Profile's name, which is the namespace it creates: the XR's name."""
     name = ctx.xr.name
     if len(name) > DNS_LABEL_MAX or "." in name:
-        raise ComposeError(
+        raise Refusal(
             f"metadata.name {name!r} must be a DNS label (at most {DNS_LABEL_MAX} characters, "
             "no dots): it is the workspace namespace's name"
         )
@@ -67,7 +68,8 @@ def compose(ctx: MLOpsContext) -> Desired:
     desired = Desired(resources={PROFILE: profile(ctx, ws)})
     desired.resources.update(storage.cloud_objects(ctx, bucket))
 
-    namespace = ctx.require(WORKSPACE_NAMESPACE, Selector("v1", "Namespace", ws, ""))
+    desired.require(WORKSPACE_NAMESPACE, Selector("v1", "Namespace", ws, ""))
+    namespace = ctx.found(WORKSPACE_NAMESPACE)
     key = storage.access_key(ctx)
     in_workspace = _in_workspace(ctx, ws, bucket)
     needs_key = _needs_key(ctx, ws, bucket, key)
@@ -153,8 +155,7 @@ def _deletion_order(ctx: MLOpsContext) -> list[tuple[str, str]]:
 
 def _status(ctx: MLOpsContext, ws: str, bucket: str, namespace_exists: bool) -> MLOpsPlatformStatus:
     observed = ctx.observed
-    release = observed.get(workloads.VECTOR_DB)
-    db_ready = ctx.params.vectorDatabase.enabled and READINESS.is_ready(release)
+    db_ready = ctx.params.vectorDatabase.enabled and observed.ready(workloads.VECTOR_DB)
     nb = observed.get(workloads.NOTEBOOK)
     nb_url = None
     if ctx.params.notebooks.enabled and nb is not None and notebook_ready(nb):
@@ -174,7 +175,7 @@ def _status(ctx: MLOpsContext, ws: str, bucket: str, namespace_exists: bool) -> 
     has_secret = storage.STORAGE_SECRET in observed
     return MLOpsPlatformStatus(
         namespace=ws if namespace_exists else None,
-        bucket=bucket if READINESS.is_ready(observed.get(storage.BUCKET)) else None,
+        bucket=bucket if observed.ready(storage.BUCKET) else None,
         connectionSecret=storage.STORAGE_SECRET_NAME if has_secret else None,
         vectorDatabaseEndpoint=workloads.vector_database_endpoint(ws) if db_ready else None,
         vectorDatabaseSecret=workloads.QDRANT_SECRET_NAME if db_ready else None,

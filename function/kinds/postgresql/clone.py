@@ -27,10 +27,11 @@ How the source's credentials reach the clone's namespace:
 
 from dataclasses import dataclass
 
-from function.context import ComposeError, Selector, WarningResult
+from function.context import Selector, WarningResult
 from function.kinds.postgresql.connection import PostgreSQLContext
 from function.kinds.postgresql.model import API, CloneSource
 from function.naming import dns_label, service_label, sql_identifier
+from function.refusal import Refusal
 from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
 from function.structs import JSON, dig
 
@@ -109,23 +110,26 @@ def _kept(observed_cluster: JSON | None) -> Clone | None:
 
 
 def clone(
-    ctx: PostgreSQLContext, source: CloneSource, cluster: str, warnings: list[WarningResult]
+    ctx: PostgreSQLContext,
+    source: CloneSource,
+    cluster: str,
+    warnings: list[WarningResult],
+    requirements: dict[str, Selector],
 ) -> Clone | None:
     """The clone's import; None (with a warning) while the source or its credentials are not
-    there yet. A ComposeError when the source does not allow it."""
+    there yet. A Refusal when the source does not allow it. What it reads of the source
+    joins requirements."""
     src_cluster = cluster_name(source.name)
     src_secret = role_secret_name(src_cluster)
-    credentials = ctx.require(
-        SOURCE_CREDENTIALS, Selector("v1", "Secret", src_secret, source.namespace)
-    )
+    requirements[SOURCE_CREDENTIALS] = Selector("v1", "Secret", src_secret, source.namespace)
+    credentials = ctx.found(SOURCE_CREDENTIALS)
     kept = _kept(ctx.observed.get("cluster"))
     copy = _copy(ctx, cluster, credentials)
     if kept is not None:
         kept.copy = copy  # until the source's owner revokes it
         return kept
-    found = ctx.require(
-        SOURCE_XR, Selector(API.api_version, API.kind, source.name, source.namespace)
-    )
+    requirements[SOURCE_XR] = Selector(API.api_version, API.kind, source.name, source.namespace)
+    found = ctx.found(SOURCE_XR)
     who = f"spec.parameters.cloneFrom: PostgreSQLInstance {source.namespace}/{source.name}"
     if found is None:
         warnings.append(
@@ -186,15 +190,15 @@ def _check_allowed(ctx: PostgreSQLContext, source: JSON, who: str) -> None:
     params = (source.get("spec") or {}).get("parameters") or {}
     allowed = (params.get("cloning") or {}).get("namespaces") or []
     if ctx.xr.namespace not in allowed:
-        raise ComposeError(
+        raise Refusal(
             f"{who} does not allow namespace {ctx.xr.namespace} to clone it: its owner must "
             f"list it in spec.parameters.cloning.namespaces"
         )
     if params.get("deployment") != "dedicated":
-        raise ComposeError(f"{who} is not dedicated: only a dedicated instance can be cloned")
+        raise Refusal(f"{who} is not dedicated: only a dedicated instance can be cloned")
     source_version = int(params.get("version", 16))
     if source_version > ctx.params.version:
-        raise ComposeError(
+        raise Refusal(
             f"spec.parameters.version: must be >= the source's ({source_version}): pg_dump "
             f"cannot import into an older PostgreSQL (got {ctx.params.version})"
         )

@@ -6,12 +6,13 @@ kept.
 """
 
 from function.blocks.immutable import refuse_change
-from function.context import ComposeError, Desired
+from function.context import Desired
 from function.expiry import lifetime
 from function.kinds.postgresql.connection import PostgreSQLContext
 from function.kinds.postgresql.dedicated import compose_dedicated
 from function.kinds.postgresql.model import PostgreSQLStatus, is_preview
 from function.kinds.postgresql.shared import compose_shared
+from function.refusal import Refusal
 
 DEPLOYMENT_WHY = (
     "the database lives on the shared server or in the dedicated cluster and would be "
@@ -37,7 +38,7 @@ def compose(ctx: PostgreSQLContext) -> Desired:
         expires = lifetime.expires_at(ctx.xr, expiry)
         if expires is not None:
             desired.status.expiresAt = lifetime.timestamp(expires)
-            desired.conditions.append(lifetime.expiry_condition(expires))
+            lifetime.report_expiry(desired, expires)
     return desired
 
 
@@ -46,7 +47,7 @@ def _lifetime(ctx: PostgreSQLContext) -> str | None:
     default = ctx.settings.preview.ttl if is_preview(ctx.params.environment) else None
     expiry = lifetime.lifetime(ctx.xr, ctx.params.ttl, default)
     if expiry is not None and ctx.params.environment == "production":
-        raise ComposeError(
+        raise Refusal(
             f"metadata.annotations.{lifetime.ANNOTATION}: not allowed in production: a "
             "production database never expires"
         )

@@ -4,7 +4,6 @@ from urllib.parse import quote
 
 from function.context import Context
 from function.kinds.postgresql.model import CONNECTION, PostgreSQLParameters, PostgreSQLStatus
-from function.kinds.postgresql.readiness import READINESS
 from function.kinds.postgresql.settings import PostgreSQLSettings
 from function.secrets import connection_secret, stable_password
 from function.structs import JSON
@@ -43,7 +42,7 @@ def status(
 ) -> PostgreSQLStatus:
     """Status from the connection Secret; the endpoint once the serving resource is ready."""
     data = secret["stringData"]
-    serving_ready = READINESS.is_ready(ctx.observed.get(serving))
+    serving_ready = ctx.observed.ready(serving)
     return PostgreSQLStatus(
         connectionSecret=secret["metadata"]["name"],
         database=data["database"],

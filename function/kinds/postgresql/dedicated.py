@@ -4,11 +4,12 @@ CRDs: cloudnative-pg (Cluster, ScheduledBackup) and plugin-barman-cloud (ObjectS
 """
 
 from function.blocks.storage import storage_class
-from function.context import ComposeError, Desired, Selector, WarningResult
+from function.context import Desired, Selector, WarningResult
 from function.kinds.postgresql import clone, vault
 from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
 from function.kinds.postgresql.settings import Backup, BackupCredentials
 from function.naming import dns_label, sql_identifier, starts_with_letter
+from function.refusal import Refusal
 from function.structs import JSON
 
 CNPG_API = "postgresql.cnpg.io/v1"
@@ -37,7 +38,7 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     # CloudNativePG derives pod and Service names (<cluster>-rw) from the
     # cluster name, so it is fixed here and kept short enough for suffixes.
     if not starts_with_letter(ctx.xr.name):
-        raise ComposeError(
+        raise Refusal(
             f"metadata.name {ctx.xr.name!r} must start with a letter: CloudNativePG names the "
             "cluster's Services after it (<cluster>-rw), and a Service name starts with a letter"
         )
@@ -47,8 +48,9 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     secret = connection(ctx, host=host, port=PORT, database=database, ssl="require")
     superuser = Selector("v1", "Secret", f"{cluster_name}-superuser", ctx.xr.namespace)
     warnings: list[WarningResult] = []
+    requirements = vault.requirements(ctx, superuser)
     source = params.cloneFrom
-    imported = clone.clone(ctx, source, cluster_name, warnings) if source else None
+    imported = clone.clone(ctx, source, cluster_name, warnings, requirements) if source else None
     if source and imported is None:
         # No cluster before its data can be imported: it would start empty and never import.
         return Desired(
@@ -56,13 +58,14 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
             status=status(ctx, secret, "cluster", host, PORT),
             warnings=warnings,
             vault=vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser),
+            requirements=requirements,
         )
     compute = dedicated.resources[params.size]
     storage: JSON = {"size": f"{params.storageGB}Gi"}
     storage |= storage_class("storageClass", dedicated.storageClass)
     image = dedicated.images.get(str(params.version))
     if image is None:
-        raise ComposeError(
+        raise Refusal(
             f"spec.parameters.version {params.version} is not offered: the platform's input "
             f"postgresql.dedicated.images has no image for it (offered: "
             f"{', '.join(sorted(dedicated.images)) or 'none'})"
@@ -124,6 +127,7 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         status=status(ctx, secret, "cluster", host, PORT),
         warnings=warnings,
         vault=vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser),
+        requirements=requirements,
     )
 
 
@@ -174,7 +178,7 @@ def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]
         if value is None
     ]
     if backup.credentials is None or missing:
-        raise ComposeError(
+        raise Refusal(
             "spec.parameters.enableBackup needs a backup destination the platform has not "
             f"configured: set {' and '.join(missing)} in the Composition's function input "
             "(or set enableBackup: false outside production)"

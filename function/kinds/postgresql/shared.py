@@ -22,7 +22,8 @@ CRDS = (
 def compose_shared(ctx: PostgreSQLContext) -> Desired:
     """Role, Database and Grant on the shared server, and the connection Secret."""
     shared = ctx.settings.shared
-    admin = shared.adminConnectionSecret
+    admin_secret = shared.adminConnectionSecret
+    admin = Selector("v1", "Secret", admin_secret.name, admin_secret.namespace)
     # One identifier for database and role: unique per namespace and XR name.
     name = sql_identifier(ctx.xr.namespace, ctx.xr.name)
     secret = connection(ctx, host=shared.host, port=shared.port, database=name, ssl=shared.sslMode)
@@ -53,10 +54,6 @@ def compose_shared(ctx: PostgreSQLContext) -> Desired:
     return Desired(
         resources={SECRET: secret, "role": role, "database": database, "grant": grant},
         status=status(ctx, secret, "database", shared.host, shared.port),
-        vault=vault.intents(
-            ctx,
-            secret=secret,
-            ssl_mode=shared.sslMode,
-            admin=Selector("v1", "Secret", admin.name, admin.namespace),
-        ),
+        vault=vault.intents(ctx, secret=secret, ssl_mode=shared.sslMode, admin=admin),
+        requirements=vault.requirements(ctx, admin),
     )

@@ -61,6 +61,11 @@ def wants_engine(ctx: PostgreSQLContext) -> bool:
     return bool(ctx.params.vaultPath) and ctx.platform.vault.database.enabled
 
 
+def requirements(ctx: PostgreSQLContext, admin: Selector) -> dict[str, Selector]:
+    """The admin Secret, fetched when the instance gets a database engine connection."""
+    return {ADMIN_SECRET: admin} if wants_engine(ctx) else {}
+
+
 def intents(
     ctx: PostgreSQLContext, *, secret: JSON, ssl_mode: str, admin: Selector
 ) -> list[VaultIntent]:
@@ -78,7 +83,7 @@ def intents(
     settings = ctx.platform.vault.database
     if not wants_engine(ctx):
         return out
-    found = ctx.require(ADMIN_SECRET, admin)
+    found = ctx.found(ADMIN_SECRET)  # asked for by requirements(ctx, admin)
     name = engine_name(ctx.xr.namespace, ctx.xr.name)
     try:
         username, password = secret_value(found, "username"), secret_value(found, "password")

@@ -14,10 +14,11 @@ from urllib.parse import quote
 from function.blocks.helm import helm_release, release_deployed
 from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
-from function.context import ComposeError, Context, Desired, Selector, WarningResult
+from function.context import Context, Desired, Selector, WarningResult
 from function.kinds.redis.model import CONNECTION, RedisParameters, RedisStatus
 from function.kinds.redis.settings import RedisSettings
 from function.naming import service_label, starts_with_letter
+from function.refusal import Refusal
 from function.secrets import (
     PASSWORD_KEY,
     SecretDataError,
@@ -63,7 +64,7 @@ def compose(ctx: RedisContext) -> Desired:
     params = ctx.params
     _refuse_data_loss(ctx)
     if not starts_with_letter(ctx.xr.name):
-        raise ComposeError(
+        raise Refusal(
             f"metadata.name {ctx.xr.name!r} must start with a letter: the chart names its "
             "Services after it, and a Service name starts with a letter (RFC 1035)"
         )
@@ -71,14 +72,14 @@ def compose(ctx: RedisContext) -> Desired:
     host = f"{name}.{ctx.xr.namespace}.svc"
     secret_name = CONNECTION.name(ctx.xr.name)
     password_ref = params.passwordSecretRef
+    desired = Desired()
     if password_ref is None:
         password: str | None = stable_password(ctx, SECRET)
         acl_secret, acl_key = secret_name, PASSWORD_KEY
     else:
-        password = _user_password(ctx, password_ref.name, password_ref.key)
+        password = _user_password(ctx, desired, password_ref.name, password_ref.key)
         acl_secret, acl_key = password_ref.name, password_ref.key
 
-    desired = Desired()
     connection = {"host": host, "port": str(PORT)}
     if password is not None:
         connection |= {
@@ -138,15 +139,15 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _user_password(ctx: RedisContext, secret: str, key: str) -> str | None:
+def _user_password(ctx: RedisContext, desired: Desired, secret: str, key: str) -> str | None:
     """The password in the user's Secret; else the one already in our connection Secret."""
-    found = ctx.require(
+    desired.require(
         USER_PASSWORD, Selector("v1", "Secret", name=secret, namespace=ctx.xr.namespace)
     )
     try:
-        user = secret_value(found, key)
+        user = secret_value(ctx.found(USER_PASSWORD), key)
     except SecretDataError as e:
-        raise ComposeError(f"spec.parameters.passwordSecretRef: {e}") from None
+        raise Refusal(f"spec.parameters.passwordSecretRef: {e}") from None
     return user or composed_secret_value(ctx, SECRET, PASSWORD_KEY)
 
 

@@ -16,11 +16,12 @@ the resources.
 
 from function.blocks.managed import label_selector as selector
 from function.blocks.managed import managed
-from function.context import ComposeError, Desired
+from function.context import Desired
 from function.kinds.serviceingress.model import Match, ServiceIngressStatus, duration_ms
 from function.kinds.serviceingress.settings import AWSAPIGateway, IngressContext
 from function.naming import dns_label, short_hash
 from function.readiness import ready_condition
+from function.refusal import Refusal
 from function.structs import JSON, dig
 
 AWS_GROUP = "apigatewayv2.aws.m.upbound.io"
@@ -65,7 +66,7 @@ def _checked(aws: AWSAPIGateway) -> tuple[str, str]:
         if not value
     ]
     if missing or aws.region is None or aws.integrationUri is None:
-        raise ComposeError(
+        raise Refusal(
             f"class aws-apigateway needs the platform's AWS wiring: {', '.join(missing)} "
             "must be set in the function input"
         )
@@ -115,7 +116,7 @@ def compose_aws(ctx: IngressContext) -> Desired:
         r[integration] = managed(AWS_API, "Integration", spec, config)
         for key in route_keys(route.match):
             if key in owner:
-                raise ComposeError(
+                raise Refusal(
                     f"spec.parameters.routes[{index}] and spec.parameters.routes[{owner[key]}] "
                     f"both become the HTTP API route {key!r}, which AWS refuses twice"
                 )

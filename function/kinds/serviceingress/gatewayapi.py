@@ -19,12 +19,13 @@ would do it on the shared Gateway, but its CRD is not among the shared upstream 
 
 from crossplane.function import resource
 
-from function.context import ComposeError, Desired, WarningResult
+from function.context import Desired, WarningResult
 from function.kinds.serviceingress.model import CORS, Route, RouteParent, ServiceIngressStatus
 from function.kinds.serviceingress.routestatus import PENDING, route_parents
 from function.kinds.serviceingress.settings import IngressContext
 from function.naming import dns_label
 from function.readiness import condition, ready_condition
+from function.refusal import Refusal
 from function.structs import JSON
 
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -70,7 +71,7 @@ def compose_gateway_api(ctx: IngressContext) -> Desired:
 def _shared_parent(ctx: IngressContext) -> JSON:
     shared = ctx.settings.gatewayAPI.sharedGateway
     if ctx.params.tls.enabled and shared.httpsListener is None:
-        raise ComposeError(
+        raise Refusal(
             f"spec.parameters.tls: the shared Gateway has no HTTPS listener ({SHARED_INPUT}"
             ".httpsListener is unset); turn TLS off or set gateway: dedicated"
         )
@@ -81,7 +82,7 @@ def _shared_parent(ctx: IngressContext) -> JSON:
             if not listener_covers(shared.hostname, h)
         ]
         if outside:
-            raise ComposeError(
+            raise Refusal(
                 f"{', '.join(outside)}: not under the shared Gateway's hostname "
                 f"{shared.hostname!r} ({SHARED_INPUT}.hostname), so the Gateway would not accept "
                 "the route; use a host under it, or gateway: dedicated"

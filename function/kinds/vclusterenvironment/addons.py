@@ -18,7 +18,6 @@ from function.blocks.lifecycle import compose_once_input_exists
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.kinds.vclusterenvironment.vcluster import Names
 from function.naming import dns_label
-from function.readiness import Readiness
 from function.settings import ProviderConfigRef
 from function.structs import JSON
 
@@ -110,11 +109,9 @@ def _knative(ctx: EnvironmentContext, helm_config: str, kubernetes_config: str) 
     return out
 
 
-def ready(ctx: EnvironmentContext, composed: dict[str, JSON], rules: Readiness) -> dict[str, bool]:
+def ready(ctx: EnvironmentContext, composed: dict[str, JSON]) -> dict[str, bool]:
     """Each wanted add-on: whether everything it composes is composed and observed ready."""
     return {
-        add_on: all(
-            name in composed and rules.is_ready(ctx.observed.get(name)) for name in ADD_ONS[add_on]
-        )
+        add_on: all(name in composed and ctx.observed.ready(name) for name in ADD_ONS[add_on])
         for add_on in wanted(ctx)
     }

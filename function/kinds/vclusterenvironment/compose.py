@@ -14,8 +14,7 @@ from function.kinds.vclusterenvironment.model import (
     ServiceStatus,
     VClusterEnvironmentStatus,
 )
-from function.kinds.vclusterenvironment.readiness import READINESS
-from function.kinds.vclusterenvironment.services import replicated_services
+from function.kinds.vclusterenvironment.services import replicated_services, requirements
 from function.kinds.vclusterenvironment.settings import (
     EnvironmentContext,
     LimitRangeDefaults,
@@ -77,16 +76,13 @@ def compose(ctx: EnvironmentContext) -> Desired:
         services=services,
     )
     resources = {VCLUSTER: vcluster.vcluster_release(names, chart_values, services, ctx.settings)}
-    kubeconfig = ctx.require(
-        KUBECONFIG,
-        Selector("v1", "Secret", name=names.kubeconfig_secret, namespace=names.namespace),
-    )
+    kubeconfig = ctx.found(KUBECONFIG)
     resources.update(addons.add_ons(ctx, names, kubeconfig is not None))
     registered, registration_warnings = argocd.registration(ctx, names, kubeconfig)
     resources.update(registered)
     deletion_order(resources, DELETION_ORDER)
 
-    add_on_ready = addons.ready(ctx, resources, READINESS)
+    add_on_ready = addons.ready(ctx, resources)
     deployed = release_deployed(ctx.observed.get(VCLUSTER) or {})
     return Desired(
         resources=resources,
@@ -100,4 +96,10 @@ def compose(ctx: EnvironmentContext) -> Desired:
             argocd=argocd.status(ctx, names, resources),
         ),
         warnings=[*warnings, *registration_warnings],
+        requirements={
+            **requirements(ctx),
+            KUBECONFIG: Selector(
+                "v1", "Secret", name=names.kubeconfig_secret, namespace=names.namespace
+            ),
+        },
     )

@@ -19,11 +19,12 @@ import json
 import re
 from dataclasses import dataclass
 
-from function.context import ComposeError, Selector, WarningResult
+from function.context import Selector, WarningResult
 from function.kinds.postgresql.model import API as POSTGRESQL_API
 from function.kinds.redis.model import API as REDIS_API
 from function.kinds.vclusterenvironment.model import ServiceRef
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
+from function.refusal import Refusal
 from function.structs import JSON, dig
 
 API_VERSIONS = {
@@ -102,13 +103,23 @@ def record(services: list[Replicated]) -> str:
     )
 
 
+def requirements(ctx: EnvironmentContext) -> dict[str, Selector]:
+    """The XRs of spec.parameters.services, each fetched from the XR's namespace."""
+    return {
+        requirement_key(ref): Selector(
+            API_VERSIONS[ref.kind], ref.kind, name=ref.name, namespace=ctx.xr.namespace
+        )
+        for ref in ctx.params.services
+    }
+
+
 def replicated_services(
     ctx: EnvironmentContext, observed_release: JSON | None
 ) -> tuple[list[Replicated], list[WarningResult]]:
     """The services to replicate, and warnings for those still waiting for an endpoint.
 
-    A named XR that Crossplane looked for and did not find is an error (FATAL),
-    all of them named at once.
+    It reads what Crossplane fetched for requirements(ctx). A named XR that Crossplane
+    looked for and did not find is an error (FATAL), all of them named at once.
     """
     before = recorded(observed_release)
     out: list[Replicated] = []
@@ -116,10 +127,7 @@ def replicated_services(
     missing: list[str] = []
     for index, ref in enumerate(ctx.params.services):
         key = requirement_key(ref)
-        xr = ctx.require(
-            key,
-            Selector(API_VERSIONS[ref.kind], ref.kind, name=ref.name, namespace=ctx.xr.namespace),
-        )
+        xr = ctx.found(key)
         if xr is None and ctx.fetched(key):
             missing.append(
                 f"spec.parameters.services[{index}]: {ref.kind} {ref.name!r} does not exist in "
@@ -141,5 +149,5 @@ def replicated_services(
             continue
         out.append(Replicated(ref.kind, ref.name, *found))
     if missing:
-        raise ComposeError("; ".join(missing))
+        raise Refusal("; ".join(missing))
     return sorted(set(out), key=lambda s: s.record_key), warnings

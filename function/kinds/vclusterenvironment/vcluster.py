@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from function.blocks.helm import helm_release
-from function.context import ComposeError
 from function.kinds.vclusterenvironment.services import RECORD_ANNOTATION, Replicated, record
 from function.kinds.vclusterenvironment.settings import (
     Image,
@@ -20,6 +19,7 @@ from function.kinds.vclusterenvironment.settings import (
     VClusterEnvironmentSettings,
 )
 from function.quantity import parse
+from function.refusal import Refusal
 from function.structs import JSON
 
 # The chart's Service is named after the release and its StatefulSet's pods carry
@@ -52,7 +52,7 @@ class Names:
 def names(xr_name: str, namespace: str) -> Names:
     """The release is the XR's name, which must fit the chart's Service and StatefulSet."""
     if len(xr_name) > NAME_LIMIT or not _NAME.match(xr_name):
-        raise ComposeError(
+        raise Refusal(
             f"metadata.name {xr_name!r} must be a DNS-1035 label of at most {NAME_LIMIT} "
             "characters (a lowercase letter first, then letters, digits and '-'): the vCluster's "
             "Service and StatefulSet are named after it"
@@ -125,7 +125,7 @@ def check_limits(limits: Limits) -> None:
                 f"{_at_least(least, unit)} (got {given})"
             )
     if problems:
-        raise ComposeError("; ".join(problems))
+        raise Refusal("; ".join(problems))
 
 
 def _policies(
