@@ -203,8 +203,10 @@ validate: tools venv deps
 update-examples: tools venv
 	cd $(ROOT) && $(VENV_PY) -m harness.render --update --quiet
 
+# ruff, and the import contracts of .importlinter (the layers of function/).
 lint: venv
 	$(VENV)/bin/ruff check $(ROOT)
+	cd $(ROOT) && $(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	@if grep -q '^\[tool\.mypy\]' $(ROOT)/pyproject.toml || [[ -x $(VENV)/bin/mypy ]]; then \

@@ -70,11 +70,6 @@ def test_each_line_says_what_its_package_declares() -> None:
         assert kind.package == f"function.kinds.{entry.package}", entry
 
 
-# Kinds that read other kinds' APIs: a VClusterEnvironment replicates the Services of
-# PostgreSQLInstances and RedisInstances (vclusterenvironment/services.py).
-USES_OTHER_KINDS = {"VClusterEnvironment": {"postgresql", "redis"}}
-
-
 @pytest.mark.parametrize("entry", catalogue.ENTRIES, ids=[e.kind for e in catalogue.ENTRIES])
 def test_serving_one_kind_imports_no_other_and_no_vault_client(entry: catalogue.Entry) -> None:
     # A fresh interpreter serves one XR of the kind; what it imported is printed.
@@ -91,12 +86,7 @@ def test_serving_one_kind_imports_no_other_and_no_vault_client(entry: catalogue.
     )
     modules = set(done.stdout.split())
     assert f"function.kinds.{entry.package}" in modules
-    uses = USES_OTHER_KINDS.get(entry.kind, set())
-    others = {
-        f"function.kinds.{e.package}"
-        for e in catalogue.ENTRIES
-        if e != entry and e.package not in uses
-    }
+    others = {f"function.kinds.{e.package}" for e in catalogue.ENTRIES if e != entry}
     assert modules & others == set(), "other kinds' packages are imported on their first XR"
     assert modules & {"hvac", "requests", "prometheus_client"} == set()
 

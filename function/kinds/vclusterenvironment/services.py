@@ -19,18 +19,16 @@ import json
 import re
 from dataclasses import dataclass
 
+from function.catalogue import ENTRIES
 from function.context import Selector, WarningResult
-from function.kinds.postgresql.model import API as POSTGRESQL_API
-from function.kinds.redis.model import API as REDIS_API
-from function.kinds.vclusterenvironment.model import ServiceRef
+from function.kinds.vclusterenvironment.model import ServiceKind, ServiceRef
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.refusal import Refusal
+from function.settings import literal_values
 from function.structs import JSON, dig
 
-API_VERSIONS = {
-    POSTGRESQL_API.kind: POSTGRESQL_API.api_version,
-    REDIS_API.kind: REDIS_API.api_version,
-}
+# The apiVersion of each kind of service, from the catalogue: kinds never import each other.
+API_VERSIONS = {e.kind: e.api_version for e in ENTRIES if e.kind in literal_values(ServiceKind)}
 # On the composed vCluster release: {"<kind>/<name>": "<host>:<port>"} of what it replicates.
 RECORD_ANNOTATION = "platform.example.org/replicated-services"
 # A Service of the host cluster: <service>.<namespace>.svc[.cluster.local]
