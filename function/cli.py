@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 import click
 
-from function import answers, logs, server
+from function import logs, response_cache, server
 from function.runner import Observe
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,11 +80,12 @@ def standard_options(command: F) -> F:
 @click.option(
     "--response-cache-mib",
     type=click.FloatRange(min=0),
-    default=answers.DEFAULT_BUDGET_MIB,
+    default=response_cache.DEFAULT_BUDGET_MIB,
     show_default=True,
     envvar="RESPONSE_CACHE_MIB",
-    help="Memory per server process for answers kept for identical requests (a reconcile "
-    "that observed no change); answers that read the clock or Vault are never kept. 0: off.",
+    help="Memory per server process for the response cache: responses kept for identical "
+    "requests (a reconcile that observed no change); responses that read the clock or Vault "
+    "are never kept. 0: off.",
 )
 @click.option(
     "--metrics-port",
@@ -140,7 +141,7 @@ def main(
         options=options,
         workers=workers or server.usable_cpus(),
         grace_seconds=shutdown_grace_period,
-        remembered_mib=response_cache_mib,
+        response_cache_mib=response_cache_mib,
         observe=observe,
     )
     try:

@@ -188,7 +188,7 @@ class Desired:
     # Resources Crossplane is to fetch for the next call, by requirement key.
     requirements: dict[str, Selector] = field(default_factory=dict)
     # Until when (Unix time) this answer holds for an equal request: inf while nothing
-    # but the request decides it (function/answers.py).
+    # but the request decides it (function/response_cache.py).
     holds_until: float = math.inf
 
     def require(self, key: str, selector: Selector) -> None:

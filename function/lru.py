@@ -1,7 +1,7 @@
 """A thread-safe LRU from bytes to bytes, bounded by the total size of its entries.
 
-The one cache mechanism: the Struct conversions (function/structs.py) and the remembered
-answers (function/answers.py) each hold one.
+The one cache mechanism: the Struct conversions (function/structs.py) and the response
+cache (function/response_cache.py) each hold one.
 """
 
 import threading
@@ -10,7 +10,7 @@ from collections import OrderedDict
 
 class ByteLRU:
     """Least recently used entries go first once keys and values together pass `budget` bytes;
-    an entry larger than `max_entry` is never kept (it is computed, just not remembered)."""
+    an entry larger than `max_entry` is never kept (it is computed, just not kept)."""
 
     def __init__(self, budget: int, max_entry: int | None = None) -> None:
         self.budget = budget

@@ -19,7 +19,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf.message import DecodeError
 
-from function import answers, logs
+from function import logs, response_cache
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
 from function.input import parse_input, section
@@ -60,7 +60,7 @@ class Answer:
     """A response and until when (Unix time) it holds for an equal request."""
 
     response: fnv1.RunFunctionResponse
-    # answers.VOLATILE: it depends on more than the request and is never kept.
+    # response_cache.VOLATILE: it depends on more than the request and is never kept.
     holds_until: float = math.inf
 
 
@@ -68,36 +68,36 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
     def __init__(
-        self, remembered: answers.Answers | None = None, observe: Observe | None = None
+        self, cache: response_cache.ResponseCache | None = None, observe: Observe | None = None
     ) -> None:
         self.log: Logger = logging.get_logger()
-        self.remembered = remembered or answers.Answers(0)
+        self.cache = cache or response_cache.ResponseCache(0)
         self.observe = observe
 
     def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        """One call as messages (v1beta1 and in-process callers); never remembered."""
+        """One call as messages (v1beta1 and in-process callers); never cached."""
         return self._respond(req, context).response
 
-    def answer(self, data: bytes, context: grpc.ServicerContext) -> bytes:
-        """One v1 call as the server receives it, serialized: a remembered answer to an
-        equal request comes back as it was kept (function/answers.py)."""
+    def serve(self, data: bytes, context: grpc.ServicerContext) -> bytes:
+        """One v1 call as the server receives it, serialized: the cached response to an
+        equal request comes back as it was kept (function/response_cache.py)."""
         started = time.perf_counter()
         try:
             req = fnv1.RunFunctionRequest.FromString(data)
         except DecodeError:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
-        request_key = answers.key(req)
-        remembered = self.remembered.get(request_key)
-        if remembered is not None:
+        request_key = response_cache.key(req)
+        cached = self.cache.get(request_key)
+        if cached is not None:
             if self.observe is not None:
-                rsp = fnv1.RunFunctionResponse.FromString(remembered)
+                rsp = fnv1.RunFunctionResponse.FromString(cached)
                 self.observe(req, rsp, time.perf_counter() - started)
-            return remembered
+            return cached
         answered = self._respond(req, context)
         out: bytes = answered.response.SerializeToString(deterministic=True)
-        self.remembered.put(request_key, out, answered.holds_until)  # not kept once past
+        self.cache.put(request_key, out, answered.holds_until)  # not kept once past
         return out
 
     def _respond(self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext) -> Answer:
@@ -199,7 +199,7 @@ def respond(
                 **logs.describe_exception(e),
             )
         internal = Refusal(f"internal error composing {what}; see function logs", "InternalError")
-        return Answer(_fatal(response.to(req), internal, what), answers.VOLATILE)
+        return Answer(_fatal(response.to(req), internal, what), response_cache.VOLATILE)
 
 
 def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None) -> Answer:
@@ -225,7 +225,7 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
         return Answer(_fatal(rsp, refusal, f"{xr.kind} {cut(xr.ref)}"))
     vault = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
     _write(rsp, ctx, desired, vault.retry_after if vault else None)
-    return Answer(rsp, answers.VOLATILE if vault and vault.volatile else desired.holds_until)
+    return Answer(rsp, response_cache.VOLATILE if vault and vault.volatile else desired.holds_until)
 
 
 def _kind(xr: Composite) -> AnyKind:
@@ -251,7 +251,7 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
             _collect_vault_garbage(req, rsp, settings, log)
     except Refusal as refusal:
         _fatal(rsp, refusal, "")
-    return Answer(rsp, answers.VOLATILE)
+    return Answer(rsp, response_cache.VOLATILE)
 
 
 def _collect_vault_garbage(

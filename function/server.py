@@ -37,7 +37,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
-from function import answers
+from function import response_cache
 from function.runner import FunctionRunner, Observe
 
 # Threads per process. Composing holds the GIL, so more threads only help calls
@@ -81,7 +81,7 @@ class ServeConfig:
     options: Sequence[tuple[str, Any]]
     workers: int = 1
     grace_seconds: float = 25.0
-    remembered_mib: float = answers.DEFAULT_BUDGET_MIB  # 0: every call composes
+    response_cache_mib: float = response_cache.DEFAULT_BUDGET_MIB  # 0: every call composes
     observe: Observe | None = None  # told of every call (metrics)
 
 
@@ -127,10 +127,10 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
     options = [*config.options, ("grpc.so_reuseport", 1 if reuse_port else 0)]
     server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
-    runner = FunctionRunner(answers.Answers(config.remembered_mib), config.observe)
-    # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a remembered
-    # answer is sent as it was kept, never parsed (function/answers.py).
-    v1 = grpc.unary_unary_rpc_method_handler(runner.answer)
+    runner = FunctionRunner(response_cache.ResponseCache(config.response_cache_mib), config.observe)
+    # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a cached
+    # answer is sent as it was kept, never parsed (function/response_cache.py).
+    v1 = grpc.unary_unary_rpc_method_handler(runner.serve)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(V1_SERVICE, {"RunFunction": v1}),)
     )

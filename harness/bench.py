@@ -170,7 +170,7 @@ def results_markdown(rows: Sequence[Row], requests: int, concurrency: int, rss: 
         f"commit {commit_id}.",
         f"Machine: {machine()}.",
         "Real gRPC on loopback, one server process serving as it does by default (the answer "
-        "to an equal request remembered: every call after the first of a case gets it unless "
+        "to an equal request cached: every call after the first of a case gets it unless "
         "its answer went to Vault); "
         f"{requests} sequential calls per case "
         f"for latency, then {requests} calls at concurrency {concurrency} for "

@@ -63,7 +63,7 @@ class Served:
     pid: int
 
 
-# This function as it serves by default (answers to equal requests remembered), and
+# This function as it serves by default (with its response cache), and
 # composing every call (--response-cache-mib 0): what a changed request costs.
 REMEMBERING: tuple[str, ...] = ()
 COMPOSING = ("--response-cache-mib", "0")
@@ -426,7 +426,7 @@ def report(plan: Plan, r: Results) -> str:
         "(XR, observed and required resources; P&T with its Composition's input), sent again "
         "and again as Crossplane sends it on the reconciles of an XR whose observed state did "
         "not change. **ours**: this function as it serves by default, which gives the answer "
-        "it kept for an equal request (function/answers.py). **composing**: the same with "
+        "it kept for an equal request (function/response_cache.py). **composing**: the same with "
         "`--response-cache-mib 0`, composing every call, what a changed request costs. "
         f"Medians of {plan.rounds} rounds, the servers going first in turn; per round and "
         f"case {plan.seconds:g} s of calls at concurrency 1 (p50), then {plan.seconds:g} s at "

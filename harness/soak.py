@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (
             " `--response-cache-mib 0` (composing every call)"
             if args.composing
-            else " (answers to equal requests remembered, as deployed)"
+            else " (with its response cache, as deployed)"
         )
         + f" and ghz on the same 2 cores; the {len(cases)} example "
         f"requests in turn ({invalid} of them invalid XRs answered with a FATAL result"

@@ -70,7 +70,7 @@ def expires_at(xr: Composite, duration: str) -> datetime | None:
 
 def report_expiry(desired: Desired, expires: datetime) -> None:
     """The Expired condition at this moment, on desired. An answer saying Expired=False
-    holds until the condition would turn True, not after (function/answers.py)."""
+    holds until the condition would turn True, not after (function/response_cache.py)."""
     at = clock()
     if at < expires:
         desired.hold_until(expires.timestamp())

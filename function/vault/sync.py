@@ -46,7 +46,7 @@ class Outcome:
     paths: list[str] = field(default_factory=list)
     retry_seconds: int = 30
     # Whether it depends on more than the request (Vault was asked, or was busy): such an
-    # answer is never remembered (function/answers.py).
+    # answer is never cached (function/response_cache.py).
     volatile: bool = False
 
     @property

@@ -1,4 +1,5 @@
-"""Remembered answers (function/answers.py): equal requests, equal bytes; nothing volatile kept."""
+"""The response cache (function/response_cache.py): equal requests get equal bytes; nothing
+volatile is kept."""
 
 import sys
 from collections.abc import Iterator
@@ -9,7 +10,7 @@ import grpc
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function import answers
+from function import response_cache
 from function.expiry import lifetime
 from function.kinds.redis import compose as redis_compose
 from function.runner import FunctionRunner, run
@@ -31,7 +32,7 @@ class NoDeadline:
 
 
 def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> bytes:
-    return runner.answer(req.SerializeToString(), NoDeadline())  # type: ignore[arg-type]
+    return runner.serve(req.SerializeToString(), NoDeadline())  # type: ignore[arg-type]
 
 
 def case(case_id: str) -> fnv1.RunFunctionRequest:
@@ -53,27 +54,27 @@ def test_the_key_is_the_same_whatever_order_the_maps_were_written_in() -> None:
     assert forwards != backwards
     one = fnv1.RunFunctionRequest.FromString(forwards)
     other = fnv1.RunFunctionRequest.FromString(backwards)
-    assert answers.key(one) == answers.key(other)
+    assert response_cache.key(one) == response_cache.key(other)
     other.observed.resources["delta"].resource["a"] = 3
-    assert answers.key(one) != answers.key(other)
+    assert response_cache.key(one) != response_cache.key(other)
 
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, str]]:
-    """The real server with answers remembered (the default) and with them off."""
+    """The real server with its response cache (the default) and with it off."""
     with (
-        FunctionServer(python=sys.executable, startup_timeout=20) as remembering,
+        FunctionServer(python=sys.executable, startup_timeout=20) as caching,
         FunctionServer(
             python=sys.executable, startup_timeout=20, args=["--response-cache-mib", "0"]
         ) as composing,
     ):
-        yield remembering.target, composing.target
+        yield caching.target, composing.target
 
 
-def test_every_example_answers_the_same_bytes_remembered_or_composed(
+def test_every_example_answers_the_same_bytes_cached_or_composed(
     servers: tuple[str, str],
 ) -> None:
-    remembering, composing = (grpc.insecure_channel(t) for t in servers)
+    caching, composing = (grpc.insecure_channel(t) for t in servers)
     try:
         raw = [
             channel.unary_unary(
@@ -81,7 +82,7 @@ def test_every_example_answers_the_same_bytes_remembered_or_composed(
                 request_serializer=None,
                 response_deserializer=None,
             )
-            for channel in (remembering, composing)
+            for channel in (caching, composing)
         ]
         for c in VALID_CASES:
             data = answered_case_request(c, run).SerializeToString()
@@ -89,7 +90,7 @@ def test_every_example_answers_the_same_bytes_remembered_or_composed(
             composed = raw[1](data, timeout=30)
             assert first == second == composed, c.id
     finally:
-        remembering.close()
+        caching.close()
         composing.close()
 
 
@@ -118,44 +119,44 @@ def test_bytes_that_are_not_a_request_are_refused_as_invalid_not_unknown(
         ("kubernetescluster/ready", False, "the kubeconfig is written to Vault"),
     ],
 )
-def test_what_is_remembered(case_id: str, kept: bool, reason: str) -> None:
-    runner = FunctionRunner(answers.Answers())
+def test_what_is_cached(case_id: str, kept: bool, reason: str) -> None:
+    runner = FunctionRunner(response_cache.ResponseCache())
     first = call(runner, case(case_id))
     second = call(runner, case(case_id))
-    assert (len(runner.remembered.entries), runner.remembered.entries.hits) == (
-        (1, 1) if kept else (0, 0)
-    ), reason
+    assert (len(runner.cache.entries), runner.cache.entries.hits) == ((1, 1) if kept else (0, 0)), (
+        reason
+    )
     assert first == second, case_id
 
 
-def test_an_answer_holding_until_its_expiry_is_remembered_until_then(
+def test_an_answer_holding_until_its_expiry_is_cached_until_then(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # examples/postgresqlinstance/preview: created 2026-01-05T10:00:00Z, 168h to live.
     now = [datetime(2026, 1, 5, 12, 0, tzinfo=UTC)]
     monkeypatch.setattr(lifetime, "clock", lambda: now[0])
-    runner = FunctionRunner(answers.Answers(clock=lambda: now[0].timestamp()))  # noqa: PLW0108 (now[0] changes)
+    runner = FunctionRunner(response_cache.ResponseCache(clock=lambda: now[0].timestamp()))  # noqa: PLW0108 (now[0] changes)
     req = case("postgresqlinstance/preview")
 
     def expired() -> str:
         rsp = fnv1.RunFunctionResponse.FromString(call(runner, req))
         return next(fnv1.Status.Name(c.status) for c in rsp.conditions if c.type == "Expired")
 
-    assert (expired(), runner.remembered.entries.hits) == ("STATUS_CONDITION_FALSE", 0)
+    assert (expired(), runner.cache.entries.hits) == ("STATUS_CONDITION_FALSE", 0)
     now[0] = datetime(2026, 1, 12, 9, 59, 59, tzinfo=UTC)  # a second before it expires
-    assert (expired(), runner.remembered.entries.hits) == ("STATUS_CONDITION_FALSE", 1)
+    assert (expired(), runner.cache.entries.hits) == ("STATUS_CONDITION_FALSE", 1)
     now[0] = datetime(2026, 1, 12, 10, 0, 0, tzinfo=UTC)  # expired: composed again
     assert expired() == "STATUS_CONDITION_TRUE"
-    now[0] = datetime(2026, 2, 1, tzinfo=UTC)  # and from then on it stays True, remembered
+    now[0] = datetime(2026, 2, 1, tzinfo=UTC)  # and from then on it stays True, cached
     assert expired() == "STATUS_CONDITION_TRUE"
-    assert len(runner.remembered.entries) == 1
+    assert len(runner.cache.entries) == 1
 
 
-def test_an_internal_error_is_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_internal_error_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_: Any, **__: Any) -> str:
         raise RuntimeError("a bug")
 
-    runner = FunctionRunner(answers.Answers())
+    runner = FunctionRunner(response_cache.ResponseCache())
     req = request(xr(*REDIS, {"environment": "dev"}))
     monkeypatch.setattr(redis_compose, "stable_password", boom)
     failed = fnv1.RunFunctionResponse.FromString(call(runner, req))
@@ -168,23 +169,23 @@ def test_an_internal_error_is_not_remembered(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_one_xrs_answer_is_never_served_for_anothers() -> None:
-    runner = FunctionRunner(answers.Answers())
+    runner = FunctionRunner(response_cache.ResponseCache())
     team_a = request(xr(*REDIS, {"environment": "dev"}, namespace="team-a"))
     team_b = request(xr(*REDIS, {"environment": "dev"}, namespace="team-b"))
     a, b = call(runner, team_a), call(runner, team_b)
     assert a != b
     assert (call(runner, team_a), call(runner, team_b)) == (a, b)
-    assert len(runner.remembered.entries) == 2
+    assert len(runner.cache.entries) == 2
 
 
 def test_the_memory_is_bounded_and_zero_turns_it_off() -> None:
     budget = 16 * 1024  # about ten answers; one may take an eighth of it
-    tiny = FunctionRunner(answers.Answers(budget_mib=budget / 1024 / 1024))
+    tiny = FunctionRunner(response_cache.ResponseCache(budget_mib=budget / 1024 / 1024))
     for n in range(20):
         call(tiny, request(xr(*REDIS, {"environment": "dev"}, name=f"app-{n}")))
-    assert 0 < tiny.remembered.entries.size <= budget
-    assert len(tiny.remembered.entries) < 20  # the oldest went first
-    off = FunctionRunner(answers.Answers(0))
+    assert 0 < tiny.cache.entries.size <= budget
+    assert len(tiny.cache.entries) < 20  # the oldest went first
+    off = FunctionRunner(response_cache.ResponseCache(0))
     req = request(xr(*REDIS, {"environment": "dev"}))
     assert call(off, req) == call(off, req)
-    assert (len(off.remembered.entries), off.remembered.entries.hits) == (0, 0)
+    assert (len(off.cache.entries), off.cache.entries.hits) == (0, 0)

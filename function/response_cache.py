@@ -1,4 +1,4 @@
-"""Answers remembered by request, for the reconciles that send the same request again.
+"""The response cache: responses kept by request, for the reconciles that send it again.
 
 Crossplane calls the function on every reconcile of an XR (each poll interval, each
 watch event), and while nothing it observes has changed it sends the same request:
@@ -49,7 +49,7 @@ def key(req: fnv1.RunFunctionRequest) -> bytes:
 _UNTIL = struct.Struct("<d")
 
 
-class Answers:
+class ResponseCache:
     """Serialized responses by the digest of their serialized request."""
 
     def __init__(
