@@ -1,7 +1,7 @@
 """KubernetesCluster composer, tested from a built context (no protobuf).
 
 The field-ready behaviour (cloud controller manager, network ranges, deletion
-order, versions, immutable plugin) is in test_kubernetescluster_field.py.
+order, versions, immutable plugin) is in test_kubernetescluster_lifecycle.py.
 """
 
 from decimal import Decimal

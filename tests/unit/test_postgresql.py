@@ -123,7 +123,7 @@ def test_two_instances_of_one_environment_do_not_collide() -> None:
 # --- dedicated server -------------------------------------------------------------------------
 
 
-# The platform's backup wiring; the default input has none (test_data_field.py covers the FATAL).
+# The platform's backup wiring; the default input has none (test_data_safety.py covers the FATAL).
 BACKUP = {
     "destinationPath": "s3://platform-backups/postgresql",
     "credentials": {"clusterSecretStore": "platform-backups", "remoteKey": "postgresql-backup"},

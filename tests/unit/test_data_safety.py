@@ -1,6 +1,6 @@
-"""PostgreSQLInstance and RedisInstance as they must work in a real cluster (issue 8): backups
-wired or refused, Helm releases that wait, changes that would destroy data refused, Redis URIs,
-names and images."""
+"""PostgreSQLInstance and RedisInstance as they must work in a real cluster: backups wired or
+refused, Helm releases that wait, changes that would destroy data refused, Redis URIs, names
+and images."""
 
 import base64
 import re

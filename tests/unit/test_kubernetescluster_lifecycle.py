@@ -1,5 +1,5 @@
-"""KubernetesCluster as it must work in a real cluster (issue 8): the cloud controller manager in
-the host cluster, network ranges, deletion order, eviction, names, versions, immutable CNI."""
+"""KubernetesCluster as it must work in a real cluster: the cloud controller manager in the host
+cluster, network ranges, deletion order, eviction, names, versions, immutable CNI."""
 
 import re
 from ipaddress import ip_network
