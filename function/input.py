@@ -16,18 +16,15 @@ from pydantic import Field, ValidationError, create_model
 
 from function.catalogue import ENTRIES, kinds
 from function.kind import Kind
+from function.model import section
 from function.platform import PlatformSettings
 from function.settings import SettingsModel
 from function.structs import to_dict
 from function.validation import describe
 
-INPUT_GROUP = "fn.platform.example.org"
-INPUT_VERSION = "v1beta1"
-INPUT_KIND = "Input"
-
 
 def _section(settings: type[SettingsModel]) -> tuple[Any, Any]:
-    return settings, Field(default=settings(), description=settings.__doc__)
+    return settings, section(settings)
 
 
 def _model(name: str, sections: dict[str, tuple[Any, Any]]) -> type[PlatformSettings]:
