@@ -4,6 +4,10 @@ The XRD carries the pattern; the function's message names the rule instead of
 repeating a regular expression (function/validation.py). RE2-compatible.
 """
 
+from typing import Annotated
+
+from pydantic import Field
+
 from function.quantity import QUANTITY_PATTERN
 
 _DOMAIN_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -19,6 +23,27 @@ DNS_1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 DNS_1123_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # Storage URIs KServe's storage initializer reads (kserve/kserve python/storage).
 STORAGE_URI_PATTERN = r"^(s3|gs|pvc|https?)://[^\s]+$"
+
+# Durations, three formats for three readers:
+# Go's (time.ParseDuration) in whole hours, minutes, seconds and milliseconds, any order,
+# e.g. 10m or 1h30m: Helm's --timeout, external-secrets' refreshInterval.
+GO_DURATION_PATTERN = r"^([0-9]+(ms|s|m|h))+$"
+# Hours, minutes and seconds, each at most once and in that order (168h, 90m, 1h30m): a
+# lifetime (ttl), as the seed's ttl annotation writes it and function/expiry/lifetime.py reads.
+HOURS_MINUTES_SECONDS_PATTERN = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
+# Gateway API's Duration (GEP-2257) as the HTTPRoute CRD of gateway-api v1.6.1 spells it:
+# one to four numbers of at most five digits, each with its unit h, m, s or ms.
+GATEWAY_API_DURATION_PATTERN = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
+
+GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
+HoursMinutesSeconds = Annotated[str, Field(pattern=HOURS_MINUTES_SECONDS_PATTERN, max_length=20)]
+GatewayAPIDuration = Annotated[
+    str,
+    Field(
+        pattern=GATEWAY_API_DURATION_PATTERN,
+        description='A duration such as "10s", "1m30s" or "500ms" (Gateway API\'s format).',
+    ),
+]
 
 PATTERN_RULES: dict[str, str] = {
     QUANTITY_PATTERN: "must be a Kubernetes quantity such as 4, 500m or 8Gi",

@@ -17,19 +17,16 @@ from pydantic import Field, ValidationError, create_model
 from function.catalogue import ENTRIES, kinds
 from function.context import P, S
 from function.kind import AnyKind, Kind
+from function.model import section
 from function.platform import PlatformSettings
 from function.refusal import Refusal
 from function.settings import SettingsModel
 from function.structs import to_dict
 from function.validation import describe
 
-INPUT_GROUP = "fn.platform.example.org"
-INPUT_VERSION = "v1beta1"
-INPUT_KIND = "Input"
-
 
 def _section(settings: type[SettingsModel]) -> tuple[Any, Any]:
-    return settings, Field(default=settings(), description=settings.__doc__)
+    return settings, section(settings)
 
 
 def _model(name: str, sections: dict[str, tuple[Any, Any]]) -> type[PlatformSettings]:
@@ -89,7 +86,7 @@ def parse_input(serialized: bytes, kind: AnyKind | None = None) -> PlatformSetti
     return parsed
 
 
-def section(platform: PlatformSettings, kind: Kind[P, S]) -> S:
+def settings_of(platform: PlatformSettings, kind: Kind[P, S]) -> S:
     """Kind's own section of the parsed input."""
     found = getattr(platform, kind.input_field)
     if not isinstance(found, kind.settings):

@@ -1,15 +1,16 @@
 """What every composite kind's API is made of: parameters, status, cross-field rules, XRD facts.
 
 A kind's own models live in its package (function/kinds/<kind>/model.py);
-the XRDs are generated from them (function/xrdgen.py).
+the XRDs are generated from them (function/xrdgen.py). The strict base model and
+the section helper here are also those of the function input (function/settings.py).
 """
 
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from function.naming import dns_label
 
@@ -27,16 +28,35 @@ def kubernetes_version_pattern(minors: tuple[str, ...]) -> str:
     return r"^v(" + "|".join(m.replace(".", r"\.") for m in minors) + r")\.(0|[1-9][0-9]*)$"
 
 
-@dataclass(frozen=True)
+# The Kubernetes minors a kubernetesVersion parameter may name: the one place they are
+# listed. Both are still supported upstream in December 2026 (14 months per minor), within
+# the workload versions of Cluster API v1.14 (docs/book/src/reference/versions.md), and
+# tags of ghcr.io/loft-sh/kubernetes that vCluster 0.36.1 documents.
+KUBERNETES_MINORS = ("1.35", "1.36")
+KUBERNETES_VERSION_PATTERN = kubernetes_version_pattern(KUBERNETES_MINORS)
+# A kubernetesVersion parameter, and what its description says it takes.
+KubernetesVersion = Annotated[str, Field(pattern=KUBERNETES_VERSION_PATTERN, max_length=32)]
+KUBERNETES_VERSIONS = f"vX.Y.Z of a supported minor ({', '.join(KUBERNETES_MINORS)})"
+# Each kind's default release, as its upstream runs it: KubernetesCluster's is the release
+# Cluster API v1.14.0's own e2e runs (test/e2e/config/docker.yaml), VClusterEnvironment's
+# the default image tag of the vCluster 0.36.1 chart.
+CLUSTER_API_KUBERNETES_VERSION = "v1.36.1"
+VCLUSTER_KUBERNETES_VERSION = "v1.36.0"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rule:
     """A rule across fields: CEL for the API server, the same check in Python for the function.
 
-    Both are written next to each other so they cannot drift apart; the XRD
-    generator emits ``cel`` as an x-kubernetes-validations rule on the
-    parameters object and the function runs ``check`` on every request.
+    Both are written next to each other so they cannot drift apart. The XRD
+    generator emits ``cel`` as an x-kubernetes-validations rule on the object
+    whose ``rules`` list it (Parameters, RuledModel), and the function runs
+    ``check`` on every request.
     """
 
-    field: str
+    # The field a rule is reported on (the XRD's fieldPath, the message's path); None: on
+    # the object whose rules list it.
+    field: str | None = None
     cel: str
     message: str
     check: Callable[[Any], bool]
@@ -46,6 +66,13 @@ class Rule:
     # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
     # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
     form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
+
+    def validation(self) -> dict[str, JsonValue]:
+        """The rule as an x-kubernetes-validations entry of the object it is on."""
+        out: dict[str, JsonValue] = {"rule": self.cel, "message": self.message}
+        if self.field is not None:
+            out |= {"fieldPath": f".{self.field}", "reason": "FieldValueInvalid"}
+        return out
 
 
 def immutable(why: str) -> dict[str, Any]:
@@ -60,20 +87,63 @@ def immutable(why: str) -> dict[str, Any]:
     }
 
 
-class Parameters(BaseModel):
-    """Base of every kind's spec.parameters: strict types, unknown fields rejected."""
+class StrictModel(BaseModel):
+    """Base of what users and platform engineers write: spec.parameters, its nested objects and
+    the function input. Strict types, unknown fields rejected, frozen (shared between calls)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def section(model: type[BaseModel], description: str | None = None) -> Any:
+    """Field of a nested object that has a default for each of its fields: defaulted to
+    model(), described by description, else by the model's docstring.
+
+    Any, as pydantic's Field is: the value of a field declaration, not of the field.
+    """
+    return Field(default=model(), description=model.__doc__ if description is None else description)
+
+
+class Parameters(StrictModel):
+    """Base of every kind's spec.parameters: its rules are reported one message each, on their
+    field, next to the field errors (function/validation.py)."""
+
     rules: ClassVar[tuple[Rule, ...]] = ()
+
+
+def _rule_validations(schema: dict[str, JsonValue], model: type[Any]) -> None:
+    rules: tuple[Rule, ...] = model.rules
+    if rules:
+        schema["x-kubernetes-validations"] = [r.validation() for r in rules]
+
+
+class RuledModel(StrictModel):
+    """Base of a nested object of spec.parameters with rules across its fields: CEL on the
+    object in the XRD, and one error of the object naming every rule it breaks."""
+
+    model_config = ConfigDict(json_schema_extra=_rule_validations)
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> Self:
+        broken = [rule.message for rule in self.rules if not rule.check(self)]
+        if broken:
+            raise ValueError("; ".join(broken))
+        return self
+
+
+class StatusModel(BaseModel):
+    """Base of status and its nested objects: unknown fields rejected, but neither strict nor
+    frozen, since the function writes status (the runner fills status.vault in after the
+    kind's composer built it) and never parses it from a user."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 Phase = Literal["Provisioning", "Ready", "Degraded"]
 
 
-class CompositeStatus(BaseModel):
+class CompositeStatus(StatusModel):
     """Status fields every composite kind reports."""
-
-    model_config = ConfigDict(extra="forbid")
 
     phase: Phase | None = Field(
         default=None,

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from function.model import section
 from function.settings import TTL, Credentials, SettingsModel
 from function.vault.settings import Vault
 
@@ -15,9 +16,9 @@ from function.vault.settings import Vault
 class PlatformSettings(SettingsModel):
     """Settings shared by every kind: step credentials, Vault, reconcile intervals."""
 
-    credentials: Credentials = Field(default=Credentials(), description=Credentials.__doc__)
-    vault: Vault = Field(default=Vault(), description=Vault.__doc__)
-    ttl: TTL = Field(default=TTL(), description=TTL.__doc__)
+    credentials: Credentials = section(Credentials)
+    vault: Vault = section(Vault)
+    ttl: TTL = section(TTL)
     operation: Literal["vault-gc", "remove-expired"] = Field(
         default="vault-gc",
         description="The job an Operation step runs (ignored in Compositions): vault-gc "

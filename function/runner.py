@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 from function import logs, response_cache
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
-from function.input import parse_input, section
+from function.input import parse_input, settings_of
 from function.kind import AnyKind
 from function.logs import Logger
 from function.model import Parameters
@@ -214,7 +214,7 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
         ctx: Context[Parameters, SettingsModel] = Context(
             xr=xr,
             params=parse_parameters(kind.api.parameters, dig(xr_object, "spec", "parameters")),
-            settings=section(platform, kind),
+            settings=settings_of(platform, kind),
             platform=platform,
             observed=_observed(req, kind.readiness),
             credentials=_credentials(req),

@@ -81,13 +81,5 @@ def openapi(model: type[BaseModel]) -> Schema:
     raw = model.model_json_schema(mode="validation")
     schema: Schema = _convert(raw, raw.get("$defs", {}))
     if issubclass(model, Parameters) and model.rules:
-        schema["x-kubernetes-validations"] = [
-            {
-                "rule": r.cel,
-                "message": r.message,
-                "fieldPath": f".{r.field}",
-                "reason": "FieldValueInvalid",
-            }
-            for r in model.rules
-        ]
+        schema["x-kubernetes-validations"] = [r.validation() for r in model.rules]
     return schema

@@ -9,17 +9,19 @@ field has a default, so an empty input works.
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
+from function.formats import GoDuration
+from function.model import StrictModel
+
+# The function input's API: the Composition step's input is an object of this kind.
 INPUT_GROUP = "fn.platform.example.org"
 INPUT_VERSION = "v1beta1"
 INPUT_KIND = "Input"
 
 
-class SettingsModel(BaseModel):
-    """Base of every settings model: strict, no unknown fields, frozen (shared between calls)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+class SettingsModel(StrictModel):
+    """Base of every settings model (a part of the function input)."""
 
 
 class ProviderConfigRef(SettingsModel):
@@ -50,9 +52,8 @@ class SecretReference(SettingsModel):
 # How long provider-helm waits for a release's workloads to be ready (Helm's --wait
 # --timeout): a release whose pods never become ready fails instead of reporting Ready.
 WaitTimeout = Annotated[
-    str,
+    GoDuration,
     Field(
-        pattern=r"^([0-9]+(ms|s|m|h))+$",
         description="How long Helm waits for the release's workloads to be ready (a Go "
         "duration, e.g. 10m); past it the release fails instead of being reported Ready.",
     ),

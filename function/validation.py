@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from function.formats import PATTERN_RULES
+from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN, PATTERN_RULES
 from function.hostname import HOSTNAME_PATTERN, HOSTNAME_RULE
 from function.model import Parameters, Rule
 from function.refusal import Refusal
@@ -52,8 +52,8 @@ _RULES: dict[str, str] = {
 _PATTERN_NAMES: dict[str, str] = PATTERN_RULES | {HOSTNAME_PATTERN: HOSTNAME_RULE}
 
 
-def readable_pattern(pattern: str, rule: str) -> str:
-    """pattern, registered so a mismatch reads as rule instead of the regular expression."""
+def named_pattern(pattern: str, rule: str) -> str:
+    """pattern, registered so that a value not matching it is reported as rule."""
     _PATTERN_NAMES[pattern] = rule
     return pattern
 
@@ -65,12 +65,6 @@ SHOWN_MAX = 256
 
 def cut(text: str, limit: int = SHOWN_MAX) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
-
-
-def named_pattern(pattern: str, rule: str) -> str:
-    """pattern, registered so that a value not matching it is reported as rule."""
-    _PATTERN_NAMES[pattern] = rule
-    return pattern
 
 
 def _path(loc: tuple[int | str, ...], base: str) -> str:
@@ -109,7 +103,7 @@ _CEL_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
 @functools.cache
 def _reads(rule: Rule) -> frozenset[str]:
     """The fields a rule reads: its own and every self.<field> of its CEL."""
-    return frozenset({rule.field, *_CEL_FIELD.findall(rule.cel)})
+    return frozenset({*([rule.field] if rule.field else []), *_CEL_FIELD.findall(rule.cel)})
 
 
 def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
@@ -120,11 +114,11 @@ def _broken_rules(model: type[P], params: P, bad: set[str]) -> list[str]:
             continue
         if rule.check(params):
             continue
+        path = f"{PARAMETERS_PATH}.{rule.field}" if rule.field else PARAMETERS_PATH
         found = rule.offenders(params) if rule.offenders else {}
-        for where, value in found.items() or {"": getattr(params, rule.field)}.items():
-            out.append(
-                f"{PARAMETERS_PATH}.{rule.field}{where}: {rule.message} (got {shown(value)})"
-            )
+        whole = getattr(params, rule.field) if rule.field else params
+        for where, value in found.items() or {"": whole}.items():
+            out.append(f"{path}{where}: {rule.message} (got {shown(value)})")
     return out
 
 
@@ -176,8 +170,8 @@ def _parameter_problems(model: type[P], raw: Any) -> P | list[str]:
 
 # Kubernetes object names (a DNS subdomain) and namespaces (a DNS label):
 # k8s.io/apimachinery pkg/util/validation/validation.go.
-_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(DNS_1123_SUBDOMAIN)
+_DNS_LABEL = re.compile(DNS_1123_LABEL)
 
 
 def _name_problem(field: str, value: Any, pattern: re.Pattern[str], limit: int) -> str | None:

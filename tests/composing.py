@@ -1,7 +1,7 @@
 """Composer tests without protobuf: a Context built the way the runner builds it.
 
 The parameters and the function input go through the same parsing as a real
-request (parse_parameters, function_input(), input.section), so a test cannot hand
+request (parse_parameters, function_input(), input.settings_of), so a test cannot hand
 a composer something the function would have refused.
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from function.context import Composite, Context, Desired, Observed, P, S
-from function.input import function_input, section
+from function.input import function_input, settings_of
 from function.kind import Kind
 from function.model import Parameters
 from function.refusal import Refusal
@@ -50,7 +50,7 @@ def context(
             uid=f"uid-{namespace}-{name}",
         ),
         params=params,
-        settings=section(platform, kind),
+        settings=settings_of(platform, kind),
         platform=platform,
         observed=Observed.of(observed or {}, kind.readiness, connection_details),
         credentials=(

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from crossplane.function import resource
 
 from function.context import Composite, Desired
-from function.expiry.model import DURATION_PATTERN
+from function.formats import HOURS_MINUTES_SECONDS_PATTERN
 from function.refusal import Refusal
 
 CONDITION = "Expired"
@@ -27,7 +27,7 @@ def clock() -> datetime:
 
 
 def seconds(duration: str) -> int:
-    """168h -> 604800; the duration must match DURATION_PATTERN."""
+    """168h -> 604800; the duration must match HOURS_MINUTES_SECONDS_PATTERN."""
     return sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9]+)([hms])", duration))
 
 
@@ -49,7 +49,7 @@ def lifetime(xr: Composite, ttl: str | None, default: str | None) -> str | None:
     Both set and different is refused rather than one silently winning.
     """
     annotated = xr.annotations.get(ANNOTATION)
-    if annotated is not None and not re.match(DURATION_PATTERN, annotated):
+    if annotated is not None and not re.match(HOURS_MINUTES_SECONDS_PATTERN, annotated):
         raise Refusal(
             f"metadata.annotations.{ANNOTATION}: must be a duration such as 168h or 90m "
             f"(got {annotated!r})"

@@ -1,13 +1,8 @@
 """The lifetime part of a kind's API: the ttl parameter and status.expiresAt, as mixins."""
 
-from typing import Annotated
-
 from pydantic import BaseModel, Field
 
-# A Go duration in hours, minutes and seconds (168h, 90m, 1h30m), as the seed's ttl
-# annotation writes it. RE2-compatible: the API server's regex engine has no look-ahead.
-DURATION_PATTERN = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
-Duration = Annotated[str, Field(pattern=DURATION_PATTERN, max_length=20)]
+from function.formats import HoursMinutesSeconds
 
 TTL_FIELD = Field(
     default=None,
@@ -22,7 +17,7 @@ TTL_FIELD = Field(
 class ExpiringParameters(BaseModel):
     """Mixin of spec.parameters for kinds whose XRs may have a lifetime."""
 
-    ttl: Duration | None = TTL_FIELD
+    ttl: HoursMinutesSeconds | None = TTL_FIELD
 
 
 class ExpiringStatus(BaseModel):

@@ -7,7 +7,9 @@ status.vault from the kind's intents (paths only, never data).
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from function.model import StatusModel
 
 # A KV v2 style path: segments of letters, digits, '_', '-' and inner dots, so
 # no '..', no leading or trailing '/', no empty segment. RE2-compatible (the
@@ -34,14 +36,12 @@ class VaultParameters(BaseModel):
     vaultPath: VaultPath | None = None
 
 
-class VaultStatus(BaseModel):
+class VaultStatus(StatusModel):
     """Where the instance's credentials are registered in Vault: paths only, never data.
 
     Set whenever the XR has a vaultPath; condition VaultSynced says whether
     Vault holds what it should.
     """
-
-    model_config = ConfigDict(extra="forbid")
 
     path: str | None = Field(default=None, description="KV v2 path of the credentials.")
     credentialsPath: str | None = Field(

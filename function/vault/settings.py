@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from function.model import section
 from function.settings import SettingsModel
 
 
@@ -59,13 +60,9 @@ class VaultAuth(SettingsModel):
     method: Literal["token", "approle", "kubernetes"] = Field(
         default="token", description="token, approle or kubernetes."
     )
-    token: VaultTokenAuth = Field(default=VaultTokenAuth(), description=VaultTokenAuth.__doc__)
-    appRole: VaultAppRoleAuth = Field(
-        default=VaultAppRoleAuth(), description=VaultAppRoleAuth.__doc__
-    )
-    kubernetes: VaultKubernetesAuth = Field(
-        default=VaultKubernetesAuth(), description=VaultKubernetesAuth.__doc__
-    )
+    token: VaultTokenAuth = section(VaultTokenAuth)
+    appRole: VaultAppRoleAuth = section(VaultAppRoleAuth)
+    kubernetes: VaultKubernetesAuth = section(VaultKubernetesAuth)
 
 
 class VaultDatabase(SettingsModel):
@@ -113,8 +110,8 @@ class Vault(SettingsModel):
         "namespace. An XR's vaultPath (after its mount) is placed below it, so a namespace "
         "can only ever write its own subtree.",
     )
-    database: VaultDatabase = Field(default=VaultDatabase(), description=VaultDatabase.__doc__)
-    auth: VaultAuth = Field(default=VaultAuth(), description=VaultAuth.__doc__)
+    database: VaultDatabase = section(VaultDatabase)
+    auth: VaultAuth = section(VaultAuth)
     requestTimeoutSeconds: int = Field(
         default=5, ge=1, le=30, description="Timeout of each Vault request."
     )

@@ -13,11 +13,11 @@ from function import xrdgen
 from function.blocks.usage import USAGE_API, usage_name
 from function.input import function_input
 from function.kinds.kubernetescluster import KIND, ccm
-from function.kinds.kubernetescluster.model import (
-    DEFAULT_KUBERNETES_VERSION,
+from function.kinds.kubernetescluster.model import KubernetesClusterParameters
+from function.model import (
+    CLUSTER_API_KUBERNETES_VERSION,
     KUBERNETES_MINORS,
     KUBERNETES_VERSION_PATTERN,
-    KubernetesClusterParameters,
 )
 from function.refusal import Refusal
 from function.runner import run
@@ -268,11 +268,12 @@ def test_invalid_name_is_a_fatal_result_naming_metadata_name() -> None:
 
 
 def test_the_default_version_is_of_a_supported_minor_and_pairs_with_its_disk_image() -> None:
-    assert re.match(KUBERNETES_VERSION_PATTERN, DEFAULT_KUBERNETES_VERSION)
+    assert re.match(KUBERNETES_VERSION_PATTERN, CLUSTER_API_KUBERNETES_VERSION)
     resources = compose()
     cp = of_kind(resources, "KubeadmControlPlane")[0]
-    assert cp["spec"]["version"] == DEFAULT_KUBERNETES_VERSION
-    assert f":{DEFAULT_KUBERNETES_VERSION}" in str(of_kind(resources, "KubevirtMachineTemplate"))
+    assert cp["spec"]["version"] == CLUSTER_API_KUBERNETES_VERSION
+    templates = str(of_kind(resources, "KubevirtMachineTemplate"))
+    assert f":{CLUSTER_API_KUBERNETES_VERSION}" in templates
 
 
 @pytest.mark.parametrize(

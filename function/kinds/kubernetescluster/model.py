@@ -5,30 +5,25 @@ from typing import Literal
 from pydantic import Field
 
 from function.model import (
+    CLUSTER_API_KUBERNETES_VERSION,
     DOMAIN,
     ENVIRONMENT_FIELD,
+    KUBERNETES_VERSIONS,
     STANDARD_COLUMNS,
     CompositeAPI,
     CompositeStatus,
     Environment,
+    KubernetesVersion,
     Parameters,
     PrinterColumn,
     Rule,
     immutable,
-    kubernetes_version_pattern,
 )
 from function.quantity import CpuQuantity, Quantity
 from function.vault.model import VaultParameters, VaultReporting
 
 NetworkPlugin = Literal["kube-ovn", "calico", "cilium"]
 
-# The Kubernetes minor versions a cluster may run: the one place they are listed.
-# Both still supported upstream in December 2026 (14 months per minor) and within
-# the workload versions of Cluster API v1.14 (docs/book/src/reference/versions.md).
-KUBERNETES_MINORS = ("1.35", "1.36")
-KUBERNETES_VERSION_PATTERN = kubernetes_version_pattern(KUBERNETES_MINORS)
-# The release Cluster API v1.14.0's own e2e runs (test/e2e/config/docker.yaml).
-DEFAULT_KUBERNETES_VERSION = "v1.36.1"
 NETWORK_PLUGIN_IMMUTABLE = (
     "a second network plugin would be installed next to the first; create a new cluster "
     "with the other plugin and move the workloads"
@@ -75,13 +70,10 @@ class KubernetesClusterParameters(Parameters, VaultParameters):
         description='System disk of each worker machine, a Kubernetes quantity ("100Gi").'
         + _PRESET,
     )
-    kubernetesVersion: str = Field(
-        default=DEFAULT_KUBERNETES_VERSION,
-        pattern=KUBERNETES_VERSION_PATTERN,
-        max_length=32,
-        description="Kubernetes version, vX.Y.Z of a supported minor ("
-        + ", ".join(KUBERNETES_MINORS)
-        + "); also picks the machines' disk image.",
+    kubernetesVersion: KubernetesVersion = Field(
+        default=CLUSTER_API_KUBERNETES_VERSION,
+        description=f"Kubernetes version, {KUBERNETES_VERSIONS}; also picks the machines' "
+        "disk image.",
     )
     enableLiveMigration: bool = Field(
         default=True,

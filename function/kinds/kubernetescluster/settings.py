@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from function.formats import DNS_1123_LABEL
+from function.model import section
 from function.quantity import CpuQuantity, Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
 
@@ -207,13 +208,9 @@ class KubernetesClusterSettings(SettingsModel):
     controlPlaneServiceType: Literal["ClusterIP", "NodePort", "LoadBalancer"] = Field(
         default="LoadBalancer", description="Service type of the API server in the host cluster."
     )
-    machineHealth: MachineHealth = Field(default=MachineHealth(), description=MachineHealth.__doc__)
-    networkPlugins: NetworkPlugins = Field(
-        default=NetworkPlugins(), description=NetworkPlugins.__doc__
-    )
-    cloudControllerManager: CloudControllerManager = Field(
-        default=CloudControllerManager(), description=CloudControllerManager.__doc__
-    )
+    machineHealth: MachineHealth = section(MachineHealth)
+    networkPlugins: NetworkPlugins = section(NetworkPlugins)
+    cloudControllerManager: CloudControllerManager = section(CloudControllerManager)
     helmProviderConfigSuffix: str = Field(
         default="helm",
         pattern=DNS_1123_LABEL,

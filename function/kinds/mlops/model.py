@@ -7,7 +7,7 @@ could live in before it exists.
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from function.formats import DNS_1035_LABEL, EMAIL_PATTERN, S3_BUCKET_PATTERN, STORAGE_URI_PATTERN
 from function.model import (
@@ -19,7 +19,10 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    StatusModel,
+    StrictModel,
     immutable,
+    section,
 )
 from function.quantity import Quantity
 
@@ -32,17 +35,11 @@ WORKLOAD_NAME_MAX = 40
 GPU_MAX = 64
 
 
-class Part(BaseModel):
-    """Base of the nested parameter objects: strict, unknown fields rejected."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
 def _gpu(default: int = 0, what: str = "GPUs (nvidia.com/gpu) of each pod.") -> Any:
     return Field(default=default, ge=0, le=GPU_MAX, description=what)
 
 
-class WorkspaceResources(Part):
+class WorkspaceResources(StrictModel):
     """The workspace's quota: what all its pods may request together."""
 
     cpu: Quantity = Field(default="16", description="CPU requests of all pods together.")
@@ -53,7 +50,7 @@ class WorkspaceResources(Part):
     )
 
 
-class ObjectStore(Part):
+class ObjectStore(StrictModel):
     """The workspace's artifact bucket."""
 
     bucketName: str | None = Field(
@@ -70,7 +67,7 @@ class ObjectStore(Part):
     )
 
 
-class VectorDatabase(Part):
+class VectorDatabase(StrictModel):
     """Qdrant in the workspace namespace, with an API key."""
 
     enabled: bool = Field(default=True, description="Install Qdrant.")
@@ -85,13 +82,13 @@ class VectorDatabase(Part):
     replicas: int = Field(default=1, ge=1, le=7, description="Qdrant servers (a cluster).")
 
 
-class Pipelines(Part):
+class Pipelines(StrictModel):
     """Kubeflow Pipelines wiring: artifacts go to the workspace's bucket."""
 
     enabled: bool = Field(default=True, description="Wire Kubeflow Pipelines to the bucket.")
 
 
-class Notebooks(Part):
+class Notebooks(StrictModel):
     """A Jupyter notebook server for the owner."""
 
     enabled: bool = Field(default=False, description="Start a notebook server.")
@@ -105,7 +102,7 @@ class Notebooks(Part):
     gpu: int = _gpu(0, "GPUs (nvidia.com/gpu) of the notebook server.")
 
 
-class PodResources(Part):
+class PodResources(StrictModel):
     """What each pod of a workload requests."""
 
     cpu: Quantity = Field(default="1", description="CPU request.")
@@ -118,7 +115,7 @@ ModelFormat = Literal[
 ]
 
 
-class ServedModel(Part):
+class ServedModel(StrictModel):
     """A model served by KServe: one InferenceService."""
 
     name: str = Field(
@@ -135,10 +132,10 @@ class ServedModel(Part):
     modelFormat: ModelFormat = Field(description="The model's format; picks the serving runtime.")
     minReplicas: int = Field(default=1, ge=0, le=100, description="0 scales to zero when idle.")
     maxReplicas: int = Field(default=1, ge=1, le=100, description="At least minReplicas.")
-    resources: PodResources = Field(default=PodResources(), description=PodResources.__doc__)
+    resources: PodResources = section(PodResources)
 
 
-class TrainingJob(Part):
+class TrainingJob(StrictModel):
     """A distributed TensorFlow training job: one TFJob."""
 
     name: str = Field(
@@ -149,7 +146,7 @@ class TrainingJob(Part):
     image: str = Field(min_length=1, description="Training image, pinned.")
     workers: int = Field(default=1, ge=1, le=64, description="Worker replicas.")
     parameterServers: int = Field(default=0, ge=0, le=16, description="Parameter servers.")
-    resources: PodResources = Field(default=PodResources(), description=PodResources.__doc__)
+    resources: PodResources = section(PodResources)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -191,15 +188,11 @@ class MLOpsPlatformParameters(Parameters):
         description="The owner's email, as the cluster's identity provider names them: the "
         "Kubeflow Profile's owner, admin of the workspace namespace.",
     )
-    resources: WorkspaceResources = Field(
-        default=WorkspaceResources(), description=WorkspaceResources.__doc__
-    )
-    objectStore: ObjectStore = Field(default=ObjectStore(), description=ObjectStore.__doc__)
-    vectorDatabase: VectorDatabase = Field(
-        default=VectorDatabase(), description=VectorDatabase.__doc__
-    )
-    pipelines: Pipelines = Field(default=Pipelines(), description=Pipelines.__doc__)
-    notebooks: Notebooks = Field(default=Notebooks(), description=Notebooks.__doc__)
+    resources: WorkspaceResources = section(WorkspaceResources)
+    objectStore: ObjectStore = section(ObjectStore)
+    vectorDatabase: VectorDatabase = section(VectorDatabase)
+    pipelines: Pipelines = section(Pipelines)
+    notebooks: Notebooks = section(Notebooks)
     serving: list[ServedModel] = Field(
         default=[], max_length=MAX_MODELS, description="Models to serve, one InferenceService each."
     )
@@ -238,20 +231,16 @@ class MLOpsPlatformParameters(Parameters):
     )
 
 
-class ModelStatus(BaseModel):
+class ModelStatus(StatusModel):
     """A served model."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="InferenceService name.")
     ready: bool = Field(description="KServe reports it Ready.")
     url: str | None = Field(default=None, description="Where it answers.")
 
 
-class TrainingJobStatus(BaseModel):
+class TrainingJobStatus(StatusModel):
     """A training job."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="TFJob name.")
     phase: str | None = Field(

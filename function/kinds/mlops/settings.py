@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from function.model import section
 from function.quantity import Quantity
 from function.settings import (
     HelmChart,
@@ -73,12 +74,8 @@ class QdrantSettings(SettingsModel):
 class MLOpsPlatformSettings(SettingsModel):
     """ML workspaces: Kubeflow profiles wired to an object store, KServe and Qdrant."""
 
-    objectStore: ObjectStoreSettings = Field(
-        default=ObjectStoreSettings(), description=ObjectStoreSettings.__doc__
-    )
-    vectorDatabase: QdrantSettings = Field(
-        default=QdrantSettings(), description=QdrantSettings.__doc__
-    )
+    objectStore: ObjectStoreSettings = section(ObjectStoreSettings)
+    vectorDatabase: QdrantSettings = section(QdrantSettings)
     notebookImage: str = Field(
         default="ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
         min_length=1,

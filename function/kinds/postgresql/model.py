@@ -2,7 +2,7 @@
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from function.expiry.model import ExpiringParameters, ExpiringStatus
 from function.formats import DNS_1123_LABEL
@@ -17,6 +17,7 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    StrictModel,
     immutable,
 )
 from function.validation import named_pattern
@@ -49,19 +50,15 @@ def is_preview(environment: str) -> bool:
     return environment.startswith(PREVIEW_PREFIX)
 
 
-class CloneSource(BaseModel):
+class CloneSource(StrictModel):
     """The dedicated PostgreSQLInstance a sandbox is cloned from."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     namespace: str = Field(pattern=DNS_1123_LABEL, max_length=63, description="Its namespace.")
     name: str = Field(pattern=DNS_1123_LABEL, max_length=63, description="Its name.")
 
 
-class Cloning(BaseModel):
+class Cloning(StrictModel):
     """Who may clone this instance, and what runs on every clone's data after the import."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     namespaces: list[Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]] = Field(
         min_length=1,

@@ -4,8 +4,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from function.expiry.model import Duration
+from function.formats import GoDuration, HoursMinutesSeconds
 from function.kinds.postgresql.model import PostgresMajor, Size
+from function.model import section
 from function.quantity import Quantity
 from function.settings import (
     Metrics,
@@ -75,9 +76,8 @@ class BackupCredentials(SettingsModel):
         default="ACCESS_SECRET_KEY",
         description="Property of the entry with the secret access key.",
     )
-    refreshInterval: str = Field(
+    refreshInterval: GoDuration = Field(
         default="1h",
-        pattern=r"^([0-9]+(ms|s|m|h))+$",
         description="How often external-secrets refreshes the Secret (a Go duration).",
     )
 
@@ -143,18 +143,18 @@ class DedicatedServers(SettingsModel):
         },
         description="CPU and memory of each instance, by size.",
     )
-    backup: Backup = Field(default=Backup(), description="Backups when enableBackup is on.")
-    metrics: Metrics = Field(
-        default=Metrics(),
-        description="A PodMonitor for each cluster's instances (CloudNativePG serves their "
-        "metrics on the port named metrics).",
+    backup: Backup = section(Backup, "Backups when enableBackup is on.")
+    metrics: Metrics = section(
+        Metrics,
+        "A PodMonitor for each cluster's instances (CloudNativePG serves their metrics on the "
+        "port named metrics).",
     )
 
 
 class Preview(SettingsModel):
     """Preview environments (spec.parameters.environment pr-<number>)."""
 
-    ttl: Duration = Field(
+    ttl: HoursMinutesSeconds = Field(
         default="168h",
         description="Lifetime of a preview environment's instance that sets no ttl of its own.",
     )
@@ -163,8 +163,6 @@ class Preview(SettingsModel):
 class PostgreSQLSettings(SettingsModel):
     """PostgreSQLInstance: the platform's shared server and dedicated CloudNativePG clusters."""
 
-    preview: Preview = Field(default=Preview(), description=Preview.__doc__)
-    shared: SharedServer = Field(default=SharedServer(), description=SharedServer.__doc__)
-    dedicated: DedicatedServers = Field(
-        default=DedicatedServers(), description=DedicatedServers.__doc__
-    )
+    preview: Preview = section(Preview)
+    shared: SharedServer = section(SharedServer)
+    dedicated: DedicatedServers = section(DedicatedServers)

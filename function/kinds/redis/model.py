@@ -1,6 +1,6 @@
 """RedisInstance: a Valkey (Redis-compatible) server with auth, from the official chart."""
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from function.formats import DNS_1123_SUBDOMAIN
 from function.model import (
@@ -14,14 +14,13 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    StrictModel,
     immutable,
 )
 
 
-class SecretKeyRef(BaseModel):
+class SecretKeyRef(StrictModel):
     """A key of a Secret in the instance's namespace."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     name: str = Field(pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Secret name.")
     key: str = Field(

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from function.model import section
 from function.settings import (
     HelmChart,
     Metrics,
@@ -33,14 +34,14 @@ class RedisSettings(SettingsModel):
         ),
         description="The Valkey chart, pinned.",
     )
-    image: Image = Field(default=Image(), description="The Valkey image, pinned by version.")
+    image: Image = section(Image, "The Valkey image, pinned by version.")
     providerConfigRef: ProviderConfigRef = Field(
         default=ProviderConfigRef(name="default"), description="provider-helm configuration."
     )
     storageClass: StorageClass = None
     waitTimeout: WaitTimeout = "10m"
-    metrics: Metrics = Field(
-        default=Metrics(),
-        description="The chart's redis_exporter sidecar and its PodMonitor (values "
-        "metrics.enabled and metrics.podMonitor.enabled).",
+    metrics: Metrics = section(
+        Metrics,
+        "The chart's redis_exporter sidecar and its PodMonitor (values metrics.enabled and "
+        "metrics.podMonitor.enabled).",
     )

@@ -17,8 +17,9 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from function.formats import DNS_1035_LABEL, GatewayAPIDuration
 from function.hostname import Hostname
 from function.model import (
     DOMAIN,
@@ -29,20 +30,22 @@ from function.model import (
     Parameters,
     PrinterColumn,
     Rule,
+    RuledModel,
+    StatusModel,
+    StrictModel,
+    section,
 )
 
 IngressClass = Literal["gateway-api", "aws-apigateway"]
 GATEWAY_API: IngressClass = "gateway-api"
 AWS: IngressClass = "aws-apigateway"
 
-# The CRD's patterns, verbatim (the hostname's in function/hostname.py).
+# The CRD's patterns, verbatim (the hostname's in function/hostname.py, the duration's in
+# function/formats.py).
 HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$"
-DURATION_PATTERN = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
 CORS_ORIGIN_PATTERN = (
     r"(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)"
 )
-# A Service name is a DNS-1035 label (stricter than backendRef.name, which any kind may use).
-SERVICE_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 _PATH_CHARS = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$")
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
@@ -51,84 +54,39 @@ CorsMethod = Literal[
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"
 ]
 HeaderName = Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME_PATTERN)]
-Duration = Annotated[
-    str,
-    Field(
-        pattern=DURATION_PATTERN,
-        description='A duration such as "10s", "1m30s" or "500ms" (Gateway API\'s format).',
-    ),
-]
 
 AWS_MAX_TIMEOUT_MS = 30_000
 AWS_MIN_TIMEOUT_MS = 50
 
 
 def duration_ms(value: str) -> int:
-    """Milliseconds of a Gateway API duration (already matching DURATION_PATTERN)."""
+    """Milliseconds of a Gateway API duration (already matching GATEWAY_API_DURATION_PATTERN)."""
     unit_ms = {"h": 3_600_000, "m": 60_000, "s": 1000, "ms": 1}
     return sum(int(n) * unit_ms[u] for n, u in re.findall(r"([0-9]+)(ms|h|m|s)", value))
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-# Each check written once, for the API server as CEL and for the function as Python.
-ModelCheck = tuple[str, str, Callable[[Any], bool]]
-
-
-def _cel(checks: tuple[ModelCheck, ...]) -> dict[str, Any]:
-    return {"x-kubernetes-validations": [{"rule": c, "message": m} for c, m, _ in checks]}
-
-
-def _run(checks: tuple[ModelCheck, ...], obj: Any) -> None:
-    broken = [message for _, message, check in checks if not check(obj)]
-    if broken:
-        raise ValueError("; ".join(broken))
 
 
 def _is_regex(p: "PathMatch") -> bool:
     return p.type == "RegularExpression"
 
 
-def _not_containing(bad: str) -> ModelCheck:
-    return (
-        f"self.type == 'RegularExpression' || !self.value.contains('{bad}')",
-        f"must not contain '{bad}'",
-        lambda p: _is_regex(p) or bad not in p.value,
+def _not_containing(bad: str) -> Rule:
+    return Rule(
+        cel=f"self.type == 'RegularExpression' || !self.value.contains('{bad}')",
+        message=f"must not contain '{bad}'",
+        check=lambda p: _is_regex(p) or bad not in p.value,
     )
 
 
-def _not_ending(end: str) -> ModelCheck:
-    return (
-        f"self.type == 'RegularExpression' || !self.value.endsWith('{end}')",
-        f"must not end with '{end}'",
-        lambda p: _is_regex(p) or not p.value.endswith(end),
+def _not_ending(end: str) -> Rule:
+    return Rule(
+        cel=f"self.type == 'RegularExpression' || !self.value.endsWith('{end}')",
+        message=f"must not end with '{end}'",
+        check=lambda p: _is_regex(p) or not p.value.endswith(end),
     )
 
 
-# The HTTPRoute CRD's rules on a path match of type Exact or PathPrefix, with its messages.
-_PATH_CHECKS: tuple[ModelCheck, ...] = (
-    (
-        "self.type == 'RegularExpression' || self.value.startsWith('/')",
-        "must be an absolute path starting with '/'",
-        lambda p: _is_regex(p) or p.value.startswith("/"),
-    ),
-    *(_not_containing(bad) for bad in ("//", "/./", "/../", "%2f", "%2F", "#")),
-    *(_not_ending(end) for end in ("/..", "/.")),
-    (
-        "self.type == 'RegularExpression' || self.value.matches("
-        + 'r"""^(?:[-A-Za-z0-9/._~!$&\'()*+,;=:@]|[%][0-9a-fA-F]{2})+$""")',
-        "must only contain the characters of a URL path (or %-escapes)",
-        lambda p: _is_regex(p) or bool(_PATH_CHARS.match(p.value)),
-    ),
-)
-
-
-class PathMatch(Strict):
+class PathMatch(RuledModel):
     """The path a route matches."""
-
-    model_config = ConfigDict(json_schema_extra=_cel(_PATH_CHECKS))
 
     type: Literal["Exact", "PathPrefix", "RegularExpression"] = Field(
         default="PathPrefix",
@@ -137,13 +95,25 @@ class PathMatch(Strict):
     )
     value: str = Field(default="/", min_length=1, max_length=1024, description="The path.")
 
-    @model_validator(mode="after")
-    def _path_rules(self) -> "PathMatch":
-        _run(_PATH_CHECKS, self)
-        return self
+    # The HTTPRoute CRD's rules on a path match of type Exact or PathPrefix, with its messages.
+    rules = (
+        Rule(
+            cel="self.type == 'RegularExpression' || self.value.startsWith('/')",
+            message="must be an absolute path starting with '/'",
+            check=lambda p: _is_regex(p) or p.value.startswith("/"),
+        ),
+        *(_not_containing(bad) for bad in ("//", "/./", "/../", "%2f", "%2F", "#")),
+        *(_not_ending(end) for end in ("/..", "/.")),
+        Rule(
+            cel="self.type == 'RegularExpression' || self.value.matches("
+            + 'r"""^(?:[-A-Za-z0-9/._~!$&\'()*+,;=:@]|[%][0-9a-fA-F]{2})+$""")',
+            message="must only contain the characters of a URL path (or %-escapes)",
+            check=lambda p: _is_regex(p) or bool(_PATH_CHARS.match(p.value)),
+        ),
+    )
 
 
-class HeaderMatch(Strict):
+class HeaderMatch(StrictModel):
     """A request header a route matches."""
 
     name: HeaderName = Field(description="Name (case-insensitive).")
@@ -158,10 +128,10 @@ class QueryParamMatch(HeaderMatch):
     value: str = Field(min_length=1, max_length=1024, description="Value.")
 
 
-class Match(Strict):
+class Match(StrictModel):
     """What requests a route takes: path, and optionally method, headers and query parameters."""
 
-    path: PathMatch = Field(default=PathMatch(), description="Path; default: every path.")
+    path: PathMatch = section(PathMatch, "Path; default: every path.")
     method: Method | None = Field(default=None, description="HTTP method; default: any.")
     headers: list[HeaderMatch] = Field(
         default=[], max_length=16, description="Headers that must all match (gateway-api only)."
@@ -173,11 +143,12 @@ class Match(Strict):
     )
 
 
-class Backend(Strict):
+class Backend(StrictModel):
     """A Service in the XR's namespace that receives a route's requests."""
 
+    # A Service name is a DNS-1035 label (stricter than backendRef.name, which any kind may use).
     service: str = Field(
-        min_length=1, max_length=63, pattern=SERVICE_NAME_PATTERN, description="Service name."
+        min_length=1, max_length=63, pattern=DNS_1035_LABEL, description="Service name."
     )
     port: int = Field(ge=1, le=65535, description="Service port.")
     weight: int | None = Field(
@@ -189,46 +160,38 @@ class Backend(Strict):
     )
 
 
-_TIMEOUT_CHECKS: tuple[ModelCheck, ...] = (
-    (
-        # The HTTPRoute CRD's rule, verbatim (0s means no request timeout).
-        "!(has(self.request) && has(self.backendRequest) && duration(self.request) != "
-        "duration('0s') && duration(self.backendRequest) > duration(self.request))",
-        "backendRequest timeout cannot be longer than request timeout",
-        lambda t: (
-            not (
-                t.request is not None
-                and t.backendRequest is not None
-                and duration_ms(t.request) != 0
-                and duration_ms(t.backendRequest) > duration_ms(t.request)
-            )
-        ),
-    ),
-)
-
-
-class Timeouts(Strict):
+class Timeouts(RuledModel):
     """How long a request may take (Gateway API HTTPRouteTimeouts)."""
 
-    model_config = ConfigDict(json_schema_extra=_cel(_TIMEOUT_CHECKS))
-
-    request: Duration | None = Field(
+    request: GatewayAPIDuration | None = Field(
         default=None, description="Whole request, client to response; 0s: no timeout."
     )
-    backendRequest: Duration | None = Field(
+    backendRequest: GatewayAPIDuration | None = Field(
         default=None, description="One request to the backend (gateway-api only)."
     )
 
-    @model_validator(mode="after")
-    def _timeout_rules(self) -> "Timeouts":
-        _run(_TIMEOUT_CHECKS, self)
-        return self
+    rules = (
+        Rule(
+            # The HTTPRoute CRD's rule, verbatim (0s means no request timeout).
+            cel="!(has(self.request) && has(self.backendRequest) && duration(self.request) != "
+            "duration('0s') && duration(self.backendRequest) > duration(self.request))",
+            message="backendRequest timeout cannot be longer than request timeout",
+            check=lambda t: (
+                not (
+                    t.request is not None
+                    and t.backendRequest is not None
+                    and duration_ms(t.request) != 0
+                    and duration_ms(t.backendRequest) > duration_ms(t.request)
+                )
+            ),
+        ),
+    )
 
 
-class Route(Strict):
+class Route(StrictModel):
     """One route: a match and the backends it sends to."""
 
-    match: Match = Field(default=Match(), description="Which requests; default: all.")
+    match: Match = section(Match, "Which requests; default: all.")
     backends: list[Backend] = Field(
         min_length=1, max_length=16, description="Where to; several with weights for a canary."
     )
@@ -238,7 +201,7 @@ class Route(Strict):
 _STAR_ALONE = "'*' cannot be listed with others"
 
 
-class CORS(Strict):
+class CORS(StrictModel):
     """Cross-origin requests the browser may make (Gateway API CORS filter, AWS API CORS)."""
 
     allowOrigins: list[Annotated[str, Field(max_length=253, pattern=CORS_ORIGIN_PATTERN)]] = Field(
@@ -272,14 +235,14 @@ class CORS(Strict):
         return self
 
 
-class IssuerRef(Strict):
+class IssuerRef(StrictModel):
     """The cert-manager issuer of the certificate."""
 
     kind: Literal["ClusterIssuer", "Issuer"] = Field(default="ClusterIssuer", description="Kind.")
     name: str = Field(min_length=1, max_length=253, description="Name.")
 
 
-class TLS(Strict):
+class TLS(StrictModel):
     """HTTPS for the hosts."""
 
     enabled: bool = Field(default=True, description="Serve HTTPS; false: plain HTTP only.")
@@ -352,7 +315,7 @@ class ServiceIngressParameters(Parameters):
         min_length=1, max_length=16, description="Routes; no two may match the same requests."
     )
     cors: CORS | None = Field(default=None, description="CORS for every route; default: none.")
-    tls: TLS = Field(default=TLS(), description="HTTPS; on by default.")
+    tls: TLS = section(TLS, "HTTPS; on by default.")
 
     rules = (
         Rule(
@@ -457,10 +420,8 @@ def _aws_timeouts_ok(t: Timeouts | None) -> bool:
     return t.request is None or AWS_MIN_TIMEOUT_MS <= duration_ms(t.request) <= AWS_MAX_TIMEOUT_MS
 
 
-class RouteParent(BaseModel):
+class RouteParent(StatusModel):
     """What one Gateway says of the route (HTTPRoute status.parents[])."""
-
-    model_config = ConfigDict(extra="forbid")
 
     gateway: str = Field(description="namespace/name of the Gateway, /listener if one is named.")
     accepted: bool = Field(description="The Gateway's Accepted condition is True.")

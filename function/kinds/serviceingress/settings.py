@@ -6,6 +6,7 @@ from function.context import Context
 from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
 from function.hostname import HOSTNAME_PATTERN
 from function.kinds.serviceingress.model import IssuerRef, ServiceIngressParameters
+from function.model import section
 from function.settings import ProviderConfigRef, SettingsModel
 
 
@@ -61,10 +62,8 @@ class DedicatedGateway(SettingsModel):
 class GatewayAPI(SettingsModel):
     """class: gateway-api."""
 
-    sharedGateway: SharedGateway = Field(default=SharedGateway(), description="Shared Gateway.")
-    dedicated: DedicatedGateway = Field(
-        default=DedicatedGateway(), description="Dedicated Gateways."
-    )
+    sharedGateway: SharedGateway = section(SharedGateway, "Shared Gateway.")
+    dedicated: DedicatedGateway = section(DedicatedGateway, "Dedicated Gateways.")
     issuerRef: IssuerRef = Field(
         default=IssuerRef(kind="ClusterIssuer", name="platform"),
         description="cert-manager issuer of dedicated gateways' certificates, unless the XR "
@@ -92,7 +91,7 @@ class AWSAPIGateway(SettingsModel):
         description="ARN of the internal load balancer listener (or Cloud Map service) the VPC "
         "link reaches, which routes to the cluster's Services.",
     )
-    throttling: Throttling = Field(default=Throttling(), description="Stage throttling.")
+    throttling: Throttling = section(Throttling, "Stage throttling.")
     providerConfigRef: ProviderConfigRef = Field(
         default=ProviderConfigRef(name="default"), description="provider-aws configuration."
     )
@@ -101,8 +100,8 @@ class AWSAPIGateway(SettingsModel):
 class ServiceIngressSettings(SettingsModel):
     """Exposing Services: Gateway API (shared or dedicated Gateway, cert-manager) or AWS."""
 
-    gatewayAPI: GatewayAPI = Field(default=GatewayAPI(), description=GatewayAPI.__doc__)
-    aws: AWSAPIGateway = Field(default=AWSAPIGateway(), description="AWS API Gateway.")
+    gatewayAPI: GatewayAPI = section(GatewayAPI)
+    aws: AWSAPIGateway = section(AWSAPIGateway, "AWS API Gateway.")
 
 
 IngressContext = Context[ServiceIngressParameters, ServiceIngressSettings]

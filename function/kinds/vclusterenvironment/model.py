@@ -2,34 +2,33 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
+    KUBERNETES_VERSIONS,
     STANDARD_COLUMNS,
+    VCLUSTER_KUBERNETES_VERSION,
     CompositeAPI,
     CompositeStatus,
     Environment,
+    KubernetesVersion,
     Parameters,
     PrinterColumn,
-    kubernetes_version_pattern,
+    StatusModel,
+    StrictModel,
+    section,
 )
 from function.quantity import Quantity
-from function.validation import readable_pattern
+from function.validation import named_pattern
 
 AddOn = Literal["istio", "knative"]
 ServiceKind = Literal["PostgreSQLInstance", "RedisInstance"]
 
-# Kubernetes minors of the vCluster control plane: the tags of ghcr.io/loft-sh/kubernetes
-# that vCluster 0.36.1 documents (its chart's default image tag is v1.36.0).
-KUBERNETES_MINORS = ("1.35", "1.36")
-KUBERNETES_VERSION_PATTERN = kubernetes_version_pattern(KUBERNETES_MINORS)
-DEFAULT_KUBERNETES_VERSION = "v1.36.0"
-
 # Argo CD accepts https, ssh and scp-like (git@host:path) repository URLs.
-GIT_URL_PATTERN = readable_pattern(
+GIT_URL_PATTERN = named_pattern(
     r"^(https://[^\s/@]+(/[^\s]*)?|ssh://[^\s@]+@[^\s/]+(/[^\s]*)?|[A-Za-z0-9._-]+@[^\s:/]+:[^\s]+)$",
     "must be a Git repository URL: https://host/path, ssh://user@host/path or user@host:path",
 )
@@ -37,11 +36,7 @@ GIT_URL_PATTERN = readable_pattern(
 Namespace = Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class Quota(_Strict):
+class Quota(StrictModel):
     """The environment's ResourceQuota (the chart's policies.resourceQuota)."""
 
     cpu: Quantity | None = Field(
@@ -57,7 +52,7 @@ class Quota(_Strict):
     )
 
 
-class LimitRange(_Strict):
+class LimitRange(StrictModel):
     """Per-container defaults where a pod sets none (the chart's policies.limitRange)."""
 
     defaultCPU: Quantity | None = Field(default=None, description="Default CPU limit.")
@@ -68,14 +63,14 @@ class LimitRange(_Strict):
     )
 
 
-class Resources(_Strict):
+class Resources(StrictModel):
     """What the environment may use in the host cluster."""
 
-    quota: Quota = Field(default=Quota(), description=Quota.__doc__)
-    limitRange: LimitRange = Field(default=LimitRange(), description=LimitRange.__doc__)
+    quota: Quota = section(Quota)
+    limitRange: LimitRange = section(LimitRange)
 
 
-class Isolation(_Strict):
+class Isolation(StrictModel):
     """Network isolation of the environment's pods in the host cluster."""
 
     networkPolicy: bool = Field(
@@ -90,7 +85,7 @@ class Isolation(_Strict):
     )
 
 
-class ServiceRef(_Strict):
+class ServiceRef(StrictModel):
     """A platform service in this namespace whose endpoint is replicated into the vCluster."""
 
     kind: ServiceKind = Field(description="PostgreSQLInstance or RedisInstance.")
@@ -99,7 +94,7 @@ class ServiceRef(_Strict):
     )
 
 
-class GitOps(_Strict):
+class GitOps(StrictModel):
     """Argo CD deploys this repository into the vCluster."""
 
     repoURL: str = Field(pattern=GIT_URL_PATTERN, max_length=512, description="Git repository.")
@@ -131,16 +126,12 @@ class VClusterEnvironmentParameters(Parameters):
     """spec.parameters of a VClusterEnvironment."""
 
     environment: Environment = ENVIRONMENT_FIELD
-    kubernetesVersion: str = Field(
-        default=DEFAULT_KUBERNETES_VERSION,
-        pattern=KUBERNETES_VERSION_PATTERN,
-        max_length=32,
-        description="Kubernetes version of the virtual cluster, vX.Y.Z of a supported minor ("
-        + ", ".join(KUBERNETES_MINORS)
-        + ").",
+    kubernetesVersion: KubernetesVersion = Field(
+        default=VCLUSTER_KUBERNETES_VERSION,
+        description=f"Kubernetes version of the virtual cluster, {KUBERNETES_VERSIONS}.",
     )
-    resources: Resources = Field(default=Resources(), description=Resources.__doc__)
-    isolation: Isolation = Field(default=Isolation(), description=Isolation.__doc__)
+    resources: Resources = section(Resources)
+    isolation: Isolation = section(Isolation)
     addons: list[AddOn] = Field(
         default=[],
         max_length=2,
@@ -168,29 +159,23 @@ class VClusterEnvironmentParameters(Parameters):
     )
 
 
-class AddOnsStatus(BaseModel):
+class AddOnsStatus(StatusModel):
     """Readiness of each add-on asked for."""
-
-    model_config = ConfigDict(extra="forbid")
 
     istio: bool | None = Field(default=None, description="Istio's releases are deployed.")
     knative: bool | None = Field(default=None, description="KnativeServing reports Ready.")
 
 
-class ServiceStatus(BaseModel):
+class ServiceStatus(StatusModel):
     """A host service replicated into the vCluster."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(description="Kind of the XR.")
     name: str = Field(description="Name of the XR.")
     host: str = Field(description="Host name inside the vCluster (as in the connection Secret).")
 
 
-class ArgoCDStatus(BaseModel):
+class ArgoCDStatus(StatusModel):
     """The vCluster's Argo CD registration and the Application's state."""
-
-    model_config = ConfigDict(extra="forbid")
 
     registered: bool = Field(description="The cluster Secret is in Argo CD's namespace.")
     cluster: str = Field(description="Cluster name in Argo CD.")

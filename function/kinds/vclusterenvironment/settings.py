@@ -8,7 +8,7 @@ from function.kinds.vclusterenvironment.model import (
     Quota,
     VClusterEnvironmentParameters,
 )
-from function.model import Environment
+from function.model import Environment, section
 from function.quantity import Quantity
 from function.settings import AddOnChart, HelmChart, ProviderConfigRef, SettingsModel, WaitTimeout
 
@@ -105,13 +105,13 @@ class VClusterEnvironmentSettings(SettingsModel):
         default=HelmChart(repository="https://charts.loft.sh", name="vcluster", version="0.36.1"),
         description="The vCluster chart, pinned.",
     )
-    image: Image = Field(default=Image(), description=Image.__doc__)
+    image: Image = section(Image)
     providerConfigRef: ProviderConfigRef = Field(
         default=ProviderConfigRef(name="default"),
         description="provider-helm configuration installing into the host cluster.",
     )
     waitTimeout: WaitTimeout = "10m"
-    quota: QuotaDefaults = Field(default=QuotaDefaults(), description=QuotaDefaults.__doc__)
+    quota: QuotaDefaults = section(QuotaDefaults)
     quotaPresets: dict[Environment, Quota] = Field(
         default={
             "dev": Quota(cpu="2", memory="4Gi", pods=20, storage="20Gi"),
@@ -121,12 +121,10 @@ class VClusterEnvironmentSettings(SettingsModel):
         description="Quota by environment, used where the XR sets none; unset fields fall "
         "back to quota.",
     )
-    limitRange: LimitRangeDefaults = Field(
-        default=LimitRangeDefaults(), description=LimitRangeDefaults.__doc__
-    )
-    istio: Istio = Field(default=Istio(), description=Istio.__doc__)
-    knative: Knative = Field(default=Knative(), description=Knative.__doc__)
-    argocd: ArgoCD = Field(default=ArgoCD(), description=ArgoCD.__doc__)
+    limitRange: LimitRangeDefaults = section(LimitRangeDefaults)
+    istio: Istio = section(Istio)
+    knative: Knative = section(Knative)
+    argocd: ArgoCD = section(ArgoCD)
 
 
 EnvironmentContext = Context[VClusterEnvironmentParameters, VClusterEnvironmentSettings]

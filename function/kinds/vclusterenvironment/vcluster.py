@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from function.blocks.helm import helm_release
+from function.formats import DNS_1035_LABEL
 from function.kinds.vclusterenvironment.services import RECORD_ANNOTATION, Replicated, record
 from function.kinds.vclusterenvironment.settings import (
     Image,
@@ -25,7 +26,7 @@ from function.structs import JSON
 # The chart's Service is named after the release and its StatefulSet's pods carry
 # controller-revision-hash=<release>-<10 chars> (at most 63): a DNS-1035 label of 52.
 NAME_LIMIT = 52
-_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_NAME = re.compile(DNS_1035_LABEL)
 # templates/service.yaml: port 443 -> the API server's 8443.
 SERVICE_PORT = 443
 
