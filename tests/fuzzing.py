@@ -1,7 +1,7 @@
 """Property-based fuzzing of the function, generated from the catalogue (tests/unit/test_fuzz.py).
 
 Everything is derived from what a kind declares, so a kind added to the catalogue is
-fuzzed without a line here: its parameters from its XRD schema (function.schema.openapi,
+fuzzed without a line here: its parameters from its XRD schema (generate.schema.openapi,
 the schema the API server admits), the function input from the generated input CRD,
 observed state from what the function itself composed (and the kind's examples as
 seeds), required resources from the requirements it returns.
@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from function import catalogue
 from function.kind import Kind
-from function.schema import openapi
 from function.validation import PROBLEMS_MAX, SHOWN_MAX
-from function.xrdgen import input_crd
+from generate.crossplane import input_crd
+from generate.schema import openapi
 from harness.cases import JSON, find_cases, fold_string_data, load_yaml_docs
 from harness.requests import RESOURCE_NAME
 

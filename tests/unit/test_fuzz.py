@@ -41,8 +41,8 @@ from hypothesis import strategies as st
 from function import logs
 from function.kind import Kind
 from function.runner import FunctionRunner
-from function.schema import openapi
 from function.structs import to_dict
+from generate.schema import openapi
 from harness.crdschema import ComposedValidator, json_schema
 from harness.paths import shared_dir
 from harness.requests import build, desired
