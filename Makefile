@@ -11,7 +11,7 @@
 #                         function on loopback (tests/controlplane; builds them with e2e-tools)
 #   make e2e-tools        build etcd, kube-apiserver and kube-controller-manager into .tools/bin
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
-#   make xrds (generate)  regenerate xrds/ etc. with `python -m function.xrdgen`
+#   make xrds (generate)  regenerate xrds/ etc. with `python -m generate`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
 #   make fuzz             the property-based fuzzing at a larger, random budget (FUZZ_EXAMPLES per kind)
 #   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary)
@@ -22,7 +22,8 @@
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
-# harness/ package, run from the project root; hack/ holds the shell scripts only.
+# harness/ package and the generators of the committed manifests are the generate/ package,
+# both run from the project root and never shipped; hack/ holds the shell scripts only.
 
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
@@ -210,8 +211,8 @@ lint: venv
 
 typecheck: venv
 	@if grep -q '^\[tool\.mypy\]' $(ROOT)/pyproject.toml || [[ -x $(VENV)/bin/mypy ]]; then \
-		echo "$(VENV)/bin/mypy --strict function harness"; \
-		cd $(ROOT) && $(VENV)/bin/mypy --strict function harness; \
+		echo "$(VENV)/bin/mypy --strict function harness generate"; \
+		cd $(ROOT) && $(VENV)/bin/mypy --strict function harness generate; \
 	else \
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
@@ -282,7 +283,7 @@ soak: venv ghz
 	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS) $(SOAK_ARGS)
 
 xrds: venv
-	cd $(ROOT) && $(VENV_PY) -m function.xrdgen
+	cd $(ROOT) && $(VENV_PY) -m generate
 
 generate: xrds
 

@@ -1,8 +1,8 @@
 """What every composite kind's API is made of: parameters, status, cross-field rules, XRD facts.
 
 A kind's own models live in its package (function/kinds/<kind>/model.py);
-the XRDs are generated from them (function/xrdgen.py). The strict base model and
-the section helper here are also those of the function input (function/settings.py).
+the XRDs are generated from them (generate/crossplane.py, at build time). The strict base
+model and the section helper here are also those of the function input (function/settings.py).
 """
 
 import dataclasses
@@ -64,7 +64,7 @@ class Rule:
     # so the message names each one instead of the whole list.
     offenders: Callable[[Any], dict[str, Any]] | None = None
     # The same rule as a JSON Schema fragment (if/then, not, ...) for self-service forms
-    # (function/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
+    # (generate/frontdoors/), or None where JSON Schema cannot say it (comparing two fields).
     form: dict[str, Any] | None = dataclasses.field(default=None, hash=False, compare=False)
 
     def validation(self) -> dict[str, JsonValue]:
@@ -169,7 +169,7 @@ class ConnectionSecret:
     """The Secret a kind writes next to its XR for workloads: its name and its keys.
 
     One definition for the composer that writes it and for what mounts it (the
-    KubeVela webservice component generated in function/frontdoors/kubevela.py).
+    KubeVela webservice component generated in generate/frontdoors/kubevela.py).
     """
 
     suffix: str

@@ -101,19 +101,30 @@ fetch_debs() {
     || fail_log "$IMAGE_CACHE/apt.log"
 }
 
+# The project's sources the wheels are built from, as the Dockerfile copies them: the
+# metadata and function/ only. Not the work tree itself: setuptools packs whatever its
+# build/lib holds, and there a file removed from function/ can linger.
+stage_source() {
+  src=$work/src
+  rm -rf "$src" && mkdir -p "$src"
+  cp "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/requirements.lock" "$src/"
+  cp -r "$ROOT/function" "$src/function"
+}
+
 # Wheels of the project and its runtime dependencies, at the versions requirements.lock pins.
 # The dependencies' wheels are kept per content of the lock and pyproject.toml; the project's
 # own wheel is built every time.
 build_wheels() {
   local key deps
-  key=$(cat "$ROOT/requirements.lock" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)
+  stage_source
+  key=$(cat "$src/requirements.lock" "$src/pyproject.toml" | sha256sum | cut -c1-16)
   deps=$IMAGE_CACHE/wheels-$key
   rm -rf "${buildroot:?}/wheels" && mkdir -p "$buildroot/wheels"
   if [[ ! -d $deps ]]; then
     log "wheels of the dependencies (pinned by requirements.lock)"
     rm -rf "$deps.tmp"
     "$HOST_PYTHON" -m pip wheel -q --disable-pip-version-check --only-binary=:all: \
-      -c "$ROOT/requirements.lock" -w "$deps.tmp" "$ROOT" >"$work/pip.log" 2>&1 \
+      -c "$src/requirements.lock" -w "$deps.tmp" "$src" >"$work/pip.log" 2>&1 \
       || fail_log "$work/pip.log"
     rm -f "$deps.tmp"/function_platform-*.whl
     mv "$deps.tmp" "$deps"
@@ -121,7 +132,7 @@ build_wheels() {
   cp "$deps"/*.whl "$buildroot/wheels/"
   log "the project's wheel"
   "$HOST_PYTHON" -m pip wheel -q --disable-pip-version-check --no-deps \
-    -w "$buildroot/wheels" "$ROOT" >"$work/pip.log" 2>&1 || fail_log "$work/pip.log"
+    -w "$buildroot/wheels" "$src" >"$work/pip.log" 2>&1 || fail_log "$work/pip.log"
 }
 
 # install_venv DIR [PIP_OPTION...]: a venv at DIR in the build root with the project installed

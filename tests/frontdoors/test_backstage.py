@@ -14,9 +14,9 @@ import jsonschema
 import yaml
 
 from function import catalogue
-from function.frontdoors import backstage
-from function.frontdoors.forms import form_schema, title
 from function.kind import AnyKind
+from generate.frontdoors import backstage
+from generate.frontdoors.forms import form_schema, title
 from harness.cases import JSON
 from harness.paths import ROOT
 from tests.frontdoors.doors import assert_valid, requested, valid_samples

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from function import catalogue
-from function.frontdoors import kubevela
 from function.kind import AnyKind
+from generate.frontdoors import kubevela
 from harness.cases import JSON, load_yaml_docs
 from harness.paths import ROOT
 from tests.frontdoors.doors import assert_valid, cue_export, cue_values, requested, valid_samples

@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 import yaml
 
-from function import catalogue, xrdgen
+from function import catalogue
 from function.catalogue import lookup
 from function.kind import AnyKind
 from function.structs import api_group
+from generate import crossplane, output
 from harness.schemas import is_core
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -159,7 +160,7 @@ def _plurals(crd_files: tuple[str, ...]) -> dict[tuple[str, str], str]:
 
 @pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
 def test_crossplane_may_create_everything_the_kind_composes(kind: AnyKind) -> None:
-    rbac = yaml.safe_load(xrdgen.dump(xrdgen.crossplane_rbac(), "test"))
+    rbac = yaml.safe_load(output.dump(crossplane.rbac(), "test"))
     assert rbac["metadata"]["labels"] == {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
     allowed = {
         (group, resource)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from function import catalogue, configuration
-from function.xrdgen import composition
+from function import catalogue
+from generate import configuration
+from generate.crossplane import composition
 
 
 def _compositions() -> list[dict[str, object]]:

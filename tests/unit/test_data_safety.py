@@ -13,7 +13,6 @@ import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from pydantic import ValidationError
 
-from function import xrdgen
 from function.blocks.helm import add_on_release
 from function.input import function_input
 from function.kinds.postgresql import KIND as POSTGRESQL
@@ -24,6 +23,7 @@ from function.refusal import Refusal
 from function.runner import run
 from function.settings import AddOnChart, HelmChart
 from function.structs import JSON
+from generate import crossplane
 from harness.paths import shared_dir
 from harness.requests import request, xr
 from tests.composing import context
@@ -57,7 +57,7 @@ def _properties(schema: JSON, *path: str) -> JSON:
 
 
 def _parameters_schema(kind: Any) -> dict[str, Any]:
-    version = xrdgen.xrd(kind.api)["spec"]["versions"][0]
+    version = crossplane.xrd(kind.api)["spec"]["versions"][0]
     return dict(
         _properties(version["schema"]["openAPIV3Schema"], "spec", "parameters")["properties"]
     )

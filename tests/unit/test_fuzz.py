@@ -39,10 +39,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from function import logs
-from function.kind import Kind
+from function.kind import AnyKind
 from function.runner import FunctionRunner
-from function.schema import openapi
 from function.structs import to_dict
+from generate.schema import openapi
 from harness.crdschema import ComposedValidator, json_schema
 from harness.paths import shared_dir
 from harness.requests import build, desired
@@ -120,7 +120,7 @@ def _without_secret_data(rsp: fnv1.RunFunctionResponse) -> str:
 
 
 def check(
-    kind: Kind[Any, Any],
+    kind: AnyKind,
     case: fuzzing.Request,
     rsp: fnv1.RunFunctionResponse,
     log: str,
@@ -171,7 +171,7 @@ def check(
     return True
 
 
-def _status_errors(kind: Kind[Any, Any], status: Any) -> list[str]:
+def _status_errors(kind: AnyKind, status: Any) -> list[str]:
     schema = json_schema(openapi(kind.api.status))
     return [
         f"status: {e.message[:200]}" for e in jsonschema.Draft7Validator(schema).iter_errors(status)
@@ -230,7 +230,7 @@ def _strings(obj: Any) -> list[str]:
 @FUZZ_SETTINGS
 @given(data=st.data())
 def test_fuzzed_requests(
-    kind: Kind[Any, Any], data: st.DataObject, servicer: Servicer, validator: ComposedValidator
+    kind: AnyKind, data: st.DataObject, servicer: Servicer, validator: ComposedValidator
 ) -> None:
     case = fuzzing.draw_request(data.draw, kind)
     input_ = None

@@ -1,16 +1,19 @@
 """The committed XRDs, input CRD and Compositions are exactly what the models generate."""
 
+import subprocess
+import sys
 from typing import Any
 
 import yaml
 
-from function import catalogue, xrdgen
+from function import catalogue
+from generate import ROOT, crossplane, output
 
 
 def test_committed_files_match_the_models() -> None:
     stale = [
-        str(path.relative_to(xrdgen.ROOT))
-        for path, content in xrdgen.files().items()
+        str(path.relative_to(ROOT))
+        for path, content in output.files().items()
         if not path.exists() or path.read_text() != content
     ]
     assert stale == [], "run `make generate` and commit the result"
@@ -18,7 +21,7 @@ def test_committed_files_match_the_models() -> None:
 
 def test_every_rule_reaches_the_xrd() -> None:
     for entry in catalogue.kinds():
-        doc: dict[str, Any] = yaml.safe_load(xrdgen.dump(xrdgen.xrd(entry.api), "test"))
+        doc: dict[str, Any] = yaml.safe_load(output.dump(crossplane.xrd(entry.api), "test"))
         version = doc["spec"]["versions"][0]
         params = version["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
             "parameters"
@@ -27,3 +30,18 @@ def test_every_rule_reaches_the_xrd() -> None:
         assert cel == [r.cel for r in entry.api.parameters.rules]
         assert doc["spec"]["scope"] == entry.api.scope
         assert doc["apiVersion"] == "apiextensions.crossplane.io/v2"
+
+
+def test_the_function_never_imports_the_generators() -> None:
+    """Serving needs neither generate/ nor PyYAML: the image has neither."""
+    code = (
+        "import importlib, pkgutil, sys, function\n"
+        "for m in pkgutil.walk_packages(function.__path__, 'function.'):\n"
+        "    if not m.name.endswith('.__main__'):\n"
+        "        importlib.import_module(m.name)\n"
+        "print(sorted(n for n in sys.modules if n.split('.')[0] in ('generate', 'yaml')))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
+    )
+    assert run.stdout.strip() == "[]"

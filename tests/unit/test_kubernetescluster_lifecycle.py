@@ -9,7 +9,6 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from pydantic import ValidationError
 
-from function import xrdgen
 from function.blocks.usage import USAGE_API, usage_name
 from function.input import function_input
 from function.kinds.kubernetescluster import KIND, ccm
@@ -22,6 +21,7 @@ from function.model import (
 from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
+from generate import crossplane
 from harness.requests import request, xr
 from tests.composing import context, refused
 
@@ -124,7 +124,7 @@ def test_ccm_waits_for_the_kubeconfig_and_stays_once_composed() -> None:
 def test_ccm_role_is_what_crossplane_is_granted_and_every_composed_core_kind_is_covered() -> None:
     resources = compose()
     assert resources[ccm.ROLE]["rules"] == list(KIND.granted)
-    rbac = xrdgen.crossplane_rbac()["rules"]
+    rbac = crossplane.rbac()["rules"]
     for rule in KIND.granted:
         assert rule in rbac, "Crossplane must hold what the Role grants (escalation check)"
     covered = KIND.resources()
@@ -299,7 +299,7 @@ def test_allowed_versions_come_from_one_list(version: str, ok: bool) -> None:
 
 
 def _parameters_schema() -> dict[str, Any]:
-    version = xrdgen.xrd(KIND.api)["spec"]["versions"][0]
+    version = crossplane.xrd(KIND.api)["spec"]["versions"][0]
     props: dict[str, Any] = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
     return dict(props["properties"]["parameters"]["properties"])
 

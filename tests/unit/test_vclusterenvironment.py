@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from function import xrdgen
 from function.blocks.helm import HELM_API
 from function.blocks.kubernetes import KUBERNETES_API
 from function.blocks.usage import usage_name
@@ -17,6 +16,7 @@ from function.context import Desired
 from function.kinds.vclusterenvironment import KIND, addons, argocd, compose, services
 from function.refusal import Refusal
 from function.structs import JSON
+from generate import crossplane
 from tests.composing import context, refused, status
 
 NAME, NAMESPACE = "payments", "team-payments"
@@ -389,7 +389,7 @@ def test_same_request_same_desired_state() -> None:
 
 
 def test_the_xrd_refuses_removing_an_add_on() -> None:
-    xrd = xrdgen.xrd(KIND.api)
+    xrd = crossplane.xrd(KIND.api)
     schema = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     addons_schema = schema["properties"]["spec"]["properties"]["parameters"]["properties"]["addons"]
     assert addons_schema["x-kubernetes-list-type"] == "set"

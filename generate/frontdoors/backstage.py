@@ -10,10 +10,10 @@ YAML), so every value keeps its type and nothing the user types is interpreted.
 
 from typing import Any
 
-from function.frontdoors.forms import form_schema
 from function.kind import AnyKind
 from function.model import CompositeAPI
-from function.schema import Schema
+from generate.frontdoors.forms import form_schema
+from generate.schema import Schema
 
 OWNER = "platform-team"
 # RFC 1123 label starting with a letter: every kind's resources are named after the XR.

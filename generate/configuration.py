@@ -25,8 +25,8 @@ import yaml
 
 from function import catalogue
 from function.structs import JSON
+from generate import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_NAME = "function-platform"
 # Where this project's packages are pushed (README "Install"); the tag is the project version.
 REGISTRY = "xpkg.crossplane.io/platform"

@@ -15,11 +15,11 @@ extra objects, `status.healthPolicy` judges `context.output`.
 
 from typing import Any
 
-from function.frontdoors.cue import INDENT, Cue
-from function.frontdoors.forms import form_schema
 from function.kind import AnyKind
 from function.model import CompositeAPI, ConnectionSecret
-from function.schema import Schema
+from generate.frontdoors.cue import INDENT, Cue
+from generate.frontdoors.forms import form_schema
+from generate.schema import Schema
 
 WEBSERVICE = "platform-webservice"
 # Ready=True on the XR, the condition Crossplane sets from the function's readiness.

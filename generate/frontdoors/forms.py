@@ -4,7 +4,7 @@ import re
 from typing import Any
 
 from function.model import CompositeAPI
-from function.schema import Schema, openapi
+from generate.schema import Schema, openapi
 
 
 def title(field: str) -> str:

@@ -10,7 +10,7 @@ server's OpenAPI patterns are written for.
 import json
 from dataclasses import dataclass, field
 
-from function.schema import Schema
+from generate.schema import Schema
 
 INDENT = "\t"
 
@@ -103,4 +103,3 @@ class Cue:
         if not self.imports:
             return ""
         return "".join(f'import "{pkg}"\n' for pkg in sorted(self.imports)) + "\n"
-
