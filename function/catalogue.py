@@ -1,5 +1,10 @@
 """The composite kinds this function serves: one line per kind (function/kinds/<kind>/).
 
+A kind has one name in two spellings. Lower-cased it names every path: its package
+(function/kinds/redisinstance), its examples, tests and front doors. In lowerCamelCase
+it is its section of the function input (redisInstance), as a field of a Kubernetes
+object is spelt; lower-cased again, the section is the path name.
+
 A kind's package is imported when the first XR of its kind arrives, not at start-up
 (each costs tens of milliseconds of pydantic models), so each line names the kind's XR
 type and input section too; test_catalogue.py checks them against what the package
@@ -15,38 +20,25 @@ from function.kind import AnyKind
 
 @dataclass(frozen=True)
 class Entry:
-    """Where a kind lives: its XR's apiVersion and kind, its package, its input section."""
+    """Where a kind lives: its XR's apiVersion and kind, and its input section."""
 
     api_version: str
     kind: str
-    package: str  # under function.kinds
     input_field: str
+
+    @property
+    def package(self) -> str:
+        """The kind's package under function.kinds: the kind lower-cased."""
+        return self.kind.lower()
 
 
 ENTRIES = (
-    Entry(
-        "database.platform.example.org/v1alpha1", "PostgreSQLInstance", "postgresql", "postgresql"
-    ),
-    Entry("cache.platform.example.org/v1alpha1", "RedisInstance", "redis", "redis"),
-    Entry(
-        "compute.platform.example.org/v1alpha1",
-        "KubernetesCluster",
-        "kubernetescluster",
-        "kubernetesCluster",
-    ),
-    Entry(
-        "compute.platform.example.org/v1alpha1",
-        "VClusterEnvironment",
-        "vclusterenvironment",
-        "vclusterEnvironment",
-    ),
-    Entry(
-        "network.platform.example.org/v1alpha1",
-        "ServiceIngress",
-        "serviceingress",
-        "serviceIngress",
-    ),
-    Entry("ml.platform.example.org/v1alpha1", "MLOpsPlatform", "mlops", "mlopsPlatform"),
+    Entry("database.platform.example.org/v1alpha1", "PostgreSQLInstance", "postgresqlInstance"),
+    Entry("cache.platform.example.org/v1alpha1", "RedisInstance", "redisInstance"),
+    Entry("compute.platform.example.org/v1alpha1", "KubernetesCluster", "kubernetesCluster"),
+    Entry("compute.platform.example.org/v1alpha1", "VClusterEnvironment", "vclusterEnvironment"),
+    Entry("network.platform.example.org/v1alpha1", "ServiceIngress", "serviceIngress"),
+    Entry("ml.platform.example.org/v1alpha1", "MLOpsPlatform", "mlopsPlatform"),
 )
 
 _BY_TYPE = {(e.api_version, e.kind): e for e in ENTRIES}

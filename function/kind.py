@@ -51,7 +51,7 @@ class Kind(Generic[P, S]):
 
     @property
     def package(self) -> str:
-        """The kind's package, e.g. function.kinds.redis."""
+        """The kind's package, e.g. function.kinds.redisinstance."""
         return self.compose.__module__.rsplit(".", 1)[0]
 
 

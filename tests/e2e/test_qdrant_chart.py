@@ -16,9 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from function.kinds.mlops import KIND
-from function.kinds.mlops.compose import WORKSPACE_NAMESPACE
-from function.kinds.mlops.workloads import VECTOR_DB, VECTOR_DB_SECRET, vector_database_endpoint
+from function.kinds.mlopsplatform import KIND
+from function.kinds.mlopsplatform.compose import WORKSPACE_NAMESPACE
+from function.kinds.mlopsplatform.workloads import (
+    VECTOR_DB,
+    VECTOR_DB_SECRET,
+    vector_database_endpoint,
+)
 from function.structs import JSON
 from harness.paths import go_tool, shared_dir
 from tests.composing import context

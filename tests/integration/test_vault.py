@@ -22,7 +22,7 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.context import Composite
-from function.kinds import postgresql
+from function.kinds import postgresqlinstance
 from function.platform import PlatformSettings
 from function.runner import run
 from function.structs import JSON, to_dict
@@ -58,7 +58,9 @@ def b64(text: str) -> str:
 
 def settings(address: str, pg: Postgres, **vault: Any) -> JSON:
     return {
-        "postgresql": {"shared": {"host": "127.0.0.1", "port": pg.port, "sslMode": "disable"}},
+        "postgresqlInstance": {
+            "shared": {"host": "127.0.0.1", "port": pg.port, "sslMode": "disable"}
+        },
         "vault": {"address": address, "requestTimeoutSeconds": 2, "budgetSeconds": 8, **vault},
     }
 
@@ -211,7 +213,7 @@ def test_rerun_writes_nothing(bao: Bao, postgres: Postgres, healthy: dict[str, A
     req = healthy["req"]
     creds = {n: dict(c.credential_data.data) for n, c in req.credentials.items()}
     ctx = context(
-        postgresql.KIND,
+        postgresqlinstance.KIND,
         to_dict(req.observed.composite.resource)["spec"]["parameters"],
         name="app",
         namespace="team-a",
@@ -219,7 +221,7 @@ def test_rerun_writes_nothing(bao: Bao, postgres: Postgres, healthy: dict[str, A
         settings=to_dict(req.input)["spec"],
         credentials=creds,
     )
-    out = vaultsync.sync(ctx.xr, postgresql.KIND.compose(ctx).vault, ctx.platform, creds)
+    out = vaultsync.sync(ctx.xr, postgresqlinstance.KIND.compose(ctx).vault, ctx.platform, creds)
     assert out.ok
     assert out.written == []
     assert out.unchanged == [WRITTEN, f"database/config/{CONNECTION}", f"database/roles/{ROLE}"]

@@ -52,6 +52,29 @@ def test_every_kind_folder_is_in_the_catalogue() -> None:
     )
 
 
+# Where a kind's lower-cased name is a path: (folder, file name pattern).
+NAMED_PATHS = (
+    ("function/kinds", "{}"),
+    ("examples", "{}"),
+    ("backstage", "{}"),
+    ("kubevela", "{}.yaml"),
+    ("compositions", "{}.yaml"),
+    ("tests/unit", "test_{}.py"),
+)
+
+
+@pytest.mark.parametrize("entry", catalogue.ENTRIES, ids=[e.kind for e in catalogue.ENTRIES])
+def test_a_kind_has_one_name_in_every_path_and_the_input(entry: catalogue.Entry) -> None:
+    name = entry.kind.lower()
+    assert entry.package == name
+    assert entry.input_field.lower() == name, "the input section is the kind in lowerCamelCase"
+    assert entry.input_field[0].islower()
+    missing = [
+        f"{d}/{f.format(name)}" for d, f in NAMED_PATHS if not (ROOT / d / f.format(name)).exists()
+    ]
+    assert missing == []
+
+
 def test_kinds_are_unique_and_found_by_their_api() -> None:
     for key in (lambda k: k.api.kind, lambda k: k.api.xrd_name, lambda k: k.input_field):
         values = [key(k) for k in catalogue.kinds()]

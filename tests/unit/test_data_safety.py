@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from function.blocks.helm import add_on_release
 from function.input import function_input
-from function.kinds.postgresql import KIND as POSTGRESQL
-from function.kinds.postgresql.dedicated import ACCESS_KEY_ID, ACCESS_SECRET_KEY
-from function.kinds.redis import KIND as REDIS
-from function.kinds.redis.compose import NAME_LIMIT, RELEASE
+from function.kinds.postgresqlinstance import KIND as POSTGRESQL
+from function.kinds.postgresqlinstance.dedicated import ACCESS_KEY_ID, ACCESS_SECRET_KEY
+from function.kinds.redisinstance import KIND as REDIS
+from function.kinds.redisinstance.compose import NAME_LIMIT, RELEASE
 from function.refusal import Refusal
 from function.runner import run
 from function.settings import AddOnChart, HelmChart
@@ -30,7 +30,7 @@ from tests.composing import context
 
 SHARED = shared_dir()
 BACKUP: JSON = {
-    "postgresql": {
+    "postgresqlInstance": {
         "dedicated": {
             "backup": {
                 "destinationPath": "s3://backups/pg",
@@ -83,11 +83,11 @@ def _parameters_schema(kind: Any) -> dict[str, Any]:
 def test_backups_without_a_configured_destination_are_refused(
     backup: JSON, missing: list[str]
 ) -> None:
-    settings = {"postgresql": {"dedicated": {"backup": backup}}}
+    settings = {"postgresqlInstance": {"dedicated": {"backup": backup}}}
     with pytest.raises(Refusal) as err:
         POSTGRESQL.compose(context(POSTGRESQL, DEDICATED, settings=settings))
     for field in ["destinationPath", "credentials"]:
-        named = f"input.spec.postgresql.dedicated.backup.{field}" in str(err.value)
+        named = f"input.spec.postgresqlInstance.dedicated.backup.{field}" in str(err.value)
         assert named is (field in missing), field
 
 
@@ -103,7 +103,7 @@ def test_backup_not_configured_is_a_fatal_result() -> None:
     response = run(request(xr(api.api_version, api.kind, DEDICATED)))
     fatal = [r for r in response.results if r.severity == fnv1.SEVERITY_FATAL]
     assert len(fatal) == 1
-    assert "input.spec.postgresql.dedicated.backup.destinationPath" in fatal[0].message
+    assert "input.spec.postgresqlInstance.dedicated.backup.destinationPath" in fatal[0].message
 
 
 def test_the_external_secret_writes_the_secret_and_keys_the_object_store_reads() -> None:
@@ -135,7 +135,7 @@ def test_the_external_secret_writes_the_secret_and_keys_the_object_store_reads()
 
 
 def test_the_default_input_has_no_backup_destination() -> None:
-    backup = function_input()().postgresql.dedicated.backup  # type: ignore[attr-defined]
+    backup = function_input()().postgresqlInstance.dedicated.backup  # type: ignore[attr-defined]
     assert backup.destinationPath is None
     assert backup.credentials is None
 
@@ -151,7 +151,7 @@ def test_helm_fields_exist_in_provider_helm() -> None:
 
 
 def test_redis_release_waits_with_the_timeout_of_the_input() -> None:
-    ctx = context(REDIS, {"environment": "dev"}, settings={"redis": {"waitTimeout": "3m"}})
+    ctx = context(REDIS, {"environment": "dev"}, settings={"redisInstance": {"waitTimeout": "3m"}})
     spec = REDIS.compose(ctx).resources[RELEASE]["spec"]["forProvider"]
     assert (spec["wait"], spec["waitTimeout"]) == (True, "3m")
 
@@ -176,7 +176,7 @@ def test_add_on_releases_wait_with_their_timeout() -> None:
 )
 def test_a_wait_timeout_that_is_no_duration_is_refused(timeout: str) -> None:
     with pytest.raises(ValidationError, match="waitTimeout"):
-        function_input().model_validate({"redis": {"waitTimeout": timeout}})
+        function_input().model_validate({"redisInstance": {"waitTimeout": timeout}})
 
 
 # --- changes that would destroy data ---------------------------------------------------
@@ -321,9 +321,9 @@ def test_the_chart_suffixes_are_the_ones_capped_for() -> None:
 
 def test_default_images_are_pinned_by_version() -> None:
     parsed = function_input()()
-    redis_tag = parsed.redis.image.tag  # type: ignore[attr-defined]
+    redis_tag = parsed.redisInstance.image.tag  # type: ignore[attr-defined]
     assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", redis_tag)
-    for image in parsed.postgresql.dedicated.images.values():  # type: ignore[attr-defined]
+    for image in parsed.postgresqlInstance.dedicated.images.values():  # type: ignore[attr-defined]
         assert re.search(r":[0-9]+\.[0-9]+-", image), image
     values = REDIS.compose(context(REDIS, {"environment": "dev"})).resources[RELEASE]["spec"]
     assert values["forProvider"]["values"]["image"]["tag"] == redis_tag
@@ -333,10 +333,14 @@ def test_default_images_are_pinned_by_version() -> None:
     "settings",
     [
         pytest.param(
-            {"postgresql": {"dedicated": {"images": {"16": "ghcr.io/x/postgresql:16-minimal"}}}},
+            {
+                "postgresqlInstance": {
+                    "dedicated": {"images": {"16": "ghcr.io/x/postgresql:16-minimal"}}
+                }
+            },
             id="a major-only PostgreSQL tag",
         ),
-        pytest.param({"redis": {"image": {"tag": "latest"}}}, id="a floating Valkey tag"),
+        pytest.param({"redisInstance": {"image": {"tag": "latest"}}}, id="a floating Valkey tag"),
     ],
 )
 def test_floating_tags_are_refused_in_the_input(settings: JSON) -> None:

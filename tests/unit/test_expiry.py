@@ -20,7 +20,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.context import Composite
 from function.expiry import kubeapi, lifetime, reaper
-from function.kinds.postgresql import KIND
+from function.kinds.postgresqlinstance import KIND
 from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON, to_dict, to_struct
@@ -87,7 +87,7 @@ def test_ttl_parameter_and_the_seeds_annotation_and_the_input_default(
     assert status(got)["expiresAt"] == "2026-01-06T10:00:00Z"
     got = KIND.compose(preview_ctx(annotations={"ttl": "48h"}))
     assert status(got)["expiresAt"] == "2026-01-07T10:00:00Z"
-    got = KIND.compose(preview_ctx(settings={"postgresql": {"preview": {"ttl": "1h"}}}))
+    got = KIND.compose(preview_ctx(settings={"postgresqlInstance": {"preview": {"ttl": "1h"}}}))
     assert status(got)["expiresAt"] == "2026-01-05T11:00:00Z"
     # Equal values given twice are fine; different ones are refused.
     assert status(KIND.compose(preview_ctx(params={"ttl": "1h"}, annotations={"ttl": "60m"})))

@@ -320,7 +320,7 @@ def test_case_request_is_what_crossplane_sends(widget_case: Case) -> None:
 
 
 def test_a_case_input_replaces_the_step_input_spec(widget_case: Case) -> None:
-    settings = {"redis": {"storageClass": "fast"}}
+    settings = {"redisInstance": {"storageClass": "fast"}}
     write_files(widget_case.dir, {"input.yaml": [settings]})
     step = widget_case.composition_doc()["spec"]["pipeline"][0]
     assert step["input"] == STEP_INPUT | {"spec": settings}, "only the spec is the case's"

@@ -5,13 +5,13 @@ from typing import Any
 import pytest
 
 from function import catalogue
-from function.kinds import kubernetescluster, postgresql, redis
+from function.kinds import kubernetescluster, postgresqlinstance, redisinstance
 from function.readiness import ANY_KIND, Readiness, exists, is_failing
 
 READY: Any = {"conditions": [{"type": "Ready", "status": "True"}]}
 NOT_READY: Any = {"conditions": [{"type": "Ready", "status": "False"}]}
 AVAILABLE: Any = {"conditions": [{"type": "Available", "status": "True"}]}
-PG, REDIS = postgresql.KIND.readiness, redis.KIND.readiness
+PG, REDIS = postgresqlinstance.KIND.readiness, redisinstance.KIND.readiness
 CLUSTER = kubernetescluster.KIND.readiness
 ROLE = {"apiVersion": "postgresql.sql.m.crossplane.io/v1alpha1", "kind": "Role"}
 RELEASE = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release"}

@@ -21,7 +21,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from function import logs
-from function.kinds.redis import compose as redis_compose
+from function.kinds.redisinstance import compose as redis_compose
 from function.quantity import CORES_MAX, parse
 from function.refusal import PROBLEMS_MAX
 from function.runner import FunctionRunner, run
@@ -356,23 +356,27 @@ def test_a_kubeconfig_that_is_not_text_defers_only_its_vault_entry() -> None:
     ("settings", "params", "reason_code", "named", "reason"),
     [
         (
-            {"postgresql": {"shared": {"connectionLimits": {"small": 1}}}},
+            {"postgresqlInstance": {"shared": {"connectionLimits": {"small": 1}}}},
             {**DEV, "size": "large"},
             "InvalidInput",
-            "input.spec.postgresql.shared.connectionLimits: must have a key for each of small, "
-            "medium, large: missing medium, large",
+            "input.spec.postgresqlInstance.shared.connectionLimits: must have a key for each of "
+            "small, medium, large: missing medium, large",
             "KeyError: InternalError",
         ),
         (
-            {"postgresql": {"dedicated": {"resources": {"small": {"cpu": "1", "memory": "1Gi"}}}}},
+            {
+                "postgresqlInstance": {
+                    "dedicated": {"resources": {"small": {"cpu": "1", "memory": "1Gi"}}}
+                }
+            },
             DEV,
             "InvalidInput",
-            "input.spec.postgresql.dedicated.resources: must have a key for each of",
+            "input.spec.postgresqlInstance.dedicated.resources: must have a key for each of",
             "the same for compute sizes",
         ),
         (
             {
-                "postgresql": {
+                "postgresqlInstance": {
                     "dedicated": {
                         "resources": {
                             s: {"cpu": "one", "memory": "1Gi"} for s in ("small", "medium", "large")
@@ -382,22 +386,23 @@ def test_a_kubeconfig_that_is_not_text_defers_only_its_vault_entry() -> None:
             },
             DEV,
             "InvalidInput",
-            "input.spec.postgresql.dedicated.resources.small.cpu: must be a Kubernetes quantity",
+            "input.spec.postgresqlInstance.dedicated.resources.small.cpu: must be a Kubernetes "
+            "quantity",
             "a CPU request that is no quantity",
         ),
         (
-            {"postgresql": {"dedicated": {"images": {"16": "r/pg:16.10"}}}},
+            {"postgresqlInstance": {"dedicated": {"images": {"16": "r/pg:16.10"}}}},
             {**DEV, "deployment": "dedicated", "enableBackup": False, "version": 15},
             "ComposeFailed",
             "spec.parameters.version 15 is not offered: the platform's input "
-            "postgresql.dedicated.images has no image for it (offered: 16)",
+            "postgresqlInstance.dedicated.images has no image for it (offered: 16)",
             "a version the platform does not offer: KeyError",
         ),
         (
-            {"postgresql": {"dedicated": {"instances": {"dev": 0}}}},
+            {"postgresqlInstance": {"dedicated": {"instances": {"dev": 0}}}},
             DEV,
             "InvalidInput",
-            "input.spec.postgresql.dedicated.instances.dev: must be >= 1",
+            "input.spec.postgresqlInstance.dedicated.instances.dev: must be >= 1",
             "a cluster of no instances",
         ),
         (

@@ -12,7 +12,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function import response_cache
 from function.expiry import lifetime
-from function.kinds.redis import compose as redis_compose
+from function.kinds.redisinstance import compose as redis_compose
 from function.runner import FunctionRunner, run
 from harness.cases import find_cases
 from harness.paths import ROOT

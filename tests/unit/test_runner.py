@@ -3,7 +3,7 @@
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
-from function.kinds.postgresql import compose as postgresql_compose
+from function.kinds.postgresqlinstance import compose as postgresql_compose
 from function.runner import run
 from function.structs import JSON, to_struct
 from harness.requests import desired, observed_secret, ready_condition, request, status, xr
@@ -44,14 +44,14 @@ def test_unknown_kind_is_fatal() -> None:
         (
             xr(PG, "PostgreSQLInstance", {"environment": "dev"}),
             ["input.spec.ttl.readySeconds: must be >= 30 (got 1)", "input.spec.extra: unknown"],
-            ["input.spec.redis"],
+            ["input.spec.redisInstance"],
             "the platform-wide part and the section names; another kind's section is its own",
         ),
         (
             xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"}),
             [
                 "input.spec.ttl.readySeconds: must be >= 30 (got 1)",
-                "input.spec.redis.chart.name: must be a string (got 1)",
+                "input.spec.redisInstance.chart.name: must be a string (got 1)",
             ],
             [],
             "the XR's own kind's section is checked with the rest",
@@ -61,7 +61,7 @@ def test_unknown_kind_is_fatal() -> None:
 def test_invalid_input_names_each_bad_setting(
     composite: JSON, named: list[str], not_named: list[str], reason: str
 ) -> None:
-    settings = {"ttl": {"readySeconds": 1}, "redis": {"chart": {"name": 1}}}
+    settings = {"ttl": {"readySeconds": 1}, "redisInstance": {"chart": {"name": 1}}}
     if composite["kind"] == "PostgreSQLInstance":
         settings["extra"] = {}
     rsp = run(request(composite, settings=settings))
@@ -73,7 +73,7 @@ def test_invalid_input_names_each_bad_setting(
 
 
 def test_settings_are_applied() -> None:
-    settings = {"postgresql": {"shared": {"host": "db.internal", "port": 6432}}}
+    settings = {"postgresqlInstance": {"shared": {"host": "db.internal", "port": 6432}}}
     rsp = run(request(xr(PG, "PostgreSQLInstance", {"environment": "dev"}), settings=settings))
     data = rsp.desired.resources["connection-secret"].resource["stringData"]
     assert (data["host"], data["port"]) == ("db.internal", "6432")

@@ -5,8 +5,8 @@ from typing import Any
 import pytest
 
 from function.kinds.kubernetescluster.model import KubernetesClusterParameters
-from function.kinds.postgresql.model import PostgreSQLParameters
-from function.kinds.redis.model import RedisParameters
+from function.kinds.postgresqlinstance.model import PostgreSQLParameters
+from function.kinds.redisinstance.model import RedisParameters
 from function.validation import parse_parameters
 from tests.composing import refused
 

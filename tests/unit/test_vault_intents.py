@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from function.context import Selector
-from function.kinds.postgresql import KIND
-from function.kinds.postgresql.connection import SECRET
-from function.kinds.postgresql.vault import (
+from function.kinds.postgresqlinstance import KIND
+from function.kinds.postgresqlinstance.connection import SECRET
+from function.kinds.postgresqlinstance.vault import (
     ADMIN_SECRET,
     creation_statements,
     revocation_statements,
@@ -218,10 +218,12 @@ CASES = {
         where=VaultStatus(path=KV_WRITTEN),
     ),
     "SharedAdminSecretFromInput": Case(
-        reason="The shared server's admin Secret is the one named in postgresql.shared.",
+        reason="The shared server's admin Secret is the one named in postgresqlInstance.shared.",
         params={"vaultPath": KV},
         settings={
-            "postgresql": {"shared": {"adminConnectionSecret": {"namespace": "db", "name": "adm"}}}
+            "postgresqlInstance": {
+                "shared": {"adminConnectionSecret": {"namespace": "db", "name": "adm"}}
+            }
         },
         want=waiting(KV_WRITTEN, Selector("v1", "Secret", "adm", "db")),
         requirements={ADMIN_SECRET: Selector("v1", "Secret", "adm", "db")},

@@ -8,7 +8,7 @@ import yaml
 
 from function import catalogue
 from function.context import Composite
-from function.kinds.postgresql import KIND as POSTGRESQL
+from function.kinds.postgresqlinstance import KIND as POSTGRESQL
 from function.platform import PlatformSettings
 from function.vault import operation, tenancy
 from function.vault import sync as vaultsync

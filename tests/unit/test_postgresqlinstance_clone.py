@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from function.kinds.postgresql import KIND, clone
-from function.kinds.postgresql.dedicated import MONITORING_API
+from function.kinds.postgresqlinstance import KIND, clone
+from function.kinds.postgresqlinstance.dedicated import MONITORING_API
 from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
@@ -254,7 +254,7 @@ def test_pod_monitor_when_the_input_enables_metrics() -> None:
     params = {"environment": "dev", "deployment": "dedicated", "enableBackup": False}
     d = KIND.compose(context(KIND, params, name="orders"))
     assert "pod-monitor" not in d.resources
-    on = {"postgresql": {"dedicated": {"metrics": {"enabled": True}}}}
+    on = {"postgresqlInstance": {"dedicated": {"metrics": {"enabled": True}}}}
     d = KIND.compose(context(KIND, params, name="orders", settings=on))
     monitor = d.resources["pod-monitor"]
     assert (monitor["apiVersion"], monitor["kind"]) == (MONITORING_API, "PodMonitor")

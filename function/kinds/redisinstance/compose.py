@@ -15,8 +15,8 @@ from function.blocks.helm import helm_release, release_deployed
 from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
 from function.context import Context, Desired, Selector, WarningResult
-from function.kinds.redis.model import CONNECTION, RedisParameters, RedisStatus
-from function.kinds.redis.settings import RedisSettings
+from function.kinds.redisinstance.model import CONNECTION, RedisParameters, RedisStatus
+from function.kinds.redisinstance.settings import RedisSettings
 from function.naming import service_label, starts_with_letter
 from function.refusal import Refusal
 from function.secrets import (

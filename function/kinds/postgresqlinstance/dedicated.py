@@ -5,9 +5,14 @@ CRDs: cloudnative-pg (Cluster, ScheduledBackup) and plugin-barman-cloud (ObjectS
 
 from function.blocks.storage import storage_class
 from function.context import Desired, Selector, WarningResult
-from function.kinds.postgresql import clone, vault
-from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
-from function.kinds.postgresql.settings import Backup, BackupCredentials
+from function.kinds.postgresqlinstance import clone, vault
+from function.kinds.postgresqlinstance.connection import (
+    SECRET,
+    PostgreSQLContext,
+    connection,
+    status,
+)
+from function.kinds.postgresqlinstance.settings import Backup, BackupCredentials
 from function.naming import dns_label, sql_identifier, starts_with_letter
 from function.refusal import Refusal
 from function.structs import JSON
@@ -25,7 +30,7 @@ CRDS = (
     "crds/external-secrets/external-secrets.io_externalsecrets.yaml",
     "crds/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
 )
-BACKUP_INPUT = "input.spec.postgresql.dedicated.backup"
+BACKUP_INPUT = "input.spec.postgresqlInstance.dedicated.backup"
 # The keys plugin-barman-cloud's ObjectStore reads (s3Credentials.accessKeyId and
 # secretAccessKey are Secret key selectors; the names follow its documentation).
 ACCESS_KEY_ID = "ACCESS_KEY_ID"
@@ -67,7 +72,7 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     if image is None:
         raise Refusal(
             f"spec.parameters.version {params.version} is not offered: the platform's input "
-            f"postgresql.dedicated.images has no image for it (offered: "
+            f"postgresqlInstance.dedicated.images has no image for it (offered: "
             f"{', '.join(sorted(dedicated.images)) or 'none'})"
         )
     spec: JSON = {

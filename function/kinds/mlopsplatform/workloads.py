@@ -10,8 +10,8 @@ ServiceAccount, as KServe's storage initializer does.
 from function.blocks.helm import helm_release
 from function.blocks.immutable import refuse_change
 from function.blocks.storage import storage_class
-from function.kinds.mlops.model import PodResources, ServedModel, TrainingJob
-from function.kinds.mlops.storage import (
+from function.kinds.mlopsplatform.model import PodResources, ServedModel, TrainingJob
+from function.kinds.mlopsplatform.storage import (
     KEY_ID_ENV,
     KEY_SECRET_ENV,
     SERVING_ACCOUNT_NAME,

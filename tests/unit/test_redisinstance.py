@@ -8,8 +8,8 @@ import pytest
 
 from function.blocks.helm import HELM_API
 from function.context import Desired, Selector, WarningResult
-from function.kinds.redis import KIND
-from function.kinds.redis.compose import (
+from function.kinds.redisinstance import KIND
+from function.kinds.redisinstance.compose import (
     ACL_ALL,
     PORT,
     RELEASE,
@@ -67,7 +67,7 @@ def test_release_installs_the_pinned_chart_into_the_xr_namespace() -> None:
 
 def test_chart_and_provider_config_come_from_the_redis_input_section() -> None:
     settings = {
-        "redis": {
+        "redisInstance": {
             "chart": {
                 "repository": "oci://mirror.example/charts",
                 "name": "valkey",
@@ -120,7 +120,7 @@ TOPOLOGY_CASES = {
     "OneServerStorageClass": TopologyCase(
         reason="The input's storage class is the data volume's className.",
         params={},
-        settings={"redis": {"storageClass": "fast"}},
+        settings={"redisInstance": {"storageClass": "fast"}},
         want={
             "dataStorage": {"enabled": True, "requestedSize": "8Gi", "className": "fast"},
             "deploymentStrategy": "Recreate",
@@ -129,7 +129,7 @@ TOPOLOGY_CASES = {
     "ReplicasStorageClass": TopologyCase(
         reason="The input's storage class is the replicas' persistence storageClass.",
         params={"replicas": 2},
-        settings={"redis": {"storageClass": "fast"}},
+        settings={"redisInstance": {"storageClass": "fast"}},
         want={
             "replica": {
                 "enabled": True,

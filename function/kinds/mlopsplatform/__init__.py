@@ -2,11 +2,11 @@
 
 from function.blocks import helm, usage
 from function.kind import Kind
-from function.kinds.mlops import compose as composer
-from function.kinds.mlops import storage, workloads
-from function.kinds.mlops.model import API, MLOpsPlatformParameters
-from function.kinds.mlops.readiness import READINESS
-from function.kinds.mlops.settings import MLOpsPlatformSettings
+from function.kinds.mlopsplatform import compose as composer
+from function.kinds.mlopsplatform import storage, workloads
+from function.kinds.mlopsplatform.model import API, MLOpsPlatformParameters
+from function.kinds.mlopsplatform.readiness import READINESS
+from function.kinds.mlopsplatform.settings import MLOpsPlatformSettings
 
 KIND = Kind[MLOpsPlatformParameters, MLOpsPlatformSettings](
     api=API,

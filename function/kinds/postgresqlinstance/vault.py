@@ -7,7 +7,7 @@
   Vault logs in with admin credentials:
 
   shared server: the admin connection Secret provider-sql uses
-    (input postgresql.shared.adminConnectionSecret), read as a required resource;
+    (input postgresqlInstance.shared.adminConnectionSecret), read as a required resource;
   dedicated server: CloudNativePG's ``<cluster>-superuser`` Secret, which the
     cluster publishes because the composer sets ``enableSuperuserAccess`` when
     the XR has a vaultPath and the engine is enabled.
@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from function.context import Selector
-from function.kinds.postgresql.connection import PostgreSQLContext
+from function.kinds.postgresqlinstance.connection import PostgreSQLContext
 from function.secrets import SecretDataError, secret_value
 from function.structs import JSON
 from function.vault.intents import (

@@ -7,8 +7,13 @@ instances collide.
 
 from function.blocks.managed import managed
 from function.context import Desired, Selector
-from function.kinds.postgresql import vault
-from function.kinds.postgresql.connection import SECRET, PostgreSQLContext, connection, status
+from function.kinds.postgresqlinstance import vault
+from function.kinds.postgresqlinstance.connection import (
+    SECRET,
+    PostgreSQLContext,
+    connection,
+    status,
+)
 from function.naming import sql_identifier
 
 SQL_API = "postgresql.sql.m.crossplane.io/v1alpha1"

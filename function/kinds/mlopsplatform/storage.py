@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from function.blocks.immutable import refuse_change
 from function.blocks.managed import EXTERNAL_NAME, label_selector, managed
 from function.context import Context
-from function.kinds.mlops.model import MLOpsPlatformParameters
-from function.kinds.mlops.settings import MLOpsPlatformSettings, ObjectStoreSettings
+from function.kinds.mlopsplatform.model import MLOpsPlatformParameters
+from function.kinds.mlopsplatform.settings import MLOpsPlatformSettings, ObjectStoreSettings
 from function.naming import dns_label
 from function.secrets import connection_secret, secret_value
 from function.structs import JSON, dig

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from function.context import Desired
-from function.kinds.postgresql import KIND
-from function.kinds.postgresql.connection import SECRET, PostgreSQLContext
-from function.kinds.postgresql.dedicated import BARMAN_API, BARMAN_PLUGIN, CNPG_API
-from function.kinds.postgresql.shared import SQL_API
+from function.kinds.postgresqlinstance import KIND
+from function.kinds.postgresqlinstance.connection import SECRET, PostgreSQLContext
+from function.kinds.postgresqlinstance.dedicated import BARMAN_API, BARMAN_PLUGIN, CNPG_API
+from function.kinds.postgresqlinstance.shared import SQL_API
 from function.refusal import Refusal
 from function.structs import JSON
 from harness.requests import observed_secret, ready_condition
@@ -86,7 +86,7 @@ def test_shared_connection_limit_follows_size(size: str, limit: int) -> None:
 
 def test_shared_server_comes_from_the_postgresql_shared_input_section() -> None:
     settings = {
-        "postgresql": {
+        "postgresqlInstance": {
             "shared": {
                 "host": "db.internal",
                 "port": 6432,
@@ -128,7 +128,7 @@ BACKUP = {
     "destinationPath": "s3://platform-backups/postgresql",
     "credentials": {"clusterSecretStore": "platform-backups", "remoteKey": "postgresql-backup"},
 }
-WITH_BACKUP = {"postgresql": {"dedicated": {"backup": BACKUP}}}
+WITH_BACKUP = {"postgresqlInstance": {"dedicated": {"backup": BACKUP}}}
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def test_dedicated(case: DedicatedCase) -> None:
 
 def test_dedicated_servers_come_from_the_postgresql_dedicated_input_section() -> None:
     settings = {
-        "postgresql": {
+        "postgresqlInstance": {
             "dedicated": {
                 "storageClass": "fast",
                 "instances": {"dev": 2},

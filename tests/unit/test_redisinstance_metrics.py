@@ -6,14 +6,14 @@ from typing import Any
 
 import yaml
 
-from function.kinds.redis import KIND
-from function.kinds.redis.compose import RELEASE
+from function.kinds.redisinstance import KIND
+from function.kinds.redisinstance.compose import RELEASE
 from function.structs import JSON
 from harness.paths import go_tool, shared_dir
 from tests.composing import context
 
 CHART = shared_dir() / "charts" / "valkey-0.11.0"
-METRICS_ON = {"redis": {"metrics": {"enabled": True}}}
+METRICS_ON = {"redisInstance": {"metrics": {"enabled": True}}}
 
 
 def release_values(settings: JSON | None) -> JSON:

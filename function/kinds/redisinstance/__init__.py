@@ -2,14 +2,14 @@
 
 from function.blocks import helm
 from function.kind import Kind
-from function.kinds.redis import compose as composer
-from function.kinds.redis.model import API, RedisParameters
-from function.kinds.redis.settings import RedisSettings
+from function.kinds.redisinstance import compose as composer
+from function.kinds.redisinstance.model import API, RedisParameters
+from function.kinds.redisinstance.settings import RedisSettings
 from function.readiness import Readiness
 
 KIND = Kind[RedisParameters, RedisSettings](
     api=API,
-    input_field="redis",
+    input_field="redisInstance",
     settings=RedisSettings,
     compose=composer.compose,
     readiness=Readiness.of(helm.READINESS),

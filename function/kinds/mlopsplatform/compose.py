@@ -16,10 +16,10 @@ Order of things on a cluster:
 from function.blocks.lifecycle import compose_once_input_exists
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector, WarningResult
-from function.kinds.mlops import storage, workloads
-from function.kinds.mlops.model import MLOpsPlatformStatus, ModelStatus, TrainingJobStatus
-from function.kinds.mlops.readiness import notebook_ready, training_phase
-from function.kinds.mlops.storage import MLOpsContext
+from function.kinds.mlopsplatform import storage, workloads
+from function.kinds.mlopsplatform.model import MLOpsPlatformStatus, ModelStatus, TrainingJobStatus
+from function.kinds.mlopsplatform.readiness import notebook_ready, training_phase
+from function.kinds.mlopsplatform.storage import MLOpsContext
 from function.naming import DNS_LABEL_MAX
 from function.readiness import ready_condition
 from function.refusal import Refusal

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from function.formats import GoDuration, HoursMinutesSeconds
-from function.kinds.postgresql.model import PostgresMajor, Size
+from function.kinds.postgresqlinstance.model import PostgresMajor, Size
 from function.model import section
 from function.quantity import Quantity
 from function.settings import (

@@ -16,9 +16,9 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.context import Desired
-from function.kinds.mlops import KIND, storage
-from function.kinds.mlops.compose import PROFILE, WORKSPACE_NAMESPACE
-from function.kinds.mlops.storage import (
+from function.kinds.mlopsplatform import KIND, storage
+from function.kinds.mlopsplatform.compose import PROFILE, WORKSPACE_NAMESPACE
+from function.kinds.mlopsplatform.storage import (
     ACCESS_KEY,
     ATTACHMENT,
     BUCKET,
@@ -29,7 +29,7 @@ from function.kinds.mlops.storage import (
     STORAGE_SECRET,
     USER,
 )
-from function.kinds.mlops.workloads import NOTEBOOK, VECTOR_DB, VECTOR_DB_SECRET
+from function.kinds.mlopsplatform.workloads import NOTEBOOK, VECTOR_DB, VECTOR_DB_SECRET
 from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON

@@ -8,10 +8,10 @@ kept.
 from function.blocks.immutable import refuse_change
 from function.context import Desired
 from function.expiry import lifetime
-from function.kinds.postgresql.connection import PostgreSQLContext
-from function.kinds.postgresql.dedicated import compose_dedicated
-from function.kinds.postgresql.model import PostgreSQLStatus, is_preview
-from function.kinds.postgresql.shared import compose_shared
+from function.kinds.postgresqlinstance.connection import PostgreSQLContext
+from function.kinds.postgresqlinstance.dedicated import compose_dedicated
+from function.kinds.postgresqlinstance.model import PostgreSQLStatus, is_preview
+from function.kinds.postgresqlinstance.shared import compose_shared
 from function.refusal import Refusal
 
 DEPLOYMENT_WHY = (

@@ -3,8 +3,12 @@
 from urllib.parse import quote
 
 from function.context import Context
-from function.kinds.postgresql.model import CONNECTION, PostgreSQLParameters, PostgreSQLStatus
-from function.kinds.postgresql.settings import PostgreSQLSettings
+from function.kinds.postgresqlinstance.model import (
+    CONNECTION,
+    PostgreSQLParameters,
+    PostgreSQLStatus,
+)
+from function.kinds.postgresqlinstance.settings import PostgreSQLSettings
 from function.secrets import connection_secret, stable_password
 from function.structs import JSON
 

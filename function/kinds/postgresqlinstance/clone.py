@@ -28,8 +28,8 @@ How the source's credentials reach the clone's namespace:
 from dataclasses import dataclass
 
 from function.context import Selector, WarningResult
-from function.kinds.postgresql.connection import PostgreSQLContext
-from function.kinds.postgresql.model import API, CloneSource
+from function.kinds.postgresqlinstance.connection import PostgreSQLContext
+from function.kinds.postgresqlinstance.model import API, CloneSource
 from function.naming import dns_label, service_label, sql_identifier
 from function.refusal import Refusal
 from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
