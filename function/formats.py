@@ -29,7 +29,7 @@ STORAGE_URI_PATTERN = r"^(s3|gs|pvc|https?)://[^\s]+$"
 # e.g. 10m or 1h30m: Helm's --timeout, external-secrets' refreshInterval.
 GO_DURATION_PATTERN = r"^([0-9]+(ms|s|m|h))+$"
 # Hours, minutes and seconds, each at most once and in that order (168h, 90m, 1h30m): a
-# lifetime (ttl), as the seed's ttl annotation writes it and function/expiry/lifetime.py reads.
+# lifetime (the ttl parameter or annotation), as function/expiry/lifetime.py reads it.
 HOURS_MINUTES_SECONDS_PATTERN = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 # Gateway API's Duration (GEP-2257) as the HTTPRoute CRD of gateway-api v1.6.1 spells it:
 # one to four numbers of at most five digits, each with its unit h, m, s or ms.

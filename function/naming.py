@@ -1,7 +1,7 @@
 """Names of things the function creates, in one place.
 
 Names are derived from the XR's namespace and name, so two XRs never collide:
-not two instances of one environment (the seed's ``${environment}-db`` did),
+not two instances of one environment (a name such as ``${environment}-db`` would),
 not a PostgreSQLInstance and a RedisInstance both called ``app``, and not two
 namespaces' databases on one shared server.
 """

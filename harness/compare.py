@@ -3,10 +3,10 @@
     python -m harness.compare --pnt /path/to/function-patch-and-transform [--out bench/compare.md]
 
 P&T's inputs are Compositions whose single pipeline step holds its `Resources` input:
-the seed's, in $SHARED/bench/patch-and-transform/, and any this project adds in
+the platform team's, in $SHARED/bench/patch-and-transform/, and any this project adds in
 bench/patch-and-transform/. A Composition serves the example kind its
 compositeTypeRef names (XRedisInstance serves examples/redisinstance/, the leading X
-of the seed's XR types dropped), so a new kind is compared as soon as it has examples
+of the P&T Compositions' XR types dropped), so a new kind is compared as soon as it has examples
 and a P&T Composition; until then its cases are measured on this function alone.
 
 Every valid example case is sent to both servers as the same request (XR, observed

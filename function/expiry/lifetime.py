@@ -1,6 +1,6 @@
 """When an XR expires: creation time plus its lifetime, and the Expired condition.
 
-The lifetime is spec.parameters.ttl, else the seed's ``ttl`` annotation, else a
+The lifetime is spec.parameters.ttl, else the XR's ``ttl`` annotation, else a
 default the kind gives (preview environments). The reaper (reaper.py) acts on
 status.expiresAt, which is written from here only, so what users are told and
 what removes their XR cannot disagree.

@@ -5,8 +5,8 @@ and spec.parameters exactly as its XRD wants; name and namespace from
 KubeVela's context). `platform-webservice` is a Deployment whose `database` and
 `cache` properties each add that kind's XR as an extra output and mount its
 connection Secret (ConnectionSecret in function/model.py: the same name and keys
-the composer writes) into the container's environment, as seeds 000 and 001
-wire a `webservice` with `database: postgres`.
+the composer writes) into the container's environment, so a `webservice` with a
+`database` gets its connection without naming a Secret.
 
 Shapes follow KubeVela's own definitions at v1.10 (vela-templates/definitions/
 internal/component/webservice.cue): `output` is the workload, `outputs` the

@@ -1,4 +1,5 @@
-"""Regression tests for each class of failure the probe of issue 13 found, one table per class.
+"""Regression tests for each class of failure an adversarial probe of the function found, one
+table per class.
 
 Every case goes through the runner (function.runner.run) with a request built by
 harness.requests, as Crossplane sends it; a few through the real gRPC server.

@@ -1,4 +1,4 @@
-"""Sandbox clones (seed 003 section 8): a dedicated instance bootstrapped from another's data.
+"""Sandbox clones: a dedicated instance bootstrapped from another's data.
 
 CloudNativePG imports a database at bootstrap (Cluster spec.bootstrap.initdb.import,
 type microservice: pg_dump over the network from an externalClusters entry, pg_restore

@@ -27,7 +27,8 @@ Size = Literal["small", "medium", "large"]
 Deployment = Literal["shared", "dedicated"]
 PostgresMajor = Literal[15, 16, 17]
 
-# Preview environments are named after their pull request, as seed 003 section 7 writes them.
+# Preview environments are named after their pull request (pr-1234): the environment of a
+# pull request's preview is pr-<number>.
 PREVIEW_PREFIX = "pr-"
 PostgreSQLEnvironment = Annotated[
     str,
