@@ -4,8 +4,9 @@ The template follows scaffolder.backstage.io/v1beta3 as Backstage documents it
 (docs/features/software-templates/writing-templates.md): parameter pages in
 react-jsonschema-form's JSON Schema, then fetch:template renders the skeleton
 and publish:github:pull-request opens the pull request, so a team's request is reviewed
-like any change to its repository. The skeleton writes spec.parameters with nunjucks' `dump` (JSON, which is
-YAML), so every value keeps its type and nothing the user types is interpreted.
+like any change to its repository. The skeleton writes spec.parameters with nunjucks'
+`dump` (JSON, which is YAML), so every value keeps its type and nothing the user types is
+interpreted.
 """
 
 from typing import Any
