@@ -1,28 +1,74 @@
-"""The function input (kind Input): the platform-wide settings plus one section per kind.
+"""The platform settings: the platform-wide part plus one section per kind.
 
-It is the ``input`` of the Composition's pipeline step. The whole model
-(function_input) is assembled from the catalogue, so a new kind's settings appear
-here, in the generated input CRD and in validation without being listed anywhere
-else. A request is parsed against the platform-wide settings and its own kind's
-section only: the other sections are known by name (an unknown one is refused) but
-left to the XRs of their kinds, so serving a request imports no other kind's settings.
+They come from two places, merged over the defaults:
+- the cluster's EnvironmentConfig (Crossplane core's own kind; its ``data`` holds the
+  settings), which the Compositions and Operations this project generates ask Crossplane
+  for before their step runs (the step's requirements, requirement SETTINGS_REQUIREMENT,
+  the EnvironmentConfig named SETTINGS_NAME unless a Composition names another; a step
+  that does not ask gets a warning, an Operation a FATAL): one object a platform engineer
+  edits, no Composition to fork;
+- the step's ``input`` (kind Input), which overrides it per Composition.
+
+The whole model (function_input) is assembled from the catalogue, so a new kind's
+settings appear here, in the generated input CRD and in validation without being listed
+anywhere else. A request is parsed against the platform-wide settings and its own kind's
+section only: the other sections are known by name (an unknown one is refused) but left
+to the XRs of their kinds, so serving a request imports no other kind's settings. A
+problem is named where it was set: ``input.spec.<path>`` or
+``EnvironmentConfig <name>: data.<path>``.
 """
 
 import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import struct_pb2
 from pydantic import Field, ValidationError, create_model
 
 from function.catalogue import ENTRIES, kinds
-from function.context import P, S
+from function.context import P, S, Selector
 from function.kind import AnyKind, Kind
 from function.model import section
 from function.platform import PlatformSettings
 from function.refusal import Refusal
-from function.settings import SettingsModel
-from function.structs import to_dict
+from function.settings import SETTINGS_NAME, SettingsModel
+from function.structs import JSON, to_dict
 from function.validation import describe
+
+# The requirement under which Crossplane passes the EnvironmentConfig holding the settings.
+SETTINGS_REQUIREMENT = "platform-settings"
+ENVIRONMENT_CONFIG_API = "apiextensions.crossplane.io/v1beta1"
+# What a step asks for up front (its requirements.requiredResources), generated into every
+# Composition and Operation (generate/crossplane.py, install/). The function never asks for
+# it itself, so a Composition may name another EnvironmentConfig under the same requirement.
+SETTINGS_SELECTOR = Selector(ENVIRONMENT_CONFIG_API, "EnvironmentConfig", SETTINGS_NAME, "")
+SETTINGS_NOT_REQUESTED = (
+    f"the pipeline step does not ask for the platform settings: add to its "
+    f"requirements.requiredResources {{requirementName: {SETTINGS_REQUIREMENT}, apiVersion: "
+    f"{ENVIRONMENT_CONFIG_API}, kind: EnvironmentConfig, name: {SETTINGS_NAME}}}; until then "
+    "the settings are the step's input alone"
+)
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """The EnvironmentConfig a request's settings come from: its name and its data."""
+
+    name: str
+    data: Any
+
+
+def environment_config(required: Mapping[str, Sequence[JSON]]) -> EnvironmentConfig | None:
+    """The EnvironmentConfig Crossplane fetched for SETTINGS_REQUIREMENT; None when there is
+    none (not asked for yet, or no such object: the defaults and the input apply)."""
+    found = required.get(SETTINGS_REQUIREMENT) or []
+    if not found:
+        return None
+    meta = found[0].get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return EnvironmentConfig(str(name or SETTINGS_NAME), found[0].get("data", {}))
 
 
 def _section(settings: type[SettingsModel]) -> tuple[Any, Any]:
@@ -56,31 +102,72 @@ def _for(input_field: str | None, settings: type[SettingsModel] | None) -> type[
     return _model("FunctionInput", sections)
 
 
+def _merged(base: Any, over: Any) -> Any:
+    """over on top of base: objects merged key by key, anything else replaced."""
+    if not isinstance(base, dict) or not isinstance(over, dict):
+        return over
+    return {**base, **{k: _merged(base.get(k), v) if k in base else v for k, v in over.items()}}
+
+
+def _holds(data: Any, loc: tuple[int | str, ...]) -> bool:
+    """Whether data has a value at loc (a pydantic error's location)."""
+    for part in loc:
+        if isinstance(data, list):
+            if not isinstance(part, int) or not 0 <= part < len(data):
+                return False
+        elif not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
+
+
 @functools.lru_cache(maxsize=64)
 def _parse(
-    serialized: bytes, input_field: str | None, settings: type[SettingsModel] | None
+    serialized: bytes,
+    environment: bytes,
+    input_field: str | None,
+    settings: type[SettingsModel] | None,
 ) -> PlatformSettings | tuple[str, ...]:
     # Problems are kept as data, not as the Refusal: an exception instance carries the
     # traceback of wherever it was last raised, and this result is shared between calls.
-    raw = to_dict(struct_pb2.Struct.FromString(serialized)).get("spec", {})
+    spec = to_dict(struct_pb2.Struct.FromString(serialized)).get("spec", {})
+    config = EnvironmentConfig(**json.loads(environment)) if environment else None
+    from_config = f"EnvironmentConfig {config.name}: data" if config else "input.spec"
+    if config is not None and not isinstance(config.data, dict):
+        return (f"{from_config}: must be an object",)
     try:
-        return _for(input_field, settings).model_validate(raw)
+        return _for(input_field, settings).model_validate(
+            _merged(config.data, spec) if config else spec
+        )
     except ValidationError as e:
-        return tuple(describe(err, base="input.spec") for err in e.errors(include_url=False))
+        errors = e.errors(include_url=False)
+    return tuple(
+        describe(err, base="input.spec" if _holds(spec, err["loc"]) else from_config)
+        for err in errors
+    )
 
 
-def parse_input(serialized: bytes, kind: AnyKind | None = None) -> PlatformSettings:
-    """The parsed input of a serialized Struct for an XR of kind (None: an Operation); a
-    Refusal naming every problem with the platform-wide settings and that kind's section.
+def parse_input(
+    serialized: bytes, kind: AnyKind | None = None, config: EnvironmentConfig | None = None
+) -> PlatformSettings:
+    """The settings of a request for an XR of kind (None: an Operation): the step's input
+    (a serialized Struct) over the EnvironmentConfig's data over the defaults; a Refusal
+    naming every problem with the platform-wide settings and that kind's section.
 
-    A Composition's input is the same on every call: each distinct one is parsed once
-    per kind (the model is frozen, so it is safe to share between calls).
+    A Composition's input and the EnvironmentConfig are the same on most calls: each
+    distinct pair is parsed once per kind (the model is frozen, so it is safe to share
+    between calls).
     """
+    environment = (
+        json.dumps({"name": config.name, "data": config.data}, sort_keys=True).encode()
+        if config
+        else b""
+    )
     if kind is None:
-        parsed = _parse(serialized, None, None)
+        parsed = _parse(serialized, environment, None, None)
     else:
         settings: type[SettingsModel] = kind.settings
-        parsed = _parse(serialized, kind.input_field, settings)
+        parsed = _parse(serialized, environment, kind.input_field, settings)
     if isinstance(parsed, tuple):
         raise Refusal(parsed, "InvalidInput")
     return parsed

@@ -22,7 +22,13 @@ from google.protobuf.message import DecodeError
 from function import logs, response_cache
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
-from function.input import parse_input, settings_of
+from function.input import (
+    SETTINGS_NOT_REQUESTED,
+    SETTINGS_REQUIREMENT,
+    environment_config,
+    parse_input,
+    settings_of,
+)
 from function.kind import AnyKind
 from function.logs import Logger
 from function.model import Parameters
@@ -207,10 +213,12 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
     rsp = response.to(req)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
+    required = _required(req)
+    _settings_asked(rsp, required)
     try:
         kind = _kind(xr)
         check_composite(xr_object, namespaced=kind.api.scope == "Namespaced")
-        platform = parse_input(_input(req), kind)
+        platform = parse_input(_input(req), kind, environment_config(required))
         ctx: Context[Parameters, SettingsModel] = Context(
             xr=xr,
             params=parse_parameters(kind.api.parameters, dig(xr_object, "spec", "parameters")),
@@ -218,7 +226,7 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
             platform=platform,
             observed=_observed(req, kind.readiness),
             credentials=_credentials(req),
-            required=_required(req),
+            required=required,
         )
         desired = kind.compose(ctx)
     except Refusal as refusal:
@@ -226,6 +234,22 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
     vault = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
     _write(rsp, ctx, desired, vault.retry_after if vault else None)
     return Answer(rsp, response_cache.VOLATILE if vault and vault.volatile else desired.holds_until)
+
+
+def _settings_asked(rsp: fnv1.RunFunctionResponse, required: Mapping[str, object]) -> bool:
+    """Whether the step asked Crossplane for the settings' EnvironmentConfig up front (found
+    or not); a warning when it did not, as its settings are then its input alone."""
+    if SETTINGS_REQUIREMENT in required:
+        return True
+    rsp.results.append(
+        fnv1.Result(
+            severity=fnv1.SEVERITY_WARNING,
+            reason="SettingsNotRequested",
+            message=SETTINGS_NOT_REQUESTED,
+            target=fnv1.TARGET_COMPOSITE,
+        )
+    )
+    return False
 
 
 def _kind(xr: Composite) -> AnyKind:
@@ -243,12 +267,15 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
     or the removal of expired XRs (install/remove-expired.yaml), as its input says. Both act
     on state outside the request, so their answers are never kept."""
     rsp = response.to(req)
+    required = _required(req)
     try:
-        settings = parse_input(_input(req))
+        if SETTINGS_REQUIREMENT not in required:  # an Operation acts on the cluster's settings
+            raise Refusal(SETTINGS_NOT_REQUESTED, "InvalidInput")
+        settings = parse_input(_input(req), None, environment_config(required))
         if settings.operation == "remove-expired":
-            _remove_expired(req, rsp, log)
+            _remove_expired(required, rsp, log)
         else:
-            _collect_vault_garbage(req, rsp, settings, log)
+            _collect_vault_garbage(req, required, rsp, settings, log)
     except Refusal as refusal:
         _fatal(rsp, refusal, "")
     return Answer(rsp, response_cache.VOLATILE)
@@ -256,20 +283,21 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
 
 def _collect_vault_garbage(
     req: fnv1.RunFunctionRequest,
+    required: Mapping[str, list[JSON]],
     rsp: fnv1.RunFunctionResponse,
     settings: PlatformSettings,
     log: Logger | None,
 ) -> None:
     from function.vault import operation as vaultgc  # noqa: PLC0415 (see the imports)
 
-    output, problem = vaultgc.collect(settings, _credentials(req), _required(req), log)
+    output, problem = vaultgc.collect(settings, _credentials(req), required, log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
         raise Refusal(problem, "VaultGarbageCollection")
 
 
 def _remove_expired(
-    req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, log: Logger | None
+    required: Mapping[str, list[JSON]], rsp: fnv1.RunFunctionResponse, log: Logger | None
 ) -> None:
     from function.expiry import kubeapi, lifetime, reaper  # noqa: PLC0415 (see the imports)
 
@@ -278,7 +306,7 @@ def _remove_expired(
         api = kubeapi.APIServer.in_cluster()
     except kubeapi.KubeAPIError as e:
         no_api = f"{e.reason}: {e.message}"
-    output, problem = reaper.remove_expired(_required(req), api, lifetime.clock(), log)
+    output, problem = reaper.remove_expired(required, api, lifetime.clock(), log)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
         raise Refusal(problem if api else f"{no_api}; {problem}", "RemoveExpired")

@@ -18,6 +18,13 @@ from function.model import StrictModel
 INPUT_GROUP = "fn.platform.example.org"
 INPUT_VERSION = "v1beta1"
 INPUT_KIND = "Input"
+# The EnvironmentConfig holding the platform settings in the cluster (function/input.py).
+SETTINGS_NAME = "function-platform"
+# Where a message about a setting the platform has not made tells a platform engineer to.
+SETTINGS_WHERE = (
+    f"the platform settings (EnvironmentConfig {SETTINGS_NAME} data, or the Composition's "
+    "input.spec)"
+)
 
 
 class SettingsModel(StrictModel):

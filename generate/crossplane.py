@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from function import catalogue
-from function.input import function_input
+from function.input import SETTINGS_REQUIREMENT, SETTINGS_SELECTOR, function_input
 from function.model import API_VERSION, CompositeAPI
 from function.settings import INPUT_GROUP, INPUT_KIND, INPUT_VERSION
 from generate.configuration import FUNCTION_NAME
@@ -100,8 +100,25 @@ def composition_name(api: CompositeAPI[Any]) -> str:
     return f"{api.plural}.{api.group}"
 
 
+def settings_requirement() -> dict[str, Any]:
+    """The step's requirements: the platform settings' EnvironmentConfig, fetched before the
+    step runs (function/input.py reads it)."""
+    sel = SETTINGS_SELECTOR
+    return {
+        "requiredResources": [
+            {
+                "requirementName": SETTINGS_REQUIREMENT,
+                "apiVersion": sel.api_version,
+                "kind": sel.kind,
+                "name": sel.name,
+            }
+        ]
+    }
+
+
 def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
-    """The Composition running this function for one kind (settings left at defaults)."""
+    """The Composition running this function for one kind: its settings from the cluster's
+    EnvironmentConfig, the step's input left empty to override them per Composition."""
     return {
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
@@ -128,6 +145,7 @@ def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
                             "secretRef": {"namespace": "crossplane-system", "name": FUNCTION_NAME},
                         }
                     ],
+                    "requirements": settings_requirement(),
                 }
             ],
         },

@@ -12,6 +12,7 @@ from typing import Any
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from function.input import SETTINGS_REQUIREMENT
 from function.structs import JSON, to_dict, to_struct
 from harness.cases import Case, example_credentials, fold_string_data, identity, load_yaml_docs
 
@@ -32,8 +33,11 @@ def build(
     *,
     connection_details: Mapping[str, Mapping[str, bytes]] | None = None,
 ) -> fnv1.RunFunctionRequest:
-    """The one place a request's fields are written."""
+    """The one place a request's fields are written. The platform settings' requirement is
+    answered (no EnvironmentConfig unless required names one), as for the steps this project
+    generates, which ask for it up front."""
     req = fnv1.RunFunctionRequest()
+    req.required_resources[SETTINGS_REQUIREMENT].SetInParent()
     req.observed.composite.resource.CopyFrom(to_struct(composite))
     for name, obj in observed.items():
         req.observed.resources[name].resource.CopyFrom(to_struct(obj))

@@ -1,8 +1,8 @@
 """What the control-plane test does with the cluster, read from the catalogue and the examples.
 
 Each example case gets its own namespace (several cases share an XR name), its required
-resources (required.yaml) and, when it has an input.yaml, its own Composition carrying
-those settings. The function itself is the oracle for what must be in the cluster: given
+resources (required.yaml) and, when it has an input.yaml or an EnvironmentConfig, its own
+Composition carrying those settings. The function itself is the oracle for what must be in the cluster: given
 the XR and composed objects as the API server holds them, its desired state must already be
 applied there and its status and conditions written back.
 """
@@ -23,6 +23,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as fngrpc
 from kubernetes.client.exceptions import ApiException
 
 from function import catalogue
+from function.input import SETTINGS_SELECTOR
 from function.kind import AnyKind
 from function.structs import to_dict, to_struct
 from harness import requests
@@ -47,12 +48,24 @@ def namespace(case: Case) -> str:
     return re.sub(r"[^a-z0-9-]", "-", f"e2e-{case.kind[:24]}-{case.name}")[:63].rstrip("-")
 
 
+def settings_config(case: Case) -> bool:
+    """Whether the case's required.yaml holds an EnvironmentConfig with its settings. One
+    cluster serves every case, so it is applied under the case's Composition's name and
+    only that Composition asks for it."""
+    return any(d.get("kind") == SETTINGS_SELECTOR.kind for d in case.optional_docs("required.yaml"))
+
+
+def own_composition(case: Case) -> bool:
+    """Whether the case has settings of its own: an input.yaml, or an EnvironmentConfig."""
+    return bool(case.optional("input.yaml")) or settings_config(case)
+
+
 def composition_name(case: Case) -> str:
-    """The kind's Composition, or the case's own when it has an input.yaml.
+    """The kind's Composition, or the case's own when it has settings of its own.
 
     Kept to 63 characters: core labels each CompositionRevision with the name.
     """
-    if not case.optional("input.yaml"):
+    if not own_composition(case):
         return str(case.composition_doc()["metadata"]["name"])
     return f"{case.kind}-{case.name}"[:63].rstrip("-")
 
@@ -108,9 +121,13 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
     for doc in _docs(root / "compositions"):
         plane.apply(doc)
     for case in cases:
-        if case.optional("input.yaml"):
+        if own_composition(case):
             doc = case.composition_doc()
             doc["metadata"]["name"] = composition_name(case)
+            if settings_config(case):  # the step asks for the case's own
+                (step,) = doc["spec"]["pipeline"]
+                (wanted,) = step["requirements"]["requiredResources"]
+                wanted["name"] = composition_name(case)
             plane.apply(doc)
 
 
@@ -120,6 +137,7 @@ NOT_APPLIED = {
     "packages.yaml": "the Function and Configuration from a registry: here the test serves "
     "the function itself, as a paused Function of the same name",
     "monitoring.yaml": "the Prometheus Operator's kinds (checked offline and by promtool)",
+    "settings.yaml": "an example to copy; each case with settings applies its own",
 }
 
 
@@ -139,7 +157,7 @@ def xr_doc(case: Case) -> JSON:
         k: v for k, v in xr["metadata"].items() if k not in ("uid", "resourceVersion")
     }
     xr["metadata"]["namespace"] = namespace(case)
-    if case.optional("input.yaml"):
+    if own_composition(case):
         xr["spec"].setdefault("crossplane", {})["compositionRef"] = {"name": composition_name(case)}
     return xr
 
@@ -159,6 +177,8 @@ def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSO
     plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     original = xr_doc_namespace(case)
     for doc in case.optional_docs("required.yaml"):
+        if doc.get("kind") == SETTINGS_SELECTOR.kind:
+            doc["metadata"]["name"] = composition_name(case)
         if doc["metadata"].get("namespace") == original:
             doc["metadata"]["namespace"] = ns
         elif doc["metadata"].get("namespace"):  # another namespace's object (a clone's source)

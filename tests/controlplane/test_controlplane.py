@@ -279,7 +279,7 @@ def _broken_rules(case: Case) -> list[Rule]:
 
 
 def _update_candidates(kind_name: str) -> list[Case]:
-    return [c for c in COMPOSING if c.kind == kind_name and not c.optional("input.yaml")]
+    return [c for c in COMPOSING if c.kind == kind_name and not cluster.own_composition(c)]
 
 
 UPDATABLE = sorted({c.kind for c in COMPOSING if len(_update_candidates(c.kind)) > 1})

@@ -22,6 +22,7 @@ import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.context import Composite
+from function.input import SETTINGS_REQUIREMENT
 from function.kinds import postgresqlinstance
 from function.platform import PlatformSettings
 from function.runner import run
@@ -656,6 +657,7 @@ def _operation_request(
         }
     )
     req.credentials["platform"].credential_data.data["vault-token"] = token.encode()
+    req.required_resources[SETTINGS_REQUIREMENT].SetInParent()  # no EnvironmentConfig
     for name, items in required.items():
         found = req.required_resources[name]
         for item in items:

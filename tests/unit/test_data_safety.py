@@ -87,7 +87,7 @@ def test_backups_without_a_configured_destination_are_refused(
     with pytest.raises(Refusal) as err:
         POSTGRESQL.compose(context(POSTGRESQL, DEDICATED, settings=settings))
     for field in ["destinationPath", "credentials"]:
-        named = f"input.spec.postgresqlInstance.dedicated.backup.{field}" in str(err.value)
+        named = f"postgresqlInstance.dedicated.backup.{field}" in str(err.value)
         assert named is (field in missing), field
 
 
@@ -103,7 +103,8 @@ def test_backup_not_configured_is_a_fatal_result() -> None:
     response = run(request(xr(api.api_version, api.kind, DEDICATED)))
     fatal = [r for r in response.results if r.severity == fnv1.SEVERITY_FATAL]
     assert len(fatal) == 1
-    assert "input.spec.postgresqlInstance.dedicated.backup.destinationPath" in fatal[0].message
+    assert "postgresqlInstance.dedicated.backup.destinationPath" in fatal[0].message
+    assert "EnvironmentConfig function-platform" in fatal[0].message
 
 
 def test_the_external_secret_writes_the_secret_and_keys_the_object_store_reads() -> None:

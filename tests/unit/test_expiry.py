@@ -20,6 +20,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.context import Composite
 from function.expiry import kubeapi, lifetime, reaper
+from function.input import SETTINGS_REQUIREMENT
 from function.kinds.postgresqlinstance import KIND
 from function.refusal import Refusal
 from function.runner import run
@@ -302,6 +303,7 @@ def test_the_operation_outside_a_pod_fails_only_when_something_must_go() -> None
                 }
             )
         )
+        req.required_resources[SETTINGS_REQUIREMENT].SetInParent()  # no EnvironmentConfig
         found = req.required_resources["postgresqlinstances"]
         for obj in live:
             found.items.add().resource.CopyFrom(to_struct(obj))
@@ -327,8 +329,8 @@ def test_install_manifest_lists_every_expiring_kind_and_binds_only_delete() -> N
     assert step["input"]["spec"] == {"operation": "remove-expired"}
     required = step["requirements"]["requiredResources"]
     assert {r["requirementName"]: r["kind"] for r in required} == {
-        name: k.api.kind for name, k in reaper.EXPIRING.items()
-    }
+        SETTINGS_REQUIREMENT: "EnvironmentConfig"
+    } | {name: k.api.kind for name, k in reaper.EXPIRING.items()}
     assert docs["ClusterRole"]["rules"] == [
         {
             "apiGroups": sorted({k.api.group for k in reaper.EXPIRING.values()}),

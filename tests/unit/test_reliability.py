@@ -395,7 +395,7 @@ def test_a_kubeconfig_that_is_not_text_defers_only_its_vault_entry() -> None:
             {"postgresqlInstance": {"dedicated": {"images": {"16": "r/pg:16.10"}}}},
             {**DEV, "deployment": "dedicated", "enableBackup": False, "version": 15},
             "ComposeFailed",
-            "spec.parameters.version 15 is not offered: the platform's input "
+            "spec.parameters.version 15 is not offered: the platform setting "
             "postgresqlInstance.dedicated.images has no image for it (offered: 16)",
             "a version the platform does not offer: KeyError",
         ),

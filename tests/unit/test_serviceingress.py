@@ -748,7 +748,7 @@ def test_aws_without_its_input_is_a_fatal_naming_every_missing_field() -> None:
     with pytest.raises(Refusal) as e:
         compose(aws_params())
     for f in ("region", "subnetIds", "securityGroupIds", "integrationUri"):
-        assert f"input.spec.serviceIngress.aws.{f}" in str(e.value)
+        assert f"serviceIngress.aws.{f}" in str(e.value)
 
 
 def test_aws_routes_becoming_one_route_key_are_a_fatal_naming_both() -> None:

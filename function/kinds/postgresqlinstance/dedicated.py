@@ -15,6 +15,7 @@ from function.kinds.postgresqlinstance.connection import (
 from function.kinds.postgresqlinstance.settings import Backup, BackupCredentials
 from function.naming import dns_label, sql_identifier, starts_with_letter
 from function.refusal import Refusal
+from function.settings import SETTINGS_WHERE
 from function.structs import JSON
 
 CNPG_API = "postgresql.cnpg.io/v1"
@@ -30,7 +31,7 @@ CRDS = (
     "crds/external-secrets/external-secrets.io_externalsecrets.yaml",
     "crds/prometheus-operator/monitoring.coreos.com_podmonitors.yaml",
 )
-BACKUP_INPUT = "input.spec.postgresqlInstance.dedicated.backup"
+BACKUP_SETTINGS = "postgresqlInstance.dedicated.backup"
 # The keys plugin-barman-cloud's ObjectStore reads (s3Credentials.accessKeyId and
 # secretAccessKey are Secret key selectors; the names follow its documentation).
 ACCESS_KEY_ID = "ACCESS_KEY_ID"
@@ -71,7 +72,7 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     image = dedicated.images.get(str(params.version))
     if image is None:
         raise Refusal(
-            f"spec.parameters.version {params.version} is not offered: the platform's input "
+            f"spec.parameters.version {params.version} is not offered: the platform setting "
             f"postgresqlInstance.dedicated.images has no image for it (offered: "
             f"{', '.join(sorted(dedicated.images)) or 'none'})"
         )
@@ -175,7 +176,7 @@ def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]
     """
     backup = ctx.settings.dedicated.backup
     missing = [
-        f"{BACKUP_INPUT}.{name}"
+        f"{BACKUP_SETTINGS}.{name}"
         for name, value in (
             ("destinationPath", backup.destinationPath),
             ("credentials", backup.credentials),
@@ -185,8 +186,8 @@ def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]
     if backup.credentials is None or missing:
         raise Refusal(
             "spec.parameters.enableBackup needs a backup destination the platform has not "
-            f"configured: set {' and '.join(missing)} in the Composition's function input "
-            "(or set enableBackup: false outside production)"
+            f"configured: set {' and '.join(missing)} in {SETTINGS_WHERE} (or set "
+            "enableBackup: false outside production)"
         )
     return backup, backup.credentials
 

@@ -22,6 +22,7 @@ from function.kinds.serviceingress.settings import AWSAPIGateway, IngressContext
 from function.naming import dns_label, short_hash
 from function.readiness import ready_condition
 from function.refusal import Refusal
+from function.settings import SETTINGS_WHERE
 from function.structs import JSON, dig
 
 AWS_GROUP = "apigatewayv2.aws.m.upbound.io"
@@ -37,7 +38,7 @@ STAGE = "stage"
 INTEGRATION_PREFIX = "integration-"
 ROUTE_PREFIX = "route-"
 DEFAULT_STAGE = "$default"
-INPUT = "input.spec.serviceIngress.aws"
+AWS_SETTINGS = "serviceIngress.aws"
 
 
 def route_keys(match: Match) -> list[str]:
@@ -56,7 +57,7 @@ def route_keys(match: Match) -> list[str]:
 def _checked(aws: AWSAPIGateway) -> tuple[str, str]:
     """region and integrationUri, or a FATAL naming every input field that is missing."""
     missing = [
-        f"{INPUT}.{field}"
+        f"{AWS_SETTINGS}.{field}"
         for field, value in (
             ("region", aws.region),
             ("subnetIds", aws.subnetIds),
@@ -68,7 +69,7 @@ def _checked(aws: AWSAPIGateway) -> tuple[str, str]:
     if missing or aws.region is None or aws.integrationUri is None:
         raise Refusal(
             f"class aws-apigateway needs the platform's AWS wiring: {', '.join(missing)} "
-            "must be set in the function input"
+            f"must be set in {SETTINGS_WHERE}"
         )
     return aws.region, aws.integrationUri
 

@@ -45,7 +45,7 @@ HTTP_LISTENER = "http"
 HTTPS_LISTENER = "https"
 
 ROUTES_ACCEPTED = "RoutesAccepted"
-SHARED_INPUT = "input.spec.serviceIngress.gatewayAPI.sharedGateway"
+SHARED_SETTINGS = "serviceIngress.gatewayAPI.sharedGateway"
 
 
 def compose_gateway_api(ctx: IngressContext) -> Desired:
@@ -72,8 +72,8 @@ def _shared_parent(ctx: IngressContext) -> JSON:
     shared = ctx.settings.gatewayAPI.sharedGateway
     if ctx.params.tls.enabled and shared.httpsListener is None:
         raise Refusal(
-            f"spec.parameters.tls: the shared Gateway has no HTTPS listener ({SHARED_INPUT}"
-            ".httpsListener is unset); turn TLS off or set gateway: dedicated"
+            f"spec.parameters.tls: the shared Gateway has no HTTPS listener (platform setting "
+            f"{SHARED_SETTINGS}.httpsListener is unset); turn TLS off or set gateway: dedicated"
         )
     if shared.hostname is not None:
         outside = [
@@ -84,8 +84,8 @@ def _shared_parent(ctx: IngressContext) -> JSON:
         if outside:
             raise Refusal(
                 f"{', '.join(outside)}: not under the shared Gateway's hostname "
-                f"{shared.hostname!r} ({SHARED_INPUT}.hostname), so the Gateway would not accept "
-                "the route; use a host under it, or gateway: dedicated"
+                f"{shared.hostname!r} (platform setting {SHARED_SETTINGS}.hostname), so the "
+                "Gateway would not accept the route; use a host under it, or gateway: dedicated"
             )
     listener = shared.httpsListener if ctx.params.tls.enabled else shared.httpListener
     return {"name": shared.name, "namespace": shared.namespace, "sectionName": listener}
