@@ -2,9 +2,9 @@
 
 Each example case gets its own namespace (several cases share an XR name), its required
 resources (required.yaml) and, when it has an input.yaml or an EnvironmentConfig, its own
-Composition carrying those settings. The function itself is the oracle for what must be in the cluster: given
-the XR and composed objects as the API server holds them, its desired state must already be
-applied there and its status and conditions written back.
+Composition carrying those settings. The function itself is the oracle for what must be in
+the cluster: given the XR and composed objects as the API server holds them, its desired
+state must already be applied there and its status and conditions written back.
 """
 
 from __future__ import annotations
