@@ -257,13 +257,19 @@ def credentials(plane: ControlPlane, step: JSON) -> dict[str, dict[str, bytes]]:
 
 
 def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.RunFunctionResponse:
-    """The function's answer for the cluster's state, requirements answered from the cluster."""
+    """The function's answer for the cluster's state, requirements answered from the cluster:
+    the step's own (asked for before it runs, by name) and then the function's."""
     step = step_of(plane, case)
     observed = composed(plane, xr)
+    up_front = {
+        r["requirementName"]: [_clean(obj)]
+        for r in (step.get("requirements") or {}).get("requiredResources", [])
+        if (obj := plane.get(r["apiVersion"], r["kind"], r["name"], r.get("namespace")))
+    }
     req = requests.build(
         _clean(xr),
         {k: _clean(v) for k, v in observed.items()},
-        {},
+        up_front,
         step.get("input"),
         credentials(plane, step),
     )

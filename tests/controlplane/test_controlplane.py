@@ -22,6 +22,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from function import catalogue
+from function.input import SETTINGS_SELECTOR
 from function.model import Rule
 from function.structs import api_group
 from harness import requests
@@ -249,12 +250,15 @@ def test_bad_xr_refused_at_admission(case: Case, plane: ControlPlane) -> None:
         ),
     )
     message = cluster.condition(xr, "Synced").get("message", "")
-    # The render's message names the example's namespace; here the case has its own.
+    # The render's message names the example's namespace and EnvironmentConfig; here the
+    # case has its own of each.
     original, own = cluster.xr_doc_namespace(case), cluster.namespace(case)
+    settings = f"{SETTINGS_SELECTOR.kind} {SETTINGS_SELECTOR.name}:"
     lines = [
         ln.replace(f"{original}/", f"{own}/")
         .replace(f"'{original}'", f"'{own}'")
         .replace(f"namespace {original} ", f"namespace {own} ")
+        .replace(settings, f"{SETTINGS_SELECTOR.kind} {cluster.composition_name(case)}:")
         for ln in expected_error_lines(case)
     ]
     missing = [ln for ln in lines if ln not in message]
