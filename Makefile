@@ -1,6 +1,7 @@
 # Build / render / validate toolchain for the function-platform composition function.
 #
 #   make tools            build the pinned Go tools into .tools/bin (cached, version-stamped)
+#   make render-tools     only those render needs: the crossplane CLI and Crossplane core
 #   make venv             create .venv from requirements.lock (+ editable install of the project)
 #   make deps             make sure the upstream CRDs/schemas are available (see deps/upstream.yaml)
 #   make render           set up everything, render every example, check it against expected.yaml, validate
@@ -112,15 +113,15 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench bench-metrics fuzz xrds generate ghz bench-tools bench-compare bench-scale soak \
-	postgresql package \
-	update-examples clean distclean help
+.PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
+	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps render validate test lint \
+	typecheck pytest e2e e2e-render bench bench-metrics fuzz xrds generate ghz bench-tools \
+	bench-compare bench-scale soak postgresql package update-examples clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,22p' $(ROOT)/Makefile
+	@sed -n '3,23p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -161,13 +162,31 @@ e2e-tools:
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-apiserver,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-apiserver,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-controller-manager,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-controller-manager,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 
-tools:
+# Each target builds only the tools it runs: render the crossplane CLI and Crossplane core;
+# the tests (make test) every one of them.
+tools: render-tools tool-helm tool-promtool tool-cue tool-kustomize tool-crane
+
+render-tools: tool-crossplane tool-crossplane-core
+
+tool-crossplane:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
+
+tool-crossplane-core:
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
+
+tool-helm:
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+tool-promtool:
 	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
+
+tool-cue:
 	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
+
+tool-kustomize:
 	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+tool-crane:
 	@$(call install_tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
 
 node-deps: $(FRONTDOORS_JS_STAMP)
@@ -193,15 +212,15 @@ deps:
 	fi
 
 # The harness runs from the project root, so the function it serves is this checkout's.
-render: tools venv deps
+render: render-tools venv deps
 	rm -rf $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.render --check --out-dir $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.validate --rendered-dir $(RENDER_OUT)
 
-validate: tools venv deps
+validate: render-tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m harness.validate
 
-update-examples: tools venv
+update-examples: render-tools venv
 	cd $(ROOT) && $(VENV_PY) -m harness.render --update --quiet
 
 # ruff, and the import contracts of .importlinter (the layers of function/).
@@ -245,7 +264,7 @@ e2e-render: tools venv deps package
 # The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.
 PACKAGE_OUT := $(ROOT)/build/package
 export PACKAGE_OUT
-package: tools
+package: tool-crossplane tool-crane
 	$(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
 
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
