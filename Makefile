@@ -3,7 +3,9 @@
 #   make tools            build the pinned Go tools into .tools/bin (cached, version-stamped)
 #   make render-tools     only those render needs: the crossplane CLI and Crossplane core
 #   make venv             create .venv from requirements.lock (+ editable install of the project)
-#   make deps             make sure the upstream CRDs/schemas are available (see deps/upstream.yaml)
+#   make deps             check SHARED against deps/upstream.yaml, or download the pinned
+#                         files and charts into .cache/upstream (docs/dependencies.md)
+#   make deps-files       the same without the charts (what render reads; no helm)
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
@@ -33,15 +35,15 @@ MAKEFLAGS += --no-builtin-rules
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
-# Shared, read-only material (upstream CRDs and schemas); ../shared in CI.
-# A relative SHARED is taken relative to the project root.
+# A local copy of the upstream files deps/upstream.yaml pins (CRDs, schemas, charts), read-only;
+# ../shared in CI. A relative SHARED is taken relative to the project root.
 SHARED ?= ../shared
 override SHARED := $(abspath $(if $(filter /%,$(SHARED)),$(SHARED),$(ROOT)/$(SHARED)))
 export SHARED
-# When $(SHARED)/crds does not exist, `make deps` downloads the same files
-# (deps/upstream.yaml) into this directory, with the same layout, and the test
-# harness (harness/paths.py) falls back to it.
+# When $(SHARED)/crds does not exist, `make deps` downloads the pinned files and charts into
+# this directory, with the same layout, and the test harness (harness/paths.py) falls back to it.
 UPSTREAM_CACHE := $(ROOT)/.cache/upstream
+DEPS = $(VENV_PY) -m harness.deps
 
 # ---------------------------------------------------------------- Go tools
 TOOLS_DIR := $(ROOT)/.tools
@@ -114,14 +116,15 @@ export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
-	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps render validate test lint \
-	typecheck pytest e2e e2e-render bench bench-metrics fuzz xrds generate ghz bench-tools \
-	bench-compare bench-scale soak postgresql package update-examples clean distclean help
+	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
+	test lint typecheck pytest e2e e2e-render bench bench-metrics fuzz xrds generate ghz \
+	bench-tools bench-compare bench-scale soak postgresql package update-examples clean distclean \
+	help
 
 all: render
 
 help:
-	@sed -n '3,23p' $(ROOT)/Makefile
+	@sed -n '3,25p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -203,21 +206,35 @@ $(VENV_STAMP): $(ROOT)/requirements.lock $(ROOT)/pyproject.toml
 	$(VENV_PY) -m pip install --disable-pip-version-check -q --no-deps -e $(ROOT)
 	touch $@
 
-deps:
+# The upstream files deps/upstream.yaml pins (docs/dependencies.md). A local copy given with
+# SHARED= is checked against every pin, charts included, and used as it is: a difference fails
+# here, before anything runs. Without one, what .cache/upstream lacks is downloaded there and
+# checked the same way: files by URL, charts with `helm pull`. deps-files leaves the charts out
+# (rendering and validation read none), so it needs no helm.
+deps: venv
 	@if [[ -d "$(SHARED)/crds" ]]; then \
-		echo "deps: using upstream CRDs and schemas in $(SHARED) (nothing downloaded)"; \
+		$(DEPS) verify $(SHARED); \
 	else \
 		echo "deps: $(SHARED)/crds not found; downloading into $(UPSTREAM_CACHE)"; \
-		$(ROOT)/hack/fetch-deps.sh $(ROOT)/deps/upstream.yaml $(UPSTREAM_CACHE); \
+		$(MAKE) --no-print-directory tool-helm; \
+		$(DEPS) fetch --helm $(HELM) $(UPSTREAM_CACHE); \
+	fi
+
+deps-files: venv
+	@if [[ -d "$(SHARED)/crds" ]]; then \
+		$(DEPS) verify $(SHARED); \
+	else \
+		echo "deps: $(SHARED)/crds not found; downloading into $(UPSTREAM_CACHE)"; \
+		$(DEPS) fetch --files-only $(UPSTREAM_CACHE); \
 	fi
 
 # The harness runs from the project root, so the function it serves is this checkout's.
-render: render-tools venv deps
+render: render-tools venv deps-files
 	rm -rf $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.render --check --out-dir $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.validate --rendered-dir $(RENDER_OUT)
 
-validate: render-tools venv deps
+validate: render-tools venv deps-files
 	cd $(ROOT) && $(VENV_PY) -m harness.validate
 
 update-examples: render-tools venv
@@ -277,7 +294,7 @@ bench-metrics: venv
 # The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
 # same test with a larger random one (every failure prints a reproduce blob).
 FUZZ_EXAMPLES ?= 2000
-fuzz: venv deps
+fuzz: venv deps-files
 	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(VENV_PY) -m pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider
 
