@@ -1,8 +1,11 @@
 # Build / render / validate toolchain for the function-platform composition function.
 #
 #   make tools            build the pinned Go tools into .tools/bin (cached, version-stamped)
+#   make render-tools     only those render needs: the crossplane CLI and Crossplane core
 #   make venv             create .venv from requirements.lock (+ editable install of the project)
-#   make deps             make sure the upstream CRDs/schemas are available (see deps/upstream.yaml)
+#   make deps             check SHARED against deps/upstream.yaml, or download the pinned
+#                         files and charts into .cache/upstream (docs/dependencies.md)
+#   make deps-files       the same without the charts (what render reads; no helm)
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
@@ -32,15 +35,15 @@ MAKEFLAGS += --no-builtin-rules
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 
-# Shared, read-only material (upstream CRDs and schemas); ../shared in CI.
-# A relative SHARED is taken relative to the project root.
+# A local copy of the upstream files deps/upstream.yaml pins (CRDs, schemas, charts), read-only;
+# ../shared in CI. A relative SHARED is taken relative to the project root.
 SHARED ?= ../shared
 override SHARED := $(abspath $(if $(filter /%,$(SHARED)),$(SHARED),$(ROOT)/$(SHARED)))
 export SHARED
-# When $(SHARED)/crds does not exist, `make deps` downloads the same files
-# (deps/upstream.yaml) into this directory, with the same layout, and the test
-# harness (harness/paths.py) falls back to it.
+# When $(SHARED)/crds does not exist, `make deps` downloads the pinned files and charts into
+# this directory, with the same layout, and the test harness (harness/paths.py) falls back to it.
 UPSTREAM_CACHE := $(ROOT)/.cache/upstream
+DEPS = $(VENV_PY) -m harness.deps
 
 # ---------------------------------------------------------------- Go tools
 TOOLS_DIR := $(ROOT)/.tools
@@ -112,15 +115,16 @@ VENV_STAMP := $(VENV)/.stamp
 export PYTHON := $(VENV_PY)
 RENDER_OUT := $(ROOT)/.cache/render
 
-.PHONY: all tools e2e-tools node-deps venv deps render validate test lint typecheck pytest e2e \
-	e2e-render bench bench-metrics fuzz xrds generate ghz bench-tools bench-compare bench-scale soak \
-	postgresql package \
-	update-examples clean distclean help
+.PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
+	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
+	test lint typecheck pytest e2e e2e-render bench bench-metrics fuzz xrds generate ghz \
+	bench-tools bench-compare bench-scale soak postgresql package update-examples clean distclean \
+	help
 
 all: render
 
 help:
-	@sed -n '3,22p' $(ROOT)/Makefile
+	@sed -n '3,25p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -161,13 +165,31 @@ e2e-tools:
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-apiserver,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-apiserver,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-controller-manager,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-controller-manager,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 
-tools:
+# Each target builds only the tools it runs: render the crossplane CLI and Crossplane core;
+# the tests (make test) every one of them.
+tools: render-tools tool-helm tool-promtool tool-cue tool-kustomize tool-crane
+
+render-tools: tool-crossplane tool-crossplane-core
+
+tool-crossplane:
 	@$(call build_tool,$(CROSSPLANE),$(CLI_MODULE)/cmd/crossplane,$(CLI_VERSION))
+
+tool-crossplane-core:
 	@$(call build_tool,$(CROSSPLANE_CORE),$(CORE_MODULE)/cmd/crossplane,$(CORE_VERSION))
+
+tool-helm:
 	@$(call install_tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+tool-promtool:
 	@$(call install_tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
+
+tool-cue:
 	@$(call install_tool,$(CUE),cuelang.org/go/cmd/cue,$(CUE_VERSION))
+
+tool-kustomize:
 	@$(call install_tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+tool-crane:
 	@$(call install_tool,$(CRANE),github.com/google/go-containerregistry/cmd/crane,$(CRANE_VERSION))
 
 node-deps: $(FRONTDOORS_JS_STAMP)
@@ -184,24 +206,38 @@ $(VENV_STAMP): $(ROOT)/requirements.lock $(ROOT)/pyproject.toml
 	$(VENV_PY) -m pip install --disable-pip-version-check -q --no-deps -e $(ROOT)
 	touch $@
 
-deps:
+# The upstream files deps/upstream.yaml pins (docs/dependencies.md). A local copy given with
+# SHARED= is checked against every pin, charts included, and used as it is: a difference fails
+# here, before anything runs. Without one, what .cache/upstream lacks is downloaded there and
+# checked the same way: files by URL, charts with `helm pull`. deps-files leaves the charts out
+# (rendering and validation read none), so it needs no helm.
+deps: venv
 	@if [[ -d "$(SHARED)/crds" ]]; then \
-		echo "deps: using upstream CRDs and schemas in $(SHARED) (nothing downloaded)"; \
+		$(DEPS) verify $(SHARED); \
 	else \
 		echo "deps: $(SHARED)/crds not found; downloading into $(UPSTREAM_CACHE)"; \
-		$(ROOT)/hack/fetch-deps.sh $(ROOT)/deps/upstream.yaml $(UPSTREAM_CACHE); \
+		$(MAKE) --no-print-directory tool-helm; \
+		$(DEPS) fetch --helm $(HELM) $(UPSTREAM_CACHE); \
+	fi
+
+deps-files: venv
+	@if [[ -d "$(SHARED)/crds" ]]; then \
+		$(DEPS) verify $(SHARED); \
+	else \
+		echo "deps: $(SHARED)/crds not found; downloading into $(UPSTREAM_CACHE)"; \
+		$(DEPS) fetch --files-only $(UPSTREAM_CACHE); \
 	fi
 
 # The harness runs from the project root, so the function it serves is this checkout's.
-render: tools venv deps
+render: render-tools venv deps-files
 	rm -rf $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.render --check --out-dir $(RENDER_OUT)
 	cd $(ROOT) && $(VENV_PY) -m harness.validate --rendered-dir $(RENDER_OUT)
 
-validate: tools venv deps
+validate: render-tools venv deps-files
 	cd $(ROOT) && $(VENV_PY) -m harness.validate
 
-update-examples: tools venv
+update-examples: render-tools venv
 	cd $(ROOT) && $(VENV_PY) -m harness.render --update --quiet
 
 # ruff, and the import contracts of .importlinter (the layers of function/).
@@ -245,7 +281,7 @@ e2e-render: tools venv deps package
 # The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.
 PACKAGE_OUT := $(ROOT)/build/package
 export PACKAGE_OUT
-package: tools
+package: tool-crossplane tool-crane
 	$(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
 
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
@@ -258,7 +294,7 @@ bench-metrics: venv
 # The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
 # same test with a larger random one (every failure prints a reproduce blob).
 FUZZ_EXAMPLES ?= 2000
-fuzz: venv deps
+fuzz: venv deps-files
 	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \
 		$(VENV_PY) -m pytest tests/unit/test_fuzz.py -q -s -p no:cacheprovider
 

@@ -14,9 +14,10 @@ class ToolMissingError(RuntimeError):
 
 
 def shared_dir(root: Path = ROOT, shared: str | os.PathLike[str] | None = None) -> Path:
-    """Dir with crds/ and schemas/: `shared`, $SHARED, <root>/../shared or <root>/.cache/upstream.
+    """The dir holding the upstream files deps/upstream.yaml pins (crds/, schemas/, charts/...).
 
-    The last is where `make deps` downloads the same files when no shared dir exists.
+    The first of `shared`, $SHARED and <root>/../shared that is given, if it has a crds/ dir;
+    else <root>/.cache/upstream, where `make deps` downloads them with the same layout.
     """
     candidates = [Path(shared)] if shared else []
     if not shared and os.environ.get("SHARED"):
@@ -29,7 +30,7 @@ def shared_dir(root: Path = ROOT, shared: str | os.PathLike[str] | None = None) 
         if (c / "crds").is_dir():
             return c.resolve()
     raise FileNotFoundError(
-        f"no upstream CRDs: none of {[str(c) for c in candidates]} has a crds/ dir; "
+        f"no upstream files: none of {[str(c) for c in candidates]} has a crds/ dir; "
         "set SHARED or run `make deps`"
     )
 

@@ -5,7 +5,6 @@ schemas of what it installs; validation and `make deps` rely on those lists,
 so these tests check them against the kind's own rendered examples.
 """
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,13 @@ from function.catalogue import lookup
 from function.kind import AnyKind
 from function.structs import api_group
 from generate import crossplane, output
+from harness.paths import shared_dir
 from harness.schemas import is_core
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS_DIR = ROOT / "function" / "kinds"
 EXAMPLES = ROOT / "examples"
-SHARED = Path(os.environ.get("SHARED") or ROOT.parent / "shared")
+SHARED = shared_dir(ROOT)
 IDS = [k.api.kind for k in catalogue.kinds()]
 
 
