@@ -12,8 +12,11 @@ from function import catalogue
 from function.input import function_input
 from function.model import API_VERSION, CompositeAPI
 from function.settings import INPUT_GROUP, INPUT_KIND, INPUT_VERSION
-from generate.configuration import FUNCTION_NAME
+from generate.release import FUNCTION, Release
 from generate.schema import openapi
+
+# The Secret every step reads its credentials from (install/kustomization.yaml makes it).
+CREDENTIALS_NAMESPACE, CREDENTIALS_SECRET = "crossplane-system", FUNCTION
 
 
 def xrd(api: CompositeAPI[Any]) -> dict[str, Any]:
@@ -96,12 +99,24 @@ def input_crd() -> dict[str, Any]:
     }
 
 
+def function_input_object(spec: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline step's input: the function's Input with this spec."""
+    return {"apiVersion": f"{INPUT_GROUP}/{INPUT_VERSION}", "kind": INPUT_KIND, "spec": spec}
+
+
 def composition_name(api: CompositeAPI[Any]) -> str:
     return f"{api.plural}.{api.group}"
 
 
-def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
-    """The Composition running this function for one kind (settings left at defaults)."""
+def credentials() -> list[dict[str, Any]]:
+    """A pipeline step's credentials: the step's Secret (install/kustomization.yaml)."""
+    ref = {"namespace": CREDENTIALS_NAMESPACE, "name": CREDENTIALS_SECRET}
+    return [{"name": "platform", "source": "Secret", "secretRef": ref}]
+
+
+def composition(api: CompositeAPI[Any], function: str) -> dict[str, Any]:
+    """The Composition running the Function object `function` for one kind (settings left
+    at defaults)."""
     return {
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
@@ -115,19 +130,9 @@ def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
             "pipeline": [
                 {
                     "step": "compose",
-                    "functionRef": {"name": FUNCTION_NAME},
-                    "input": {
-                        "apiVersion": f"{INPUT_GROUP}/{INPUT_VERSION}",
-                        "kind": INPUT_KIND,
-                        "spec": {},
-                    },
-                    "credentials": [
-                        {
-                            "name": "platform",
-                            "source": "Secret",
-                            "secretRef": {"namespace": "crossplane-system", "name": FUNCTION_NAME},
-                        }
-                    ],
+                    "functionRef": {"name": function},
+                    "input": function_input_object({}),
+                    "credentials": credentials(),
                 }
             ],
         },
@@ -164,8 +169,25 @@ def rbac() -> dict[str, Any]:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {
-            "name": f"crossplane:{FUNCTION_NAME}:composed",
+            "name": f"crossplane:{FUNCTION}:composed",
             "labels": {AGGREGATE_LABEL: "true"},
         },
         "rules": rules,
+    }
+
+
+def render_function(release: Release) -> dict[str, Any]:
+    """examples/functions.yaml: the Function the Compositions call, for `crossplane composition
+    render`, as a Development runtime at a target harness/render.py rewrites."""
+    return {
+        "apiVersion": "pkg.crossplane.io/v1",
+        "kind": "Function",
+        "metadata": {
+            "name": release.function_name,
+            "annotations": {
+                "render.crossplane.io/runtime": "Development",
+                "render.crossplane.io/runtime-development-target": "127.0.0.1:9443",
+            },
+        },
+        "spec": {"package": release.reference(FUNCTION)},
     }
