@@ -21,7 +21,9 @@
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
-#   make package          build the runtime image and both xpkgs into build/package (root, no Docker)
+#   make package          build the runtime image and every xpkg into build/package (root, no Docker)
+#                         REGISTRY=... VERSION=...: the packages' registry path and tag, for
+#                         make generate and make package (defaults: pyproject.toml)
 #   make clean            remove build products (keeps the Go module/build caches)
 #
 # The Python test harness (render, validate, bench, servers, request builders) is the
@@ -107,6 +109,14 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(KUBE_MODULE)" { print
 KUBE_VERSION_VARS := $(foreach v,gitVersion=$(KUBE_VERSION) gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION:v%=%))) \
 	gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))),-X=k8s.io/component-base/version.$(v))
 
+# ---------------------------------------------------------------- Release
+# Where the packages are pushed and their tag (docs/install.md). `python -m generate` names
+# every package and package object from them (generate/release.py) and `make package` builds
+# for them; the defaults are pyproject.toml's, which the committed generated files use.
+REGISTRY ?= $(shell sed -n 's/^registry = "\(.*\)"$$/\1/p' $(ROOT)/pyproject.toml)
+VERSION ?= v$(shell sed -n 's/^version = "\(.*\)"$$/\1/p' $(ROOT)/pyproject.toml)
+RELEASE_ARGS = --registry $(REGISTRY) --version $(VERSION)
+
 # ---------------------------------------------------------------- Python
 PYTHON3 ?= python3
 VENV := $(ROOT)/.venv
@@ -124,7 +134,7 @@ RENDER_OUT := $(ROOT)/.cache/render
 all: render
 
 help:
-	@sed -n '3,25p' $(ROOT)/Makefile
+	@sed -n '3,27p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -278,11 +288,12 @@ e2e: tools e2e-tools venv deps
 e2e-render: tools venv deps package
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
 
-# The runtime image (debootstrap, pip, crane) and the Function and Configuration packages.
+# The runtime image (debootstrap, pip, crane), the Function and the Configuration packages,
+# for REGISTRY and VERSION.
 PACKAGE_OUT := $(ROOT)/build/package
 export PACKAGE_OUT
-package: tool-crossplane tool-crane
-	$(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
+package: tool-crossplane tool-crane venv
+	REGISTRY=$(REGISTRY) VERSION=$(VERSION) $(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
 
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv
@@ -319,7 +330,7 @@ soak: venv ghz
 	cd $(ROOT) && $(VENV_PY) -m harness.soak --requests $(SOAK_REQUESTS) $(SOAK_ARGS)
 
 xrds: venv
-	cd $(ROOT) && $(VENV_PY) -m generate
+	cd $(ROOT) && $(VENV_PY) -m generate $(RELEASE_ARGS)
 
 generate: xrds
 

@@ -22,6 +22,6 @@ class PlatformSettings(SettingsModel):
     operation: Literal["vault-gc", "remove-expired"] = Field(
         default="vault-gc",
         description="The job an Operation step runs (ignored in Compositions): vault-gc "
-        "removes Vault entries of deleted XRs (install/vault-gc.yaml); remove-expired deletes "
-        "XRs past their lifetime (install/remove-expired.yaml).",
+        "removes Vault entries of deleted XRs (install/components/vault-gc); remove-expired "
+        "deletes XRs past their lifetime (install/components/remove-expired).",
     )

@@ -263,9 +263,10 @@ def _kind(xr: Composite) -> AnyKind:
 
 
 def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
-    """An Operation (no observed composite): the Vault garbage collector (install/vault-gc.yaml)
-    or the removal of expired XRs (install/remove-expired.yaml), as its input says. Both act
-    on state outside the request, so their answers are never kept."""
+    """An Operation (no observed composite): the Vault garbage collector
+    (install/components/vault-gc) or the removal of expired XRs
+    (install/components/remove-expired), as its input says. Both act on state outside the
+    request, so their answers are never kept."""
     rsp = response.to(req)
     required = _required(req)
     try:

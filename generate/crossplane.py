@@ -12,8 +12,11 @@ from function import catalogue
 from function.input import SETTINGS_REQUIREMENT, SETTINGS_SELECTOR, function_input
 from function.model import API_VERSION, CompositeAPI
 from function.settings import INPUT_GROUP, INPUT_KIND, INPUT_VERSION
-from generate.configuration import FUNCTION_NAME
+from generate.release import FUNCTION, Release
 from generate.schema import openapi
+
+# The Secret every step reads its credentials from (install/kustomization.yaml makes it).
+CREDENTIALS_NAMESPACE, CREDENTIALS_SECRET = "crossplane-system", FUNCTION
 
 
 def xrd(api: CompositeAPI[Any]) -> dict[str, Any]:
@@ -96,29 +99,42 @@ def input_crd() -> dict[str, Any]:
     }
 
 
+def function_input_object(spec: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline step's input: the function's Input with this spec."""
+    return {"apiVersion": f"{INPUT_GROUP}/{INPUT_VERSION}", "kind": INPUT_KIND, "spec": spec}
+
+
 def composition_name(api: CompositeAPI[Any]) -> str:
     return f"{api.plural}.{api.group}"
 
 
-def settings_requirement() -> dict[str, Any]:
-    """The step's requirements: the platform settings' EnvironmentConfig, fetched before the
-    step runs (function/input.py reads it)."""
+def settings_required_resource() -> dict[str, Any]:
+    """The platform settings' EnvironmentConfig as a step asks for it before it runs
+    (function/input.py reads it)."""
     sel = SETTINGS_SELECTOR
     return {
-        "requiredResources": [
-            {
-                "requirementName": SETTINGS_REQUIREMENT,
-                "apiVersion": sel.api_version,
-                "kind": sel.kind,
-                "name": sel.name,
-            }
-        ]
+        "requirementName": SETTINGS_REQUIREMENT,
+        "apiVersion": sel.api_version,
+        "kind": sel.kind,
+        "name": sel.name,
     }
 
 
-def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
-    """The Composition running this function for one kind: its settings from the cluster's
-    EnvironmentConfig, the step's input left empty to override them per Composition."""
+def settings_requirement() -> dict[str, Any]:
+    """A Composition step's requirements: the platform settings."""
+    return {"requiredResources": [settings_required_resource()]}
+
+
+def credentials() -> list[dict[str, Any]]:
+    """A pipeline step's credentials: the step's Secret (install/kustomization.yaml)."""
+    ref = {"namespace": CREDENTIALS_NAMESPACE, "name": CREDENTIALS_SECRET}
+    return [{"name": "platform", "source": "Secret", "secretRef": ref}]
+
+
+def composition(api: CompositeAPI[Any], function: str) -> dict[str, Any]:
+    """The Composition running the Function object `function` for one kind: its settings
+    from the cluster's EnvironmentConfig, the step's input left empty to override them per
+    Composition."""
     return {
         "apiVersion": "apiextensions.crossplane.io/v1",
         "kind": "Composition",
@@ -132,19 +148,9 @@ def composition(api: CompositeAPI[Any]) -> dict[str, Any]:
             "pipeline": [
                 {
                     "step": "compose",
-                    "functionRef": {"name": FUNCTION_NAME},
-                    "input": {
-                        "apiVersion": f"{INPUT_GROUP}/{INPUT_VERSION}",
-                        "kind": INPUT_KIND,
-                        "spec": {},
-                    },
-                    "credentials": [
-                        {
-                            "name": "platform",
-                            "source": "Secret",
-                            "secretRef": {"namespace": "crossplane-system", "name": FUNCTION_NAME},
-                        }
-                    ],
+                    "functionRef": {"name": function},
+                    "input": function_input_object({}),
+                    "credentials": credentials(),
                     "requirements": settings_requirement(),
                 }
             ],
@@ -182,8 +188,25 @@ def rbac() -> dict[str, Any]:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": {
-            "name": f"crossplane:{FUNCTION_NAME}:composed",
+            "name": f"crossplane:{FUNCTION}:composed",
             "labels": {AGGREGATE_LABEL: "true"},
         },
         "rules": rules,
+    }
+
+
+def render_function(release: Release) -> dict[str, Any]:
+    """examples/functions.yaml: the Function the Compositions call, for `crossplane composition
+    render`, as a Development runtime at a target harness/render.py rewrites."""
+    return {
+        "apiVersion": "pkg.crossplane.io/v1",
+        "kind": "Function",
+        "metadata": {
+            "name": release.function_name,
+            "annotations": {
+                "render.crossplane.io/runtime": "Development",
+                "render.crossplane.io/runtime-development-target": "127.0.0.1:9443",
+            },
+        },
+        "spec": {"package": release.reference(FUNCTION)},
     }

@@ -29,12 +29,15 @@ from kubernetes import config as kconfig
 from kubernetes import dynamic
 from kubernetes.dynamic.exceptions import NotFoundError
 
+from generate import release
 from harness import process
 from harness.cases import JSON, load_yaml_docs, split_api_version
 from harness.paths import ROOT, go_tool, shared_dir
 from harness.server import FunctionServer
 
-FUNCTION_NAME = "function-platform"
+# The Function object the Compositions call, and its package (generate/release.py).
+RELEASE = release.default()
+FUNCTION_NAME = RELEASE.function_name
 CROSSPLANE_NAMESPACE = "crossplane-system"
 FIELD_MANAGER = "e2e"
 ADMIN, CORE_USER = "e2e-admin", "crossplane"
@@ -415,7 +418,7 @@ class ControlPlane:
         self.function = FunctionServer(
             self.root, python=self.python, log_path=self.dir / "function.log", tls_certs_dir=certs
         ).start()
-        package = f"xpkg.crossplane.io/platform/{FUNCTION_NAME}:v0.1.0"
+        package = RELEASE.reference(release.FUNCTION)
         paused = {"crossplane.io/paused": "true"}
         self.apply(
             {

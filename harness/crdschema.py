@@ -78,6 +78,24 @@ def _crd_file(path: Path) -> dict[tuple[str, str, str], Any]:
     return out
 
 
+def crd_errors(path: Path, doc: JSON) -> list[str]:
+    """Every structural error of doc against its kind's version in the CRD file at path."""
+    group, kind = group_kind(doc)
+    version = split_api_version(str(doc.get("apiVersion", "")))[1]
+    validator = _crd_file(path).get((group, version, kind))
+    if validator is None:
+        return [f"{path.name} defines no {doc.get('apiVersion')} {kind}"]
+    return _messages(validator, doc)
+
+
+def _messages(validator: Any, doc: JSON) -> list[str]:
+    """Each schema error of doc: where, and what."""
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message[:300]}"
+        for e in validator.iter_errors(doc)
+    ]
+
+
 def _crd_files(shared: Path, group: str) -> list[Path]:
     """The catalogue's CRD files of an API group (controller-gen names: <group>_<plural>.yaml)."""
     paths = {p for k in catalogue.kinds() for p in k.crds}
@@ -108,10 +126,7 @@ class ComposedValidator:
         validator = self.crd(group, version, kind)
         if validator is None:
             return [f"{source}: no CRD for {doc.get('apiVersion')} {kind}"]
-        out = [
-            f"{source}: {'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message[:300]}"
-            for e in validator.iter_errors(doc)
-        ]
+        out = [f"{source}: {message}" for message in _messages(validator, doc)]
         if is_helm_release(doc):
             out += check_helm_values(self.shared, self.core, source, doc)[1]
         return out

@@ -9,7 +9,8 @@
   DNS names from internal/initializer/tls.go DNSNamesForService), and a client certificate
   from the same CA, as Crossplane's /tls/client holds.
 - `ImageFunction`: the image's own entrypoint and command, run in the unpacked root with
-  chroot as Crossplane's default pod user (runAsUser 2000, runtime.go), on a loopback port.
+  chroot as the user install/packages.yaml's DeploymentRuntimeConfig runs the pod as, on a
+  loopback port.
 - `TLSBridge`: `crossplane composition render` only speaks plaintext to a Development
   function (cli render/runtime_development.go), so a plaintext gRPC listener forwards each
   call over mutual TLS, verifying the server's name as Crossplane's client does
@@ -35,16 +36,24 @@ from typing import Any
 
 import grpc
 
+from generate import install, release
+from generate.configuration import CATALOGUE, capabilities
 from harness import process
 from harness.paths import ROOT
 
 JSON = dict[str, Any]
 PACKAGE_DIR = Path(os.environ.get("PACKAGE_OUT") or ROOT / "build/package")
-# What Crossplane names the function's Service and where it runs (the package's name).
-SERVICE, NAMESPACE = "function-platform", "crossplane-system"
+# What Crossplane names the function's Service and where it runs: the Function object's name
+# (internal/controller/pkg/runtime/runtime.go, Service).
+SERVICE, NAMESPACE = release.default().function_name, "crossplane-system"
 SERVER_CERTS_DIR = "/tls/server"
-# Crossplane's pod security context for package runtimes (internal/controller/pkg/runtime).
-POD_USER = "2000:2000"
+
+
+def pod_user() -> str:
+    """uid:gid the function's container runs as: install/packages.yaml's runtime config."""
+    pod = install.runtime_config()["spec"]["deploymentTemplate"]["spec"]["template"]["spec"]
+    context = pod["containers"][0]["securityContext"]
+    return f"{context['runAsUser']}:{context['runAsGroup']}"
 
 
 @dataclass(frozen=True)
@@ -187,8 +196,8 @@ def tls_dir(dest: Path) -> tuple[Path, Path]:
 class ImageFunction:
     """The image's ENTRYPOINT + CMD in its unpacked root, with TLS as in a Crossplane pod."""
 
-    def __init__(self, image: Tarball, rootfs: Path, server_certs: Path, user: str = POD_USER):
-        self.image, self.rootfs, self.user = image, rootfs, user
+    def __init__(self, image: Tarball, rootfs: Path, server_certs: Path, user: str = ""):
+        self.image, self.rootfs, self.user = image, rootfs, user or pod_user()
         mount = rootfs / SERVER_CERTS_DIR.lstrip("/")
         mount.mkdir(parents=True, exist_ok=True)
         for name in ("tls.crt", "tls.key", "ca.crt"):
@@ -347,16 +356,13 @@ class _Forward(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no stu
         return grpc.unary_unary_rpc_method_handler(forward)
 
 
-def packages(out: Path = PACKAGE_DIR) -> dict[str, Path]:
-    """image, function and configuration: the files make package wrote."""
-    found = {
-        "image": out / "image.tar",
-        "function": next(iter(sorted(out.glob("function-platform-v*.xpkg"))), out / "missing"),
-        "configuration": next(
-            iter(sorted(out.glob("platform-catalogue-v*.xpkg"))), out / "missing"
-        ),
-    }
-    missing = [name for name, path in found.items() if not path.is_file()]
+def packages(out: Path = PACKAGE_DIR, version: str = "") -> dict[str, Path]:
+    """The files make package wrote: image, and each package by repository (function-platform,
+    platform-data, ..., platform-catalogue) at version (default: the project version)."""
+    version = version or release.project_version()
+    repos = [release.FUNCTION, *(part.repository for part in capabilities()), CATALOGUE]
+    found = {"image": out / "image.tar"} | {r: out / f"{r}-{version}.xpkg" for r in repos}
+    missing = [path.name for path in found.values() if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{out}: no {', '.join(missing)}; run `make package`")
     return found

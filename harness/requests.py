@@ -180,13 +180,21 @@ def connection_details(
 
 
 def case_request(case: Case) -> fnv1.RunFunctionRequest:
-    """The first request Crossplane sends for the case (no required resources yet)."""
+    """The first request Crossplane sends for the case: only what the step asks for before
+    it runs (its requirements, by name) is required, answered from required.yaml."""
     step = composition_step(case)
     observed = observed_resources(case)
+    docs = case.optional_docs("required.yaml")
+    up_front = {
+        r["requirementName"]: [
+            d for d in docs if identity(d) == (r["apiVersion"], r["kind"], r.get("name"))
+        ]
+        for r in (step.get("requirements") or {}).get("requiredResources", [])
+    }
     return build(
         load_yaml_docs(case.xr)[0],
         observed,
-        {},
+        up_front,
         step.get("input"),
         step_credentials(step, example_credentials(case.root)),
         connection_details=connection_details(observed, case.optional_docs("required.yaml")),

@@ -265,11 +265,12 @@ def validate_outputs(
         project_dirs: list[Path] = []
         if include_project_files:
             project_dirs = _yaml_dirs(root / "compositions", root / "xrds")
-            # Install manifests: Crossplane's RBAC (core kinds, checked one by one), the
-            # packages and their runtime config; not the kustomization that lists them.
+            # Install manifests, base and components: Crossplane's RBAC (core kinds, checked
+            # one by one), the packages and their runtime config, the Operations, the
+            # monitoring objects; not the kustomizations that list them.
             manifests = [
                 p
-                for p in sorted((root / "install").glob("*.yaml"))
+                for p in sorted((root / "install").rglob("*.yaml"))
                 if p.name != "kustomization.yaml"
             ]
             extra_resources = [*manifests, *extra_resources]

@@ -116,7 +116,7 @@ def delete(api: APIServer, target: Target) -> str:
         raise KubeAPIError(
             "Forbidden",
             f"the API server refused to delete {what} ({got.status_code}): bind the function's "
-            "service account as install/remove-expired.yaml does",
+            "service account as install/components/remove-expired does",
         )
     raise KubeAPIError(
         "APIServerError", f"the API server answered {got.status_code} deleting {what}"

@@ -1,4 +1,4 @@
-"""The remove-expired Operation (install/remove-expired.yaml): delete XRs past their lifetime.
+"""The remove-expired Operation (install/components/remove-expired): delete XRs past their lifetime.
 
 Why not an Operation returning desired state: at Crossplane v2.3.4 the operation
 reconciler only server-side-applies what its functions return; it never deletes.
@@ -25,8 +25,8 @@ from function.expiry.model import ExpiringStatus
 from function.kind import AnyKind
 from function.structs import JSON
 
-# requirementName -> kind: every catalogue kind whose XRs can expire (install/remove-expired.yaml
-# lists the same names; a test checks).
+# requirementName -> kind: every catalogue kind whose XRs can expire (the CronOperation of
+# install/components/remove-expired is generated from it).
 EXPIRING: dict[str, AnyKind] = {
     k.api.plural: k for k in catalogue.kinds() if issubclass(k.api.status, ExpiringStatus)
 }

@@ -1,4 +1,4 @@
-"""The Vault garbage collector as an Operation step (install/vault-gc.yaml).
+"""The Vault garbage collector as an Operation step (install/components/vault-gc).
 
 An Operation's RunFunctionRequest has no observed composite; the CronOperation
 pre-populates the live XRs as required resources (one requirement per kind in
@@ -15,7 +15,7 @@ from function.structs import JSON, dig
 from function.vault import client as vclient
 from function.vault import gc, tenancy
 
-# requirementName -> the XR kind it lists; install/vault-gc.yaml uses the same names.
+# requirementName -> the XR kind it lists; install/components/vault-gc uses the same names.
 REQUIREMENTS = {
     "postgresqlinstances": "PostgreSQLInstance",
     "kubernetesclusters": "KubernetesCluster",

@@ -116,7 +116,9 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
         plane.apply(doc)
         plane.apply(aggregate_to_crossplane(doc))
     plane.wait_established([d["metadata"]["name"] for d in xrds])
-    for doc in [*_docs(root / "install", skip=NOT_APPLIED), *example_credentials(root)]:
+    directories = [root / "install", *sorted((root / "install" / "components").iterdir())]
+    applied = [d for directory in directories for d in _docs(directory, skip=NOT_APPLIED)]
+    for doc in [*applied, *example_credentials(root)]:
         plane.apply(doc)
     for doc in _docs(root / "compositions"):
         plane.apply(doc)
@@ -131,7 +133,8 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
             plane.apply(doc)
 
 
-# install/ files the control plane does not take as they are: (file, why).
+# Files of install/ and its components the control plane does not take as they are:
+# (file, why). install/capabilities/ holds only Configurations from a registry.
 NOT_APPLIED = {
     "kustomization.yaml": "kustomize's own file, not an object",
     "packages.yaml": "the Function and Configuration from a registry: here the test serves "

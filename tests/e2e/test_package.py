@@ -4,15 +4,16 @@
   package.yaml (the Function meta and the input CRD), and the image config Crossplane
   starts (entrypoint, command, user, port), the same as the Dockerfile's.
 - The image: no pip, apt, dpkg or shell; of the project only function/ (no generators, no
-  PyYAML); every file readable by any user (Crossplane runs the pod as uid 2000, not the
-  image's user); /tmp writable by all.
-- The image runs: its own entrypoint, in its unpacked root, as Crossplane's pod user,
-  serving mTLS from certificates laid out as Crossplane mounts them, renders every example
-  through the real CLI with the expected output; a caller without a client certificate
-  is refused.
-- The Configuration xpkg: every file of xrds/ and compositions/, the examples' XRs, and
-  dependsOn on the function and on the provider of every managed resource the examples
-  compose (looked up in the upstream CRDs, independently of the generator).
+  PyYAML); every file readable by any user (a runtime config may run the pod as any user;
+  Crossplane's default is uid 2000); /tmp writable by all.
+- The image runs: its own entrypoint, in its unpacked root, as the user install/'s runtime
+  config runs the pod as, serving mTLS from certificates laid out as Crossplane mounts them
+  for the Function's name, renders every example through the real CLI with the expected
+  output; a caller without a client certificate is refused.
+- A Configuration xpkg per capability: its kinds' XRDs and Compositions, their examples'
+  XRs, and dependsOn on the function and on the provider of every managed resource those
+  examples compose (looked up in the upstream CRDs, independently of the generator); the
+  umbrella: its metadata only.
 - Reproducible: a second build of the image gives the same layer and config digests.
 
 `make test` builds the packages first (make package; warm cache: about two minutes).
@@ -35,14 +36,17 @@ import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from generate import configuration
+from generate import configuration, release
+from generate.install import RUNTIME_CONFIG
 from harness import image, render, validate
-from harness.cases import JSON, find_cases, load_yaml_docs
+from harness.cases import JSON, Case, find_cases, load_yaml_docs
 from harness.paths import ROOT, Tools, go_tool, shared_dir
 from harness.server import FunctionServer
 from harness.validate import RENDER_PSEUDO_GROUPS
 
 CASES = find_cases(ROOT)
+RELEASE = release.default()
+CAPABILITIES = {part.repository: part for part in configuration.capabilities()}
 CROSSPLANE_GROUPS = {
     "apiextensions.crossplane.io",
     "protection.crossplane.io",
@@ -83,7 +87,7 @@ def _package_docs(xpkg: image.Tarball) -> list[JSON]:
 def test_function_package_is_the_image_plus_its_metadata(
     built: dict[str, Path], runtime: image.Tarball
 ) -> None:
-    xpkg = image.Tarball(built["function"])
+    xpkg = image.Tarball(built[release.FUNCTION])
     assert [la.digest for la in xpkg.layers[: len(runtime.layers)]] == [
         la.digest for la in runtime.layers
     ], "the package's first layers must be the runtime image's"
@@ -222,36 +226,69 @@ def test_image_refuses_a_caller_without_client_certificate(
         assert refused.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
 
 
-# ---------------------------------------------------------------- the Configuration package
+# ---------------------------------------------------------------- the Configuration packages
 
 
-def test_configuration_holds_every_xrd_and_composition(built: dict[str, Path]) -> None:
-    xpkg = image.Tarball(built["configuration"])
-    docs = _package_docs(xpkg)
-    on_disk = [
+def _kind_docs(repository: str) -> list[JSON]:
+    """The committed XRDs and Compositions of a capability's kinds."""
+    kinds = CAPABILITIES[repository].kinds if repository in CAPABILITIES else ()
+    return [
         d
-        for p in sorted([*ROOT.glob("xrds/*.yaml"), *ROOT.glob("compositions/*.yaml")])
+        for kind in kinds
+        for p in (
+            ROOT / "xrds" / f"{kind.api.xrd_name}.yaml",
+            ROOT / "compositions" / f"{kind.api.kind.lower()}.yaml",
+        )
         for d in load_yaml_docs(p)
     ]
+
+
+def _cases(repository: str) -> list[Case]:
+    kinds = CAPABILITIES[repository].kinds if repository in CAPABILITIES else ()
+    names = {kind.api.kind.lower() for kind in kinds}
+    return [c for c in CASES if c.kind in names and not c.expects_error]
+
+
+@pytest.mark.parametrize("repository", [*CAPABILITIES, configuration.CATALOGUE])
+def test_a_configuration_holds_its_kinds_xrds_compositions_and_examples(
+    built: dict[str, Path], repository: str
+) -> None:
+    xpkg = image.Tarball(built[repository])
+    docs = _package_docs(xpkg)
     packed = [d for d in docs if d["kind"] != "Configuration"]
     key = lambda d: (d["kind"], d["metadata"]["name"])  # noqa: E731
-    assert sorted(packed, key=key) == sorted(on_disk, key=key)
+    assert sorted(packed, key=key) == sorted(_kind_docs(repository), key=key)
     meta = next(d for d in docs if d["kind"] == "Configuration")
-    assert meta == yaml.safe_load((ROOT / "package/configuration/crossplane.yaml").read_text())
-    # The CLI streams the examples into one file of their own layer.
-    examples = next(la for la in xpkg.layers if ".up/examples.yaml" in xpkg.layer_files(la))
-    packed_xrs = sorted(
-        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
-        for d in yaml.safe_load_all(xpkg.read(examples, ".up/examples.yaml"))
-        if d
-    )
+    committed = ROOT / "package/configurations" / repository / "crossplane.yaml"
+    assert meta == yaml.safe_load(committed.read_text())
     wanted = sorted(
         (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
-        for c in CASES
-        if not c.expects_error
+        for c in _cases(repository)
         for d in load_yaml_docs(c.xr)
     )
+    # The CLI streams the examples into one file of their own layer.
+    layers = [la for la in xpkg.layers if ".up/examples.yaml" in xpkg.layer_files(la)]
+    packed_xrs = sorted(
+        (d["kind"], d["metadata"].get("namespace", ""), d["metadata"]["name"])
+        for la in layers
+        for d in yaml.safe_load_all(xpkg.read(la, ".up/examples.yaml"))
+        if d
+    )
     assert packed_xrs == wanted
+    assert bool(wanted) == (repository in CAPABILITIES)
+
+
+def test_every_kind_is_in_one_configuration() -> None:
+    kinds = [
+        d["spec"]["names"]["kind"]
+        for r in CAPABILITIES
+        for d in _kind_docs(r)
+        if d["kind"] == "CompositeResourceDefinition"
+    ]
+    on_disk = [
+        d["spec"]["names"]["kind"] for p in ROOT.glob("xrds/*.yaml") for d in load_yaml_docs(p)
+    ]
+    assert sorted(kinds) == sorted(on_disk)
 
 
 def _managed(group: str) -> bool:
@@ -269,19 +306,21 @@ def _provider_of_group(group: str) -> str | None:
     return None
 
 
-def test_configuration_depends_on_what_the_examples_compose() -> None:
-    meta = yaml.safe_load((ROOT / "package/configuration/crossplane.yaml").read_text())
+@pytest.mark.parametrize("repository", list(CAPABILITIES))
+def test_a_configuration_depends_on_what_its_examples_compose(repository: str) -> None:
+    meta = yaml.safe_load(
+        (ROOT / "package/configurations" / repository / "crossplane.yaml").read_text()
+    )
     deps = meta["spec"]["dependsOn"]
     for dep in deps:
         assert set(dep) == {"apiVersion", "kind", "package", "version"}, dep
         assert dep["apiVersion"] == "pkg.crossplane.io/v1"
     packages = {d["package"].rsplit("/", 1)[1]: d for d in deps}
-    fn = packages.pop("function-platform")
-    assert (fn["kind"], fn["version"]) == ("Function", configuration.project_version())
+    fn = packages.pop(release.FUNCTION)
+    assert fn["package"] == RELEASE.source(release.FUNCTION)
+    assert (fn["kind"], fn["version"]) == ("Function", RELEASE.range)
     wanted = set()
-    for case in CASES:
-        if case.expects_error:
-            continue
+    for case in _cases(repository):
         for doc in load_yaml_docs(case.expected):
             group = str(doc.get("apiVersion", "")).rpartition("/")[0]
             if not _managed(group):
@@ -292,7 +331,7 @@ def test_configuration_depends_on_what_the_examples_compose() -> None:
                 cloud = project.removeprefix("provider-upjet-")
                 project = f"provider-{cloud}-{group.split('.', 1)[0]}"
             wanted.add(project)
-    assert wanted, "the examples compose no provider's resources"
+    assert wanted, f"{repository}: the examples compose no provider's resources"
     assert wanted <= set(packages), f"missing dependsOn: {sorted(wanted - set(packages))}"
     for name, dep in packages.items():
         assert dep["kind"] == "Provider", dep
@@ -300,17 +339,24 @@ def test_configuration_depends_on_what_the_examples_compose() -> None:
         assert dep["package"].startswith("xpkg.crossplane.io/crossplane-contrib/"), name
 
 
-def test_install_manifests_name_the_packages_built() -> None:
+def _install_packages() -> list[JSON]:
+    """The package objects of install/: the base's and the capability components'."""
+    paths = [ROOT / "install/packages.yaml", *ROOT.glob("install/capabilities/*/*.yaml")]
+    return [d for p in sorted(paths) for d in load_yaml_docs(p)]
+
+
+def test_install_manifests_name_the_packages_built(built: dict[str, Path]) -> None:
+    objects = [d for d in _install_packages() if d["apiVersion"] == "pkg.crossplane.io/v1"]
+    named = {d["spec"]["package"] for d in objects}
+    assert named == {RELEASE.reference(repo) for repo in built if repo != "image"}
+    for doc in objects:
+        assert doc["metadata"]["name"] == release.package_name(doc["spec"]["package"]), doc
     docs = {d["kind"]: d for d in load_yaml_docs(ROOT / "install/packages.yaml")}
-    version = configuration.project_version()
-    assert docs["Function"]["spec"]["package"] == f"{configuration.function_package()}:{version}"
-    assert docs["Function"]["metadata"]["name"] == configuration.FUNCTION_NAME
-    assert docs["Configuration"]["spec"]["package"] == (
-        f"{configuration.REGISTRY}/{configuration.CONFIGURATION_NAME}:{version}"
-    )
+    assert docs["Function"]["metadata"]["name"] == RELEASE.function_name
     assert (
         docs["Function"]["spec"]["runtimeConfigRef"]["name"]
-        == (docs["DeploymentRuntimeConfig"]["metadata"]["name"])
+        == docs["DeploymentRuntimeConfig"]["metadata"]["name"]
+        == docs["ImageConfig"]["spec"]["runtime"]["configRef"]["name"]
     )
     container = docs["DeploymentRuntimeConfig"]["spec"]["deploymentTemplate"]["spec"]["template"][
         "spec"
@@ -323,7 +369,7 @@ def test_install_manifests_name_the_packages_built() -> None:
     secret = kustomization["secretGenerator"][0]
     assert (secret["namespace"], secret["name"], secret["files"]) == (
         "crossplane-system",
-        configuration.FUNCTION_NAME,
+        release.FUNCTION,
         ["password-key"],
     )
     composition = load_yaml_docs(next(ROOT.glob("compositions/*.yaml")))[0]
@@ -353,16 +399,20 @@ def test_install_manifests_are_valid_against_crossplane_crds(tmp_path: Path) -> 
     shared = shared_dir()
     crds = [
         shared / "crds/crossplane" / f"pkg.crossplane.io_{plural}.yaml"
-        for plural in ("deploymentruntimeconfigs", "functions", "configurations")
+        for plural in ("deploymentruntimeconfigs", "imageconfigs", "functions", "configurations")
     ]
     crossplane_image = validate.crossplane_image()
     cache = validate.prepare_cache_dir(tmp_path / "cache", shared, crossplane_image)
-    manifests = ROOT / "install/packages.yaml"
+    manifests = [
+        ROOT / "install/packages.yaml",
+        *sorted(ROOT.glob("install/capabilities/*/configuration.yaml")),
+    ]
     rc, out = validate.run_crossplane_validate(
-        Tools.locate(ROOT).crossplane, crds, [manifests], cache, crossplane_image
+        Tools.locate(ROOT).crossplane, crds, manifests, cache, crossplane_image
     )
     report = validate.Report()
-    validate.parse_crossplane_output(report, rc, out, len(load_yaml_docs(manifests)))
+    count = sum(len(load_yaml_docs(m)) for m in manifests)
+    validate.parse_crossplane_output(report, rc, out, count)
     assert report.ok, report.failures
 
 
@@ -376,12 +426,13 @@ def test_install_kustomization_applies_only_with_the_key_file(tmp_path: Path) ->
     (install / "password-key").write_text("a-long-random-key")
     built = subprocess.run(kustomize, check=True, capture_output=True, text=True)
     docs = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(built.stdout)}
-    secret = docs[("Secret", configuration.FUNCTION_NAME)]
+    secret = docs[("Secret", release.FUNCTION)]
     assert secret["metadata"]["namespace"] == "crossplane-system"
     assert base64.b64decode(secret["data"]["password-key"]) == b"a-long-random-key"
     assert {
-        ("Function", "function-platform"),
-        ("Configuration", "platform-catalogue"),
-        ("DeploymentRuntimeConfig", "function-platform"),
+        ("Function", RELEASE.function_name),
+        ("Configuration", RELEASE.name(configuration.CATALOGUE)),
+        ("DeploymentRuntimeConfig", RUNTIME_CONFIG),
+        ("ImageConfig", release.FUNCTION),
     } <= set(docs)
     assert any(kind == "ClusterRole" for kind, _ in docs)

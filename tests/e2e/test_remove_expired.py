@@ -1,4 +1,4 @@
-"""End-to-end: the remove-expired Operation of install/remove-expired.yaml, rendered with the
+"""End-to-end: the remove-expired Operation of install/components/remove-expired, rendered with the
 real `crossplane operation render` against the function server and Crossplane core.
 
 Outside a pod the function has no API server to delete through, so an expired XR gives the
@@ -35,7 +35,8 @@ def functions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def operation(tmp: Path) -> Path:
     """The Operation the CronOperation creates: its operationTemplate's spec."""
-    docs = yaml.safe_load_all((ROOT / "install" / "remove-expired.yaml").read_text())
+    manifest = ROOT / "install/components/remove-expired/remove-expired.yaml"
+    docs = yaml.safe_load_all(manifest.read_text())
     (cron,) = [d for d in docs if d["kind"] == "CronOperation"]
     op = {
         "apiVersion": "ops.crossplane.io/v1alpha1",

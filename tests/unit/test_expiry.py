@@ -323,7 +323,7 @@ def test_the_operation_outside_a_pod_fails_only_when_something_must_go() -> None
 
 
 def test_install_manifest_lists_every_expiring_kind_and_binds_only_delete() -> None:
-    manifest = (ROOT / "install/remove-expired.yaml").read_text()
+    manifest = (ROOT / "install/components/remove-expired/remove-expired.yaml").read_text()
     docs = {d["kind"]: d for d in yaml.safe_load_all(manifest)}
     step = docs["CronOperation"]["spec"]["operationTemplate"]["spec"]["pipeline"][0]
     assert step["input"]["spec"] == {"operation": "remove-expired"}

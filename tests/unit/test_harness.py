@@ -13,6 +13,7 @@ import pytest
 import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from function.input import SETTINGS_REQUIREMENT
 from function.runner import run
 from function.structs import api_group, to_dict
 from harness import process
@@ -316,7 +317,9 @@ def test_case_request_is_what_crossplane_sends(widget_case: Case) -> None:
     assert {k: dict(v.credential_data.data) for k, v in req.credentials.items()} == {
         "platform": {"password-key": b"k", "from-data": b"d"}
     }, "credentials come from the Secret the step names, stringData folded"
-    assert not req.required_resources, "nothing is required before the function asks"
+    assert {k: len(v.items) for k, v in req.required_resources.items()} == {
+        SETTINGS_REQUIREMENT: 0
+    }, "only what the step asks for up front, the settings, is required (none here)"
 
 
 def test_a_case_input_replaces_the_step_input_spec(widget_case: Case) -> None:

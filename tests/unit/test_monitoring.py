@@ -1,5 +1,6 @@
-"""install/monitoring.yaml: the alert rules pass the real promtool's `check rules` and
-`test rules` (tests/monitoring/alerts-test.yaml), and read only metrics that exist."""
+"""install/components/monitoring: the alert rules pass the real promtool's `check rules` and
+`test rules` (tests/monitoring/alerts-test.yaml) and read only metrics that exist; every alert
+links its runbook; Prometheus finds the objects; the function is found by its object's name."""
 
 import re
 import shutil
@@ -11,9 +12,11 @@ import pytest
 import yaml
 
 from function import metrics
+from generate import release
+from generate.configuration import SOURCE
 from harness.paths import ROOT, go_tool
 
-MANIFEST = ROOT / "install" / "monitoring.yaml"
+MANIFEST = ROOT / "install/components/monitoring/monitoring.yaml"
 RULE_TESTS = ROOT / "tests" / "monitoring" / "alerts-test.yaml"
 
 
@@ -89,3 +92,52 @@ READ = sorted(set(re.findall(r"function_platform_\w+", MANIFEST.read_text())))
 @pytest.mark.parametrize("name", READ)
 def test_alerts_read_metrics_the_function_exports(name: str) -> None:
     assert name in exported_samples()
+
+
+def _anchor(heading: str) -> str:
+    """A Markdown heading's anchor as GitHub writes it: lower case, spaces to '-', no
+    punctuation but '-' and '_'."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    runbooks = ROOT / "docs" / "runbooks.md"
+    sections = {
+        _anchor(line.lstrip("#")): line
+        for line in runbooks.read_text().splitlines()
+        if line.startswith("## ")
+    }
+    spec: Any = prometheus_rule()["spec"]
+    linked = {}
+    for rule in (r for g in spec["groups"] for r in g["rules"]):
+        url = rule["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page == f"{SOURCE}/blob/main/docs/runbooks.md", rule["alert"]
+        assert anchor in sections, f"{rule['alert']}: no section #{anchor} in docs/runbooks.md"
+        linked[rule["alert"]] = anchor
+    # One section per alert, no section for an alert that does not exist.
+    assert sorted(linked.values()) == sorted(sections)
+    for alert, anchor in linked.items():
+        assert alert in sections[anchor], f"#{anchor} is not {alert}'s section"
+
+
+def test_the_prometheus_operator_objects_carry_kube_prometheus_stack_s_selector() -> None:
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    selected = [d for d in docs if d["apiVersion"].startswith("monitoring.coreos.com/")]
+    assert {d["kind"] for d in selected} == {"ServiceMonitor", "PrometheusRule"}
+    for doc in selected:
+        assert doc["metadata"]["labels"]["release"] == "kube-prometheus-stack", doc["kind"]
+
+
+def test_the_function_is_scraped_and_watched_under_the_name_crossplane_gives_it() -> None:
+    function = release.package_name(f"{release.default().registry}/{release.FUNCTION}")
+    docs = [d for d in yaml.safe_load_all(MANIFEST.read_text()) if d]
+    (service,) = [
+        d
+        for d in docs
+        if d["kind"] == "Service" and "pkg.crossplane.io/function" in d["spec"]["selector"]
+    ]
+    assert service["spec"]["selector"] == {"pkg.crossplane.io/function": function}
+    expressions = [r["expr"] for g in prometheus_rule()["spec"]["groups"] for r in g["rules"]]
+    assert f'function_name="{function}"' in " ".join(expressions)

@@ -163,9 +163,9 @@ def test_owner_tag_names_the_xr() -> None:
 
 
 def test_the_cronoperation_lists_every_kind_with_vault_entries() -> None:
-    """A kind missing from install/vault-gc.yaml would never be reported alive: its entries
+    """A kind missing from install/components/vault-gc would never be reported alive: its entries
     would all be collected. The manifest, operation.REQUIREMENTS and the catalogue agree."""
-    manifest = yaml.safe_load((ROOT / "install" / "vault-gc.yaml").read_text())
+    manifest = yaml.safe_load((ROOT / "install/components/vault-gc/vault-gc.yaml").read_text())
     (step,) = manifest["spec"]["operationTemplate"]["spec"]["pipeline"]
     listed = {
         r["requirementName"]: (r["apiVersion"], r["kind"])
