@@ -78,7 +78,8 @@ export HELM CUE KUSTOMIZE
 CRANE_VERSION := v0.22.1
 CRANE := $(TOOLS_BIN)/crane
 export CRANE
-# Backstage's own validators and templating (npm), pinned by tests/frontdoors/package-lock.json.
+# Backstage's own validators, scaffolder task runner, actions and templating (npm), pinned by
+# tests/frontdoors/package-lock.json; reinstalled whenever package.json or the lock changes.
 FRONTDOORS_JS := $(ROOT)/tests/frontdoors
 FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 # The benchmarks' load generator and peer (make bench-tools; not needed by make test).
@@ -204,7 +205,7 @@ tool-crane:
 
 node-deps: $(FRONTDOORS_JS_STAMP)
 
-$(FRONTDOORS_JS_STAMP): $(FRONTDOORS_JS)/package-lock.json
+$(FRONTDOORS_JS_STAMP): $(FRONTDOORS_JS)/package.json $(FRONTDOORS_JS)/package-lock.json
 	cd $(FRONTDOORS_JS) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

@@ -29,7 +29,7 @@ from generate.configuration import (
     function_meta,
 )
 from generate.crossplane import composition, input_crd, rbac, render_function, xrd
-from generate.frontdoors import backstage, kubevela
+from generate.frontdoors import backstage, kubevela, settings
 from generate.install import (
     CAPABILITY_ABOUT,
     PACKAGES_ABOUT,
@@ -134,6 +134,7 @@ def files(rel: release.Release | None = None) -> dict[Path, str]:
     out[ROOT / "docs/settings.md"] = (
         MARKDOWN_HEADER.format(source=f"function/platform.py and {sources}") + settings_doc()
     )
+    doors = settings.load()
     compositions = {k.api.kind: composition(k.api, rel.function_name) for k in catalogue.kinds()}
     out |= _packages(rel, compositions)
     out |= _install(rel)
@@ -151,7 +152,10 @@ def files(rel: release.Release | None = None) -> dict[Path, str]:
             compositions[api.kind], source
         )
         template_dir = ROOT / "backstage" / backstage.template_name(api)
-        out[template_dir / "template.yaml"] = dump(backstage.template(kind), source)
+        out[template_dir / "template.yaml"] = dump(
+            backstage.template(kind, doors.backstage),
+            f"{source} and generate/frontdoors/settings.yaml",
+        )
         out[template_dir / "skeleton" / backstage.SKELETON_FILE] = backstage.skeleton(kind)
         out[ROOT / "kubevela" / f"{kubevela.definition_name(api)}.yaml"] = dump(
             kubevela.component(kind), source

@@ -10,7 +10,8 @@ the composer writes) into the container's environment, so a `webservice` with a
 
 Shapes follow KubeVela's own definitions at v1.10 (vela-templates/definitions/
 internal/component/webservice.cue): `output` is the workload, `outputs` the
-extra objects, `status.healthPolicy` judges `context.output`.
+extra objects, `status.healthPolicy` judges the workload as the cluster reports it
+(`context.output`: the live object).
 """
 
 from typing import Any
@@ -22,11 +23,33 @@ from generate.frontdoors.forms import form_schema
 from generate.schema import Schema
 
 WEBSERVICE = "platform-webservice"
-# Ready=True on the XR, the condition Crossplane sets from the function's readiness.
-HEALTH = (
-    "isHealth: len([for c in *context.output.status.conditions | [] "
-    'if c.type == "Ready" && c.status == "True" {c}]) > 0\n'
-)
+# An XR is healthy when Crossplane reports Ready=True and its last reconcile did not fail:
+# Synced=False leaves Ready as it was before the failure. The same judgement as Crossplane's
+# documented Argo CD health check (crossplane docs, guides/crossplane-with-argo-cd.md; argo-cd
+# resource_customizations/_.crossplane.io/_/health.lua).
+XR_HEALTH = """\
+_conditions: *context.output.status.conditions | []
+_ready: [for c in _conditions if c.type == "Ready" && c.status == "True" {c}]
+_failed: [for c in _conditions if c.type == "Synced" && c.status == "False" {c}]
+isHealth: len(_ready) > 0 && len(_failed) == 0
+"""
+# A Deployment is healthy when kube-controller-manager has seen its current spec, every
+# replica runs the current template and is ready, no old replica is left, and it reports
+# Available=True (ready for minReadySeconds, within maxUnavailable). KubeVela's own
+# webservice (vela-templates/definitions/internal/component/webservice.cue) compares the
+# same counts, reading a count the API server leaves out (it omits zeros) as 0, so a
+# Deployment scaled to 0 is healthy; it does not read Available.
+DEPLOYMENT_HEALTH = """\
+_status:     *context.output.status | {}
+_desired:    *context.output.spec.replicas | 1
+_observed:   *_status.observedGeneration | 0
+_replicas:   *_status.replicas | 0
+_updated:    *_status.updatedReplicas | 0
+_ready:      *_status.readyReplicas | 0
+_available: [for c in *_status.conditions | [] if c.type == "Available" && c.status == "True" {c}]
+isHealth: _observed >= context.output.metadata.generation && _replicas == _desired &&
+	_updated == _desired && _ready == _desired && len(_available) > 0
+"""
 
 
 def definition_name(api: CompositeAPI[Any]) -> str:
@@ -50,7 +73,9 @@ def _xr(api: CompositeAPI[Any], name: str, parameters: str) -> str:
     )
 
 
-def _definition(name: str, description: str, workload: Schema, template: str) -> Schema:
+def _definition(
+    name: str, description: str, workload: Schema, template: str, health: str
+) -> Schema:
     return {
         "apiVersion": "core.oam.dev/v1beta1",
         "kind": "ComponentDefinition",
@@ -62,7 +87,7 @@ def _definition(name: str, description: str, workload: Schema, template: str) ->
             "workload": {"definition": workload},
             # Spaces, not tabs: YAML keeps a tab-indented text only as an escaped string.
             "schematic": {"cue": {"template": template.expandtabs(4)}},
-            "status": {"healthPolicy": HEALTH},
+            "status": {"healthPolicy": health.expandtabs(4)},
         },
     }
 
@@ -78,7 +103,7 @@ def component(kind: AnyKind) -> Schema:
         + f"parameter: {parameter}\n"
     )
     workload = {"apiVersion": api.api_version, "kind": api.kind}
-    return _definition(definition_name(api), api.description, workload, template)
+    return _definition(definition_name(api), api.description, workload, template, XR_HEALTH)
 
 
 def dependencies(
@@ -175,4 +200,4 @@ def webservice(catalogue: tuple[AnyKind, ...]) -> Schema:
         "A web service (Deployment) that can bring its own platform database and cache: "
         "their XRs are composed beside it and their connection Secrets mounted as env."
     )
-    return _definition(WEBSERVICE, description, workload, template)
+    return _definition(WEBSERVICE, description, workload, template, DEPLOYMENT_HEALTH)

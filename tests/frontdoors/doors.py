@@ -52,17 +52,21 @@ def run(cmd: list[str], stdin: str | None = None) -> subprocess.CompletedProcess
     )
 
 
-def backstage(requests: list[tuple[JSON, Path, JSON]]) -> list[JSON]:
+def backstage(requests: list[tuple[JSON, Path, JSON]], hosts: list[str]) -> list[JSON]:
     """Backstage's checks of templates and their run for forms (tests/frontdoors/backstage.mjs).
 
-    requests: (template, skeleton file, form data); one node process runs them all.
+    requests: (template, the template's file, form data); one node process runs them all.
+    hosts: the GitHub hosts Backstage's integrations config names.
     """
     if not (NODE_DIR / "node_modules").is_dir():
         pytest.fail("tests/frontdoors/node_modules is missing: run `make node-deps`", pytrace=False)
-    batch = [
-        {"template": t, "skeleton": {"path": s.name, "text": s.read_text()}, "form": f}
-        for t, s, f in requests
-    ]
+    batch = {
+        "hosts": hosts,
+        "runs": [
+            {"template": t, "baseUrl": path.resolve().as_uri(), "form": f}
+            for t, path, f in requests
+        ],
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
         json.dump(batch, f)
         f.flush()

@@ -7,6 +7,7 @@ appended; tests/frontdoors/doors.cue_export does the same with the cue CLI.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -146,16 +147,63 @@ def test_webservice_names_fit_without_shortening() -> None:
         assert longest.startswith("a" * 43)
 
 
-def test_health_follows_the_xrs_ready_condition() -> None:
-    policy = _definition("redisinstance")["spec"]["status"]["healthPolicy"]
-    for status, healthy in (
-        ({"conditions": [{"type": "Ready", "status": "True"}]}, True),
-        ({"conditions": [{"type": "Ready", "status": "False"}]}, False),
-        ({}, False),
-    ):
-        p = cue_export(policy, f"context: output: status: {json.dumps(status)}", "isHealth")
-        assert p.returncode == 0, p.stderr
-        assert json.loads(p.stdout) is healthy
+HEALTH_CASES = yaml.safe_load((Path(__file__).parent / "health.yaml").read_text())
+
+
+def _health(name: str, outputs: list[JSON]) -> list[bool]:
+    """isHealth of a definition's health policy for each live object, by the real `cue`.
+
+    KubeVela evaluates the policy with `context.output` the workload as the cluster reports
+    it; here the policy is a definition unified with each object in turn, in one `cue` run."""
+    policy = _definition(name)["spec"]["status"]["healthPolicy"]
+    text = (
+        "#Policy: {\ncontext: _\n" + policy + "}\n"
+        f"outputs: {json.dumps(outputs)}\n"
+        "results: [for o in outputs {(#Policy & {context: output: o}).isHealth}]\n"
+    )
+    p = cue_export(text, "", "results")
+    assert p.returncode == 0, f"{name}: {p.stderr}"
+    results: list[bool] = json.loads(p.stdout)
+    return results
+
+
+def _rendered_statuses(kind: AnyKind) -> list[tuple[JSON, bool, str]]:
+    """The kind's XR status in each example as `crossplane composition render` wrote it."""
+    out = []
+    for _, case, _ in [s for s in valid_samples() if s[0].api.kind == kind.api.kind]:
+        for doc in load_yaml_docs(case.expected):
+            if doc.get("kind") != kind.api.kind:
+                continue
+            [ready] = [c for c in doc["status"]["conditions"] if c["type"] == "Ready"]
+            why = f"examples/{case.id}: Ready {ready['status']} {ready['reason']}"
+            out.append((doc["status"], ready["reason"] == "Available", why))
+    return out
+
+
+def test_each_component_is_healthy_when_its_xr_is_ready() -> None:
+    """Each kind's component, against XR statuses as Crossplane writes them."""
+    for kind in catalogue.kinds():
+        cases = [(c["status"], c["healthy"], c["reason"]) for c in HEALTH_CASES["xr"]]
+        rendered = _rendered_statuses(kind)
+        assert {healthy for _, healthy, _ in rendered} == {True, False}, kind.api.kind
+        cases += rendered
+        outputs = [{"apiVersion": kind.api.api_version, "kind": kind.api.kind} for _ in cases]
+        for output, (status, _, _) in zip(outputs, cases, strict=True):
+            if status is not None:
+                output["status"] = status
+        results = _health(kubevela.definition_name(kind.api), outputs)
+        for (_, healthy, reason), result in zip(cases, results, strict=True):
+            assert result is healthy, f"{kind.api.kind}: {reason}: isHealth {result}"
+
+
+def test_the_webservice_is_healthy_when_its_deployment_is() -> None:
+    """platform-webservice, against Deployments as kube-controller-manager reports them."""
+    cases = HEALTH_CASES["deployment"]
+    objects = [{"apiVersion": "apps/v1", "kind": "Deployment", **c["object"]} for c in cases]
+    results = _health(kubevela.WEBSERVICE, objects)
+    for case, result in zip(cases, results, strict=True):
+        assert result is case["healthy"], f"{case['reason']}: isHealth {result}"
+    assert {c["healthy"] for c in cases} == {True, False}
 
 
 def test_the_example_application_yields_valid_objects() -> None:
