@@ -167,7 +167,7 @@ def test_everything_follows_registry_and_version() -> None:
     generated = {
         path.relative_to(ROOT).as_posix(): [d for d in yaml.safe_load_all(text) if d]
         for path, text in output.files(other).items()
-        if path.suffix == ".yaml"
+        if path.suffix == ".yaml" and "skeleton" not in path.parts  # Backstage templates' text
     }
     function = "team-sub-function-platform"
     (composition,) = generated["compositions/redisinstance.yaml"]
