@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -701,3 +703,71 @@ def test_over_grpc_bad_input_is_never_an_rpc_error(
         rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(request(composite), timeout=10)
     assert [r for r, _ in fatal(rsp)] == ["InvalidComposite"], reason
     assert "Traceback" not in server.log_tail(200)
+
+
+# ---------------------------------------------------------------- the same answer in every process
+
+_ANSWER = """
+import sys
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from function.runner import run
+for line in sys.stdin.read().split():
+    rsp = run(fnv1.RunFunctionRequest.FromString(bytes.fromhex(line)))
+    sys.stdout.write(rsp.SerializeToString(deterministic=True).hex() + "\\n")
+"""
+
+_MANY_UNKNOWN = {f"{c}field": 1 for c in "zyxwvutsrq"}
+_SAME_ANSWER = [
+    (
+        request(xr(*REDIS, {**DEV, **_MANY_UNKNOWN})),
+        "unknown fields of spec.parameters: listed in protobuf map order, which differs by process",
+    ),
+    (
+        request(xr(*REDIS, DEV), settings={"redisInstance": _MANY_UNKNOWN}),
+        "unknown fields of the function input",
+    ),
+    (
+        request(
+            xr(*PG, DEV),
+            settings={
+                "postgresqlInstance": {
+                    "shared": {"connectionLimits": {"small": "x", "medium": "y", "large": "z"}}
+                }
+            },
+        ),
+        "a map setting with values of the wrong type",
+    ),
+    (
+        request(xr(*PG, {**DEV, "cloning": {"namespaces": ["a"], **_MANY_UNKNOWN}})),
+        "unknown fields of a nested object",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def answers_by_process() -> list[list[str]]:
+    """Each request of _SAME_ANSWER answered by fresh interpreters of different hash seeds."""
+    data = "\n".join(r.SerializeToString(deterministic=True).hex() for r, _ in _SAME_ANSWER)
+    out = []
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", _ANSWER],
+            input=data,
+            text=True,
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        out.append(done.stdout.split())
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(_SAME_ANSWER)), ids=[r for _, r in _SAME_ANSWER])
+def test_two_replicas_answer_one_bad_request_with_the_same_bytes(
+    answers_by_process: list[list[str]], index: int
+) -> None:
+    answers = {process[index] for process in answers_by_process}
+    rsp = fnv1.RunFunctionResponse.FromString(bytes.fromhex(next(iter(answers))))
+    assert fatal(rsp), _SAME_ANSWER[index][1]
+    assert len(answers) == 1, _SAME_ANSWER[index][1]
