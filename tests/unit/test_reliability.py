@@ -32,7 +32,15 @@ from function.structs import to_dict, to_struct
 from function.vault.client import classify, redact
 from harness.cases import find_cases
 from harness.paths import ROOT
-from harness.requests import case_request, desired, observed_secret, request, status, xr
+from harness.requests import (
+    answered_case_request,
+    case_request,
+    desired,
+    observed_secret,
+    request,
+    status,
+    xr,
+)
 from harness.server import FunctionServer
 from tests.composing import NoDeadline
 
@@ -703,6 +711,207 @@ def test_over_grpc_bad_input_is_never_an_rpc_error(
         rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(request(composite), timeout=10)
     assert [r for r, _ in fatal(rsp)] == ["InvalidComposite"], reason
     assert "Traceback" not in server.log_tail(200)
+
+
+# ---------------------------------------------------------------- the newer kinds' observed shapes
+
+
+def _case(case_id: str) -> fnv1.RunFunctionRequest:
+    """The example's request as Crossplane sends it once its requirements are answered."""
+    (case,) = [c for c in find_cases(ROOT, [case_id]) if c.id == case_id]
+    return answered_case_request(case, run)
+
+
+def _put(obj: Any, path: str, value: Any) -> None:
+    """Set value at a dotted path of obj, creating objects on the way."""
+    *parents, last = path.split(".")
+    for key in parents:
+        obj = obj.setdefault(key, {})
+    obj[last] = value
+
+
+def _edit(resource: fnv1.Resource, path: str, value: Any) -> None:
+    obj = to_dict(resource.resource)
+    _put(obj, path, value)
+    resource.resource.Clear()
+    resource.resource.CopyFrom(to_struct(obj))
+
+
+def _observed(req: fnv1.RunFunctionRequest, name: str, path: str, value: Any) -> None:
+    _edit(req.observed.resources[name], path, value)
+
+
+def _observed_as_composed(
+    req: fnv1.RunFunctionRequest, name: str, annotations: dict[str, str]
+) -> None:
+    """name observed as the function composes it, with these annotations."""
+    obj = desired(run(req))[name]
+    obj["metadata"].setdefault("annotations", {}).update(annotations)
+    req.observed.resources[name].resource.CopyFrom(to_struct(obj))
+
+
+def _required(req: fnv1.RunFunctionRequest, key: str, index: int, path: str, value: Any) -> None:
+    _edit(req.required_resources[key].items[index], path, value)
+
+
+def _before_and_after(
+    case: str, change: Any
+) -> tuple[fnv1.RunFunctionResponse, fnv1.RunFunctionResponse]:
+    """The answers to the example's request as it is, and once change(request) has run."""
+    req = _case(case)
+    before = run(req)
+    change(req)
+    return before, run(req)
+
+
+_ROUTE_PARENT = {
+    "group": "gateway.networking.k8s.io",
+    "kind": "Gateway",
+    "name": "brand-gateway",
+    "sectionName": "https",
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reason"),
+    [
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "status.parents", ["x"]),
+            "a parent that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "status.parents", [{"parentRef": "g"}]),
+            "a parentRef that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "spec.parentRefs", ["x"]),
+            "a spec.parentRefs item that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(
+                r,
+                "route",
+                "status.parents",
+                [
+                    {
+                        "parentRef": _ROUTE_PARENT,
+                        "conditions": [
+                            {"type": "Accepted", "status": "False", "reason": 5, "message": 6}
+                        ],
+                    }
+                ],
+            ),
+            "a condition reason that is a number: pydantic's ValidationError on the status",
+        ),
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(r, "training-churn-train", "status.conditions", ["x"]),
+            "a TFJob condition that is not an object: AttributeError",
+        ),
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(r, "model-churn-model", "status.url", ["x"]),
+            "an InferenceService url that is a list: pydantic's ValidationError on the status",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _observed_as_composed(
+                r, "vcluster", {"platform.example.org/replicated-services": "[" * 100_000}
+            ),
+            "JSON nested past the recursion limit: json.loads's RecursionError",
+        ),
+    ],
+)
+def test_observed_state_of_another_shape_in_the_newer_kinds_never_raises(
+    case: str, change: Any, reason: str
+) -> None:
+    before, rsp = _before_and_after(case, change)
+    assert fatal(rsp) == [], reason
+    assert sorted(rsp.desired.resources) == sorted(before.desired.resources), reason
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "named", "reason"),
+    [
+        (
+            "mlopsplatform/ready",
+            lambda r: r.observed.resources["access-key"].connection_details.update(
+                {"username": b"\xff\xfe"}
+            ),
+            "connection detail 'username' of the composed resource 'access-key' is not UTF-8 text",
+            "decoded with bytes.decode: UnicodeDecodeError",
+        ),
+        (
+            "vclusterenvironment/gitops",
+            lambda r: _required(r, "kubeconfig", 0, "data.client-key", "\u00e9t\u00e9=="),
+            "key 'client-key' of Secret 'vc-orders' is not base64 data",
+            "not ASCII: b64decode's ValueError, not the binascii.Error it caught",
+        ),
+        (
+            "vclusterenvironment/gitops",
+            lambda r: _required(r, "kubeconfig", 0, "data", "x"),
+            "lacks one of the keys",
+            "data a string: AttributeError",
+        ),
+    ],
+)
+def test_secret_data_of_another_shape_in_the_newer_kinds_is_a_warning(
+    case: str, change: Any, named: str, reason: str
+) -> None:
+    before, rsp = _before_and_after(case, change)
+    assert fatal(rsp) == [], reason
+    assert any(named in m for _, m in warnings(rsp)), (reason, warnings(rsp))
+    assert set(before.desired.resources) >= set(rsp.desired.resources), reason
+
+
+# ---------------------------------------------------------------- numbers read back as text
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reason"),
+    [
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(
+                r, "vector-db", "spec.forProvider.values.persistence.size", "\u00b2Gi"
+            ),
+            "str.isdigit accepts '\u00b2', int() does not: ValueError",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _required(
+                r,
+                "service-postgresqlinstance-orders",
+                0,
+                "status.endpoint",
+                "orders-pg-rw.team-shop.svc:\u00b2",
+            ),
+            "a port of '\u00b2': ValueError",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _required(
+                r,
+                "service-postgresqlinstance-orders",
+                0,
+                "status.endpoint",
+                "orders-pg-rw.team-shop.svc:" + "9" * 5000,
+            ),
+            "5000 digits: int()'s limit on digits, ValueError",
+        ),
+    ],
+)
+def test_a_number_read_back_as_text_is_ascii_decimal_digits_or_nothing(
+    case: str, change: Any, reason: str
+) -> None:
+    req = _case(case)
+    change(req)
+    rsp = run(req)
+    assert fatal(rsp) == [], reason
 
 
 # ---------------------------------------------------------------- the same answer in every process

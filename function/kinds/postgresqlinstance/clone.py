@@ -31,8 +31,9 @@ from function.context import Selector, WarningResult
 from function.kinds.postgresqlinstance.connection import PostgreSQLContext
 from function.kinds.postgresqlinstance.model import API, CloneSource
 from function.naming import dns_label, service_label, sql_identifier
+from function.observed import secret_value
 from function.refusal import Refusal
-from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
+from function.secrets import PASSWORD_KEY, connection_secret, stable_password
 from function.structs import JSON, dig
 
 SOURCE_XR = "clone-source"
