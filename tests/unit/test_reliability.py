@@ -914,6 +914,34 @@ def test_a_number_read_back_as_text_is_ascii_decimal_digits_or_nothing(
     assert fatal(rsp) == [], reason
 
 
+# ---------------------------------------------------------------- MLOps keeps what it composed
+
+
+@pytest.mark.parametrize(
+    ("observed_data", "reason"),
+    [
+        (True, "the access key is in the observed Secret: it is composed again from it"),
+        (False, "nothing readable in it: kept as it is observed"),
+    ],
+)
+def test_a_composed_secret_that_is_observed_is_never_dropped_for_want_of_the_key(
+    observed_data: bool, reason: str
+) -> None:
+    req = _case("mlopsplatform/ready")
+    before = desired(run(req))
+    req.observed.resources["access-key"].ClearField("connection_details")
+    del req.observed.resources["storage-secret"]
+    if not observed_data:
+        _observed(req, "pipelines-secret", "data", {})
+    rsp = run(req)
+    assert fatal(rsp) == [], reason
+    got = desired(rsp)
+    assert "pipelines-secret" in got, f"Crossplane would delete it: {reason}"
+    if observed_data:
+        assert got["pipelines-secret"] == before["pipelines-secret"], reason
+        assert got["storage-secret"] == before["storage-secret"], reason
+
+
 # ---------------------------------------------------------------- the same answer in every process
 
 _ANSWER = """

@@ -13,7 +13,7 @@ Order of things on a cluster:
    lists remove things.
 """
 
-from function.blocks.lifecycle import compose_once_input_exists
+from function.blocks.lifecycle import compose_once_input_exists, kept
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector, WarningResult
 from function.kinds.mlopsplatform import storage, workloads
@@ -80,8 +80,11 @@ def compose(ctx: MLOpsContext) -> Desired:
             desired.resources[name] = obj
     have_key = namespace is not None and key is not None
     for name, maybe in needs_key.items():
-        if maybe is not None and compose_once_input_exists(have_key, ctx.observed, [name]):
-            desired.resources[name] = maybe
+        composed = ctx.observed.get(name)
+        # A credentials Secret composed before, its key unknown now: kept as it is.
+        wanted = kept(composed, "metadata", "type", "data") if maybe is None and composed else maybe
+        if wanted is not None and compose_once_input_exists(have_key, ctx.observed, [name]):
+            desired.resources[name] = wanted
 
     if namespace is None and not any(n in ctx.observed for n in (*in_workspace, *needs_key)):
         desired.warnings.append(

@@ -75,6 +75,12 @@ PIPELINES_CONFIG_NAME = "kfp-launcher"
 KFP_KEY_ID = "accesskey"
 KFP_KEY_SECRET = "secretkey"
 
+# Each workspace Secret holding the key: its id and secret under these keys.
+_WRITTEN_AS = {
+    STORAGE_SECRET: (KEY_ID_ENV, KEY_SECRET_ENV),
+    PIPELINES_SECRET: (KFP_KEY_ID, KFP_KEY_SECRET),
+}
+
 BUCKET_NAME_WHY = "a new name is a new, empty bucket; copy the objects to a new workspace instead"
 # A retained bucket is never deleted by Crossplane (no Delete management policy).
 RETAIN_POLICIES = ["Observe", "Create", "Update", "LateInitialize"]
@@ -197,7 +203,7 @@ def _bucket_policy(partition: str, bucket: str) -> str:
 
 def access_key(ctx: MLOpsContext) -> tuple[AccessKey | None, list[WarningResult]]:
     """The access key: from the AccessKey's connection details, else read back from the
-    workspace Secret already written (so a briefly missing or unreadable detail changes
+    workspace Secrets already written (so a briefly missing or unreadable detail changes
     nothing), with a warning for a detail that is not text."""
     details = ctx.observed.connection_details(ACCESS_KEY)
     warnings: list[WarningResult] = []
@@ -214,10 +220,11 @@ def access_key(ctx: MLOpsContext) -> tuple[AccessKey | None, list[WarningResult]
         )
     if key_id and secret:
         return AccessKey(key_id, secret), warnings
-    old_id = composed_secret_value(ctx, STORAGE_SECRET, KEY_ID_ENV)
-    old_secret = composed_secret_value(ctx, STORAGE_SECRET, KEY_SECRET_ENV)
-    if old_id and old_secret:
-        return AccessKey(old_id, old_secret), warnings
+    for name, (id_key, secret_key) in _WRITTEN_AS.items():
+        old_id = composed_secret_value(ctx, name, id_key)
+        old_secret = composed_secret_value(ctx, name, secret_key)
+        if old_id and old_secret:
+            return AccessKey(old_id, old_secret), warnings
     return None, warnings
 
 
