@@ -350,3 +350,33 @@ def test_install_manifest_lists_every_expiring_kind_and_binds_only_delete() -> N
     assert f"system:serviceaccount:crossplane-system:{account}" in match["expression"]
     rules = docs["ValidatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"]
     assert rules[0]["resources"] == sorted(reaper.EXPIRING)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "allowed"),
+    [
+        ("8760h", True),
+        ("8759h60m", True),
+        ("525600m", True),
+        ("31536000s", True),
+        ("8760h1s", False),
+        ("70000000h", False),
+        ("99999h99999999m999s", False),
+        ("0000000001h", False),
+    ],
+)
+def test_the_lifetime_maximum_is_the_xrds(ttl: str, allowed: bool) -> None:
+    """The function refuses what the XRD's CEL refuses: more than 8760h, and numbers of more
+    digits than a lifetime within it has (CEL's duration() cannot parse past Go's range)."""
+    rsp = run_xr({"environment": "pr-1", "enableBackup": False, "ttl": ttl})
+    refused = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    if allowed:
+        assert refused == []
+    else:
+        assert "spec.parameters.ttl: must be at most 8760h (a year)" in refused[0]
+    (rule,) = KIND.api.parameters.model_json_schema()["properties"]["ttl"]["anyOf"][0][
+        "x-kubernetes-validations"
+    ]
+    assert rule["rule"] == (
+        f"!self.matches('{lifetime.TOO_MANY_DIGITS}') && duration(self) <= duration('8760h')"
+    )

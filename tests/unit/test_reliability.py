@@ -914,6 +914,57 @@ def test_a_number_read_back_as_text_is_ascii_decimal_digits_or_nothing(
     assert fatal(rsp) == [], reason
 
 
+# ---------------------------------------------------------------- lifetimes a datetime cannot hold
+
+
+def _preview(created: str = "2026-01-05T10:00:00Z", **kw: Any) -> dict[str, Any]:
+    params = {"environment": "pr-7", "enableBackup": False} | kw.pop("params", {})
+    obj = xr(*PG, params, name="pr-7-database", namespace="pr-7")
+    obj["metadata"] |= {"creationTimestamp": created} | kw
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("composite", "reason_code", "named", "reason"),
+    [
+        (
+            _preview(params={"ttl": "70000000h"}),
+            "InvalidParameters",
+            "spec.parameters.ttl: must be at most 8760h (a year)",
+            "within the XRD's pattern, 8000 years: OverflowError",
+        ),
+        (
+            _preview(annotations={"ttl": "99999999999h"}),
+            "ComposeFailed",
+            "metadata.annotations.ttl: must be at most 8760h (a year)",
+            "beyond timedelta's range: OverflowError",
+        ),
+        (
+            _preview(annotations={"ttl": "9" * 5000 + "h"}),
+            "ComposeFailed",
+            "metadata.annotations.ttl: must be a duration such as 168h or 90m",
+            "more digits than int() reads: ValueError",
+        ),
+        (
+            _preview(created="9999-12-31T23:59:59Z"),
+            None,
+            "",
+            "creation in the last second a datetime holds, plus the preview's 168h",
+        ),
+    ],
+)
+def test_a_lifetime_a_datetime_cannot_hold_is_refused_or_left_out(
+    composite: dict[str, Any], reason_code: str | None, named: str, reason: str
+) -> None:
+    rsp = run(request(composite))
+    if reason_code is None:
+        assert fatal(rsp) == [], reason
+        assert "expiresAt" not in status(rsp), reason
+        return
+    ((why, message),) = fatal(rsp)
+    assert (why, named in message) == (reason_code, True), (reason, message)
+
+
 # ---------------------------------------------------------------- MLOps keeps what it composed
 
 
