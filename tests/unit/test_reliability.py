@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -37,6 +38,7 @@ from harness.requests import (
     case_request,
     desired,
     observed_secret,
+    operation_request,
     request,
     status,
     xr,
@@ -963,6 +965,90 @@ def test_a_lifetime_a_datetime_cannot_hold_is_refused_or_left_out(
         return
     ((why, message),) = fatal(rsp)
     assert (why, named in message) == (reason_code, True), (reason, message)
+
+
+# ---------------------------------------------------------------- the remove-expired Operation
+
+
+def _operation(*live: Any) -> fnv1.RunFunctionResponse:
+    return run(operation_request({"operation": "remove-expired"}, {"postgresqlinstances": live}))
+
+
+def _listed(**change: Any) -> dict[str, Any]:
+    """A preview XR past its lifetime, as the Operation lists it."""
+    obj = _preview(created="2020-01-01T00:00:00Z", resourceVersion="1")
+    obj["status"] = {"expiresAt": "2020-01-08T00:00:00Z"}
+    obj.update(change)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        (_listed(metadata="x"), "metadata a string: AttributeError"),
+        (_listed(spec="x"), "spec a string: AttributeError"),
+        (_listed(spec={"parameters": 5}), "spec.parameters a number: AttributeError"),
+        (_listed(status="x"), "status a string: AttributeError"),
+        (_listed(status={"expiresAt": ["x"]}), "expiresAt a list"),
+    ],
+)
+def test_the_remove_expired_operation_never_raises_on_a_listed_xr(listed: Any, reason: str) -> None:
+    rsp = _operation(listed)
+    assert [r for r, _ in fatal(rsp) if r == "InternalError"] == [], reason
+    assert to_dict(rsp.output)["deleted"] == [], reason
+
+
+def _in(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        (
+            _listed(
+                metadata=_preview(
+                    created=_in(-timedelta(days=1)), generation=2, resourceVersion="9"
+                )["metadata"],
+                spec={"parameters": {"environment": "pr-7", "enableBackup": False, "ttl": "72h"}},
+                status={"expiresAt": _in(-timedelta(hours=23))},
+            ),
+            "ttl extended to 72h (generation 2); status.expiresAt still of the 1h of generation 1",
+        ),
+        (
+            _listed(
+                metadata=_preview(
+                    annotations={"ttl": "8760h"},
+                    created=_in(-timedelta(days=9)),
+                    resourceVersion="9",
+                )["metadata"]
+            ),
+            "a ttl annotation extended: no new generation, status.expiresAt not yet rewritten",
+        ),
+        (
+            _listed(
+                metadata=_preview(resourceVersion="1")["metadata"] | {"name": "../x?dryRun=All"}
+            ),
+            "a name that is no DNS-1123 name was normalised into another URL path",
+        ),
+        (
+            _listed(metadata=_preview(resourceVersion="1")["metadata"] | {"namespace": "a/b"}),
+            "a namespace with a slash",
+        ),
+    ],
+)
+def test_the_remove_expired_operation_deletes_only_what_the_spec_says_is_past(
+    listed: Any, reason: str
+) -> None:
+    # Outside a pod: the Operation fails (NotInCluster) only when it has something to delete.
+    rsp = _operation(listed)
+    assert fatal(rsp) == [], reason
+    assert to_dict(rsp.output)["deleted"] == [], reason
+
+
+def test_the_remove_expired_operation_still_deletes_what_is_past() -> None:
+    ((why, message),) = fatal(_operation(_listed()))
+    assert (why, message.startswith("NotInCluster: ")) == ("RemoveExpired", True)
 
 
 # ---------------------------------------------------------------- MLOps keeps what it composed
