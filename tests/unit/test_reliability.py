@@ -967,6 +967,49 @@ def test_a_lifetime_a_datetime_cannot_hold_is_refused_or_left_out(
     assert (why, named in message) == (reason_code, True), (reason, message)
 
 
+# ---------------------------------------------------------------- another PostgreSQLInstance
+
+
+# Team B's source, in namespace finance.
+LEDGER = {"namespace": "finance", "name": "ledger"}
+
+
+def _source(parameters: Any = None, **top: Any) -> dict[str, Any]:
+    obj = xr(*PG, parameters, name="ledger", namespace="finance")
+    obj.update(top)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (_source(5), "spec.parameters a number: AttributeError"),
+        (_source(spec="x"), "spec a string: AttributeError"),
+        (_source({"deployment": "dedicated", "cloning": "x"}), "cloning a string"),
+        (
+            _source({"deployment": "dedicated", "cloning": {"namespaces": "team-a-staging"}}),
+            "namespaces a string: 'team-a' in 'team-a-staging' is a substring match",
+        ),
+        (
+            _source({"deployment": "dedicated", "version": "x", "cloning": {"namespaces": 5}}),
+            "a version that is no number: ValueError",
+        ),
+    ],
+)
+def test_a_clone_source_of_another_shape_allows_no_one(source: Any, reason: str) -> None:
+    params = {
+        "environment": "sandbox",
+        "deployment": "dedicated",
+        "enableBackup": False,
+        "cloneFrom": LEDGER,
+    }
+    rsp = run(request(xr(*PG, params), required={"clone-source": [source]}))
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed", reason
+    assert "does not allow namespace team-a to clone it" in message, reason
+    assert not rsp.desired.resources, reason
+
+
 # ---------------------------------------------------------------- the remove-expired Operation
 
 
@@ -1145,3 +1188,91 @@ def test_two_replicas_answer_one_bad_request_with_the_same_bytes(
     rsp = fnv1.RunFunctionResponse.FromString(bytes.fromhex(next(iter(answers))))
     assert fatal(rsp), _SAME_ANSWER[index][1]
     assert len(answers) == 1, _SAME_ANSWER[index][1]
+
+
+# ---------------------------------------------------------------- one team's clone credentials
+
+LEDGER_PASSWORD = "ledger-read-only-password"
+OWN_PASSWORD = "own-read-only-password"
+SANDBOX = {"environment": "sandbox", "deployment": "dedicated", "enableBackup": False}
+
+
+def _pg_source(namespace: str, name: str, allowed: list[str]) -> dict[str, Any]:
+    params = {
+        "environment": "staging",
+        "deployment": "dedicated",
+        "cloning": {"namespaces": allowed},
+    }
+    return xr(*PG, params, name=name, namespace=namespace)
+
+
+def _clone_secret(namespace: str, name: str, password: str) -> dict[str, Any]:
+    obj = secret(
+        f"{name}-pg-clone", username=b64(f"{name}_clone".encode()), password=b64(password.encode())
+    )
+    obj["metadata"]["namespace"] = namespace
+    return obj
+
+
+OWN = {"namespace": "team-a", "name": "orders"}
+# Team B's ledger allows its own staging namespace only.
+TEAM_B = {
+    "clone-source": [_pg_source("finance", "ledger", ["finance-staging"])],
+    "clone-source-credentials": [_clone_secret("finance", "ledger", LEDGER_PASSWORD)],
+}
+
+
+def _sandbox(
+    clone_from: Any, required: dict[str, Any], observed: Any = None
+) -> fnv1.RunFunctionRequest:
+    params = SANDBOX | ({"cloneFrom": clone_from} if clone_from is not None else {})
+    return request(
+        xr(*PG, params, name="copy", namespace="team-a"), observed=observed, required=required
+    )
+
+
+def _created_from_own_source() -> dict[str, Any]:
+    """Team A's sandbox as observed once its cluster was created from its own source."""
+    required = {
+        "clone-source": [_pg_source("team-a", "orders", ["team-a"])],
+        "clone-source-credentials": [_clone_secret("team-a", "orders", OWN_PASSWORD)],
+    }
+    composed = desired(run(_sandbox(OWN, required)))
+    assert "cluster" in composed
+    return {n: observed_secret(o) if o["kind"] == "Secret" else o for n, o in composed.items()}
+
+
+@pytest.mark.parametrize(
+    ("clone_from", "reason"),
+    [
+        (LEDGER, "cloneFrom changed once the cluster holds its import: the ledger's Secret copied"),
+        (None, "cloneFrom removed (the field's self == oldSelf does not fire on removal)"),
+    ],
+)
+def test_a_sandbox_cannot_get_another_teams_source_credentials(
+    clone_from: Any, reason: str
+) -> None:
+    rsp = run(_sandbox(clone_from, TEAM_B, _created_from_own_source()))
+    assert LEDGER_PASSWORD.encode() not in rsp.SerializeToString(), reason
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed", reason
+    assert "spec.parameters.cloneFrom cannot" in message, (reason, message)
+
+
+def test_a_source_that_stops_allowing_the_clone_has_its_copy_dropped() -> None:
+    observed = _created_from_own_source()
+    assert "clone-source-secret" in observed
+    revoked = {
+        "clone-source": [_pg_source("team-a", "orders", ["team-a-staging"])],
+        "clone-source-credentials": [_clone_secret("team-a", "orders", OWN_PASSWORD)],
+    }
+    rsp = run(_sandbox(OWN, revoked, observed))
+    assert fatal(rsp) == []
+    assert "clone-source-secret" not in rsp.desired.resources, "the copy must go"
+    assert "cluster" in rsp.desired.resources, "the cluster and its data stay"
+    assert OWN_PASSWORD.encode() not in rsp.SerializeToString()
+    assert any("does not allow namespace team-a to clone it" in m for _, m in warnings(rsp)), (
+        warnings(rsp)
+    )
+    asked = {k: (s.namespace, s.match_name) for k, s in rsp.requirements.resources.items()}
+    assert asked.get("clone-source") == ("team-a", "orders"), "the source is read every time"
