@@ -36,7 +36,11 @@ HOURS_MINUTES_SECONDS_PATTERN = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)
 GATEWAY_API_DURATION_PATTERN = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
 
 GoDuration = Annotated[str, Field(pattern=GO_DURATION_PATTERN)]
-HoursMinutesSeconds = Annotated[str, Field(pattern=HOURS_MINUTES_SECONDS_PATTERN, max_length=20)]
+# Longer is no duration such as these (and its digits would be more than int() reads).
+HOURS_MINUTES_SECONDS_MAX = 20
+HoursMinutesSeconds = Annotated[
+    str, Field(pattern=HOURS_MINUTES_SECONDS_PATTERN, max_length=HOURS_MINUTES_SECONDS_MAX)
+]
 GatewayAPIDuration = Annotated[
     str,
     Field(

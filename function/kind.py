@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias
 
-from function.context import Context, Desired, P, S
+from function.context import Composite, Context, Desired, P, S
 from function.model import CompositeAPI
 from function.readiness import Readiness
 from function.structs import JSON
@@ -36,6 +36,11 @@ class Kind(Generic[P, S]):
     # Rules a Role it composes grants: Crossplane must hold them itself to create that Role
     # (Kubernetes' escalation check), so they join Crossplane's ClusterRole.
     granted: tuple[JSON, ...] = ()
+    # For a kind whose XRs expire (its status has expiresAt): an XR's lifetime from its
+    # identity, parameters and settings, None when it has none, a Refusal when the kind does
+    # not accept it. Its composer and the remove-expired Operation both ask it, so what an
+    # XR is told and what deletes it cannot disagree.
+    lifetime: Callable[[Composite, P, S], str | None] | None = None
 
     def resources(self) -> set[tuple[str, str]]:
         """(API group, plural) of everything it composes, for Crossplane's RBAC.

@@ -75,6 +75,43 @@ class Rule:
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class Transition:
+    """A rule between an object's old and new spec.parameters: a CEL transition rule (oldSelf)
+    on the parameters object, for what a rule on one field cannot say.
+
+    A rule on a field (immutable()) is evaluated only when the field is set both before and
+    after the update: removing the field, or setting one that was unset, passes it
+    (Kubernetes CRD validation rules, "transition rules"). On the parameters object, which
+    every XR has, the rule sees both. The function never sees the old object: the kind's
+    composer checks the same against what it observes.
+    """
+
+    # The field a rule is reported on (the XRD's fieldPath).
+    field: str
+    cel: str
+    message: str
+
+    def validation(self) -> dict[str, JsonValue]:
+        """The rule as an x-kubernetes-validations entry of the parameters object."""
+        return {
+            "rule": self.cel,
+            "message": self.message,
+            "fieldPath": f".{self.field}",
+            "reason": "FieldValueInvalid",
+        }
+
+
+def unchanged_presence(field: str, why: str) -> Transition:
+    """A Transition keeping an optional field as it was: never added, removed or changed."""
+    return Transition(
+        field=field,
+        cel=f"has(oldSelf.{field}) == has(self.{field}) && "
+        f"(!has(self.{field}) || self.{field} == oldSelf.{field})",
+        message=f"cannot be set, removed or changed once created: {why}",
+    )
+
+
 def immutable(why: str) -> dict[str, Any]:
     """Field(json_schema_extra=...) for a field the API server refuses to change once set.
 
@@ -105,9 +142,11 @@ def section(model: type[BaseModel], description: str | None = None) -> Any:
 
 class Parameters(StrictModel):
     """Base of every kind's spec.parameters: its rules are reported one message each, on their
-    field, next to the field errors (function/validation.py)."""
+    field, next to the field errors (function/validation.py); its transitions are the XRD's
+    alone (the function checks them against what it observes)."""
 
     rules: ClassVar[tuple[Rule, ...]] = ()
+    transitions: ClassVar[tuple[Transition, ...]] = ()
 
 
 def _rule_validations(schema: dict[str, JsonValue], model: type[Any]) -> None:

@@ -10,25 +10,14 @@ other object is ready when its Ready condition is True.
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from function.structs import JSON, api_group, dig
+from function.observed import condition, flag
+from function.structs import JSON, api_group
 
 Check = Callable[[JSON], bool]
 ANY_KIND = "*"
 # (API group, kind) -> check; kind ANY_KIND covers every kind of the group.
 Rules = Mapping[tuple[str, str], Check]
-
-
-def condition(obj: JSON, kind: str) -> dict[str, Any] | None:
-    """The status condition of that type, if any; conditions of another shape are ignored."""
-    conditions = dig(obj, "status", "conditions")
-    if not isinstance(conditions, list):
-        return None
-    for c in conditions:
-        if isinstance(c, dict) and c.get("type") == kind:
-            return dict(c)
-    return None
 
 
 def condition_true(obj: JSON, kind: str) -> bool:
@@ -52,7 +41,7 @@ def available_condition(obj: JSON) -> bool:
 
 def status_ready(obj: JSON) -> bool:
     """Cluster API v1alpha1 infrastructure (CAPK's KubevirtCluster): status.ready."""
-    return dig(obj, "status", "ready") is True
+    return flag(obj, "status", "ready")
 
 
 # Built-in Kubernetes objects, whichever kind composes them: core objects (Secret,

@@ -274,7 +274,7 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
             raise Refusal(SETTINGS_NOT_REQUESTED, "InvalidInput")
         settings = parse_input(_input(req), None, environment_config(required))
         if settings.operation == "remove-expired":
-            _remove_expired(required, rsp, log)
+            _remove_expired(req, required, rsp, log)
         else:
             _collect_vault_garbage(req, required, rsp, settings, log)
     except Refusal as refusal:
@@ -298,16 +298,25 @@ def _collect_vault_garbage(
 
 
 def _remove_expired(
-    required: Mapping[str, list[JSON]], rsp: fnv1.RunFunctionResponse, log: Logger | None
+    req: fnv1.RunFunctionRequest,
+    required: Mapping[str, list[JSON]],
+    rsp: fnv1.RunFunctionResponse,
+    log: Logger | None,
 ) -> None:
     from function.expiry import kubeapi, lifetime, reaper  # noqa: PLC0415 (see the imports)
 
+    # Each expiring kind's settings, for the lifetime its composer gives (a preview's default).
+    config = environment_config(required)
+    settings = {
+        name: settings_of(parse_input(_input(req), kind, config), kind)
+        for name, kind in reaper.EXPIRING.items()
+    }
     api: kubeapi.APIServer | None = None
     try:
         api = kubeapi.APIServer.in_cluster()
     except kubeapi.KubeAPIError as e:
         no_api = f"{e.reason}: {e.message}"
-    output, problem = reaper.remove_expired(required, api, lifetime.clock(), log)
+    output, problem = reaper.remove_expired(required, api, lifetime.clock(), log, settings)
     rsp.output.CopyFrom(to_struct(output))
     if problem is not None:
         raise Refusal(problem if api else f"{no_api}; {problem}", "RemoveExpired")

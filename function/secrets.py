@@ -7,46 +7,14 @@ values, so the same request always gives the same desired state.
 """
 
 import base64
-import binascii
 import hmac
 
 from function.context import Context, P, S
+from function.observed import SecretDataError, secret_value
 from function.refusal import Refusal
-from function.structs import JSON, dig
+from function.structs import JSON
 
 PASSWORD_KEY = "password"
-
-
-class SecretDataError(Refusal):
-    """A Secret value that cannot be used as text; the message names the key, never the value."""
-
-
-def secret_value(secret: JSON | None, key: str) -> str | None:
-    """The decoded value of key in a Secret as the API server returns it (base64 data).
-
-    None when the Secret or the key is absent; SecretDataError when the value is
-    not base64 or not UTF-8 text (a binary password cannot go into a URI or stringData).
-    """
-    data = dig(secret, "data")
-    encoded = data.get(key) if isinstance(data, dict) else None
-    if not encoded:
-        return None
-    where = f"key {key!r} of Secret {_name(secret)!r}"
-    if not isinstance(encoded, str):
-        raise SecretDataError(f"{where} is not base64 data")
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise SecretDataError(f"{where} is not base64 data") from None
-    try:
-        return raw.decode()
-    except UnicodeDecodeError:
-        raise SecretDataError(f"{where} is not UTF-8 text") from None
-
-
-def _name(secret: JSON | None) -> str:
-    name = dig(secret, "metadata", "name")
-    return name[:253] if isinstance(name, str) else "?"
 
 
 def composed_secret_value(ctx: Context[P, S], resource_name: str, key: str) -> str | None:

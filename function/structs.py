@@ -12,6 +12,11 @@ per content in a byte-bounded LRU: a Struct seen before comes back as a fresh
 dict from its pickle (C code, several times faster than the walk), a dict seen
 before as a Struct parsed from its cached serialization. Every call gets its own
 objects, so nothing is shared between calls or threads.
+
+A Struct's fields are a protobuf map, whose order is not defined: with the upb
+runtime it differs from one process to the next. The dicts come back with their
+keys sorted, so whatever follows their order (pydantic's errors, the FATAL
+listing them) is the same in every replica.
 """
 
 import pickle
@@ -32,12 +37,16 @@ _DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> pic
 _STRUCTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # pickled dict -> serialized Struct
 
 
+def _key(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
 def _value(v: struct_pb2.Value) -> Any:
     kind = v.WhichOneof("kind")
     if kind == "string_value":
         return v.string_value
     if kind == "struct_value":
-        return {k: _value(x) for k, x in v.struct_value.fields.items()}
+        return {k: _value(x) for k, x in sorted(v.struct_value.fields.items(), key=_key)}
     if kind == "number_value":
         n = v.number_value
         return int(n) if n.is_integer() else n
@@ -55,7 +64,7 @@ def to_dict(s: struct_pb2.Struct) -> JSON:
     if cached is not None:
         out: JSON = pickle.loads(cached)
         return out
-    out = {k: _value(v) for k, v in s.fields.items()}
+    out = {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
     _DICTS.put(key, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
     return out
 

@@ -3,7 +3,7 @@
 Pydantic's JSON Schema is close to what Kubernetes wants; this inlines
 $refs, collapses Optional (anyOf with null) to the plain type, turns const
 into enum, drops what structural schemas reject (titles, additionalProperties
-false), and adds each model's cross-field Rules as x-kubernetes-validations.
+false), and adds each model's cross-field Rules and Transitions as x-kubernetes-validations.
 """
 
 import json
@@ -80,6 +80,9 @@ def openapi(model: type[BaseModel]) -> Schema:
     """The structural schema of a model, with its rules as CEL validations."""
     raw = model.model_json_schema(mode="validation")
     schema: Schema = _convert(raw, raw.get("$defs", {}))
-    if issubclass(model, Parameters) and model.rules:
-        schema["x-kubernetes-validations"] = [r.validation() for r in model.rules]
+    if issubclass(model, Parameters) and (model.rules or model.transitions):
+        schema["x-kubernetes-validations"] = [
+            *(r.validation() for r in model.rules),
+            *(t.validation() for t in model.transitions),
+        ]
     return schema

@@ -94,6 +94,22 @@ def request(
     )
 
 
+def operation_request(
+    spec: JSON, required: Mapping[str, Sequence[JSON]]
+) -> fnv1.RunFunctionRequest:
+    """What Crossplane sends an Operation's step: no observed composite, the Input's spec, the
+    platform settings' requirement answered (no EnvironmentConfig) and the resources required."""
+    req = fnv1.RunFunctionRequest()
+    req.input.CopyFrom(to_struct({"apiVersion": INPUT_API_VERSION, "kind": "Input", "spec": spec}))
+    req.required_resources[SETTINGS_REQUIREMENT].SetInParent()
+    for name, objs in required.items():
+        found = req.required_resources[name]
+        found.SetInParent()
+        for obj in objs:
+            found.items.add().resource.CopyFrom(to_struct(obj))
+    return req
+
+
 def desired(rsp: fnv1.RunFunctionResponse) -> dict[str, JSON]:
     return {name: to_dict(r.resource) for name, r in rsp.desired.resources.items()}
 

@@ -6,8 +6,9 @@ CRDs: crossplane-contrib/provider-helm (namespaced .m. group), in $SHARED/crds/p
 from function import readiness
 from function.blocks import kubeconfig
 from function.blocks.managed import EXTERNAL_NAME
+from function.observed import text
 from function.settings import AddOnChart, HelmChart, ProviderConfigRef
-from function.structs import JSON, dig
+from function.structs import JSON
 
 HELM_GROUP = "helm.m.crossplane.io"
 HELM_API = f"{HELM_GROUP}/v1beta1"
@@ -17,7 +18,7 @@ PROVIDER_CONFIG_CRDS = ("crds/provider-helm/helm.m.crossplane.io_providerconfigs
 
 def release_deployed(obj: JSON) -> bool:
     """provider-helm says Ready once it has applied; the chart is up when deployed."""
-    return bool(dig(obj, "status", "atProvider", "state") == "deployed")
+    return text(obj, "status", "atProvider", "state") == "deployed"
 
 
 def _release_ready(obj: JSON) -> bool:

@@ -11,8 +11,9 @@ from typing import Literal
 
 from function import readiness
 from function.blocks import kubeconfig
+from function.observed import mapping
 from function.settings import ProviderConfigRef
-from function.structs import JSON, dig
+from function.structs import JSON
 
 KUBERNETES_GROUP = "kubernetes.m.crossplane.io"
 KUBERNETES_API = f"{KUBERNETES_GROUP}/v1alpha1"
@@ -43,8 +44,7 @@ def kubernetes_object(
 
 def observed_manifest(obj: JSON | None) -> JSON | None:
     """The object the provider last observed in the cluster (status.atProvider.manifest)."""
-    found = dig(obj, "status", "atProvider", "manifest")
-    return found if isinstance(found, dict) else None
+    return mapping(obj, "status", "atProvider", "manifest")
 
 
 def kubeconfig_provider_config(name: str, namespace: str, secret: str, key: str) -> JSON:

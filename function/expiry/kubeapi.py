@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 
@@ -73,10 +74,10 @@ class Target:
 
     @property
     def path(self) -> str:
-        return (
-            f"/apis/{self.group}/{self.version}/namespaces/{self.namespace}/"
-            f"{self.plural}/{self.name}"
-        )
+        """The object's URL path, each part percent-escaped: a name holding "/", ".." or "?"
+        stays one path segment instead of naming another object or adding a query."""
+        parts = ("apis", self.group, self.version, "namespaces", self.namespace, self.plural)
+        return "".join(f"/{quote(p, safe='')}" for p in (*parts, self.name))
 
 
 # Outcomes of a delete that are not errors.

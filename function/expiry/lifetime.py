@@ -12,13 +12,22 @@ from datetime import UTC, datetime, timedelta
 from crossplane.function import resource
 
 from function.context import Composite, Desired
-from function.formats import HOURS_MINUTES_SECONDS_PATTERN
+from function.formats import HOURS_MINUTES_SECONDS_MAX, HOURS_MINUTES_SECONDS_PATTERN
 from function.refusal import Refusal
+from function.validation import cut
 
 CONDITION = "Expired"
 ANNOTATION = "ttl"
 _UNITS = {"h": 3600, "m": 60, "s": 1}
 _TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"
+# The longest lifetime, whichever way it is given: a year. A preview lives days; without
+# a bound, creation time plus the lifetime leaves what a timestamp holds (year 9999).
+MAXIMUM = "8760h"
+MAXIMUM_RULE = f"must be at most {MAXIMUM} (a year)"
+# Numbers of more digits than any lifetime within MAXIMUM has (8760h, 525600m, 31536000s):
+# past the maximum, whatever their value (the XRD's CEL refuses them before parsing them,
+# function/expiry/model.py).
+TOO_MANY_DIGITS = "[0-9]{6,}h|[0-9]{9,}m|[0-9]{10,}s"
 
 
 def clock() -> datetime:
@@ -29,6 +38,13 @@ def clock() -> datetime:
 def seconds(duration: str) -> int:
     """168h -> 604800; the duration must match HOURS_MINUTES_SECONDS_PATTERN."""
     return sum(int(n) * _UNITS[unit] for n, unit in re.findall(r"([0-9]+)([hms])", duration))
+
+
+def within_maximum(duration: str) -> str:
+    """duration, if it is at most MAXIMUM; ValueError (MAXIMUM_RULE) otherwise."""
+    if re.search(TOO_MANY_DIGITS, duration) or seconds(duration) > seconds(MAXIMUM):
+        raise ValueError(MAXIMUM_RULE)
+    return duration
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -49,11 +65,21 @@ def lifetime(xr: Composite, ttl: str | None, default: str | None) -> str | None:
     Both set and different is refused rather than one silently winning.
     """
     annotated = xr.annotations.get(ANNOTATION)
-    if annotated is not None and not re.match(HOURS_MINUTES_SECONDS_PATTERN, annotated):
+    if annotated is not None and (
+        len(annotated) > HOURS_MINUTES_SECONDS_MAX
+        or not re.fullmatch(HOURS_MINUTES_SECONDS_PATTERN, annotated)
+    ):
         raise Refusal(
             f"metadata.annotations.{ANNOTATION}: must be a duration such as 168h or 90m "
-            f"(got {annotated!r})"
+            f"(got {cut(repr(annotated))})"
         )
+    if annotated is not None:
+        try:
+            within_maximum(annotated)
+        except ValueError:
+            raise Refusal(
+                f"metadata.annotations.{ANNOTATION}: {MAXIMUM_RULE} (got {cut(repr(annotated))})"
+            ) from None
     if ttl and annotated and seconds(ttl) != seconds(annotated):
         raise Refusal(
             f"spec.parameters.ttl ({ttl}) and metadata.annotations.{ANNOTATION} ({annotated}) "
@@ -63,9 +89,15 @@ def lifetime(xr: Composite, ttl: str | None, default: str | None) -> str | None:
 
 
 def expires_at(xr: Composite, duration: str) -> datetime | None:
-    """Creation time plus duration; None before the API server has set creationTimestamp."""
+    """Creation time plus duration; None before the API server has set creationTimestamp, and
+    when the sum is past what a timestamp holds (a creationTimestamp in the year 9999)."""
     created = parse_timestamp(xr.created)
-    return created + timedelta(seconds=seconds(duration)) if created else None
+    if created is None:
+        return None
+    try:
+        return created + timedelta(seconds=seconds(duration))
+    except OverflowError:
+        return None
 
 
 def report_expiry(desired: Desired, expires: datetime) -> None:

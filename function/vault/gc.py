@@ -13,7 +13,8 @@ from collections.abc import Iterator, Sequence
 import hvac
 from hvac import exceptions as vexc
 
-from function.structs import JSON, dig
+from function.observed import text
+from function.structs import JSON
 from function.vault import tenancy
 from function.vault.settings import Vault
 
@@ -34,11 +35,11 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
     """Delete orphaned entries under <mount>/<tenants root>; the paths deleted, in mount."""
     wanted: dict[str, set[str]] = {}  # live owner uid -> KV paths its status names
     for xr in live:
-        uid = str(dig(xr, "metadata", "uid") or "")
-        recorded = dig(xr, "status", "vault", "path")
+        uid = text(xr, "metadata", "uid") or ""
+        recorded = text(xr, "status", "vault", "path")
         wanted.setdefault(uid, set())
         if recorded:
-            wanted[uid].add(recorded if vault.kvMount else str(recorded).partition("/")[2])
+            wanted[uid].add(recorded if vault.kvMount else recorded.partition("/")[2])
     root = vault.tenantPrefix.split("{namespace}")[0]
     deleted: list[str] = []
     for entry in list(_walk(client, mount, root)):

@@ -1,6 +1,6 @@
 """Vault intent for a workload cluster's kubeconfig, for every kind that has one."""
 
-from function.secrets import SecretDataError, secret_value
+from function.observed import SecretDataError, secret_value
 from function.structs import JSON
 from function.vault.intents import KVWrite, Pending, VaultIntent
 

@@ -10,8 +10,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from function.observed import text
 from function.platform import PlatformSettings
-from function.structs import JSON, dig
+from function.structs import JSON
 from function.vault import client as vclient
 from function.vault import gc, tenancy
 
@@ -42,7 +43,7 @@ def collect(
         if settings.vault.database.enabled:
             engines = {
                 tenancy.engine_name(
-                    str(dig(xr, "metadata", "namespace")), str(dig(xr, "metadata", "name"))
+                    text(xr, "metadata", "namespace") or "", text(xr, "metadata", "name") or ""
                 )
                 for xr in required["postgresqlinstances"]
             }

@@ -49,11 +49,18 @@ def operation(tmp: Path) -> Path:
     return path
 
 
-def preview(name: str, expires: str) -> dict[str, object]:
+def preview(name: str, created: str, expires: str) -> dict[str, object]:
+    """A preview as the API server lists it; its lifetime is the preview default, 168h."""
     return {
         "apiVersion": PG,
         "kind": "PostgreSQLInstance",
-        "metadata": {"name": name, "namespace": name, "uid": f"uid-{name}", "resourceVersion": "7"},
+        "metadata": {
+            "name": name,
+            "namespace": name,
+            "uid": f"uid-{name}",
+            "resourceVersion": "7",
+            "creationTimestamp": created,
+        },
         "spec": {"parameters": {"environment": name, "size": "small", "enableBackup": False}},
         "status": {"expiresAt": expires},
     }
@@ -90,7 +97,9 @@ def render(
 
 
 def test_nothing_expired_nothing_to_do(functions: Path, tmp_path: Path) -> None:
-    done = render(functions, tmp_path, preview("pr-2", "2999-01-01T00:00:00Z"))
+    done = render(
+        functions, tmp_path, preview("pr-2", "2998-12-25T00:00:00Z", "2999-01-01T00:00:00Z")
+    )
     assert done.returncode == 0, done.stderr
     (rendered,) = [d for d in yaml.safe_load_all(done.stdout) if d and d["kind"] == "Operation"]
     status = rendered["status"]
@@ -106,8 +115,8 @@ def test_an_expired_preview_is_deleted_or_the_operation_says_why_not(
     done = render(
         functions,
         tmp_path,
-        preview("pr-1", "2026-01-12T10:00:00Z"),
-        preview("pr-2", "2999-01-01T00:00:00Z"),
+        preview("pr-1", "2026-01-05T10:00:00Z", "2026-01-12T10:00:00Z"),
+        preview("pr-2", "2998-12-25T00:00:00Z", "2999-01-01T00:00:00Z"),
     )
     assert done.returncode != 0
     assert 'pipeline step "remove-expired" returned a fatal result' in done.stderr

@@ -24,10 +24,10 @@ from function.input import SETTINGS_REQUIREMENT
 from function.kinds.postgresqlinstance import KIND
 from function.refusal import Refusal
 from function.runner import run
-from function.structs import JSON, to_dict, to_struct
+from function.structs import JSON, to_dict
 from harness.paths import ROOT
 from harness.process import free_port
-from harness.requests import request, xr
+from harness.requests import operation_request, request, xr
 from tests.composing import context, status
 
 CREATED = "2026-01-05T10:00:00Z"
@@ -137,15 +137,22 @@ def xr_object(
     environment: str = "pr-1",
     expires: str | None = EXPIRES,
     deleting: bool = False,
+    **parameters: Any,
 ) -> JSON:
-    meta: JSON = {"name": name, "namespace": "pr-1", "uid": f"uid-{name}", "resourceVersion": "42"}
+    meta: JSON = {
+        "name": name,
+        "namespace": "pr-1",
+        "uid": f"uid-{name}",
+        "resourceVersion": "42",
+        "creationTimestamp": CREATED,
+    }
     if deleting:
         meta["deletionTimestamp"] = "2026-01-12T10:00:00Z"
     obj: JSON = {
         "apiVersion": KIND.api.api_version,
         "kind": KIND.api.kind,
         "metadata": meta,
-        "spec": {"parameters": {"environment": environment}},
+        "spec": {"parameters": {"environment": environment, "enableBackup": False} | parameters},
     }
     if expires is not None:
         obj["status"] = {"expiresAt": expires}
@@ -175,11 +182,46 @@ def xr_object(
         pytest.param(
             xr_object(deleting=True), AFTER, False, "already being deleted", id="being deleted"
         ),
+        pytest.param(
+            xr_object(ttl="336h"),
+            AFTER,
+            False,
+            f"expires at 2026-01-19T10:00:00Z by its spec (status.expiresAt {EXPIRES} is of an "
+            "older one)",
+            id="ttl extended since the status was written",
+        ),
+        pytest.param(
+            xr_object(expires="2026-01-19T10:00:00Z", ttl="24h"),
+            AFTER,
+            False,
+            "expires at 2026-01-19T10:00:00Z",
+            id="ttl shortened: not before the XR is told",
+        ),
+        pytest.param(
+            xr_object(ttl="1h", **{"size": "large"}),
+            AFTER,
+            False,
+            "its lifetime is refused: spec.parameters.size: must be small in a preview "
+            'environment (pr-<number>) (got "large")',
+            id="a spec its composer refuses",
+        ),
+        pytest.param(
+            xr_object("../x?dryRun=All"),
+            AFTER,
+            False,
+            "its name or namespace is no DNS-1123 name",
+            id="a name that is no object name",
+        ),
     ],
 )
 def test_decide(obj: JSON, at: datetime, delete: bool, why: str) -> None:
-    decision = reaper.decide(obj, at)
+    decision = reaper.decide(KIND, obj, at, KIND.settings())
     assert (decision.delete, decision.why) == (delete, why)
+
+
+def test_the_url_of_a_delete_is_built_from_escaped_parts() -> None:
+    target = kubeapi.Target("g.example", "v1", "things", "ns", "a/../b?dryRun=All", "u", "1")
+    assert target.path == "/apis/g.example/v1/namespaces/ns/things/a%2F..%2Fb%3FdryRun%3DAll"
 
 
 def test_nothing_is_removed_when_a_requirement_is_missing() -> None:
@@ -293,21 +335,8 @@ def test_in_cluster_configuration(tmp_path: Path) -> None:
 
 def test_the_operation_outside_a_pod_fails_only_when_something_must_go() -> None:
     def operation(*live: JSON) -> fnv1.RunFunctionResponse:
-        req = fnv1.RunFunctionRequest()
-        req.input.CopyFrom(
-            to_struct(
-                {
-                    "apiVersion": "fn.platform.example.org/v1beta1",
-                    "kind": "Input",
-                    "spec": {"operation": "remove-expired"},
-                }
-            )
-        )
-        req.required_resources[SETTINGS_REQUIREMENT].SetInParent()  # no EnvironmentConfig
-        found = req.required_resources["postgresqlinstances"]
-        for obj in live:
-            found.items.add().resource.CopyFrom(to_struct(obj))
-        return run(req)
+        required = {"postgresqlinstances": list(live)}
+        return run(operation_request({"operation": "remove-expired"}, required))
 
     fresh = operation(xr_object(expires="2999-01-01T00:00:00Z"))
     assert not fresh.results
@@ -350,3 +379,33 @@ def test_install_manifest_lists_every_expiring_kind_and_binds_only_delete() -> N
     assert f"system:serviceaccount:crossplane-system:{account}" in match["expression"]
     rules = docs["ValidatingAdmissionPolicy"]["spec"]["matchConstraints"]["resourceRules"]
     assert rules[0]["resources"] == sorted(reaper.EXPIRING)
+
+
+@pytest.mark.parametrize(
+    ("ttl", "allowed"),
+    [
+        ("8760h", True),
+        ("8759h60m", True),
+        ("525600m", True),
+        ("31536000s", True),
+        ("8760h1s", False),
+        ("70000000h", False),
+        ("99999h99999999m999s", False),
+        ("0000000001h", False),
+    ],
+)
+def test_the_lifetime_maximum_is_the_xrds(ttl: str, allowed: bool) -> None:
+    """The function refuses what the XRD's CEL refuses: more than 8760h, and numbers of more
+    digits than a lifetime within it has (CEL's duration() cannot parse past Go's range)."""
+    rsp = run_xr({"environment": "pr-1", "enableBackup": False, "ttl": ttl})
+    refused = [r.message for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    if allowed:
+        assert refused == []
+    else:
+        assert "spec.parameters.ttl: must be at most 8760h (a year)" in refused[0]
+    (rule,) = KIND.api.parameters.model_json_schema()["properties"]["ttl"]["anyOf"][0][
+        "x-kubernetes-validations"
+    ]
+    assert rule["rule"] == (
+        f"!self.matches('{lifetime.TOO_MANY_DIGITS}') && duration(self) <= duration('8760h')"
+    )

@@ -27,7 +27,8 @@ def test_every_rule_reaches_the_xrd() -> None:
             "parameters"
         ]
         cel = [v["rule"] for v in params.get("x-kubernetes-validations", [])]
-        assert cel == [r.cel for r in entry.api.parameters.rules]
+        parameters = entry.api.parameters
+        assert cel == [r.cel for r in (*parameters.rules, *parameters.transitions)]
         assert doc["spec"]["scope"] == entry.api.scope
         assert doc["apiVersion"] == "apiextensions.crossplane.io/v2"
 

@@ -201,15 +201,50 @@ def test_a_clone_the_source_does_not_allow_is_refused(
 
 def test_once_created_the_import_is_kept_and_revoking_drops_the_copy() -> None:
     _, first = sandbox(found())
-    observed = {"cluster": first.resources["cluster"]}
-    # The source has gone (or changed its SQL) and revoked the credentials.
-    _, later = sandbox({}, observed=observed)
-    assert later.resources["cluster"]["spec"] == first.resources["cluster"]["spec"]
-    assert clone.COPY not in later.resources
-    assert not later.warnings
+    observed = {"cluster": first.resources["cluster"], clone.COPY: first.resources[clone.COPY]}
     # Still allowed: the copy stays.
-    _, again = sandbox({clone.SOURCE_CREDENTIALS: [CREDENTIALS]}, observed=observed)
+    _, again = sandbox(found(), observed=observed)
     assert again.resources[clone.COPY] == first.resources[clone.COPY]
+    assert not again.warnings
+    # Before Crossplane has fetched the source: nothing is copied that was not checked.
+    _, unread = sandbox({}, observed=observed)
+    assert unread.resources["cluster"]["spec"] == first.resources["cluster"]["spec"]
+    assert clone.COPY not in unread.resources
+    assert not unread.warnings
+    # The source no longer lists this namespace: the copy goes, the cluster and its data stay,
+    # and its credentials are not even asked for.
+    _, revoked = sandbox(found(source_xr(["qa"])), observed=observed)
+    assert revoked.resources["cluster"]["spec"] == first.resources["cluster"]["spec"]
+    assert clone.COPY not in revoked.resources
+    assert [w.reason for w in revoked.warnings] == ["CloneNotAllowed"]
+    assert clone.SOURCE_CREDENTIALS not in revoked.requirements
+    # The source is gone.
+    _, gone = sandbox({clone.SOURCE_XR: []}, observed=observed)
+    assert clone.COPY not in gone.resources
+    assert [w.reason for w in gone.warnings] == ["CloneSourceGone"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        pytest.param({}, "cannot change from 'none'", id="added to a cluster created empty"),
+        pytest.param(
+            {"cloneFrom": {"namespace": "finance", "name": "ledger"}},
+            "cannot change from 'orders-pg-rw.production.svc/orders' to "
+            "'ledger-pg-rw.finance.svc/ledger'",
+            id="another source",
+        ),
+    ],
+)
+def test_clone_from_cannot_change_once_the_cluster_exists(params: JSON, message: str) -> None:
+    empty = {"cluster": KIND.compose(context(KIND, SANDBOX, name="copy")).resources["cluster"]}
+    _, created = sandbox(found())
+    imported = {"cluster": created.resources["cluster"]}
+    observed = imported if params else empty
+    with pytest.raises(Refusal, match=message.replace("(", r"\(").replace(")", r"\)")):
+        sandbox(found(), observed=observed, params=params)
+    with pytest.raises(Refusal, match=r"spec\.parameters\.cloneFrom cannot change from 'orders"):
+        KIND.compose(context(KIND, SANDBOX, name="copy", namespace="sandbox", observed=imported))
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -30,7 +33,16 @@ from function.structs import to_dict, to_struct
 from function.vault.client import classify, redact
 from harness.cases import find_cases
 from harness.paths import ROOT
-from harness.requests import case_request, desired, observed_secret, request, status, xr
+from harness.requests import (
+    answered_case_request,
+    case_request,
+    desired,
+    observed_secret,
+    operation_request,
+    request,
+    status,
+    xr,
+)
 from harness.server import FunctionServer
 from tests.composing import NoDeadline
 
@@ -701,3 +713,566 @@ def test_over_grpc_bad_input_is_never_an_rpc_error(
         rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(request(composite), timeout=10)
     assert [r for r, _ in fatal(rsp)] == ["InvalidComposite"], reason
     assert "Traceback" not in server.log_tail(200)
+
+
+# ---------------------------------------------------------------- the newer kinds' observed shapes
+
+
+def _case(case_id: str) -> fnv1.RunFunctionRequest:
+    """The example's request as Crossplane sends it once its requirements are answered."""
+    (case,) = [c for c in find_cases(ROOT, [case_id]) if c.id == case_id]
+    return answered_case_request(case, run)
+
+
+def _put(obj: Any, path: str, value: Any) -> None:
+    """Set value at a dotted path of obj, creating objects on the way."""
+    *parents, last = path.split(".")
+    for key in parents:
+        obj = obj.setdefault(key, {})
+    obj[last] = value
+
+
+def _edit(resource: fnv1.Resource, path: str, value: Any) -> None:
+    obj = to_dict(resource.resource)
+    _put(obj, path, value)
+    resource.resource.Clear()
+    resource.resource.CopyFrom(to_struct(obj))
+
+
+def _observed(req: fnv1.RunFunctionRequest, name: str, path: str, value: Any) -> None:
+    _edit(req.observed.resources[name], path, value)
+
+
+def _observed_as_composed(
+    req: fnv1.RunFunctionRequest, name: str, annotations: dict[str, str]
+) -> None:
+    """name observed as the function composes it, with these annotations."""
+    obj = desired(run(req))[name]
+    obj["metadata"].setdefault("annotations", {}).update(annotations)
+    req.observed.resources[name].resource.CopyFrom(to_struct(obj))
+
+
+def _required(req: fnv1.RunFunctionRequest, key: str, index: int, path: str, value: Any) -> None:
+    _edit(req.required_resources[key].items[index], path, value)
+
+
+def _before_and_after(
+    case: str, change: Any
+) -> tuple[fnv1.RunFunctionResponse, fnv1.RunFunctionResponse]:
+    """The answers to the example's request as it is, and once change(request) has run."""
+    req = _case(case)
+    before = run(req)
+    change(req)
+    return before, run(req)
+
+
+_ROUTE_PARENT = {
+    "group": "gateway.networking.k8s.io",
+    "kind": "Gateway",
+    "name": "brand-gateway",
+    "sectionName": "https",
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reason"),
+    [
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "status.parents", ["x"]),
+            "a parent that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "status.parents", [{"parentRef": "g"}]),
+            "a parentRef that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(r, "route", "spec.parentRefs", ["x"]),
+            "a spec.parentRefs item that is not an object: AttributeError",
+        ),
+        (
+            "serviceingress/ready",
+            lambda r: _observed(
+                r,
+                "route",
+                "status.parents",
+                [
+                    {
+                        "parentRef": _ROUTE_PARENT,
+                        "conditions": [
+                            {"type": "Accepted", "status": "False", "reason": 5, "message": 6}
+                        ],
+                    }
+                ],
+            ),
+            "a condition reason that is a number: pydantic's ValidationError on the status",
+        ),
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(r, "training-churn-train", "status.conditions", ["x"]),
+            "a TFJob condition that is not an object: AttributeError",
+        ),
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(r, "model-churn-model", "status.url", ["x"]),
+            "an InferenceService url that is a list: pydantic's ValidationError on the status",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _observed_as_composed(
+                r, "vcluster", {"platform.example.org/replicated-services": "[" * 100_000}
+            ),
+            "JSON nested past the recursion limit: json.loads's RecursionError",
+        ),
+    ],
+)
+def test_observed_state_of_another_shape_in_the_newer_kinds_never_raises(
+    case: str, change: Any, reason: str
+) -> None:
+    before, rsp = _before_and_after(case, change)
+    assert fatal(rsp) == [], reason
+    assert sorted(rsp.desired.resources) == sorted(before.desired.resources), reason
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "named", "reason"),
+    [
+        (
+            "mlopsplatform/ready",
+            lambda r: r.observed.resources["access-key"].connection_details.update(
+                {"username": b"\xff\xfe"}
+            ),
+            "connection detail 'username' of the composed resource 'access-key' is not UTF-8 text",
+            "decoded with bytes.decode: UnicodeDecodeError",
+        ),
+        (
+            "vclusterenvironment/gitops",
+            lambda r: _required(r, "kubeconfig", 0, "data.client-key", "\u00e9t\u00e9=="),
+            "key 'client-key' of Secret 'vc-orders' is not base64 data",
+            "not ASCII: b64decode's ValueError, not the binascii.Error it caught",
+        ),
+        (
+            "vclusterenvironment/gitops",
+            lambda r: _required(r, "kubeconfig", 0, "data", "x"),
+            "lacks one of the keys",
+            "data a string: AttributeError",
+        ),
+    ],
+)
+def test_secret_data_of_another_shape_in_the_newer_kinds_is_a_warning(
+    case: str, change: Any, named: str, reason: str
+) -> None:
+    before, rsp = _before_and_after(case, change)
+    assert fatal(rsp) == [], reason
+    assert any(named in m for _, m in warnings(rsp)), (reason, warnings(rsp))
+    assert set(before.desired.resources) >= set(rsp.desired.resources), reason
+
+
+# ---------------------------------------------------------------- numbers read back as text
+
+
+@pytest.mark.parametrize(
+    ("case", "change", "reason"),
+    [
+        (
+            "mlopsplatform/ready",
+            lambda r: _observed(
+                r, "vector-db", "spec.forProvider.values.persistence.size", "\u00b2Gi"
+            ),
+            "str.isdigit accepts '\u00b2', int() does not: ValueError",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _required(
+                r,
+                "service-postgresqlinstance-orders",
+                0,
+                "status.endpoint",
+                "orders-pg-rw.team-shop.svc:\u00b2",
+            ),
+            "a port of '\u00b2': ValueError",
+        ),
+        (
+            "vclusterenvironment/services",
+            lambda r: _required(
+                r,
+                "service-postgresqlinstance-orders",
+                0,
+                "status.endpoint",
+                "orders-pg-rw.team-shop.svc:" + "9" * 5000,
+            ),
+            "5000 digits: int()'s limit on digits, ValueError",
+        ),
+    ],
+)
+def test_a_number_read_back_as_text_is_ascii_decimal_digits_or_nothing(
+    case: str, change: Any, reason: str
+) -> None:
+    req = _case(case)
+    change(req)
+    rsp = run(req)
+    assert fatal(rsp) == [], reason
+
+
+# ---------------------------------------------------------------- lifetimes a datetime cannot hold
+
+
+def _preview(created: str = "2026-01-05T10:00:00Z", **kw: Any) -> dict[str, Any]:
+    params = {"environment": "pr-7", "enableBackup": False} | kw.pop("params", {})
+    obj = xr(*PG, params, name="pr-7-database", namespace="pr-7")
+    obj["metadata"] |= {"creationTimestamp": created} | kw
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("composite", "reason_code", "named", "reason"),
+    [
+        (
+            _preview(params={"ttl": "70000000h"}),
+            "InvalidParameters",
+            "spec.parameters.ttl: must be at most 8760h (a year)",
+            "within the XRD's pattern, 8000 years: OverflowError",
+        ),
+        (
+            _preview(annotations={"ttl": "99999999999h"}),
+            "ComposeFailed",
+            "metadata.annotations.ttl: must be at most 8760h (a year)",
+            "beyond timedelta's range: OverflowError",
+        ),
+        (
+            _preview(annotations={"ttl": "9" * 5000 + "h"}),
+            "ComposeFailed",
+            "metadata.annotations.ttl: must be a duration such as 168h or 90m",
+            "more digits than int() reads: ValueError",
+        ),
+        (
+            _preview(created="9999-12-31T23:59:59Z"),
+            None,
+            "",
+            "creation in the last second a datetime holds, plus the preview's 168h",
+        ),
+    ],
+)
+def test_a_lifetime_a_datetime_cannot_hold_is_refused_or_left_out(
+    composite: dict[str, Any], reason_code: str | None, named: str, reason: str
+) -> None:
+    rsp = run(request(composite))
+    if reason_code is None:
+        assert fatal(rsp) == [], reason
+        assert "expiresAt" not in status(rsp), reason
+        return
+    ((why, message),) = fatal(rsp)
+    assert (why, named in message) == (reason_code, True), (reason, message)
+
+
+# ---------------------------------------------------------------- another PostgreSQLInstance
+
+
+# Team B's source, in namespace finance.
+LEDGER = {"namespace": "finance", "name": "ledger"}
+
+
+def _source(parameters: Any = None, **top: Any) -> dict[str, Any]:
+    obj = xr(*PG, parameters, name="ledger", namespace="finance")
+    obj.update(top)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        (_source(5), "spec.parameters a number: AttributeError"),
+        (_source(spec="x"), "spec a string: AttributeError"),
+        (_source({"deployment": "dedicated", "cloning": "x"}), "cloning a string"),
+        (
+            _source({"deployment": "dedicated", "cloning": {"namespaces": "team-a-staging"}}),
+            "namespaces a string: 'team-a' in 'team-a-staging' is a substring match",
+        ),
+        (
+            _source({"deployment": "dedicated", "version": "x", "cloning": {"namespaces": 5}}),
+            "a version that is no number: ValueError",
+        ),
+    ],
+)
+def test_a_clone_source_of_another_shape_allows_no_one(source: Any, reason: str) -> None:
+    params = {
+        "environment": "sandbox",
+        "deployment": "dedicated",
+        "enableBackup": False,
+        "cloneFrom": LEDGER,
+    }
+    rsp = run(request(xr(*PG, params), required={"clone-source": [source]}))
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed", reason
+    assert "does not allow namespace team-a to clone it" in message, reason
+    assert not rsp.desired.resources, reason
+
+
+# ---------------------------------------------------------------- the remove-expired Operation
+
+
+def _operation(*live: Any) -> fnv1.RunFunctionResponse:
+    return run(operation_request({"operation": "remove-expired"}, {"postgresqlinstances": live}))
+
+
+def _listed(**change: Any) -> dict[str, Any]:
+    """A preview XR past its lifetime, as the Operation lists it."""
+    obj = _preview(created="2020-01-01T00:00:00Z", resourceVersion="1")
+    obj["status"] = {"expiresAt": "2020-01-08T00:00:00Z"}
+    obj.update(change)
+    return obj
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        (_listed(metadata="x"), "metadata a string: AttributeError"),
+        (_listed(spec="x"), "spec a string: AttributeError"),
+        (_listed(spec={"parameters": 5}), "spec.parameters a number: AttributeError"),
+        (_listed(status="x"), "status a string: AttributeError"),
+        (_listed(status={"expiresAt": ["x"]}), "expiresAt a list"),
+    ],
+)
+def test_the_remove_expired_operation_never_raises_on_a_listed_xr(listed: Any, reason: str) -> None:
+    rsp = _operation(listed)
+    assert [r for r, _ in fatal(rsp) if r == "InternalError"] == [], reason
+    assert to_dict(rsp.output)["deleted"] == [], reason
+
+
+def _in(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize(
+    ("listed", "reason"),
+    [
+        (
+            _listed(
+                metadata=_preview(
+                    created=_in(-timedelta(days=1)), generation=2, resourceVersion="9"
+                )["metadata"],
+                spec={"parameters": {"environment": "pr-7", "enableBackup": False, "ttl": "72h"}},
+                status={"expiresAt": _in(-timedelta(hours=23))},
+            ),
+            "ttl extended to 72h (generation 2); status.expiresAt still of the 1h of generation 1",
+        ),
+        (
+            _listed(
+                metadata=_preview(
+                    annotations={"ttl": "8760h"},
+                    created=_in(-timedelta(days=9)),
+                    resourceVersion="9",
+                )["metadata"]
+            ),
+            "a ttl annotation extended: no new generation, status.expiresAt not yet rewritten",
+        ),
+        (
+            _listed(
+                metadata=_preview(resourceVersion="1")["metadata"] | {"name": "../x?dryRun=All"}
+            ),
+            "a name that is no DNS-1123 name was normalised into another URL path",
+        ),
+        (
+            _listed(metadata=_preview(resourceVersion="1")["metadata"] | {"namespace": "a/b"}),
+            "a namespace with a slash",
+        ),
+    ],
+)
+def test_the_remove_expired_operation_deletes_only_what_the_spec_says_is_past(
+    listed: Any, reason: str
+) -> None:
+    # Outside a pod: the Operation fails (NotInCluster) only when it has something to delete.
+    rsp = _operation(listed)
+    assert fatal(rsp) == [], reason
+    assert to_dict(rsp.output)["deleted"] == [], reason
+
+
+def test_the_remove_expired_operation_still_deletes_what_is_past() -> None:
+    ((why, message),) = fatal(_operation(_listed()))
+    assert (why, message.startswith("NotInCluster: ")) == ("RemoveExpired", True)
+
+
+# ---------------------------------------------------------------- MLOps keeps what it composed
+
+
+@pytest.mark.parametrize(
+    ("observed_data", "reason"),
+    [
+        (True, "the access key is in the observed Secret: it is composed again from it"),
+        (False, "nothing readable in it: kept as it is observed"),
+    ],
+)
+def test_a_composed_secret_that_is_observed_is_never_dropped_for_want_of_the_key(
+    observed_data: bool, reason: str
+) -> None:
+    req = _case("mlopsplatform/ready")
+    before = desired(run(req))
+    req.observed.resources["access-key"].ClearField("connection_details")
+    del req.observed.resources["storage-secret"]
+    if not observed_data:
+        _observed(req, "pipelines-secret", "data", {})
+    rsp = run(req)
+    assert fatal(rsp) == [], reason
+    got = desired(rsp)
+    assert "pipelines-secret" in got, f"Crossplane would delete it: {reason}"
+    if observed_data:
+        assert got["pipelines-secret"] == before["pipelines-secret"], reason
+        assert got["storage-secret"] == before["storage-secret"], reason
+
+
+# ---------------------------------------------------------------- the same answer in every process
+
+_ANSWER = """
+import sys
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from function.runner import run
+for line in sys.stdin.read().split():
+    rsp = run(fnv1.RunFunctionRequest.FromString(bytes.fromhex(line)))
+    sys.stdout.write(rsp.SerializeToString(deterministic=True).hex() + "\\n")
+"""
+
+_MANY_UNKNOWN = {f"{c}field": 1 for c in "zyxwvutsrq"}
+_SAME_ANSWER = [
+    (
+        request(xr(*REDIS, {**DEV, **_MANY_UNKNOWN})),
+        "unknown fields of spec.parameters: listed in protobuf map order, which differs by process",
+    ),
+    (
+        request(xr(*REDIS, DEV), settings={"redisInstance": _MANY_UNKNOWN}),
+        "unknown fields of the function input",
+    ),
+    (
+        request(
+            xr(*PG, DEV),
+            settings={
+                "postgresqlInstance": {
+                    "shared": {"connectionLimits": {"small": "x", "medium": "y", "large": "z"}}
+                }
+            },
+        ),
+        "a map setting with values of the wrong type",
+    ),
+    (
+        request(xr(*PG, {**DEV, "cloning": {"namespaces": ["a"], **_MANY_UNKNOWN}})),
+        "unknown fields of a nested object",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def answers_by_process() -> list[list[str]]:
+    """Each request of _SAME_ANSWER answered by fresh interpreters of different hash seeds."""
+    data = "\n".join(r.SerializeToString(deterministic=True).hex() for r, _ in _SAME_ANSWER)
+    out = []
+    for seed in ("0", "1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", _ANSWER],
+            input=data,
+            text=True,
+            capture_output=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        out.append(done.stdout.split())
+    return out
+
+
+@pytest.mark.parametrize("index", range(len(_SAME_ANSWER)), ids=[r for _, r in _SAME_ANSWER])
+def test_two_replicas_answer_one_bad_request_with_the_same_bytes(
+    answers_by_process: list[list[str]], index: int
+) -> None:
+    answers = {process[index] for process in answers_by_process}
+    rsp = fnv1.RunFunctionResponse.FromString(bytes.fromhex(next(iter(answers))))
+    assert fatal(rsp), _SAME_ANSWER[index][1]
+    assert len(answers) == 1, _SAME_ANSWER[index][1]
+
+
+# ---------------------------------------------------------------- one team's clone credentials
+
+LEDGER_PASSWORD = "ledger-read-only-password"
+OWN_PASSWORD = "own-read-only-password"
+SANDBOX = {"environment": "sandbox", "deployment": "dedicated", "enableBackup": False}
+
+
+def _pg_source(namespace: str, name: str, allowed: list[str]) -> dict[str, Any]:
+    params = {
+        "environment": "staging",
+        "deployment": "dedicated",
+        "cloning": {"namespaces": allowed},
+    }
+    return xr(*PG, params, name=name, namespace=namespace)
+
+
+def _clone_secret(namespace: str, name: str, password: str) -> dict[str, Any]:
+    obj = secret(
+        f"{name}-pg-clone", username=b64(f"{name}_clone".encode()), password=b64(password.encode())
+    )
+    obj["metadata"]["namespace"] = namespace
+    return obj
+
+
+OWN = {"namespace": "team-a", "name": "orders"}
+# Team B's ledger allows its own staging namespace only.
+TEAM_B = {
+    "clone-source": [_pg_source("finance", "ledger", ["finance-staging"])],
+    "clone-source-credentials": [_clone_secret("finance", "ledger", LEDGER_PASSWORD)],
+}
+
+
+def _sandbox(
+    clone_from: Any, required: dict[str, Any], observed: Any = None
+) -> fnv1.RunFunctionRequest:
+    params = SANDBOX | ({"cloneFrom": clone_from} if clone_from is not None else {})
+    return request(
+        xr(*PG, params, name="copy", namespace="team-a"), observed=observed, required=required
+    )
+
+
+def _created_from_own_source() -> dict[str, Any]:
+    """Team A's sandbox as observed once its cluster was created from its own source."""
+    required = {
+        "clone-source": [_pg_source("team-a", "orders", ["team-a"])],
+        "clone-source-credentials": [_clone_secret("team-a", "orders", OWN_PASSWORD)],
+    }
+    composed = desired(run(_sandbox(OWN, required)))
+    assert "cluster" in composed
+    return {n: observed_secret(o) if o["kind"] == "Secret" else o for n, o in composed.items()}
+
+
+@pytest.mark.parametrize(
+    ("clone_from", "reason"),
+    [
+        (LEDGER, "cloneFrom changed once the cluster holds its import: the ledger's Secret copied"),
+        (None, "cloneFrom removed (the field's self == oldSelf does not fire on removal)"),
+    ],
+)
+def test_a_sandbox_cannot_get_another_teams_source_credentials(
+    clone_from: Any, reason: str
+) -> None:
+    rsp = run(_sandbox(clone_from, TEAM_B, _created_from_own_source()))
+    assert LEDGER_PASSWORD.encode() not in rsp.SerializeToString(), reason
+    ((why, message),) = fatal(rsp)
+    assert why == "ComposeFailed", reason
+    assert "spec.parameters.cloneFrom cannot" in message, (reason, message)
+
+
+def test_a_source_that_stops_allowing_the_clone_has_its_copy_dropped() -> None:
+    observed = _created_from_own_source()
+    assert "clone-source-secret" in observed
+    revoked = {
+        "clone-source": [_pg_source("team-a", "orders", ["team-a-staging"])],
+        "clone-source-credentials": [_clone_secret("team-a", "orders", OWN_PASSWORD)],
+    }
+    rsp = run(_sandbox(OWN, revoked, observed))
+    assert fatal(rsp) == []
+    assert "clone-source-secret" not in rsp.desired.resources, "the copy must go"
+    assert "cluster" in rsp.desired.resources, "the cluster and its data stay"
+    assert OWN_PASSWORD.encode() not in rsp.SerializeToString()
+    assert any("does not allow namespace team-a to clone it" in m for _, m in warnings(rsp)), (
+        warnings(rsp)
+    )
+    asked = {k: (s.namespace, s.match_name) for k, s in rsp.requirements.resources.items()}
+    assert asked.get("clone-source") == ("team-a", "orders"), "the source is read every time"

@@ -17,8 +17,9 @@ from function.kinds.kubernetescluster.clusterapi import KUBE_OVN_MASTER_LABEL, C
 from function.kinds.kubernetescluster.model import NETWORK_PLUGIN_IMMUTABLE
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
 from function.naming import dns_label
+from function.observed import text
 from function.settings import AddOnChart
-from function.structs import JSON, dig
+from function.structs import JSON
 
 KUBECONFIG_KEY = "value"  # Cluster API's key in <cluster>-kubeconfig
 
@@ -37,8 +38,8 @@ def _plugins(settings: KubernetesClusterSettings) -> dict[str, AddOnChart]:
 def installed_plugin(ctx: ClusterContext) -> str | None:
     """The network plugin the observed CNI release installs, by its release name."""
     release = ctx.observed.get(CNI)
-    name = dig(release, "metadata", "annotations", EXTERNAL_NAME)
-    return name if isinstance(name, str) and name in _plugins(ctx.settings) else None
+    name = text(release, "metadata", "annotations", EXTERNAL_NAME)
+    return name if name is not None and name in _plugins(ctx.settings) else None
 
 
 def add_ons(

@@ -19,7 +19,8 @@ from function.kinds.kubernetescluster.clusterapi import (
 )
 from function.kinds.kubernetescluster.model import KubernetesClusterStatus
 from function.kinds.kubernetescluster.sizing import resolve_size
-from function.structs import JSON, dig
+from function.observed import integer, text
+from function.structs import JSON
 
 KUBECONFIG = "kubeconfig"  # required resource key
 
@@ -58,10 +59,10 @@ def _status(
 ) -> KubernetesClusterStatus:
     """Status from the observed Cluster; a value of another shape than Cluster API's is left out."""
     cluster = ctx.observed.get(CLUSTER)
-    host = dig(cluster, "spec", "controlPlaneEndpoint", "host")
-    port = dig(cluster, "spec", "controlPlaneEndpoint", "port")
+    host = text(cluster, "spec", "controlPlaneEndpoint", "host")
+    port = integer(cluster, "spec", "controlPlaneEndpoint", "port", minimum=1, maximum=65535)
     endpoint = None
-    if isinstance(host, str) and _HOST.fullmatch(host) and _is_port(port):
+    if host is not None and _HOST.fullmatch(host) and port is not None:
         endpoint = f"https://{host}:{port}"
     secret = secret_name if kubeconfig is not None else None
     return KubernetesClusterStatus(
@@ -69,8 +70,8 @@ def _status(
         clusterReady=ctx.observed.ready(CLUSTER) if cluster is not None else None,
         kubeconfigSecret=secret,
         connectionSecret=secret,
-        readyControlPlaneNodes=_count(dig(cluster, "status", "controlPlane", "readyReplicas")),
-        readyWorkerNodes=_count(dig(cluster, "status", "workers", "readyReplicas")),
+        readyControlPlaneNodes=_count(cluster, "status", "controlPlane", "readyReplicas"),
+        readyWorkerNodes=_count(cluster, "status", "workers", "readyReplicas"),
     )
 
 
@@ -78,13 +79,6 @@ def _status(
 _HOST = re.compile(r"[A-Za-z0-9.:\[\]-]{1,512}")
 
 
-def _is_port(value: object) -> bool:
-    count = _count(value)
-    return count is not None and 1 <= count <= 65535
-
-
-def _count(value: object) -> int | None:
-    """A replica count or port as Cluster API writes it (int32), else None."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 2**31 - 1:
-        return value
-    return None
+def _count(cluster: JSON | None, *path: str) -> int | None:
+    """A replica count as Cluster API writes it (int32), else None."""
+    return integer(cluster, *path, minimum=0, maximum=2**31 - 1)

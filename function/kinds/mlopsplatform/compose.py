@@ -13,7 +13,7 @@ Order of things on a cluster:
    lists remove things.
 """
 
-from function.blocks.lifecycle import compose_once_input_exists
+from function.blocks.lifecycle import compose_once_input_exists, kept
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector, WarningResult
 from function.kinds.mlopsplatform import storage, workloads
@@ -21,9 +21,10 @@ from function.kinds.mlopsplatform.model import MLOpsPlatformStatus, ModelStatus,
 from function.kinds.mlopsplatform.readiness import notebook_ready, training_phase
 from function.kinds.mlopsplatform.storage import MLOpsContext
 from function.naming import DNS_LABEL_MAX
+from function.observed import text
 from function.readiness import ready_condition
 from function.refusal import Refusal
-from function.structs import JSON, dig
+from function.structs import JSON
 
 PROFILE = "profile"
 WORKSPACE_NAMESPACE = "workspace-namespace"  # required resource key
@@ -70,7 +71,8 @@ def compose(ctx: MLOpsContext) -> Desired:
 
     desired.require(WORKSPACE_NAMESPACE, Selector("v1", "Namespace", ws, ""))
     namespace = ctx.found(WORKSPACE_NAMESPACE)
-    key = storage.access_key(ctx)
+    key, key_warnings = storage.access_key(ctx)
+    desired.warnings.extend(key_warnings)
     in_workspace = _in_workspace(ctx, ws, bucket)
     needs_key = _needs_key(ctx, ws, bucket, key)
     for name, obj in in_workspace.items():
@@ -78,8 +80,11 @@ def compose(ctx: MLOpsContext) -> Desired:
             desired.resources[name] = obj
     have_key = namespace is not None and key is not None
     for name, maybe in needs_key.items():
-        if maybe is not None and compose_once_input_exists(have_key, ctx.observed, [name]):
-            desired.resources[name] = maybe
+        composed = ctx.observed.get(name)
+        # A credentials Secret composed before, its key unknown now: kept as it is.
+        wanted = kept(composed, "metadata", "type", "data") if maybe is None and composed else maybe
+        if wanted is not None and compose_once_input_exists(have_key, ctx.observed, [name]):
+            desired.resources[name] = wanted
 
     if namespace is None and not any(n in ctx.observed for n in (*in_workspace, *needs_key)):
         desired.warnings.append(
@@ -164,7 +169,7 @@ def _status(ctx: MLOpsContext, ws: str, bucket: str, namespace_exists: bool) -> 
     for model in ctx.params.serving:
         isvc = observed.get(workloads.model_resource(model.name))
         ready = isvc is not None and ready_condition(isvc)
-        models.append(ModelStatus(name=model.name, ready=ready, url=dig(isvc, "status", "url")))
+        models.append(ModelStatus(name=model.name, ready=ready, url=text(isvc, "status", "url")))
     jobs = [
         TrainingJobStatus(
             name=job.name,

@@ -11,23 +11,24 @@
 """
 
 from function.blocks import helm, usage
+from function.observed import integer, objects, text
 from function.readiness import Readiness, exists
-from function.structs import JSON, dig
+from function.structs import JSON
 
 TRAINING_PHASES = ("Created", "Running", "Restarting", "Succeeded", "Failed")
 
 
 def notebook_ready(obj: JSON) -> bool:
-    replicas = dig(obj, "status", "readyReplicas")
-    return isinstance(replicas, int) and replicas >= 1
+    return integer(obj, "status", "readyReplicas", minimum=1) is not None
 
 
 def training_phase(obj: JSON | None) -> str | None:
     """The TFJob's phase: the last True condition of the operator's job conditions."""
     phase = None
-    for c in dig(obj, "status", "conditions") or []:
-        if c.get("type") in TRAINING_PHASES and c.get("status") == "True":
-            phase = str(c["type"])
+    for c in objects(obj, "status", "conditions"):
+        kind = text(c, "type")
+        if kind in TRAINING_PHASES and text(c, "status") == "True":
+            phase = kind
     return phase
 
 

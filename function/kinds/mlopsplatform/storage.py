@@ -16,12 +16,13 @@ from urllib.parse import urlsplit
 
 from function.blocks.immutable import refuse_change
 from function.blocks.managed import EXTERNAL_NAME, label_selector, managed
-from function.context import Context
+from function.context import Context, WarningResult
 from function.kinds.mlopsplatform.model import MLOpsPlatformParameters
 from function.kinds.mlopsplatform.settings import MLOpsPlatformSettings, ObjectStoreSettings
 from function.naming import dns_label
-from function.secrets import connection_secret, secret_value
-from function.structs import JSON, dig
+from function.observed import SecretDataError, detail_value, text
+from function.secrets import composed_secret_value, connection_secret
+from function.structs import JSON
 
 MLOpsContext = Context[MLOpsPlatformParameters, MLOpsPlatformSettings]
 
@@ -74,6 +75,12 @@ PIPELINES_CONFIG_NAME = "kfp-launcher"
 KFP_KEY_ID = "accesskey"
 KFP_KEY_SECRET = "secretkey"
 
+# Each workspace Secret holding the key: its id and secret under these keys.
+_WRITTEN_AS = {
+    STORAGE_SECRET: (KEY_ID_ENV, KEY_SECRET_ENV),
+    PIPELINES_SECRET: (KFP_KEY_ID, KFP_KEY_SECRET),
+}
+
 BUCKET_NAME_WHY = "a new name is a new, empty bucket; copy the objects to a new workspace instead"
 # A retained bucket is never deleted by Crossplane (no Delete management policy).
 RETAIN_POLICIES = ["Observe", "Create", "Update", "LateInitialize"]
@@ -108,7 +115,7 @@ def endpoint(settings: ObjectStoreSettings) -> Endpoint:
 def bucket_name(ctx: MLOpsContext) -> str:
     """The bucket: the user's name, or <xr>-ml-artifacts; never changed once composed."""
     name = ctx.params.objectStore.bucketName or dns_label(ctx.xr.name, "ml-artifacts")
-    was = dig(ctx.observed.get(BUCKET), "metadata", "annotations", EXTERNAL_NAME)
+    was = text(ctx.observed.get(BUCKET), "metadata", "annotations", EXTERNAL_NAME)
     refuse_change("objectStore.bucketName", was, name, BUCKET_NAME_WHY)
     return name
 
@@ -194,18 +201,31 @@ def _bucket_policy(partition: str, bucket: str) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
-def access_key(ctx: MLOpsContext) -> AccessKey | None:
+def access_key(ctx: MLOpsContext) -> tuple[AccessKey | None, list[WarningResult]]:
     """The access key: from the AccessKey's connection details, else read back from the
-    workspace Secret already written (so a briefly missing detail changes nothing)."""
+    workspace Secrets already written (so a briefly missing or unreadable detail changes
+    nothing), with a warning for a detail that is not text."""
     details = ctx.observed.connection_details(ACCESS_KEY)
-    key_id, secret = details.get(KEY_ID_DETAIL), details.get(KEY_SECRET_DETAIL)
+    warnings: list[WarningResult] = []
+    try:
+        key_id = detail_value(details, KEY_ID_DETAIL, ACCESS_KEY)
+        secret = detail_value(details, KEY_SECRET_DETAIL, ACCESS_KEY)
+    except SecretDataError as e:
+        key_id = secret = None
+        warnings.append(
+            WarningResult(
+                f"{e}: the workspace's credentials keep the key they were written with",
+                reason="InvalidAccessKey",
+            )
+        )
     if key_id and secret:
-        return AccessKey(key_id.decode(), secret.decode())
-    observed = ctx.observed.get(STORAGE_SECRET)
-    old_id, old_secret = secret_value(observed, KEY_ID_ENV), secret_value(observed, KEY_SECRET_ENV)
-    if old_id and old_secret:
-        return AccessKey(old_id, old_secret)
-    return None
+        return AccessKey(key_id, secret), warnings
+    for name, (id_key, secret_key) in _WRITTEN_AS.items():
+        old_id = composed_secret_value(ctx, name, id_key)
+        old_secret = composed_secret_value(ctx, name, secret_key)
+        if old_id and old_secret:
+            return AccessKey(old_id, old_secret), warnings
+    return None, warnings
 
 
 def storage_secret(ctx: MLOpsContext, namespace: str, key: AccessKey) -> JSON:

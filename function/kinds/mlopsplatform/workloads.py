@@ -19,8 +19,9 @@ from function.kinds.mlopsplatform.storage import (
     MLOpsContext,
     endpoint,
 )
+from function.observed import digits, text
 from function.secrets import connection_secret, stable_password
-from function.structs import JSON, dig
+from function.structs import JSON
 
 KUBEFLOW_API = "kubeflow.org/v1"
 KSERVE_API = "serving.kserve.io/v1beta1"
@@ -174,11 +175,11 @@ def vector_database(ctx: MLOpsContext, namespace: str) -> dict[str, JSON]:
     """
     db, settings = ctx.params.vectorDatabase, ctx.settings.vectorDatabase
     size = f"{db.storageGB}Gi"
-    was = dig(ctx.observed.get(VECTOR_DB), "spec", "forProvider", "values", "persistence", "size")
-    if isinstance(was, str) and was.removesuffix("Gi").isdigit():
-        refuse_change(
-            "vectorDatabase.storageGB", int(was.removesuffix("Gi")), db.storageGB, STORAGE_WHY
-        )
+    # The composer writes <n>Gi; anything else was not written by it and is not judged.
+    was = text(ctx.observed.get(VECTOR_DB), "spec", "forProvider", "values", "persistence", "size")
+    was_gb = digits((was or "").removesuffix("Gi"))
+    if was_gb is not None:
+        refuse_change("vectorDatabase.storageGB", was_gb, db.storageGB, STORAGE_WHY)
     key = stable_password(ctx, VECTOR_DB_SECRET, QDRANT_KEY)
     values: JSON = {
         "fullnameOverride": QDRANT_NAME,

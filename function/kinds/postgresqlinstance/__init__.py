@@ -14,4 +14,5 @@ KIND = Kind[PostgreSQLParameters, PostgreSQLSettings](
     compose=composer.compose,
     readiness=READINESS,
     crds=shared.CRDS + dedicated.CRDS,
+    lifetime=composer.instance_lifetime,
 )

@@ -18,22 +18,30 @@ How the source's credentials reach the clone's namespace:
 - The source's cluster gets a login role <database>_clone, member of pg_read_all_data
   (read-only, two connections), managed by CloudNativePG (spec.managed.roles) with its
   password in the Secret <cluster>-clone in the source's namespace.
-- The clone's composition asks Crossplane for that Secret (a required resource: Crossplane
-  reads it, the clone's namespace cannot) and composes a copy, <clone cluster>-clone-source,
-  in the clone's namespace, which the externalClusters entry reads.
+- On every call the clone's composition reads the source XR (a required resource) and
+  checks that it lists the clone's namespace; only then does it ask Crossplane for that
+  Secret (Crossplane reads it, the clone's namespace cannot) and compose a copy,
+  <clone cluster>-clone-source, in the clone's namespace, which the externalClusters
+  entry reads. A source that does not (or no longer) allow it gets no copy: before the
+  cluster exists that is a FATAL, after it the copy is dropped with a warning.
 - Removing the clone's namespace from cloning (or cloning itself) drops the role
   (ensure: absent) and the source Secret; the copy then goes too.
+- cloneFrom cannot be set, removed or changed once the cluster exists (the XRD's
+  transition rule, PostgreSQLParameters.transitions); the function checks the same
+  against the source the observed cluster was imported from.
 """
 
 from dataclasses import dataclass
 
+from function.blocks.immutable import refuse_change
 from function.context import Selector, WarningResult
 from function.kinds.postgresqlinstance.connection import PostgreSQLContext
-from function.kinds.postgresqlinstance.model import API, CloneSource
+from function.kinds.postgresqlinstance.model import API, CloneSource, PostgreSQLParameters
 from function.naming import dns_label, service_label, sql_identifier
+from function.observed import integer, mapping, objects, secret_value, strings, text
 from function.refusal import Refusal
-from function.secrets import PASSWORD_KEY, connection_secret, secret_value, stable_password
-from function.structs import JSON, dig
+from function.secrets import PASSWORD_KEY, connection_secret, stable_password
+from function.structs import JSON
 
 SOURCE_XR = "clone-source"
 SOURCE_CREDENTIALS = "clone-source-credentials"
@@ -65,8 +73,8 @@ def source_role(
     """
     role = sql_identifier(database, "clone")
     if ctx.params.cloning is None:
-        listed = dig(ctx.observed.get("cluster") or {}, "spec", "managed", "roles") or []
-        if any(isinstance(r, dict) and r.get("name") == role for r in listed):
+        listed = objects(ctx.observed.get("cluster"), "spec", "managed", "roles")
+        if any(text(r, "name") == role for r in listed):
             return {"name": role, "ensure": "absent"}, None
         return None, None
     secret = connection_secret(
@@ -101,12 +109,46 @@ class Clone:
 
 def _kept(observed_cluster: JSON | None) -> Clone | None:
     """The import the cluster was created with: bootstrap is read once, so it never changes."""
-    spec = (observed_cluster or {}).get("spec") or {}
-    imported = dig(spec, "bootstrap", "initdb", "import")
-    external = [e for e in spec.get("externalClusters") or [] if e.get("name") == EXTERNAL_CLUSTER]
-    if not isinstance(imported, dict) or not external:
+    imported = mapping(observed_cluster, "spec", "bootstrap", "initdb", "import")
+    external = [
+        e
+        for e in objects(observed_cluster, "spec", "externalClusters")
+        if e.get("name") == EXTERNAL_CLUSTER
+    ]
+    if imported is None or not external:
         return None
     return Clone(bootstrap_import=imported, external_cluster=external[0], copy=None)
+
+
+def _source_host(source: CloneSource) -> str:
+    """The source's read-write Service, which the clone imports from."""
+    return f"{cluster_name(source.name)}-rw.{source.namespace}.svc"
+
+
+CLONE_FROM_WHY = (
+    "the cluster imports its data once, when it is created; create a new PostgreSQLInstance "
+    "to clone another source (or none)"
+)
+
+
+def refuse_source_change(ctx: PostgreSQLContext, source: CloneSource | None) -> None:
+    """A FATAL when cloneFrom is not what the observed cluster was created from: set on a
+    cluster created empty, removed, or naming another source. The XRD's transition rule
+    refuses the same at admission; this covers XRs created before it."""
+    cluster = ctx.observed.get("cluster")
+    if cluster is None:
+        return
+    kept = _kept(cluster)
+    was = "none" if kept is None else _imported_from(kept)
+    now = "none" if source is None else f"{_source_host(source)}/{sql_identifier(source.name)}"
+    refuse_change("cloneFrom", was, now, CLONE_FROM_WHY)
+
+
+def _imported_from(kept: Clone) -> str:
+    """host/database of what the observed cluster imported, as the composer writes it."""
+    host = text(kept.external_cluster, "connectionParameters", "host") or "?"
+    database = text(kept.external_cluster, "connectionParameters", "dbname") or "?"
+    return f"{host}/{database}"
 
 
 def clone(
@@ -117,28 +159,51 @@ def clone(
     requirements: dict[str, Selector],
 ) -> Clone | None:
     """The clone's import; None (with a warning) while the source or its credentials are not
-    there yet. A Refusal when the source does not allow it. What it reads of the source
-    joins requirements."""
+    there yet. A Refusal when the source does not allow it before the cluster exists; after,
+    the import is kept without the credentials' copy, with a warning. What it reads of the
+    source joins requirements."""
     src_cluster = cluster_name(source.name)
     src_secret = role_secret_name(src_cluster)
+    # Read on every call: whether the source still allows this namespace decides the copy.
+    requirements[SOURCE_XR] = Selector(API.api_version, API.kind, source.name, source.namespace)
+    found = ctx.found(SOURCE_XR)
+    kept = _kept(ctx.observed.get("cluster"))
+    who = f"spec.parameters.cloneFrom: PostgreSQLInstance {source.namespace}/{source.name}"
+    if found is None:
+        if kept is None:
+            warnings.append(
+                WarningResult(
+                    f"{who} not found: the cluster is created once it exists",
+                    "WaitingForCloneSource",
+                )
+            )
+        elif ctx.fetched(SOURCE_XR):
+            warnings.append(
+                WarningResult(
+                    f"{who} not found: its credentials are no longer copied", "CloneSourceGone"
+                )
+            )
+        return kept
+    refused = _not_allowed(ctx, found)
+    if refused is not None:
+        if kept is None and COPY not in ctx.observed:
+            raise Refusal(f"{who} {refused}")
+        warnings.append(
+            WarningResult(
+                f"{who} {refused}; its credentials are no longer copied into this namespace",
+                "CloneNotAllowed",
+            )
+        )
+        return kept
+    # Asked for only once the source allows this namespace.
     requirements[SOURCE_CREDENTIALS] = Selector("v1", "Secret", src_secret, source.namespace)
     credentials = ctx.found(SOURCE_CREDENTIALS)
-    kept = _kept(ctx.observed.get("cluster"))
     copy = _copy(ctx, cluster, credentials)
     if kept is not None:
         kept.copy = copy  # until the source's owner revokes it
         return kept
-    requirements[SOURCE_XR] = Selector(API.api_version, API.kind, source.name, source.namespace)
-    found = ctx.found(SOURCE_XR)
-    who = f"spec.parameters.cloneFrom: PostgreSQLInstance {source.namespace}/{source.name}"
-    if found is None:
-        warnings.append(
-            WarningResult(
-                f"{who} not found: the cluster is created once it exists", "WaitingForCloneSource"
-            )
-        )
-        return None
-    _check_allowed(ctx, found, who)
+    params = mapping(found, "spec", "parameters") or {}
+    _check_importable(ctx, params, who)
     if copy is None:
         warnings.append(
             WarningResult(
@@ -147,20 +212,19 @@ def clone(
             )
         )
         return None
-    params = (found.get("spec") or {}).get("parameters") or {}
     database = sql_identifier(source.name)
     imported: JSON = {
         "type": "microservice",
         "databases": [database],
         "source": {"externalCluster": EXTERNAL_CLUSTER},
     }
-    sql = list((params.get("cloning") or {}).get("anonymizationSQL") or [])
+    sql = strings(params, "cloning", "anonymizationSQL")
     if sql:
         imported["postImportApplicationSQL"] = sql
     external = {
         "name": EXTERNAL_CLUSTER,
         "connectionParameters": {
-            "host": f"{src_cluster}-rw.{source.namespace}.svc",
+            "host": _source_host(source),
             "user": secret_value(credentials, "username") or "",
             "dbname": database,
             "sslmode": "require",
@@ -186,17 +250,29 @@ def _copy(ctx: PostgreSQLContext, cluster: str, credentials: JSON | None) -> JSO
     )
 
 
-def _check_allowed(ctx: PostgreSQLContext, source: JSON, who: str) -> None:
-    params = (source.get("spec") or {}).get("parameters") or {}
-    allowed = (params.get("cloning") or {}).get("namespaces") or []
+def _not_allowed(ctx: PostgreSQLContext, source: JSON) -> str | None:
+    """Why the source XR does not allow this namespace to clone it; None when it does. A
+    source of another shape allows no one."""
+    allowed = strings(source, "spec", "parameters", "cloning", "namespaces")
     if ctx.xr.namespace not in allowed:
-        raise Refusal(
-            f"{who} does not allow namespace {ctx.xr.namespace} to clone it: its owner must "
-            f"list it in spec.parameters.cloning.namespaces"
+        return (
+            f"does not allow namespace {ctx.xr.namespace} to clone it: its owner must list it "
+            "in spec.parameters.cloning.namespaces"
         )
-    if params.get("deployment") != "dedicated":
+    return None
+
+
+# The source's version when its spec leaves it out: the XRD's default.
+_DEFAULT_VERSION = PostgreSQLParameters.model_fields["version"].default
+
+
+def _check_importable(ctx: PostgreSQLContext, params: JSON, who: str) -> None:
+    """A Refusal when the source's data cannot be imported into this instance."""
+    if text(params, "deployment") != "dedicated":
         raise Refusal(f"{who} is not dedicated: only a dedicated instance can be cloned")
-    source_version = int(params.get("version", 16))
+    source_version = integer(params, "version") if "version" in params else _DEFAULT_VERSION
+    if source_version is None:
+        raise Refusal(f"{who} has no PostgreSQL major version (spec.parameters.version)")
     if source_version > ctx.params.version:
         raise Refusal(
             f"spec.parameters.version: must be >= the source's ({source_version}): pg_dump "

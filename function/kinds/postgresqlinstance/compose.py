@@ -6,11 +6,16 @@ kept.
 """
 
 from function.blocks.immutable import refuse_change
-from function.context import Desired
+from function.context import Composite, Desired
 from function.expiry import lifetime
 from function.kinds.postgresqlinstance.connection import PostgreSQLContext
 from function.kinds.postgresqlinstance.dedicated import compose_dedicated
-from function.kinds.postgresqlinstance.model import PostgreSQLStatus, is_preview
+from function.kinds.postgresqlinstance.model import (
+    PostgreSQLParameters,
+    PostgreSQLStatus,
+    is_preview,
+)
+from function.kinds.postgresqlinstance.settings import PostgreSQLSettings
 from function.kinds.postgresqlinstance.shared import compose_shared
 from function.refusal import Refusal
 
@@ -32,7 +37,7 @@ def compose(ctx: PostgreSQLContext) -> Desired:
         else None
     )
     refuse_change("deployment", was, ctx.params.deployment, DEPLOYMENT_WHY)
-    expiry = _lifetime(ctx)
+    expiry = instance_lifetime(ctx.xr, ctx.params, ctx.settings)
     desired = compose_shared(ctx) if ctx.params.deployment == "shared" else compose_dedicated(ctx)
     if expiry is not None and isinstance(desired.status, PostgreSQLStatus):
         expires = lifetime.expires_at(ctx.xr, expiry)
@@ -42,11 +47,13 @@ def compose(ctx: PostgreSQLContext) -> Desired:
     return desired
 
 
-def _lifetime(ctx: PostgreSQLContext) -> str | None:
+def instance_lifetime(
+    xr: Composite, params: PostgreSQLParameters, settings: PostgreSQLSettings
+) -> str | None:
     """The instance's lifetime; preview environments always have one."""
-    default = ctx.settings.preview.ttl if is_preview(ctx.params.environment) else None
-    expiry = lifetime.lifetime(ctx.xr, ctx.params.ttl, default)
-    if expiry is not None and ctx.params.environment == "production":
+    default = settings.preview.ttl if is_preview(params.environment) else None
+    expiry = lifetime.lifetime(xr, params.ttl, default)
+    if expiry is not None and params.environment == "production":
         raise Refusal(
             f"metadata.annotations.{lifetime.ANNOTATION}: not allowed in production: a "
             "production database never expires"

@@ -56,6 +56,7 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
     warnings: list[WarningResult] = []
     requirements = vault.requirements(ctx, superuser)
     source = params.cloneFrom
+    clone.refuse_source_change(ctx, source)
     imported = clone.clone(ctx, source, cluster_name, warnings, requirements) if source else None
     if source and imported is None:
         # No cluster before its data can be imported: it would start empty and never import.

@@ -19,6 +19,7 @@ from function.model import (
     Rule,
     StrictModel,
     immutable,
+    unchanged_presence,
 )
 from function.validation import named_pattern
 from function.vault.model import VaultParameters, VaultReporting
@@ -109,8 +110,8 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
         description="Create this dedicated instance as a copy of another one's database "
         "(CloudNativePG import at bootstrap), anonymized by the source's "
         "cloning.anonymizationSQL. The source must list this namespace in its "
-        "cloning.namespaces. Read once, when the cluster is created.",
-        json_schema_extra=immutable("the data was imported when the cluster was created"),
+        "cloning.namespaces, and keep listing it for its credentials to stay copied. Read "
+        "once, when the cluster is created: cannot be set, removed or changed afterwards.",
     )
     cloning: Cloning | None = Field(
         default=None,
@@ -119,6 +120,10 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
         "it drops that role.",
     )
 
+    # Checked by the composer against the observed cluster (clone.refuse_source_change).
+    transitions = (
+        unchanged_presence("cloneFrom", "the data was imported when the cluster was created"),
+    )
     rules = (
         Rule(
             field="enableBackup",

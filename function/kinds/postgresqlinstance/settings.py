@@ -4,7 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from function.formats import GoDuration, HoursMinutesSeconds
+from function.expiry.model import Lifetime
+from function.formats import GoDuration
 from function.kinds.postgresqlinstance.model import PostgresMajor, Size
 from function.model import section
 from function.quantity import Quantity
@@ -154,9 +155,10 @@ class DedicatedServers(SettingsModel):
 class Preview(SettingsModel):
     """Preview environments (spec.parameters.environment pr-<number>)."""
 
-    ttl: HoursMinutesSeconds = Field(
+    ttl: Lifetime = Field(
         default="168h",
-        description="Lifetime of a preview environment's instance that sets no ttl of its own.",
+        description="Lifetime of a preview environment's instance that sets no ttl of its own "
+        "(at most 8760h, a year).",
     )
 
 

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from function.context import Selector
 from function.kinds.postgresqlinstance.connection import PostgreSQLContext
-from function.secrets import SecretDataError, secret_value
+from function.observed import SecretDataError, secret_value
 from function.structs import JSON
 from function.vault.intents import (
     DatabaseConnection,

@@ -18,16 +18,18 @@ from function.context import Context, Desired, Selector, WarningResult
 from function.kinds.redisinstance.model import CONNECTION, RedisParameters, RedisStatus
 from function.kinds.redisinstance.settings import RedisSettings
 from function.naming import service_label, starts_with_letter
-from function.refusal import Refusal
-from function.secrets import (
-    PASSWORD_KEY,
+from function.observed import (
     SecretDataError,
-    composed_secret_value,
-    connection_secret,
+    digits,
+    flag,
+    integer,
+    mapping,
     secret_value,
-    stable_password,
+    text,
 )
-from function.structs import JSON, dig
+from function.refusal import Refusal
+from function.secrets import PASSWORD_KEY, composed_secret_value, connection_secret, stable_password
+from function.structs import JSON
 
 RedisContext = Context[RedisParameters, RedisSettings]
 
@@ -112,31 +114,27 @@ def _refuse_data_loss(ctx: RedisContext) -> None:
     The observed values are read as the composer writes them; anything of another shape
     was not written by it and is not judged.
     """
-    values = dig(ctx.observed.get(RELEASE), "spec", "forProvider", "values")
-    if not isinstance(values, dict):
+    values = mapping(ctx.observed.get(RELEASE), "spec", "forProvider", "values")
+    if values is None:
         return
     params = ctx.params
-    if dig(values, "replica", "enabled") is True:
-        count = dig(values, "replica", "replicas")
-        was_replicas = count + 1 if _is_int(count) else "more than 1"
+    if flag(values, "replica", "enabled"):
+        count = integer(values, "replica", "replicas")
+        was_replicas = count + 1 if count is not None else "more than 1"
         if params.replicas == 1:
             refuse_change("replicas", was_replicas, params.replicas, REPLICAS_WHY)
-        was_size = dig(values, "replica", "persistence", "size")
+        was_size = text(values, "replica", "persistence", "size")
     else:
         if params.replicas > 1:
             refuse_change("replicas", 1, params.replicas, REPLICAS_WHY)
-        persistent = dig(values, "dataStorage", "enabled") is True
+        persistent = flag(values, "dataStorage", "enabled")
         if persistent and not params.persistence:
             refuse_change("persistence", True, False, PERSISTENCE_WHY)
-        was_size = dig(values, "dataStorage", "requestedSize") if persistent else None
+        was_size = text(values, "dataStorage", "requestedSize") if persistent else None
     # The composer writes <n>Gi; anything else was not written by it and is not judged.
-    was_gb = was_size.removesuffix("Gi") if isinstance(was_size, str) else ""
-    if was_gb.isdigit() and was_gb.isascii() and len(was_gb) < 10 and params.persistence:
-        refuse_change("persistenceSizeGB", int(was_gb), params.persistenceSizeGB, SIZE_WHY)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    was_gb = digits((was_size or "").removesuffix("Gi"), max_digits=9)
+    if was_gb is not None and params.persistence:
+        refuse_change("persistenceSizeGB", was_gb, params.persistenceSizeGB, SIZE_WHY)
 
 
 def _user_password(ctx: RedisContext, desired: Desired, secret: str, key: str) -> str | None:

@@ -20,10 +20,11 @@ from function.context import Desired
 from function.kinds.serviceingress.model import Match, ServiceIngressStatus, duration_ms
 from function.kinds.serviceingress.settings import AWSAPIGateway, IngressContext
 from function.naming import dns_label, short_hash
+from function.observed import text
 from function.readiness import ready_condition
 from function.refusal import Refusal
 from function.settings import SETTINGS_WHERE
-from function.structs import JSON, dig
+from function.structs import JSON
 
 AWS_GROUP = "apigatewayv2.aws.m.upbound.io"
 AWS_API = f"{AWS_GROUP}/v1beta1"
@@ -154,7 +155,9 @@ def compose_aws(ctx: IngressContext) -> Desired:
 def _status(ctx: IngressContext, resources: dict[str, JSON]) -> ServiceIngressStatus:
     routes = [ctx.observed.get(n) for n in resources if n.startswith(ROUTE_PREFIX)]
     accepted = all(o is not None and ready_condition(o) for o in routes)
-    endpoint = dig(ctx.observed.get(API) or {}, "status", "atProvider", "apiEndpoint")
+    endpoint = text(ctx.observed.get(API), "status", "atProvider", "apiEndpoint")
     stage = ctx.observed.get(STAGE)
-    serving = accepted and endpoint and stage is not None and ready_condition(stage)
-    return ServiceIngressStatus(routesAccepted=accepted, urls=[str(endpoint)] if serving else None)
+    serving = accepted and stage is not None and ready_condition(stage)
+    return ServiceIngressStatus(
+        routesAccepted=accepted, urls=[endpoint] if serving and endpoint else None
+    )

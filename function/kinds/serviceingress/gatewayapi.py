@@ -24,7 +24,8 @@ from function.kinds.serviceingress.model import CORS, Route, RouteParent, Servic
 from function.kinds.serviceingress.routestatus import PENDING, route_parents
 from function.kinds.serviceingress.settings import IngressContext
 from function.naming import dns_label
-from function.readiness import condition, ready_condition
+from function.observed import condition
+from function.readiness import ready_condition
 from function.refusal import Refusal
 from function.structs import JSON
 

@@ -13,8 +13,8 @@ below the route's generation is about an older spec: both are pending.
 from typing import Any
 
 from function.kinds.serviceingress.model import RouteParent
-from function.readiness import condition
-from function.structs import JSON, dig
+from function.observed import Condition, condition, integer, mapping, objects, text
+from function.structs import JSON
 
 PENDING = "Pending"
 NO_STATUS = "no Gateway controller has reported on the route yet"
@@ -22,9 +22,9 @@ NO_STATUS = "no Gateway controller has reported on the route yet"
 
 def _key(ref: JSON, namespace: str) -> tuple[str, str, str]:
     return (
-        str(ref.get("namespace") or namespace),
-        str(ref.get("name", "")),
-        str(ref.get("sectionName") or ""),
+        text(ref, "namespace") or namespace,
+        text(ref, "name") or "",
+        text(ref, "sectionName") or "",
     )
 
 
@@ -33,10 +33,10 @@ def _shown(key: tuple[str, str, str]) -> str:
     return f"{namespace}/{name}" + (f"/{section}" if section else "")
 
 
-def _stale(accepted: dict[str, Any], generation: Any) -> bool:
+def _stale(accepted: Condition, generation: int | None) -> bool:
     """The answer is about an older spec: observedGeneration below the route's generation."""
     seen = accepted.get("observedGeneration")
-    return isinstance(seen, int) and isinstance(generation, int) and seen < generation
+    return seen is not None and generation is not None and seen < generation
 
 
 def _parent(
@@ -70,16 +70,16 @@ def route_parents(route: JSON | None, namespace: str) -> list[RouteParent]:
     """One entry per parentRef of the observed route ([] when it is not observed)."""
     if route is None:
         return []
-    namespace = str(dig(route, "metadata", "namespace") or namespace)
-    generation = dig(route, "metadata", "generation")
-    # Each entry wrapped as {"status": entry}: the shape readiness.condition reads.
+    namespace = text(route, "metadata", "namespace") or namespace
+    generation = integer(route, "metadata", "generation")
+    # Each entry wrapped as {"status": entry}: the shape observed.condition reads.
     by_ref = {
-        _key(p.get("parentRef") or {}, namespace): {"status": p}
-        for p in dig(route, "status", "parents") or []
+        _key(mapping(p, "parentRef") or {}, namespace): {"status": p}
+        for p in objects(route, "status", "parents")
     }
     return [
         _parent(key, by_ref.get(key), generation)
-        for key in (_key(ref, namespace) for ref in dig(route, "spec", "parentRefs") or [])
+        for key in (_key(ref, namespace) for ref in objects(route, "spec", "parentRefs"))
     ]
 
 

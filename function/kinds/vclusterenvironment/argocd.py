@@ -16,11 +16,10 @@ Composed once vc-<name> exists; while it is briefly missing the observed
 Objects are kept as they are, never dropped.
 """
 
-import base64
-import binascii
 import json
 
 from function.blocks import kubernetes
+from function.blocks.lifecycle import kept
 from function.context import WarningResult
 from function.kinds.vclusterenvironment.model import (
     ArgoCDStatus,
@@ -28,8 +27,9 @@ from function.kinds.vclusterenvironment.model import (
 )
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.kinds.vclusterenvironment.vcluster import Names
+from function.observed import SecretDataError, secret_bytes, text
 from function.readiness import ready_condition
-from function.structs import JSON, dig
+from function.structs import JSON
 
 # Composition resource names.
 CLUSTER_SECRET = "argocd-cluster"
@@ -57,18 +57,13 @@ def object_name(names: Names) -> str:
 
 
 def _tls_config(kubeconfig: JSON) -> JSON | None:
-    """tlsClientConfig from vc-<name>'s data, or None when a key is missing or not base64."""
-    data = kubeconfig.get("data") or {}
+    """tlsClientConfig from vc-<name>'s data, or None when a key is missing; SecretDataError
+    when one is not base64."""
     out: JSON = {}
     for key, field in TLS_KEYS.items():
-        value = data.get(key)
-        if not isinstance(value, str) or not value:
+        if secret_bytes(kubeconfig, key) is None:
             return None
-        try:
-            base64.b64decode(value, validate=True)
-        except binascii.Error:
-            return None
-        out[field] = value  # Argo CD wants the base64 PEM, as the Secret's data holds it
+        out[field] = kubeconfig["data"][key]  # Argo CD wants the base64 PEM, as data holds it
     return out
 
 
@@ -126,11 +121,16 @@ def registration(
     gitops = ctx.params.gitops
     if gitops is None:
         return {}, []
-    tls = _tls_config(kubeconfig) if kubeconfig is not None else None
+    warnings = []
+    try:
+        tls = _tls_config(kubeconfig) if kubeconfig is not None else None
+    except SecretDataError as e:
+        tls = None
+        warnings.append(
+            WarningResult(f"{e}; the Argo CD registration waits for it", "InvalidKubeconfig")
+        )
     if tls is None:
-        kept = ctx.observed.get(CLUSTER_SECRET)
-        warnings = []
-        if kubeconfig is not None:
+        if kubeconfig is not None and not warnings:
             warnings.append(
                 WarningResult(
                     f"Secret {names.kubeconfig_secret!r} lacks one of the keys "
@@ -138,11 +138,12 @@ def registration(
                     reason="WaitingForKubeconfig",
                 )
             )
-        if kept is None:
+        observed = ctx.observed.get(CLUSTER_SECRET)
+        if observed is None:
             return {}, warnings
         # Keep what is registered: the observed Object as composed, key and all.
-        secret: JSON = {k: kept[k] for k in ("apiVersion", "kind", "spec") if k in kept}
-        return {CLUSTER_SECRET: secret, APPLICATION: _application(ctx, names, gitops)}, warnings
+        registered = kept(observed, "spec")
+        return {CLUSTER_SECRET: registered, APPLICATION: _application(ctx, names, gitops)}, warnings
     return {
         CLUSTER_SECRET: _cluster_secret(ctx, names, tls),
         APPLICATION: _application(ctx, names, gitops),
@@ -159,6 +160,6 @@ def status(ctx: EnvironmentContext, names: Names, composed: dict[str, JSON]) -> 
         registered=secret is not None and ready_condition(secret),
         cluster=cluster_name(names),
         application=object_name(names),
-        sync=dig(app, "status", "sync", "status"),
-        health=dig(app, "status", "health", "status"),
+        sync=text(app, "status", "sync", "status"),
+        health=text(app, "status", "health", "status"),
     )

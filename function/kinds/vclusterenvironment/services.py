@@ -23,9 +23,10 @@ from function.catalogue import ENTRIES
 from function.context import Selector, WarningResult
 from function.kinds.vclusterenvironment.model import ServiceKind, ServiceRef
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
+from function.observed import digits, json_text, text
 from function.refusal import Refusal
 from function.settings import literal_values
-from function.structs import JSON, dig
+from function.structs import JSON
 
 # The apiVersion of each kind of service, from the catalogue: kinds never import each other.
 API_VERSIONS = {e.kind: e.api_version for e in ENTRIES if e.kind in literal_values(ServiceKind)}
@@ -67,15 +68,17 @@ def host_service(host: str) -> tuple[str, str]:
     return found.group(1), found.group(3)
 
 
-def _parse_endpoint(endpoint: object) -> tuple[str, int] | None:
-    host, _, port = str(endpoint).rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
+def _parse_endpoint(endpoint: str | None) -> tuple[str, int] | None:
+    """host and port of an endpoint host:port whose host is a cluster Service, else None."""
+    host, _, port_text = (endpoint or "").rpartition(":")
+    port = digits(port_text, max_digits=5)
+    if port is None or not 0 < port < 65536:
         return None
     try:
         host_service(host)
     except ValueError:
         return None
-    return host, int(port)
+    return host, port
 
 
 def requirement_key(ref: ServiceRef) -> str:
@@ -84,11 +87,7 @@ def requirement_key(ref: ServiceRef) -> str:
 
 def recorded(release: JSON | None) -> dict[str, str]:
     """What the observed vCluster release replicates, from its annotation."""
-    raw = dig(release, "metadata", "annotations", RECORD_ANNOTATION)
-    try:
-        found = json.loads(raw) if isinstance(raw, str) else {}
-    except ValueError:
-        return {}
+    found = json_text(release, "metadata", "annotations", RECORD_ANNOTATION)
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
@@ -132,7 +131,7 @@ def replicated_services(
                 f"namespace {ctx.xr.namespace!r}"
             )
             continue
-        found = _parse_endpoint(dig(xr, "status", "endpoint")) if xr is not None else None
+        found = _parse_endpoint(text(xr, "status", "endpoint"))
         if found is None:
             found = _parse_endpoint(before.get(f"{ref.kind}/{ref.name}"))
         if found is None:
