@@ -1,13 +1,14 @@
-"""The committed XRDs, input CRD and Compositions are exactly what the models generate."""
+"""The committed XRDs, input CRD, Compositions and reference docs are what the models generate."""
 
 import subprocess
 import sys
 from typing import Any
 
+import pytest
 import yaml
 
 from function import catalogue
-from generate import ROOT, crossplane, output
+from generate import ROOT, crossplane, docs, output
 
 
 def test_committed_files_match_the_models() -> None:
@@ -46,3 +47,27 @@ def test_the_function_never_imports_the_generators() -> None:
         [sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True, text=True
     )
     assert run.stdout.strip() == "[]"
+
+
+def test_each_kind_page_holds_its_generated_reference() -> None:
+    files = output.files()
+    for entry in catalogue.kinds():
+        page = files[ROOT / "docs" / "kinds" / f"{entry.api.kind.lower()}.md"]
+        reference = docs.kind_reference(entry)
+        assert page.count(docs.BEGIN) == 1
+        assert reference in page
+        for name, field in entry.api.parameters.model_fields.items():
+            assert f"| `{field.alias or name}` |" in reference
+
+
+def test_a_stale_reference_is_replaced_and_the_prose_kept() -> None:
+    entry = catalogue.kinds()[0]
+    fresh = docs.kind_page(entry, "# Title\n\nProse.\n")
+    assert fresh.startswith("# Title\n\nProse.\n\n" + docs.BEGIN)
+    stale = fresh.replace("| `environment` |", "| `environmentName` |")
+    assert stale != fresh
+    assert docs.kind_page(entry, stale) == fresh
+    assert docs.kind_page(entry, fresh + "\nAfter.\n") == fresh + "\nAfter.\n"
+    assert docs.kind_page(entry, None).startswith(f"# {entry.api.kind}\n\n{docs.BEGIN}")
+    with pytest.raises(ValueError, match="no '<!-- END"):
+        docs.kind_page(entry, fresh.replace(docs.END, ""))
