@@ -67,7 +67,7 @@ SERVING_ACCOUNT_NAME = "kserve-s3"
 # Secret its providers section names (kubeflow/pipelines backend/src/v2/config/s3.go,
 # backend/src/v2/objectstore/config.go: secretName, accessKeyKey, secretKeyKey).
 # The Secret is not KFP's own mlpipeline-minio-artifact, which the pipelines profile
-# controller writes into every profile namespace (see the README).
+# controller writes into every profile namespace (see docs/kinds/mlopsplatform.md).
 PIPELINES_SECRET = "pipelines-secret"
 PIPELINES_SECRET_NAME = "mlpipeline-s3-artifact"
 PIPELINES_CONFIG = "pipelines-launcher-config"

@@ -13,8 +13,9 @@ listener names its certificate Secret, and a Gateway may only read a Secret
 of another namespace through a ReferenceGrant, so a Certificate composed in
 the XR's namespace would be served only after a grant and an edit of the
 platform's listeners, neither of which an XR may make. A certificate of the hosts'
-own comes with a dedicated Gateway, both in the XR's namespace (README; a ListenerSet
-would do it on the shared Gateway, but its CRD is not among the shared upstream CRDs).
+own comes with a dedicated Gateway, both in the XR's namespace (docs/kinds/serviceingress.md;
+a ListenerSet would do it on the shared Gateway, but its CRD is not among the shared
+upstream CRDs).
 """
 
 from crossplane.function import resource

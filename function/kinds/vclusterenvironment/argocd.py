@@ -11,7 +11,7 @@ argocd.argoproj.io/secret-type=cluster, keys name, server and config, a JSON
 string whose tlsClientConfig carries caData, certData and keyData (base64 PEM,
 as vCluster's Secret vc-<name> holds them). It must be assembled, so vc-<name>
 is read as a required resource, and the client key is in the Object's spec:
-see the README ("VClusterEnvironment", "Argo CD and the client key").
+see docs/kinds/vclusterenvironment.md, "Argo CD and the client key".
 Composed once vc-<name> exists; while it is briefly missing the observed
 Objects are kept as they are, never dropped.
 """
