@@ -33,18 +33,27 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import grpc
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
-from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from function import response_cache
+from function.admission import Admission
 from function.runner import FunctionRunner, Observe
 
-# Threads per process. Composing holds the GIL, so more threads only help calls
-# that wait on the network (Vault); these are enough that such calls never keep
-# the others waiting for a thread.
-THREADS_PER_WORKER = 16
-V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
+# Threads per process. One composes at a time (function/admission.py); the others wait
+# for their turn or on the network (at most MAX_CONCURRENT_SYNCS on Vault,
+# function/vault/sync.py), so a hanging Vault still leaves threads for the calls that do
+# not need it. Each thread holds at most one request's bytes (up to gRPC's receive limit)
+# before the in-flight budget has judged it: few threads keep that bounded.
+THREADS_PER_WORKER = 8
+# Both services take the same messages on the wire (Crossplane calls v1, and v1beta1 when a
+# function does not serve v1: xfn.NewBetaFallBackFunctionRunnerServiceClient), so both are
+# served by the runner's bytes handler.
+SERVICES = (
+    "apiextensions.fn.proto.v1.FunctionRunnerService",
+    "apiextensions.fn.proto.v1beta1.FunctionRunnerService",
+)
+# The default of --in-flight-mib: the request bytes one process holds at once
+# (function/admission.py, docs/serving.md).
+DEFAULT_IN_FLIGHT_MIB = 16.0
 
 
 @dataclass(frozen=True)
@@ -82,7 +91,29 @@ class ServeConfig:
     workers: int = 1
     grace_seconds: float = 25.0
     response_cache_mib: float = response_cache.DEFAULT_BUDGET_MIB  # 0: every call composes
+    in_flight_mib: float = DEFAULT_IN_FLIGHT_MIB  # 0: unbounded
     observe: Observe | None = None  # told of every call (metrics)
+
+
+# glibc's malloc (mallopt(3)): at most two arenas instead of eight per core (each thread
+# that allocates may otherwise get its own, and freed memory stays in it), and blocks of
+# 64 KiB and more (request bytes, parsed messages, responses) mapped on their own and
+# returned to the system when freed. A fixed threshold turns off glibc's adjustment,
+# which raises it to the largest block freed so far, after which every request-sized
+# buffer comes from the heap and stays with the process.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_MALLOC = ((_M_ARENA_MAX, 2), (_M_MMAP_THRESHOLD, 64 * 1024), (_M_TRIM_THRESHOLD, 128 * 1024))
+
+
+def tune_malloc() -> None:
+    """Set glibc malloc's options (_MALLOC) for this process and the workers it forks, before
+    any server thread exists; nothing where the C library is not glibc."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    for option, value in _MALLOC:
+        mallopt(option, value)
 
 
 def usable_cpus() -> int:
@@ -97,24 +128,6 @@ def usable_cpus() -> int:
     return max(1, cpus)
 
 
-class _BetaRunner(grpcv1beta1.FunctionRunnerServiceServicer):
-    """v1beta1 calls (older Crossplane), answered by the v1 runner (a serialization round trip)."""
-
-    def __init__(self, runner: FunctionRunner) -> None:
-        self.runner = runner
-
-    def RunFunction(  # noqa: N802 (gRPC's name)
-        self, req: fnv1beta1.RunFunctionRequest, context: grpc.ServicerContext
-    ) -> fnv1beta1.RunFunctionResponse:
-        rsp = self.runner.RunFunction(
-            fnv1.RunFunctionRequest.FromString(req.SerializeToString()), context
-        )
-        beta: fnv1beta1.RunFunctionResponse = fnv1beta1.RunFunctionResponse.FromString(
-            rsp.SerializeToString()
-        )
-        return beta
-
-
 def _on_stop_signals(handler: Callable[[], None]) -> None:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         handler()
@@ -125,18 +138,27 @@ def _on_stop_signals(handler: Callable[[], None]) -> None:
 
 def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
-    options = [*config.options, ("grpc.so_reuseport", 1 if reuse_port else 0)]
+    options = [
+        *config.options,
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        # No BDP probing (GRPC_ARG_HTTP2_BDP_PROBE, grpc's grpc_types.h): it grows each
+        # stream's flow-control window towards the link's bandwidth-delay product, so the
+        # transport would read whole requests of calls no thread has taken yet into memory
+        # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
+        ("grpc.http2.bdp_probe", 0),
+    ]
     server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
-    runner = FunctionRunner(response_cache.ResponseCache(config.response_cache_mib), config.observe)
-    # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a cached
-    # answer is sent as it was kept, never parsed (function/response_cache.py).
-    v1 = grpc.unary_unary_rpc_method_handler(runner.serve)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(V1_SERVICE, {"RunFunction": v1}),)
+    runner = FunctionRunner(
+        response_cache.ResponseCache(config.response_cache_mib),
+        config.observe,
+        admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
     )
-    # The generated registration function has no annotations.
-    grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _BetaRunner(runner), server
+    # Without grpc's (de)serializers: the runner takes and gives bytes, so a cached answer
+    # is sent as it was kept, never parsed (function/response_cache.py), and a request is
+    # counted by its size before it is parsed (function/admission.py).
+    handler = grpc.unary_unary_rpc_method_handler(runner.serve)
+    server.add_generic_rpc_handlers(
+        tuple(grpc.method_handlers_generic_handler(s, {"RunFunction": handler}) for s in SERVICES)
     )
     if config.tls is None:
         server.add_insecure_port(config.address)
@@ -156,6 +178,7 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
 
 def serve(config: ServeConfig) -> None:
     """Serve with config.workers processes (this one alone when 1) until all have stopped."""
+    tune_malloc()
     if config.workers <= 1:
         serve_here(config, reuse_port=False)
         _exit_now(0)

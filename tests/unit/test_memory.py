@@ -1,14 +1,16 @@
-"""What one process holds: caches within the memory they are given (function/lru.py,
-function/input.py)."""
+"""What one process holds: caches within the memory they are given, request bytes in flight
+within their budget (function/lru.py, function/input.py, function/admission.py)."""
 
 import gc
 import hashlib
 import tracemalloc
 from collections.abc import Callable
 
+import pytest
 from google.protobuf import struct_pb2
 
 from function import response_cache
+from function.admission import Admission, BusyError
 from function.input import parse_input
 from function.kinds.redisinstance import KIND as REDIS
 from function.lru import ByteLRU
@@ -78,3 +80,16 @@ def test_distinct_large_inputs_are_not_kept() -> None:
 def test_an_equal_small_input_is_parsed_once() -> None:
     data = big_input(0, 2 * 1024)
     assert parse_input(data, REDIS) is parse_input(data, REDIS)
+
+
+def test_request_bytes_in_flight_stay_within_the_budget() -> None:
+    admission = Admission(1000)
+    with admission.hold(600):
+        with pytest.raises(BusyError, match="would pass its budget"), admission.hold(600):
+            pass
+        with admission.hold(400):
+            assert admission.in_flight == 1000
+    assert admission.in_flight == 0
+    with admission.hold(5000):  # alone, any request gRPC accepts is taken
+        assert admission.in_flight == 5000
+    assert admission.in_flight == 0

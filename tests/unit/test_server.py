@@ -16,6 +16,8 @@ import grpc
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
+from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from function.vault.sync import MAX_CONCURRENT_SYNCS
 from harness.cases import find_cases
@@ -320,3 +322,44 @@ def test_the_vault_step_ends_before_the_callers_deadline(
         assert sorted(rsp.desired.resources)  # composed, not DEADLINE_EXCEEDED
         assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["VaultUnreachable"]
         silent_vault.close()
+
+
+# ---------------------------------------------------------------- bounds (docs/serving.md)
+
+
+def redis_named(name: str, observed: dict[str, Any] | None = None) -> fnv1.RunFunctionRequest:
+    return request(
+        xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"}, name),
+        observed=observed,
+    )
+
+
+def bulky(name: str, size: int) -> fnv1.RunFunctionRequest:
+    """A RedisInstance request of about size bytes: an observed release with many fields."""
+    fields = {f"field-{i:06d}": "x" * 60 for i in range(size // 80)}
+    release = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release", "status": fields}
+    return redis_named(name, {"release": release})
+
+
+def test_a_call_over_the_in_flight_budget_is_refused_and_logged(
+    tmp_path: Path, silent_vault: SilentVault
+) -> None:
+    with started(tmp_path, "--workers", "1", "--in-flight-mib", "1") as server:
+        waiting = send(server.target, [vault_request(silent_vault, 20)])
+        silent_vault.wait_for_connections(1)  # a small call in flight, waiting on Vault
+        big = send(server.target, [bulky("big", 1_500_000)])
+        small = send(server.target, [redis_request()])
+        assert outcome(big[0]) == "RESOURCE_EXHAUSTED"
+        assert outcome(small[0]) == "OK"  # within the budget
+        silent_vault.close()
+        assert outcome(waiting[0]) == "OK"
+        log = server.process.log_text() if server.process else ""
+    assert "call refused: too many request bytes in flight" in log
+
+
+def test_v1beta1_calls_are_served_by_the_same_runner(server: str) -> None:
+    with grpc.insecure_channel(server) as channel:
+        stub = grpcv1beta1.FunctionRunnerServiceStub(channel)
+        req = fnv1beta1.RunFunctionRequest.FromString(redis_request().SerializeToString())
+        rsp = stub.RunFunction(req, timeout=10)
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
