@@ -21,8 +21,8 @@
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
-#   make bench-memory     one process's memory under 16 concurrent ~4 MB requests
-#                         (python -m harness.memory)
+#   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
+#                         with 64 calls in flight (harness.memory, harness.drain)
 #   make package          build the runtime image and every xpkg into build/package (root, no Docker)
 #                         REGISTRY=... VERSION=...: the packages' registry path and tag, for
 #                         make generate and make package (defaults: pyproject.toml)
@@ -308,6 +308,7 @@ bench-metrics: venv
 # Benchmarks of the serving limits (docs/serving.md), run once on a quiet machine.
 bench-memory: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.memory --out bench/memory.md
+	cd $(ROOT) && $(VENV_PY) -m harness.drain --out bench/drain.md
 
 # The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
 # same test with a larger random one (every failure prints a reproduce blob).

@@ -11,8 +11,13 @@ SO_REUSEPORT; the kernel spreads connections over them (grpc's multiprocessing
 example: examples/python/multiprocessing/server.py in grpc/grpc). Workers are
 forked before any grpc server or channel exists, as grpc requires.
 
-SIGTERM (and SIGINT) stop accepting calls and let the ones in flight finish within
-the grace period; what is still running after it is cancelled.
+SIGTERM (and SIGINT) stop accepting calls and let every call accepted before it finish
+within the grace period; what is still running after it is cancelled. grpc cancels a call
+its connection has received but the server's own thread has not yet taken off it when
+stop() is called (grpc core fails such pending calls at shutdown); that thread takes
+calls only when it gets the interpreter. So at SIGTERM the server first takes the
+composing turn (function/admission.py): no call composes, the thread takes every call
+received, and only once none has arrived for a moment does stop() start the grace period.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -54,6 +60,10 @@ SERVICES = (
 # The default of --in-flight-mib: the request bytes one process holds at once
 # (function/admission.py, docs/serving.md).
 DEFAULT_IN_FLIGHT_MIB = 16.0
+# At SIGTERM, how long no new call must have arrived before stop() (see the module's doc),
+# and how long to wait for that at most.
+SETTLE_SECONDS = 0.1
+SETTLE_MAX_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,18 @@ def usable_cpus() -> int:
     return max(1, cpus)
 
 
+class _Pool(futures.ThreadPoolExecutor):
+    """grpc's thread pool, noting when grpc last handed it a call."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads)
+        self.last_call = time.monotonic()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
+        self.last_call = time.monotonic()
+        return super().submit(fn, *args, **kwargs)
+
+
 def _on_stop_signals(handler: Callable[[], None]) -> None:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         handler()
@@ -147,7 +169,8 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
         ("grpc.http2.bdp_probe", 0),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
+    pool = _Pool(THREADS_PER_WORKER)
+    server = grpc.server(pool, options=options)
     runner = FunctionRunner(
         response_cache.ResponseCache(config.response_cache_mib),
         config.observe,
@@ -166,10 +189,24 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         server.add_secure_port(config.address, config.tls.credentials())
     stopping = threading.Event()
 
+    def drain() -> None:
+        end = time.monotonic() + config.grace_seconds
+        took = runner.turn.take(config.grace_seconds)
+        try:
+            settle_end = min(end, time.monotonic() + SETTLE_MAX_SECONDS)
+            while (
+                time.monotonic() - pool.last_call < SETTLE_SECONDS and time.monotonic() < settle_end
+            ):
+                time.sleep(SETTLE_SECONDS / 4)
+            server.stop(max(0.0, end - time.monotonic()))
+        finally:
+            if took:
+                runner.turn.give()
+
     def stop() -> None:
         if not stopping.is_set():
             stopping.set()
-            server.stop(config.grace_seconds)
+            threading.Thread(target=drain, name="drain", daemon=True).start()
 
     _on_stop_signals(stop)
     server.start()

@@ -341,6 +341,24 @@ def bulky(name: str, size: int) -> fnv1.RunFunctionRequest:
     return redis_named(name, {"release": release})
 
 
+def test_sigterm_lets_every_call_accepted_before_it_finish(tmp_path: Path) -> None:
+    """64 calls that each take tens of milliseconds to compose, all on the server's
+    connection when SIGTERM comes: none is cancelled. grpc cancels at stop() the calls its
+    connection holds that its own thread has not taken yet; while calls compose, that thread
+    waits for the interpreter."""
+    reqs = [bulky(f"app-{n}", 1_000_000) for n in range(64)]
+    with started(tmp_path, "--workers", "1", "--in-flight-mib", "0") as server:
+        calls = send(server.target, reqs)
+        time.sleep(0.3)  # every call on the connection, the first ones composing
+        running = sum(not f.done() for f in calls)
+        assert server.process is not None
+        server.process.popen.send_signal(signal.SIGTERM)
+        outcomes = [outcome(f) for f in calls]
+        assert server.process.popen.wait(timeout=30) == 0
+    assert running >= 32, f"only {running} calls were in flight at SIGTERM"
+    assert outcomes == ["OK"] * 64
+
+
 def test_a_call_over_the_in_flight_budget_is_refused_and_logged(
     tmp_path: Path, silent_vault: SilentVault
 ) -> None:
