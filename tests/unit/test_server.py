@@ -135,6 +135,34 @@ class SilentVault:
             conn.close()
 
 
+class DripVault:
+    """A Vault that answers one byte a second (at most 30): every read waits less than any
+    read timeout, and the response never ends."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            for byte in b"HTTP/1.1 200 OK\r\nX-Drip: " + b"x" * 30:
+                if self.stop.wait(1.0):
+                    return
+                conn.sendall(bytes([byte]))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 @pytest.fixture
 def silent_vault() -> Iterator[SilentVault]:
     vault = SilentVault()
@@ -142,7 +170,9 @@ def silent_vault() -> Iterator[SilentVault]:
     vault.close()
 
 
-def vault_request(vault: SilentVault, request_timeout: int) -> fnv1.RunFunctionRequest:
+def vault_request(
+    vault: SilentVault | DripVault, request_timeout: int, budget: int = 20
+) -> fnv1.RunFunctionRequest:
     """A PostgreSQLInstance whose Vault step writes a KV entry to the silent Vault."""
     return request(
         xr(
@@ -150,7 +180,7 @@ def vault_request(vault: SilentVault, request_timeout: int) -> fnv1.RunFunctionR
             "PostgreSQLInstance",
             {"environment": "dev", "vaultPath": "secret/database/team-a"},
         ),
-        settings={"vault": {"requestTimeoutSeconds": request_timeout}},
+        settings={"vault": {"requestTimeoutSeconds": request_timeout, "budgetSeconds": budget}},
         credentials={
             "platform": {
                 "password-key": b"test-password-key",
@@ -373,6 +403,24 @@ def test_a_call_over_the_in_flight_budget_is_refused_and_logged(
         assert outcome(waiting[0]) == "OK"
         log = server.process.log_text() if server.process else ""
     assert "call refused: too many request bytes in flight" in log
+
+
+def test_a_vault_that_drips_bytes_does_not_hold_the_step_past_its_budget(tmp_path: Path) -> None:
+    vault = DripVault()
+    req = vault_request(vault, 5, budget=3)
+    try:
+        with (
+            started(tmp_path, "--workers", "1") as server,
+            grpc.insecure_channel(server.target) as channel,
+        ):
+            stub = grpcv1.FunctionRunnerServiceStub(channel)
+            begin = time.monotonic()
+            rsp = stub.RunFunction(req, timeout=40)
+            took = time.monotonic() - begin
+    finally:
+        vault.close()
+    assert took < 3 + 2, f"the Vault step took {took:.1f} s with a budget of 3 s"
+    assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["BudgetExceeded"]
 
 
 def test_v1beta1_calls_are_served_by_the_same_runner(server: str) -> None:
