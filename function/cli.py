@@ -154,6 +154,7 @@ def main(
         grace_seconds=shutdown_grace_period,
         response_cache_mib=response_cache_mib,
         in_flight_mib=in_flight_mib,
+        response_max=send_mb * 1024 * 1024,
         observe=observe,
     )
     try:

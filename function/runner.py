@@ -66,6 +66,14 @@ Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], N
 # While a call waits on something else (Vault, the Kubernetes API): another composes meanwhile.
 Waiting = Callable[[], AbstractContextManager[None]]
 
+# The largest response sent: gRPC's default message limit, which the server's
+# --max-send-message-size sets (function/cli.py). A response that would be larger is
+# replaced by a FATAL result naming its size and its largest part: grpc would refuse to
+# send it (RESOURCE_EXHAUSTED, grpc/grpc doc/statuscodes.md), and a desired state cut
+# to fit would drop resources. The FATAL is a few hundred bytes, so no request of any size
+# gets a response past this bound.
+RESPONSE_MAX = 4 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -85,18 +93,22 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         observe: Observe | None = None,
         *,
         admission: Admission | None = None,
+        response_max: int = RESPONSE_MAX,
     ) -> None:
         self.log: Logger = logging.get_logger()
         self.cache = cache or response_cache.ResponseCache(0)
         self.observe = observe
         self.admission = admission or Admission(0)
         self.turn = Turn()
+        self.response_max = response_max
 
     def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
         """One call as messages (in-process callers); never cached."""
-        return self._respond(req, context, contextlib.nullcontext).response
+        rsp = self._respond(req, context, contextlib.nullcontext).response
+        size = rsp.ByteSize()
+        return rsp if size <= self.response_max else self._oversized(req, rsp, size)
 
     def serve(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         """One call as the server receives it, serialized (v1, and v1beta1 whose messages
@@ -140,6 +152,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             return cached
         answered = self._respond(req, context, self._waiting)
         out: bytes = answered.response.SerializeToString(deterministic=True)
+        if len(out) > self.response_max:
+            fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
+            return fatal
         self.cache.put(request_key, out, answered.holds_until)  # not kept once past
         return out
 
@@ -163,10 +178,52 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             self.observe(req, answered.response, time.perf_counter() - started)
         return answered
 
+    def _oversized(
+        self, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, size: int
+    ) -> fnv1.RunFunctionResponse:
+        """The FATAL answer in place of a response over response_max, naming its size and its
+        largest part; logged."""
+        parts = {
+            f"desired resource {name!r}": r.ByteSize() for name, r in rsp.desired.resources.items()
+        }
+        parts["the XR's desired status"] = rsp.desired.composite.ByteSize()
+        parts["the pipeline context"] = rsp.context.ByteSize()
+        largest = max(parts, key=parts.__getitem__)
+        subject = _subject(req)
+        self.log.error(
+            "response too large: answered with a FATAL result",
+            size=size,
+            limit=self.response_max,
+            largest=largest,
+            largest_size=parts[largest],
+            xr=subject,
+        )
+        refusal = Refusal(
+            f"its response would be {size} bytes, over the {self.response_max} the function "
+            f"sends (--max-send-message-size); the largest part is {largest} "
+            f"({parts[largest]} bytes)",
+            "ResponseTooLarge",
+        )
+        return _fatal(
+            fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=req.meta.tag)), refusal, subject
+        )
+
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
     context.abort(code, details)
     raise AssertionError("grpc's abort raises")  # its stubs are not installed
+
+
+def _subject(req: fnv1.RunFunctionRequest) -> str:
+    """The XR as messages name it ("Kind namespace/name"), read without converting it."""
+    if not req.observed.HasField("composite"):
+        return ""
+    fields = req.observed.composite.resource.fields
+    meta = fields["metadata"].struct_value.fields if "metadata" in fields else {}
+    name = meta["name"].string_value if "name" in meta else ""
+    namespace = meta["namespace"].string_value if "namespace" in meta else ""
+    kind = fields["kind"].string_value if "kind" in fields else ""
+    return f"{cut(kind)} {cut(namespace + '/' + name if namespace else name)}"
 
 
 # A result's or condition's message is never longer than this (values in it are cut

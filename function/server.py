@@ -42,7 +42,7 @@ import grpc
 
 from function import response_cache
 from function.admission import Admission
-from function.runner import FunctionRunner, Observe
+from function.runner import RESPONSE_MAX, FunctionRunner, Observe
 
 # Threads per process. One composes at a time (function/admission.py); the others wait
 # for their turn or on the network (at most MAX_CONCURRENT_SYNCS on Vault,
@@ -102,6 +102,7 @@ class ServeConfig:
     grace_seconds: float = 25.0
     response_cache_mib: float = response_cache.DEFAULT_BUDGET_MIB  # 0: every call composes
     in_flight_mib: float = DEFAULT_IN_FLIGHT_MIB  # 0: unbounded
+    response_max: int = RESPONSE_MAX  # the largest response sent (--max-send-message-size)
     observe: Observe | None = None  # told of every call (metrics)
 
 
@@ -175,6 +176,7 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         response_cache.ResponseCache(config.response_cache_mib),
         config.observe,
         admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
+        response_max=config.response_max,
     )
     # Without grpc's (de)serializers: the runner takes and gives bytes, so a cached answer
     # is sent as it was kept, never parsed (function/response_cache.py), and a request is

@@ -19,6 +19,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.structs import to_struct
 from function.vault.sync import MAX_CONCURRENT_SYNCS
 from harness.cases import find_cases
 from harness.paths import ROOT
@@ -421,6 +422,89 @@ def test_a_vault_that_drips_bytes_does_not_hold_the_step_past_its_budget(tmp_pat
         vault.close()
     assert took < 3 + 2, f"the Vault step took {took:.1f} s with a budget of 3 s"
     assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["BudgetExceeded"]
+
+
+def route_request(message_bytes: int, parent_refs: int) -> fnv1.RunFunctionRequest:
+    """A ServiceIngress whose observed HTTPRoute lists the shared Gateway parent_refs times
+    and whose controller refused it with a message of message_bytes."""
+    ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shared"}
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "shop", "namespace": "shop", "generation": 1},
+        "spec": {"parentRefs": [ref] * parent_refs},
+        "status": {
+            "parents": [
+                {
+                    "parentRef": ref,
+                    "controllerName": "example.org/gateway",
+                    "conditions": [
+                        {
+                            "type": "Accepted",
+                            "status": "False",
+                            "reason": "NotAllowedByListeners",
+                            "message": "m" * message_bytes,
+                            "observedGeneration": 1,
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    ingress = xr(
+        "network.platform.example.org/v1alpha1",
+        "ServiceIngress",
+        {
+            "environment": "dev",
+            "hosts": ["shop.apps.example.org"],
+            "routes": [{"backends": [{"service": "storefront", "port": 8080}]}],
+        },
+        "shop",
+        "shop",
+    )
+    return request(ingress, observed={"route": route})
+
+
+def test_what_a_gateway_says_is_cut_before_it_reaches_the_response(server: str) -> None:
+    req = route_request(1_000_000, 6)
+    assert req.ByteSize() > 1_000_000
+    with grpc.insecure_channel(server) as channel:
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+    assert rsp.ByteSize() < 64 * 1024
+    parents = rsp.desired.composite.resource["status"]["routeParents"]
+    assert len(parents) == 6
+    assert all(len(p["message"]) < 1100 for p in parents)
+
+
+def test_a_response_over_the_send_limit_is_a_fatal_naming_its_largest_part(
+    tmp_path: Path,
+) -> None:
+    """An earlier step's desired resource of 1.5 MB passed on, under a 1 MiB send limit:
+    a FATAL result instead of a response grpc would refuse to send."""
+    req = redis_request()
+    req.desired.resources["earlier"].resource.CopyFrom(
+        to_struct({"apiVersion": "v1", "kind": "ConfigMap", "data": {"big": "x" * 1_500_000}})
+    )
+    with (
+        started(
+            tmp_path,
+            "--workers",
+            "1",
+            "--max-recv-message-size",
+            "4",
+            "--max-send-message-size",
+            "1",
+        ) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+        log = server.process.log_text() if server.process else ""
+    assert [(r.severity, r.reason) for r in rsp.results] == [
+        (fnv1.SEVERITY_FATAL, "ResponseTooLarge")
+    ]
+    assert "desired resource 'earlier'" in rsp.results[0].message
+    assert not rsp.desired.resources
+    assert "response too large" in log
 
 
 def test_v1beta1_calls_are_served_by_the_same_runner(server: str) -> None:
