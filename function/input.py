@@ -25,9 +25,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import struct_pb2
 from pydantic import Field, ValidationError, create_model
 
+from function import wire
 from function.catalogue import ENTRIES, kinds
 from function.context import P, S, Selector
 from function.kind import AnyKind, Kind
@@ -143,7 +143,7 @@ def _parse(
 ) -> Parsed:
     # Problems are kept as data, not as the Refusal: an exception instance carries the
     # traceback of wherever it was last raised, and this result is shared between calls.
-    spec = to_dict(struct_pb2.Struct.FromString(serialized)).get("spec", {})
+    spec = to_dict(wire.struct_from(serialized)).get("spec", {})
     from_config = f"EnvironmentConfig {config.name}: data" if config else "input.spec"
     if config is not None and not isinstance(config.data, dict):
         return (f"{from_config}: must be an object",)

@@ -22,7 +22,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf.message import DecodeError
 
-from function import logs, response_cache
+from function import logs, response_cache, wire
 from function.admission import Admission, BusyError, Turn
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
@@ -140,28 +140,38 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
 
     def _serve(self, data: bytes, context: grpc.ServicerContext, started: float) -> bytes:
         try:
-            req = fnv1.RunFunctionRequest.FromString(data)
+            req, deep = wire.decode_request(data)
         except DecodeError:
+            self.log.info(
+                "call refused: not a RunFunctionRequest, or nested past protobuf's 65535 levels",
+                bytes=len(data),
+            )
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
-        request_key = response_cache.key(req)
-        cached = self.cache.get(request_key)
-        if cached is not None:
-            if self.observe is not None:
-                rsp = fnv1.RunFunctionResponse.FromString(cached)
-                self.observe(req, rsp, time.perf_counter() - started)
-            return cached
-        answered = self._respond(req, context, self._waiting)
-        out: bytes = answered.response.SerializeToString(deterministic=True)
-        if len(out) > self.response_max:
-            fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
-            return fatal
-        self.cache.put(request_key, out, answered.holds_until)  # not kept once past
-        return out
+        except wire.TooDeepError as e:
+            self.log.info("request refused: nested too deep", depth=e.depth, bytes=len(data))
+            rsp = fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=e.tag))
+            refused: bytes = _fatal(rsp, Refusal(str(e), "TooDeep"), "").SerializeToString()
+            return refused
+        with wire.lifted() if deep else contextlib.nullcontext():
+            request_key = response_cache.key(req)
+            cached = self.cache.get(request_key)
+            if cached is not None:
+                if self.observe is not None:
+                    rsp = fnv1.RunFunctionResponse.FromString(cached)
+                    self.observe(req, rsp, time.perf_counter() - started)
+                return cached
+            answered = self._respond(req, context, self._waiting)
+            out: bytes = answered.response.SerializeToString(deterministic=True)
+            if len(out) > self.response_max:
+                fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
+                return fatal
+            self.cache.put(request_key, out, answered.holds_until)  # not kept once past
+            return out
 
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
         """While this call waits on Vault or the Kubernetes API: another call composes."""
-        with self.turn.released():
+        with wire.lowered(), self.turn.released():
             yield
 
     def _respond(

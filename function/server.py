@@ -9,7 +9,9 @@ Python composes one request at a time per process (the GIL), so --workers starts
 that many processes, each with its own server bound to the same port with
 SO_REUSEPORT; the kernel spreads connections over them (grpc's multiprocessing
 example: examples/python/multiprocessing/server.py in grpc/grpc). Workers are
-forked before any grpc server or channel exists, as grpc requires.
+forked before any grpc server or channel exists, as grpc requires. SO_REUSEPORT would
+as gladly let a second server share the port with the first: start-up refuses a port
+another process listens on.
 
 SIGTERM (and SIGINT) stop accepting calls and let every call accepted before it finish
 within the grace period; what is still running after it is cancelled. grpc cancels a call
@@ -24,10 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import math
 import os
 import signal
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -83,12 +88,38 @@ class TLSFiles:
         if missing:
             raise ValueError(f"--tls-server-certs-dir {certs_dir}: missing {', '.join(missing)}")
         key, crt, ca = ((folder / n).read_bytes() for n in names)
+        _check_pem(folder, certs_dir)
         return cls(key=key, certificate=crt, ca=ca)
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.ssl_server_credentials(
             [(self.key, self.certificate)], root_certificates=self.ca, require_client_auth=True
         )
+
+
+def _check_pem(folder: Path, certs_dir: str) -> None:
+    """ValueError naming the file when ca.crt or tls.crt holds no PEM certificate or tls.key
+    no PEM private key of tls.crt: grpc finds out only when it binds, with a traceback."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for name in ("ca.crt", "tls.crt"):
+        try:
+            context.load_verify_locations(cadata=(folder / name).read_text("ascii"))
+        except (ssl.SSLError, ValueError) as e:
+            raise ValueError(
+                f"--tls-server-certs-dir {certs_dir}: {name} is not a PEM certificate ({_why(e)})"
+            ) from None
+    try:
+        context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
+    except (ssl.SSLError, ValueError) as e:
+        raise ValueError(
+            f"--tls-server-certs-dir {certs_dir}: tls.key is not the PEM private key of "
+            f"tls.crt ({_why(e)})"
+        ) from None
+
+
+def _why(e: Exception) -> str:
+    reason = getattr(e, "reason", None)
+    return str(reason or type(e).__name__).lower().replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -215,8 +246,37 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     server.wait_for_termination()
 
 
+def check_port_free(address: str) -> None:
+    """ValueError when another process already listens on address's port. A plain bind
+    (SO_REUSEADDR, which passes connections in TIME_WAIT, and no SO_REUSEPORT) fails with
+    EADDRINUSE exactly when a socket listens there (Linux socket(7))."""
+    if address.startswith("unix:"):
+        return
+    host, _, port = address.removeprefix("dns:").rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return  # no fixed port: nothing to share
+    try:
+        found = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        return  # grpc says what is wrong with the address when it binds
+    for family, kind, proto, _, where in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(where)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise ValueError(
+                        f"--address {address}: another process already listens on port "
+                        f"{port}; stop it or choose another port"
+                    ) from None
+
+
 def serve(config: ServeConfig) -> None:
     """Serve with config.workers processes (this one alone when 1) until all have stopped."""
+    check_port_free(config.address)
     tune_malloc()
     if config.workers <= 1:
         serve_here(config, reuse_port=False)

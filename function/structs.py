@@ -24,6 +24,7 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
+from function import wire
 from function.lru import ByteLRU
 
 JSON = dict[str, Any]
@@ -87,12 +88,12 @@ def _serialized(d: JSON) -> bytes:
 
 def to_struct(d: JSON) -> struct_pb2.Struct:
     """Return the dict as a Struct."""
-    return struct_pb2.Struct.FromString(_serialized(d))
+    return wire.struct_from(_serialized(d))
 
 
 def merge_into(target: struct_pb2.Struct, d: JSON) -> None:
     """Set d's top-level keys in target (as target.update(d)), parsed straight into it."""
-    target.MergeFromString(_serialized(d))
+    wire.merge_struct(target, _serialized(d))
 
 
 def api_group(api_version: str) -> str:

@@ -21,6 +21,7 @@ from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1bet
 
 from function.structs import to_struct
 from function.vault.sync import MAX_CONCURRENT_SYNCS
+from function.wire import MAX_JSON_DEPTH, lifted
 from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.process import free_port
@@ -424,6 +425,69 @@ def test_a_vault_that_drips_bytes_does_not_hold_the_step_past_its_budget(tmp_pat
     assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["BudgetExceeded"]
 
 
+def nested(levels: int) -> dict[str, Any]:
+    """An object nested levels JSON levels deep (counting itself)."""
+    value: dict[str, Any] = {"leaf": True}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def deep_request(levels: int) -> fnv1.RunFunctionRequest:
+    """A RedisInstance whose observed release and an earlier step's desired resource nest
+    `levels` JSON levels deep (a manifest kept whole, CRD-free fields)."""
+    release = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release"}
+    release["spec"] = nested(levels - 1)
+    req = redis_named("deep", {"release": release})
+    req.desired.resources["earlier"].resource.CopyFrom(
+        to_struct({"apiVersion": "v1", "kind": "ConfigMap", "data": nested(levels - 1)})
+    )
+    return req
+
+
+def test_a_request_nested_deeper_than_protobufs_default_is_composed(tmp_path: Path) -> None:
+    req = deep_request(60)  # protobuf's default parse limit: about 31
+    with (
+        started(tmp_path, "--workers", "1") as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        # The response nests as deep: read as Crossplane (Go, limit 10000) reads it.
+        raw = channel.unary_unary(
+            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        answers = [raw(req.SerializeToString(), timeout=30) for _ in range(2)]
+    with lifted():
+        rsp, again = (fnv1.RunFunctionResponse.FromString(a) for a in answers)
+    assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    assert sorted(rsp.desired.resources) == ["connection-secret", "earlier", "release"]
+    assert rsp.desired.resources["earlier"] == req.desired.resources["earlier"]
+    assert again == rsp
+
+
+def test_a_request_nested_too_deep_gets_a_fatal_and_a_log_line(tmp_path: Path) -> None:
+    with (
+        started(tmp_path, "--workers", "1") as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = grpcv1.FunctionRunnerServiceStub(channel)
+        rsp = stub.RunFunction(deep_request(MAX_JSON_DEPTH + 20), timeout=30)
+        raw = channel.unary_unary(
+            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
+            request_serializer=None,
+            response_deserializer=None,
+        )
+        with pytest.raises(grpc.RpcError) as refused:
+            raw(b"\xff\xff\xff", timeout=10)
+        log = server.process.log_text() if server.process else ""
+    assert [(r.severity, r.reason) for r in rsp.results] == [(fnv1.SEVERITY_FATAL, "TooDeep")]
+    assert f"the function reads at most {MAX_JSON_DEPTH}" in rsp.results[0].message
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request refused: nested too deep" in log
+    assert "call refused: not a RunFunctionRequest" in log
+
+
 def route_request(message_bytes: int, parent_refs: int) -> fnv1.RunFunctionRequest:
     """A ServiceIngress whose observed HTTPRoute lists the shared Gateway parent_refs times
     and whose controller refused it with a message of message_bytes."""
@@ -513,3 +577,50 @@ def test_v1beta1_calls_are_served_by_the_same_runner(server: str) -> None:
         req = fnv1beta1.RunFunctionRequest.FromString(redis_request().SerializeToString())
         rsp = stub.RunFunction(req, timeout=10)
     assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+
+
+def test_garbage_certificates_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    for name in ("tls.key", "tls.crt", "ca.crt"):
+        (tmp_path / name).write_text(
+            "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n"
+        )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "function",
+            "--address",
+            f"127.0.0.1:{free_port()}",
+            "--tls-server-certs-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert b"Traceback" not in proc.stderr
+    assert b"ca.crt is not a PEM certificate" in proc.stderr
+
+
+def test_a_port_another_process_listens_on_is_refused(tmp_path: Path) -> None:
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "function", "--insecure"),
+                *("--address", f"127.0.0.1:{port}", "--workers", "2"),
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        other.close()
+    assert proc.returncode != 0
+    assert f"another process already listens on port {port}".encode() in proc.stderr
+    assert b"Traceback" not in proc.stderr
