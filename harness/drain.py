@@ -1,6 +1,6 @@
 """Shutdown with calls in flight: SIGTERM while 64 calls are on the server's connection.
 
-    python -m harness.drain [--calls 64] [--size 1000000] [--root DIR] [--out bench/drain.md]
+    python -m harness.drain [--calls 64] [--size 1000000] [--compare DIR] [--out bench/drain.md]
 
 Starts the real server (`python -m function --insecure --workers 1`, the deployed shape)
 on loopback and sends it --calls distinct RedisInstance requests of about --size bytes
@@ -8,8 +8,8 @@ on loopback and sends it --calls distinct RedisInstance requests of about --size
 once over one connection, as Crossplane does. A moment later, with the first still
 composing, it sends SIGTERM and records what became of every call and how long the
 server took to exit. Every call was on the connection before SIGTERM, so every one must
-be answered. --root serves another checkout (an older commit, to compare); the figures go
-to the Markdown file with the command, the machine and the load average.
+be answered. --compare does the same with another checkout (an older commit) first; the
+figures go to the Markdown file with the command, the machine and the load average.
 """
 
 from __future__ import annotations
@@ -73,14 +73,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=64)
     parser.add_argument("--size", type=int, default=1_000_000)
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout (an older commit) measured first"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "drain.md")
     args = parser.parse_args(argv)
     process.exit_on_sigterm()
     load_before = load_average()
-    outcomes, running, exited = run(args.root, args.calls, args.size)
-    shown = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
-    print(f"{running} of {args.calls} running at SIGTERM; {shown}; exited after {exited:.1f} s")
+    checkouts = ([(f"`{args.compare.name}`", args.compare)] if args.compare else []) + [
+        ("this checkout", ROOT)
+    ]
+    rows = []
+    all_ok = True
+    for name, root in checkouts:
+        outcomes, running, exited = run(root, args.calls, args.size)
+        shown = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+        print(f"{name}: {running} of {args.calls} running at SIGTERM; {shown}; exit {exited:.1f} s")
+        rows.append(f"| {name} | {args.calls} | {running} | {shown} | {exited:.1f} s |")
+        all_ok = set(outcomes) == {"OK"}  # this checkout's, the last
     command = "python -m harness.drain" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     lines = [
         "# Shutdown with calls in flight",
@@ -93,14 +103,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.calls} distinct requests of about {args.size / 1e6:.1f} MB sent at once over "
         f"one connection, SIGTERM {PAUSE_SECONDS} s later.",
         "",
-        "| calls | running at SIGTERM | outcomes | SIGTERM to exit |",
-        "|---:|---:|---|---:|",
-        f"| {args.calls} | {running} | {shown} | {exited:.1f} s |",
+        "| server | calls | running at SIGTERM | outcomes | SIGTERM to exit |",
+        "|---|---:|---:|---|---:|",
+        *rows,
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
-    return 0 if set(outcomes) == {"OK"} else 1
+    return 0 if all_ok else 1
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Memory under large requests: concurrent ~4 MB requests to one worker, peak and settled RSS.
 
-    python -m harness.memory [--rounds 3] [--concurrency 16] [--out bench/memory.md]
+    python -m harness.memory [--rounds 3] [--concurrency 16] [--compare DIR] [--out bench/memory.md]
 
 Starts the real server (`python -m function --insecure --workers 1`, the deployed shape:
 one process per pod) on loopback and sends it `--rounds` rounds of `--concurrency`
@@ -11,8 +11,9 @@ the settings, or in an observed HTTPRoute's status (ServiceIngress copies what t
 Gateways say into the XR's status); shapes alternate, so every round mixes them, and
 every request is new (no cache can answer it). Peak RSS is the kernel's high-water mark
 (VmHWM); PSS is sampled every few milliseconds. Ten seconds after the last answer, RSS
-and PSS again: what the process keeps. The figures go to the Markdown file with the
-command, the machine and the load average (other work on the machine skews them).
+and PSS again: what the process keeps. --compare measures another checkout (an older
+commit) the same way first. The figures go to the Markdown file with the command, the
+machine and the load average (other work on the machine skews them).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -37,7 +39,7 @@ from harness.bench import machine, memory_mib
 from harness.compare import load_average
 from harness.paths import ROOT
 from harness.requests import request, xr
-from harness.server import FunctionServer
+from harness.server import FunctionServer, default_python
 
 # Under grpc's default 4 MiB receive limit (4,194,304 bytes), as Crossplane may send.
 TARGET_BYTES = 3_900_000
@@ -181,11 +183,66 @@ def send_round(target: str, reqs: Sequence[fnv1.RunFunctionRequest]) -> list[tup
             c.close()
 
 
+@dataclass(frozen=True)
+class Figures:
+    """One checkout's figures (MiB) and its calls' outcomes and times."""
+
+    start_rss: float
+    peak_rss: float
+    peak_pss: float
+    after_rss: float
+    after_pss: float
+    outcomes: list[tuple[str, float]]
+
+    def shown_outcomes(self) -> str:
+        counts = collections.Counter(o for o, _ in self.outcomes)
+        seconds = sorted(s for _, s in self.outcomes)
+        return (
+            ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
+            + f"; call time median {seconds[len(seconds) // 2]:.1f} s, "
+            + f"longest {seconds[-1]:.1f} s"
+        )
+
+
+def measure(
+    root: Path, rounds: Sequence[Sequence[fnv1.RunFunctionRequest]], server_args: Sequence[str]
+) -> Figures:
+    """The rounds sent to the server of the checkout at root."""
+    results: list[tuple[str, float]] = []
+    with FunctionServer(root, python=default_python(ROOT), args=server_args) as server:
+        assert server.pid is not None
+        start_rss = memory_mib(server.pid, "VmRSS")
+        with Sampler(server.pid) as sampler:
+            for r, reqs in enumerate(rounds):
+                begin = time.perf_counter()
+                got = send_round(server.target, reqs)
+                results += got
+                print(
+                    f"{root}: round {r + 1}: {dict(collections.Counter(o for o, _ in got))} in "
+                    f"{time.perf_counter() - begin:.1f} s; RSS peak so far "
+                    f"{memory_mib(server.pid, 'VmHWM'):.0f} MiB",
+                    flush=True,
+                )
+        peak_rss = memory_mib(server.pid, "VmHWM")
+        time.sleep(SETTLE_SECONDS)
+        return Figures(
+            start_rss=start_rss,
+            peak_rss=peak_rss,
+            peak_pss=sampler.peak_pss,
+            after_rss=memory_mib(server.pid, "VmRSS"),
+            after_pss=memory_mib(server.pid, "Pss", "smaps_rollup"),
+            outcomes=results,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--server-arg", action="append", default=[], help="passed to the server")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout (an older commit) measured first"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "memory.md")
     args = parser.parse_args(argv)
     process.exit_on_sigterm()
@@ -195,29 +252,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for r in range(args.rounds)
     ]
     sizes = [req.ByteSize() for reqs in rounds for req in reqs]
-    results: list[tuple[str, float]] = []
-    argv_server = ["--workers", "1", *args.server_arg]
-    with FunctionServer(ROOT, args=argv_server) as server:
-        assert server.pid is not None
-        idle_rss = memory_mib(server.pid, "VmRSS")
-        with Sampler(server.pid) as sampler:
-            for r, reqs in enumerate(rounds):
-                begin = time.perf_counter()
-                got = send_round(server.target, reqs)
-                results += got
-                print(
-                    f"round {r + 1}: {dict(collections.Counter(o for o, _ in got))} in "
-                    f"{time.perf_counter() - begin:.1f} s; RSS peak so far "
-                    f"{memory_mib(server.pid, 'VmHWM'):.0f} MiB",
-                    flush=True,
-                )
-        peak_rss = memory_mib(server.pid, "VmHWM")
-        time.sleep(SETTLE_SECONDS)
-        after_rss = memory_mib(server.pid, "VmRSS")
-        after_pss = memory_mib(server.pid, "Pss", "smaps_rollup")
-    counts = collections.Counter(o for o, _ in results)
-    seconds = sorted(s for _, s in results)
+    server_args = ["--workers", "1", *args.server_arg]
+    roots = ([args.compare] if args.compare else []) + [ROOT]
+    figures = [measure(root, rounds, server_args) for root in roots]
+    names = ([f"`{args.compare.name}`"] if args.compare else []) + ["this checkout"]
     command = "python -m harness.memory" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
+
+    def row(label: str, value: Callable[[Figures], float]) -> str:
+        return f"| {label} | " + " | ".join(f"{value(f):.0f}" for f in figures) + " |"
+
     lines = [
         "# Memory under large requests",
         "",
@@ -229,26 +272,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"deployed) on loopback; {args.rounds} rounds of {args.concurrency} distinct requests "
         f"sent at once, each on its own connection, {min(sizes) / 1e6:.2f} to "
         f"{max(sizes) / 1e6:.2f} MB each; the bulk of each in the step's input, an observed "
-        "resource, the EnvironmentConfig or an observed HTTPRoute's status, in turn.",
+        "resource, the EnvironmentConfig or an observed HTTPRoute's status, in turn. The "
+        f"container's limit (install/packages.yaml): {LIMIT_MIB} MiB.",
         "",
-        "| | MiB |",
-        "|---|---:|",
-        f"| RSS at start | {idle_rss:.0f} |",
-        f"| peak RSS (VmHWM) | {peak_rss:.0f} |",
-        f"| peak PSS (sampled every {SAMPLE_SECONDS * 1000:.0f} ms) | {sampler.peak_pss:.0f} |",
-        f"| RSS {SETTLE_SECONDS:.0f} s after the last answer | {after_rss:.0f} |",
-        f"| PSS {SETTLE_SECONDS:.0f} s after the last answer | {after_pss:.0f} |",
-        f"| the container's limit (install/packages.yaml) | {LIMIT_MIB} |",
+        "| MiB | " + " | ".join(names) + " |",
+        "|---|" + "---:|" * len(figures),
+        row("RSS at start", lambda f: f.start_rss),
+        row("peak RSS (VmHWM)", lambda f: f.peak_rss),
+        row(f"peak PSS (sampled every {SAMPLE_SECONDS * 1000:.0f} ms)", lambda f: f.peak_pss),
+        row(f"RSS {SETTLE_SECONDS:.0f} s after the last answer", lambda f: f.after_rss),
+        row(f"PSS {SETTLE_SECONDS:.0f} s after the last answer", lambda f: f.after_pss),
         "",
-        "Outcomes: "
-        + ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-        + f"; call time median {seconds[len(seconds) // 2]:.1f} s, longest {seconds[-1]:.1f} s.",
+        *(f"Outcomes, {n}: {f.shown_outcomes()}." for n, f in zip(names, figures, strict=True)),
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
-    return 0 if peak_rss < LIMIT_MIB else 1
+    return 0 if figures[-1].peak_rss < LIMIT_MIB else 1
 
 
 if __name__ == "__main__":
