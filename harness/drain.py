@@ -28,8 +28,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from harness import process
-from harness.bench import machine
-from harness.compare import load_average
+from harness.compare import checkouts, load_average, report_head
 from harness.memory import build
 from harness.paths import ROOT
 from harness.server import FunctionServer, default_python
@@ -80,12 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     process.exit_on_sigterm()
     load_before = load_average()
-    checkouts = ([(f"`{args.compare.name}`", args.compare)] if args.compare else []) + [
-        ("this checkout", ROOT)
-    ]
     rows = []
     all_ok = True
-    for name, root in checkouts:
+    for name, root in checkouts(args.compare):
         outcomes, running, exited = run(root, args.calls, args.size)
         shown = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
         print(f"{name}: {running} of {args.calls} running at SIGTERM; {shown}; exit {exited:.1f} s")
@@ -93,12 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         all_ok = set(outcomes) == {"OK"}  # this checkout's, the last
     command = "python -m harness.drain" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     lines = [
-        "# Shutdown with calls in flight",
-        "",
-        f"`{command}`. Machine: {machine()}.",
-        f"Load average (1/5/15 min) before: {load_before}; after: {load_average()} (a shared "
-        "machine: other people's builds and tests ran at the same time).",
-        "",
+        *report_head("Shutdown with calls in flight", command, load_before),
         f"One server process (`--workers 1`, the default grace period of 25 s) on loopback; "
         f"{args.calls} distinct requests of about {args.size / 1e6:.1f} MB sent at once over "
         f"one connection, SIGTERM {PAUSE_SECONDS} s later.",

@@ -35,8 +35,8 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from function.input import SETTINGS_REQUIREMENT
 from function.structs import JSON
 from harness import process
-from harness.bench import machine, memory_mib
-from harness.compare import load_average
+from harness.bench import memory_mib
+from harness.compare import checkouts, load_average, report_head
 from harness.paths import ROOT
 from harness.requests import request, xr
 from harness.server import FunctionServer, default_python
@@ -253,21 +253,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     sizes = [req.ByteSize() for reqs in rounds for req in reqs]
     server_args = ["--workers", "1", *args.server_arg]
-    roots = ([args.compare] if args.compare else []) + [ROOT]
-    figures = [measure(root, rounds, server_args) for root in roots]
-    names = ([f"`{args.compare.name}`"] if args.compare else []) + ["this checkout"]
+    measured = checkouts(args.compare)
+    figures = [measure(root, rounds, server_args) for _, root in measured]
+    names = [name for name, _ in measured]
     command = "python -m harness.memory" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
 
     def row(label: str, value: Callable[[Figures], float]) -> str:
         return f"| {label} | " + " | ".join(f"{value(f):.0f}" for f in figures) + " |"
 
     lines = [
-        "# Memory under large requests",
-        "",
-        f"`{command}`. Machine: {machine()}.",
-        f"Load average (1/5/15 min) before: {load_before}; after: {load_average()} (a shared "
-        "machine: other people's builds and tests ran at the same time).",
-        "",
+        *report_head("Memory under large requests", command, load_before),
         f"One server process (`--workers 1`{''.join(' ' + a for a in args.server_arg)}, as "
         f"deployed) on loopback; {args.rounds} rounds of {args.concurrency} distinct requests "
         f"sent at once, each on its own connection, {min(sizes) / 1e6:.2f} to "

@@ -26,7 +26,7 @@ from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.process import free_port
 from harness.requests import case_request, request, xr
-from harness.server import FunctionServer
+from harness.server import FunctionServer, raw_run_function
 
 
 @pytest.fixture(scope="module")
@@ -318,26 +318,26 @@ UNUSABLE_CERTS_DIRS = [
 ]
 
 
+def serve_from(certs_dir: Path) -> subprocess.CompletedProcess[bytes]:
+    """The server started with --tls-server-certs-dir certs_dir, when it refuses to start."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "function", "--address", f"127.0.0.1:{free_port()}"),
+            *("--tls-server-certs-dir", str(certs_dir)),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("folder", "reason"), UNUSABLE_CERTS_DIRS, ids=[r for _, r in UNUSABLE_CERTS_DIRS]
 )
 def test_unusable_certs_dir_is_a_usage_error_not_a_traceback(
     tmp_path: Path, folder: str, reason: str
 ) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "function",
-            "--address",
-            f"127.0.0.1:{free_port()}",
-            "--tls-server-certs-dir",
-            str(tmp_path / folder),
-        ],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
+    proc = serve_from(tmp_path / folder)
     assert proc.returncode == 2, reason
     assert b"--tls-server-certs-dir" in proc.stderr
     assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
@@ -452,11 +452,7 @@ def test_a_request_nested_deeper_than_protobufs_default_is_composed(tmp_path: Pa
         grpc.insecure_channel(server.target) as channel,
     ):
         # The response nests as deep: read as Crossplane (Go, limit 10000) reads it.
-        raw = channel.unary_unary(
-            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
-            request_serializer=None,
-            response_deserializer=None,
-        )
+        raw = raw_run_function(channel)
         answers = [raw(req.SerializeToString(), timeout=30) for _ in range(2)]
     with lifted():
         rsp, again = (fnv1.RunFunctionResponse.FromString(a) for a in answers)
@@ -473,13 +469,8 @@ def test_a_request_nested_too_deep_gets_a_fatal_and_a_log_line(tmp_path: Path) -
     ):
         stub = grpcv1.FunctionRunnerServiceStub(channel)
         rsp = stub.RunFunction(deep_request(MAX_JSON_DEPTH + 20), timeout=30)
-        raw = channel.unary_unary(
-            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
-            request_serializer=None,
-            response_deserializer=None,
-        )
         with pytest.raises(grpc.RpcError) as refused:
-            raw(b"\xff\xff\xff", timeout=10)
+            raw_run_function(channel)(b"\xff\xff\xff", timeout=10)
         log = server.process.log_text() if server.process else ""
     assert [(r.severity, r.reason) for r in rsp.results] == [(fnv1.SEVERITY_FATAL, "TooDeep")]
     assert f"the function reads at most {MAX_JSON_DEPTH}" in rsp.results[0].message
@@ -584,20 +575,7 @@ def test_garbage_certificates_are_one_line_naming_the_file(tmp_path: Path) -> No
         (tmp_path / name).write_text(
             "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n"
         )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "function",
-            "--address",
-            f"127.0.0.1:{free_port()}",
-            "--tls-server-certs-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
+    proc = serve_from(tmp_path)
     assert proc.returncode != 0
     assert b"Traceback" not in proc.stderr
     assert b"ca.crt is not a PEM certificate" in proc.stderr
