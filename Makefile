@@ -21,6 +21,8 @@
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
+#   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
+#                         with 64 calls in flight (harness.memory, harness.drain)
 #   make package          build the runtime image and every xpkg into build/package (root, no Docker)
 #                         REGISTRY=... VERSION=...: the packages' registry path and tag, for
 #                         make generate and make package (defaults: pyproject.toml)
@@ -128,14 +130,14 @@ RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
 	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
-	test lint typecheck pytest e2e e2e-render bench bench-metrics fuzz xrds generate ghz \
+	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory fuzz xrds generate ghz \
 	bench-tools bench-compare bench-scale soak postgresql package update-examples clean distclean \
 	help
 
 all: render
 
 help:
-	@sed -n '3,27p' $(ROOT)/Makefile
+	@sed -n '3,29p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -302,6 +304,11 @@ bench: venv
 
 bench-metrics: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.metrics_cost --out bench/metrics-hook.md
+
+# Benchmarks of the serving limits (docs/serving.md), run once on a quiet machine.
+bench-memory: venv
+	cd $(ROOT) && $(VENV_PY) -m harness.memory --out bench/memory.md
+	cd $(ROOT) && $(VENV_PY) -m harness.drain --out bench/drain.md
 
 # The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
 # same test with a larger random one (every failure prints a reproduce blob).

@@ -88,6 +88,16 @@ def standard_options(command: F) -> F:
     "are never kept. 0: off.",
 )
 @click.option(
+    "--in-flight-mib",
+    type=click.FloatRange(min=0),
+    default=server.DEFAULT_IN_FLIGHT_MIB,
+    show_default=True,
+    envvar="IN_FLIGHT_MIB",
+    help="Request bytes per server process in flight at once (received, not yet answered); "
+    "a call that would pass it while others are in flight is refused with RESOURCE_EXHAUSTED "
+    "and Crossplane retries it. 0: unbounded. See docs/serving.md.",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
     default=None,
@@ -106,6 +116,7 @@ def main(
     workers: int | None,
     shutdown_grace_period: float,
     response_cache_mib: float,
+    in_flight_mib: float,
 ) -> None:
     """Serve the platform composition function over gRPC."""
     if not insecure and not tls_certs_dir:
@@ -142,6 +153,8 @@ def main(
         workers=workers or server.usable_cpus(),
         grace_seconds=shutdown_grace_period,
         response_cache_mib=response_cache_mib,
+        in_flight_mib=in_flight_mib,
+        response_max=send_mb * 1024 * 1024,
         observe=observe,
     )
     try:

@@ -19,17 +19,19 @@ problem is named where it was set: ``input.spec.<path>`` or
 """
 
 import functools
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import struct_pb2
 from pydantic import Field, ValidationError, create_model
 
+from function import wire
 from function.catalogue import ENTRIES, kinds
 from function.context import P, S, Selector
 from function.kind import AnyKind, Kind
+from function.lru import LRU, deep_size
 from function.model import section
 from function.platform import PlatformSettings
 from function.refusal import Refusal
@@ -121,17 +123,27 @@ def _holds(data: Any, loc: tuple[int | str, ...]) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=64)
+# Parsed settings, by the kind's section and a digest of the input and the EnvironmentConfig:
+# a Composition's input and the EnvironmentConfig are the same on most calls. Each entry
+# costs the parsed model as it sits in memory (function/lru.py); an input larger than
+# _PARSED_MAX_SOURCE is parsed on every call and never kept, so no mix of requests can
+# grow the cache past its budget.
+_PARSED_BUDGET = 4 * 1024 * 1024
+_PARSED_MAX_ENTRY = 512 * 1024
+_PARSED_MAX_SOURCE = 64 * 1024
+Parsed = PlatformSettings | tuple[str, ...]
+_PARSED: LRU[tuple[str | None, bytes], Parsed] = LRU(_PARSED_BUDGET, _PARSED_MAX_ENTRY)
+
+
 def _parse(
     serialized: bytes,
-    environment: bytes,
+    config: EnvironmentConfig | None,
     input_field: str | None,
     settings: type[SettingsModel] | None,
-) -> PlatformSettings | tuple[str, ...]:
+) -> Parsed:
     # Problems are kept as data, not as the Refusal: an exception instance carries the
     # traceback of wherever it was last raised, and this result is shared between calls.
-    spec = to_dict(struct_pb2.Struct.FromString(serialized)).get("spec", {})
-    config = EnvironmentConfig(**json.loads(environment)) if environment else None
+    spec = to_dict(wire.struct_from(serialized)).get("spec", {})
     from_config = f"EnvironmentConfig {config.name}: data" if config else "input.spec"
     if config is not None and not isinstance(config.data, dict):
         return (f"{from_config}: must be an object",)
@@ -154,20 +166,26 @@ def parse_input(
     (a serialized Struct) over the EnvironmentConfig's data over the defaults; a Refusal
     naming every problem with the platform-wide settings and that kind's section.
 
-    A Composition's input and the EnvironmentConfig are the same on most calls: each
-    distinct pair is parsed once per kind (the model is frozen, so it is safe to share
-    between calls).
+    Each distinct input and EnvironmentConfig is parsed once per kind while it stays in the
+    cache (the model is frozen, so it is safe to share between calls).
     """
     environment = (
         json.dumps({"name": config.name, "data": config.data}, sort_keys=True).encode()
         if config
         else b""
     )
-    if kind is None:
-        parsed = _parse(serialized, environment, None, None)
-    else:
-        settings: type[SettingsModel] = kind.settings
-        parsed = _parse(serialized, environment, kind.input_field, settings)
+    input_field = None if kind is None else kind.input_field
+    settings: type[SettingsModel] | None = None if kind is None else kind.settings
+    parsed: Parsed | None = None
+    key: tuple[str | None, bytes] | None = None
+    if len(serialized) + len(environment) <= _PARSED_MAX_SOURCE:
+        digest = hashlib.sha256(len(serialized).to_bytes(8, "big") + serialized + environment)
+        key = (input_field, digest.digest())
+        parsed = _PARSED.get(key)
+    if parsed is None:
+        parsed = _parse(serialized, config, input_field, settings)
+        if key is not None:
+            _PARSED.put(key, parsed, deep_size(key) + deep_size(parsed))
     if isinstance(parsed, tuple):
         raise Refusal(parsed, "InvalidInput")
     return parsed

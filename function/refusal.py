@@ -20,6 +20,7 @@ _WORDING: dict[str, str] = {
     "InvalidInput": "invalid function input",
     "InvalidParameters": "invalid {subject}",
     "ComposeFailed": "cannot compose {subject}",
+    "ResponseTooLarge": "cannot answer for {subject}",
 }
 
 

@@ -17,8 +17,8 @@ rather than BLAKE2b: with x86's SHA extensions it hashes about twice as fast (ha
 the bench machine: 0.12 against 0.22 ms for the 240 KB request of harness.scale's 100
 resources). One XR's
 answer cannot be served for another's request: the digest covers its name, namespace,
-uid and credentials. Entries are bounded in bytes (function/lru.py) and live in the
-process.
+uid and credentials. Entries are bounded by the memory they hold, their bookkeeping
+included (function/lru.py), and live in the process.
 """
 
 import hashlib

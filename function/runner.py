@@ -8,10 +8,13 @@ and conditions, requirements, results and the TTL. Each step refuses what it
 cannot accept by raising function.refusal.Refusal, which becomes the one FATAL.
 """
 
+import contextlib
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 from crossplane.function import logging, resource, response
@@ -19,7 +22,8 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from google.protobuf.message import DecodeError
 
-from function import logs, response_cache
+from function import logs, response_cache, wire
+from function.admission import Admission, BusyError, Turn
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
 from function.input import (
@@ -59,6 +63,16 @@ _STATUS = {
 
 # What is told of every call: function/metrics.py's observe under --metrics-port.
 Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], None]
+# While a call waits on something else (Vault, the Kubernetes API): another composes meanwhile.
+Waiting = Callable[[], AbstractContextManager[None]]
+
+# The largest response sent: gRPC's default message limit, which the server's
+# --max-send-message-size sets (function/cli.py). A response that would be larger is
+# replaced by a FATAL result naming its size and its largest part: grpc would refuse to
+# send it (RESOURCE_EXHAUSTED, grpc/grpc doc/statuscodes.md), and a desired state cut
+# to fit would drop resources. The FATAL is a few hundred bytes, so no request of any size
+# gets a response past this bound.
+RESPONSE_MAX = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,49 +88,152 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     """The gRPC servicer Crossplane calls."""
 
     def __init__(
-        self, cache: response_cache.ResponseCache | None = None, observe: Observe | None = None
+        self,
+        cache: response_cache.ResponseCache | None = None,
+        observe: Observe | None = None,
+        *,
+        admission: Admission | None = None,
+        response_max: int = RESPONSE_MAX,
     ) -> None:
         self.log: Logger = logging.get_logger()
         self.cache = cache or response_cache.ResponseCache(0)
         self.observe = observe
+        self.admission = admission or Admission(0)
+        self.turn = Turn()
+        self.response_max = response_max
 
     def RunFunction(  # noqa: N802 (gRPC's name)
         self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
     ) -> fnv1.RunFunctionResponse:
-        """One call as messages (v1beta1 and in-process callers); never cached."""
-        return self._respond(req, context).response
+        """One call as messages (in-process callers); never cached."""
+        rsp = self._respond(req, context, contextlib.nullcontext).response
+        size = rsp.ByteSize()
+        return rsp if size <= self.response_max else self._oversized(req, rsp, size)
 
     def serve(self, data: bytes, context: grpc.ServicerContext) -> bytes:
-        """One v1 call as the server receives it, serialized: the cached response to an
-        equal request comes back as it was kept (function/response_cache.py)."""
+        """One call as the server receives it, serialized (v1, and v1beta1 whose messages
+        are the same on the wire): the cached response to an equal request comes back as
+        it was kept (function/response_cache.py). Within the process's bounds
+        (function/admission.py): its bytes are counted in flight, and it composes in its
+        turn."""
         started = time.perf_counter()
         try:
-            req = fnv1.RunFunctionRequest.FromString(data)
-        except DecodeError:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
-        request_key = response_cache.key(req)
-        cached = self.cache.get(request_key)
-        if cached is not None:
-            if self.observe is not None:
-                rsp = fnv1.RunFunctionResponse.FromString(cached)
-                self.observe(req, rsp, time.perf_counter() - started)
-            return cached
-        answered = self._respond(req, context)
-        out: bytes = answered.response.SerializeToString(deterministic=True)
-        self.cache.put(request_key, out, answered.holds_until)  # not kept once past
-        return out
+            with self.admission.hold(len(data)):
+                return self._in_turn(data, context, started)
+        except BusyError as busy:
+            self.log.info(
+                "call refused: too many request bytes in flight",
+                bytes=len(data),
+                in_flight=self.admission.in_flight,
+                budget=self.admission.budget,
+            )
+            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
 
-    def _respond(self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext) -> Answer:
+    def _in_turn(self, data: bytes, context: grpc.ServicerContext, started: float) -> bytes:
+        if not self.turn.take(context.time_remaining()):
+            self.log.info("call dropped: its deadline passed before its turn", bytes=len(data))
+            _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed waiting to compose")
+        try:
+            return self._serve(data, context, started)
+        finally:
+            self.turn.give()
+
+    def _serve(self, data: bytes, context: grpc.ServicerContext, started: float) -> bytes:
+        try:
+            req, deep = wire.decode_request(data)
+        except DecodeError:
+            self.log.info(
+                "call refused: not a RunFunctionRequest, or nested past protobuf's 65535 levels",
+                bytes=len(data),
+            )
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
+        except wire.TooDeepError as e:
+            self.log.info("request refused: nested too deep", depth=e.depth, bytes=len(data))
+            rsp = fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=e.tag))
+            refused: bytes = _fatal(rsp, Refusal(str(e), "TooDeep"), "").SerializeToString()
+            return refused
+        with wire.lifted() if deep else contextlib.nullcontext():
+            request_key = response_cache.key(req)
+            cached = self.cache.get(request_key)
+            if cached is not None:
+                if self.observe is not None:
+                    rsp = fnv1.RunFunctionResponse.FromString(cached)
+                    self.observe(req, rsp, time.perf_counter() - started)
+                return cached
+            answered = self._respond(req, context, self._waiting)
+            out: bytes = answered.response.SerializeToString(deterministic=True)
+            if len(out) > self.response_max:
+                fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
+                return fatal
+            self.cache.put(request_key, out, answered.holds_until)  # not kept once past
+            return out
+
+    @contextlib.contextmanager
+    def _waiting(self) -> Iterator[None]:
+        """While this call waits on Vault or the Kubernetes API: another call composes."""
+        with wire.lowered(), self.turn.released():
+            yield
+
+    def _respond(
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext, waiting: Waiting
+    ) -> Answer:
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
         started = time.perf_counter()
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining - ANSWER_MARGIN
-        answered = respond(req, self.log, deadline)
+        answered = respond(req, self.log, deadline, waiting)
         if self.observe is not None:
             self.observe(req, answered.response, time.perf_counter() - started)
         return answered
+
+    def _oversized(
+        self, req: fnv1.RunFunctionRequest, rsp: fnv1.RunFunctionResponse, size: int
+    ) -> fnv1.RunFunctionResponse:
+        """The FATAL answer in place of a response over response_max, naming its size and its
+        largest part; logged."""
+        parts = {
+            f"desired resource {name!r}": r.ByteSize() for name, r in rsp.desired.resources.items()
+        }
+        parts["the XR's desired status"] = rsp.desired.composite.ByteSize()
+        parts["the pipeline context"] = rsp.context.ByteSize()
+        largest = max(parts, key=parts.__getitem__)
+        subject = _subject(req)
+        self.log.error(
+            "response too large: answered with a FATAL result",
+            size=size,
+            limit=self.response_max,
+            largest=largest,
+            largest_size=parts[largest],
+            xr=subject,
+        )
+        refusal = Refusal(
+            f"its response would be {size} bytes, over the {self.response_max} the function "
+            f"sends (--max-send-message-size); the largest part is {largest} "
+            f"({parts[largest]} bytes)",
+            "ResponseTooLarge",
+        )
+        return _fatal(
+            fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=req.meta.tag)), refusal, subject
+        )
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
+    context.abort(code, details)
+    raise AssertionError("grpc's abort raises")  # its stubs are not installed
+
+
+def _subject(req: fnv1.RunFunctionRequest) -> str:
+    """The XR as messages name it ("Kind namespace/name"), read without converting it."""
+    if not req.observed.HasField("composite"):
+        return ""
+    fields = req.observed.composite.resource.fields
+    meta = fields["metadata"].struct_value.fields if "metadata" in fields else {}
+    name = meta["name"].string_value if "name" in meta else ""
+    namespace = meta["namespace"].string_value if "namespace" in meta else ""
+    kind = fields["kind"].string_value if "kind" in fields else ""
+    return f"{cut(kind)} {cut(namespace + '/' + name if namespace else name)}"
 
 
 # A result's or condition's message is never longer than this (values in it are cut
@@ -180,7 +297,10 @@ def run(
 
 
 def respond(
-    req: fnv1.RunFunctionRequest, log: Logger | None = None, deadline: float | None = None
+    req: fnv1.RunFunctionRequest,
+    log: Logger | None = None,
+    deadline: float | None = None,
+    waiting: Waiting = contextlib.nullcontext,
 ) -> Answer:
     """The answer to one request, and until when it holds; never raises.
 
@@ -191,8 +311,9 @@ def respond(
     """
     try:
         if not req.observed.HasField("composite"):
-            return _operation(req, log)
-        return _compose(req, log, deadline)
+            with waiting():  # mostly the Kubernetes API's or Vault's time
+                return _operation(req, log)
+        return _compose(req, log, deadline, waiting)
     except Exception as e:
         xr = Composite.from_object(to_dict(req.observed.composite.resource))
         what = cut(xr.kind) or "the request"
@@ -208,7 +329,9 @@ def respond(
         return Answer(_fatal(response.to(req), internal, what), response_cache.VOLATILE)
 
 
-def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None) -> Answer:
+def _compose(
+    req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None, waiting: Waiting
+) -> Answer:
     """An XR's desired state: every step refuses what it cannot accept, with one FATAL."""
     rsp = response.to(req)
     xr_object = to_dict(req.observed.composite.resource)
@@ -231,7 +354,8 @@ def _compose(req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float |
         desired = kind.compose(ctx)
     except Refusal as refusal:
         return Answer(_fatal(rsp, refusal, f"{xr.kind} {cut(xr.ref)}"))
-    vault = _sync_vault(ctx, desired, log, dig(xr_object, "status", "vault"), deadline)
+    observed = dig(xr_object, "status", "vault")
+    vault = _sync_vault(ctx, desired, log, observed, deadline, waiting=waiting)
     _write(rsp, ctx, desired, vault.retry_after if vault else None)
     return Answer(rsp, response_cache.VOLATILE if vault and vault.volatile else desired.holds_until)
 
@@ -328,6 +452,8 @@ def _sync_vault(
     log: Logger | None,
     observed: JSON | None,
     deadline: float | None,
+    *,
+    waiting: Waiting,
 ) -> vaultsync.Outcome | None:
     """Apply the kind's Vault intents and remove what the observed status.vault names and the
     intents no longer do; what came of it joins the desired state as plain data. None when
@@ -337,9 +463,10 @@ def _sync_vault(
     stale = vaultsync.stale(ctx.xr, observed, desired.vault, ctx.platform)
     if not desired.vault and not stale:
         return None
-    outcome = vaultsync.sync(
-        ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
-    )
+    with waiting():
+        outcome = vaultsync.sync(
+            ctx.xr, [*desired.vault, *stale], ctx.platform, ctx.credentials, log, deadline=deadline
+        )
     desired.warnings.extend(outcome.warnings())
     desired.conditions.append(outcome.condition())
     if isinstance(desired.status, VaultReporting):

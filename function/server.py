@@ -9,22 +9,33 @@ Python composes one request at a time per process (the GIL), so --workers starts
 that many processes, each with its own server bound to the same port with
 SO_REUSEPORT; the kernel spreads connections over them (grpc's multiprocessing
 example: examples/python/multiprocessing/server.py in grpc/grpc). Workers are
-forked before any grpc server or channel exists, as grpc requires.
+forked before any grpc server or channel exists, as grpc requires. SO_REUSEPORT would
+as gladly let a second server share the port with the first: start-up refuses a port
+another process listens on.
 
-SIGTERM (and SIGINT) stop accepting calls and let the ones in flight finish within
-the grace period; what is still running after it is cancelled.
+SIGTERM (and SIGINT) stop accepting calls and let every call accepted before it finish
+within the grace period; what is still running after it is cancelled. grpc cancels a call
+its connection has received but the server's own thread has not yet taken off it when
+stop() is called (grpc core fails such pending calls at shutdown); that thread takes
+calls only when it gets the interpreter. So at SIGTERM the server first takes the
+composing turn (function/admission.py): no call composes, the thread takes every call
+received, and only once none has arrived for a moment does stop() start the grace period.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import logging
 import math
 import os
 import signal
+import socket
+import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -33,18 +44,31 @@ from types import FrameType
 from typing import Any, NoReturn
 
 import grpc
-from crossplane.function.proto.v1 import run_function_pb2 as fnv1
-from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
-from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from function import response_cache
-from function.runner import FunctionRunner, Observe
+from function.admission import Admission
+from function.runner import RESPONSE_MAX, FunctionRunner, Observe
 
-# Threads per process. Composing holds the GIL, so more threads only help calls
-# that wait on the network (Vault); these are enough that such calls never keep
-# the others waiting for a thread.
-THREADS_PER_WORKER = 16
-V1_SERVICE = "apiextensions.fn.proto.v1.FunctionRunnerService"
+# Threads per process. One composes at a time (function/admission.py); the others wait
+# for their turn or on the network (at most MAX_CONCURRENT_SYNCS on Vault,
+# function/vault/sync.py), so a hanging Vault still leaves threads for the calls that do
+# not need it. Each thread holds at most one request's bytes (up to gRPC's receive limit)
+# before the in-flight budget has judged it: few threads keep that bounded.
+THREADS_PER_WORKER = 8
+# Both services take the same messages on the wire (Crossplane calls v1, and v1beta1 when a
+# function does not serve v1: xfn.NewBetaFallBackFunctionRunnerServiceClient), so both are
+# served by the runner's bytes handler.
+SERVICES = (
+    "apiextensions.fn.proto.v1.FunctionRunnerService",
+    "apiextensions.fn.proto.v1beta1.FunctionRunnerService",
+)
+# The default of --in-flight-mib: the request bytes one process holds at once
+# (function/admission.py, docs/serving.md).
+DEFAULT_IN_FLIGHT_MIB = 16.0
+# At SIGTERM, how long no new call must have arrived before stop() (see the module's doc),
+# and how long to wait for that at most.
+SETTLE_SECONDS = 0.1
+SETTLE_MAX_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +88,38 @@ class TLSFiles:
         if missing:
             raise ValueError(f"--tls-server-certs-dir {certs_dir}: missing {', '.join(missing)}")
         key, crt, ca = ((folder / n).read_bytes() for n in names)
+        _check_pem(folder, certs_dir)
         return cls(key=key, certificate=crt, ca=ca)
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.ssl_server_credentials(
             [(self.key, self.certificate)], root_certificates=self.ca, require_client_auth=True
         )
+
+
+def _check_pem(folder: Path, certs_dir: str) -> None:
+    """ValueError naming the file when ca.crt or tls.crt holds no PEM certificate or tls.key
+    no PEM private key of tls.crt: grpc finds out only when it binds, with a traceback."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for name in ("ca.crt", "tls.crt"):
+        try:
+            context.load_verify_locations(cadata=(folder / name).read_text("ascii"))
+        except (ssl.SSLError, ValueError) as e:
+            raise ValueError(
+                f"--tls-server-certs-dir {certs_dir}: {name} is not a PEM certificate ({_why(e)})"
+            ) from None
+    try:
+        context.load_cert_chain(folder / "tls.crt", folder / "tls.key")
+    except (ssl.SSLError, ValueError) as e:
+        raise ValueError(
+            f"--tls-server-certs-dir {certs_dir}: tls.key is not the PEM private key of "
+            f"tls.crt ({_why(e)})"
+        ) from None
+
+
+def _why(e: Exception) -> str:
+    reason = getattr(e, "reason", None)
+    return str(reason or type(e).__name__).lower().replace("_", " ")
 
 
 @dataclass(frozen=True)
@@ -82,7 +132,30 @@ class ServeConfig:
     workers: int = 1
     grace_seconds: float = 25.0
     response_cache_mib: float = response_cache.DEFAULT_BUDGET_MIB  # 0: every call composes
+    in_flight_mib: float = DEFAULT_IN_FLIGHT_MIB  # 0: unbounded
+    response_max: int = RESPONSE_MAX  # the largest response sent (--max-send-message-size)
     observe: Observe | None = None  # told of every call (metrics)
+
+
+# glibc's malloc (mallopt(3)): at most two arenas instead of eight per core (each thread
+# that allocates may otherwise get its own, and freed memory stays in it), and blocks of
+# 64 KiB and more (request bytes, parsed messages, responses) mapped on their own and
+# returned to the system when freed. A fixed threshold turns off glibc's adjustment,
+# which raises it to the largest block freed so far, after which every request-sized
+# buffer comes from the heap and stays with the process.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_MALLOC = ((_M_ARENA_MAX, 2), (_M_MMAP_THRESHOLD, 64 * 1024), (_M_TRIM_THRESHOLD, 128 * 1024))
+
+
+def tune_malloc() -> None:
+    """Set glibc malloc's options (_MALLOC) for this process and the workers it forks, before
+    any server thread exists; nothing where the C library is not glibc."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (AttributeError, OSError):
+        return
+    for option, value in _MALLOC:
+        mallopt(option, value)
 
 
 def usable_cpus() -> int:
@@ -97,22 +170,16 @@ def usable_cpus() -> int:
     return max(1, cpus)
 
 
-class _BetaRunner(grpcv1beta1.FunctionRunnerServiceServicer):
-    """v1beta1 calls (older Crossplane), answered by the v1 runner (a serialization round trip)."""
+class _Pool(futures.ThreadPoolExecutor):
+    """grpc's thread pool, noting when grpc last handed it a call."""
 
-    def __init__(self, runner: FunctionRunner) -> None:
-        self.runner = runner
+    def __init__(self, threads: int) -> None:
+        super().__init__(threads)
+        self.last_call = time.monotonic()
 
-    def RunFunction(  # noqa: N802 (gRPC's name)
-        self, req: fnv1beta1.RunFunctionRequest, context: grpc.ServicerContext
-    ) -> fnv1beta1.RunFunctionResponse:
-        rsp = self.runner.RunFunction(
-            fnv1.RunFunctionRequest.FromString(req.SerializeToString()), context
-        )
-        beta: fnv1beta1.RunFunctionResponse = fnv1beta1.RunFunctionResponse.FromString(
-            rsp.SerializeToString()
-        )
-        return beta
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
+        self.last_call = time.monotonic()
+        return super().submit(fn, *args, **kwargs)
 
 
 def _on_stop_signals(handler: Callable[[], None]) -> None:
@@ -125,18 +192,29 @@ def _on_stop_signals(handler: Callable[[], None]) -> None:
 
 def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
     """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
-    options = [*config.options, ("grpc.so_reuseport", 1 if reuse_port else 0)]
-    server = grpc.server(futures.ThreadPoolExecutor(THREADS_PER_WORKER), options=options)
-    runner = FunctionRunner(response_cache.ResponseCache(config.response_cache_mib), config.observe)
-    # v1 without grpc's (de)serializers: the runner takes and gives bytes, so a cached
-    # answer is sent as it was kept, never parsed (function/response_cache.py).
-    v1 = grpc.unary_unary_rpc_method_handler(runner.serve)
-    server.add_generic_rpc_handlers(
-        (grpc.method_handlers_generic_handler(V1_SERVICE, {"RunFunction": v1}),)
+    options = [
+        *config.options,
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+        # No BDP probing (GRPC_ARG_HTTP2_BDP_PROBE, grpc's grpc_types.h): it grows each
+        # stream's flow-control window towards the link's bandwidth-delay product, so the
+        # transport would read whole requests of calls no thread has taken yet into memory
+        # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
+        ("grpc.http2.bdp_probe", 0),
+    ]
+    pool = _Pool(THREADS_PER_WORKER)
+    server = grpc.server(pool, options=options)
+    runner = FunctionRunner(
+        response_cache.ResponseCache(config.response_cache_mib),
+        config.observe,
+        admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
+        response_max=config.response_max,
     )
-    # The generated registration function has no annotations.
-    grpcv1beta1.add_FunctionRunnerServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        _BetaRunner(runner), server
+    # Without grpc's (de)serializers: the runner takes and gives bytes, so a cached answer
+    # is sent as it was kept, never parsed (function/response_cache.py), and a request is
+    # counted by its size before it is parsed (function/admission.py).
+    handler = grpc.unary_unary_rpc_method_handler(runner.serve)
+    server.add_generic_rpc_handlers(
+        tuple(grpc.method_handlers_generic_handler(s, {"RunFunction": handler}) for s in SERVICES)
     )
     if config.tls is None:
         server.add_insecure_port(config.address)
@@ -144,18 +222,62 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         server.add_secure_port(config.address, config.tls.credentials())
     stopping = threading.Event()
 
+    def drain() -> None:
+        end = time.monotonic() + config.grace_seconds
+        took = runner.turn.take(config.grace_seconds)
+        try:
+            settle_end = min(end, time.monotonic() + SETTLE_MAX_SECONDS)
+            while (
+                time.monotonic() - pool.last_call < SETTLE_SECONDS and time.monotonic() < settle_end
+            ):
+                time.sleep(SETTLE_SECONDS / 4)
+            server.stop(max(0.0, end - time.monotonic()))
+        finally:
+            if took:
+                runner.turn.give()
+
     def stop() -> None:
         if not stopping.is_set():
             stopping.set()
-            server.stop(config.grace_seconds)
+            threading.Thread(target=drain, name="drain", daemon=True).start()
 
     _on_stop_signals(stop)
     server.start()
     server.wait_for_termination()
 
 
+def check_port_free(address: str) -> None:
+    """ValueError when another process already listens on address's port. A plain bind
+    (SO_REUSEADDR, which passes connections in TIME_WAIT, and no SO_REUSEPORT) fails with
+    EADDRINUSE exactly when a socket listens there (Linux socket(7))."""
+    if address.startswith("unix:"):
+        return
+    host, _, port = address.removeprefix("dns:").rpartition(":")
+    if not port.isdigit() or int(port) == 0:
+        return  # no fixed port: nothing to share
+    try:
+        found = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        return  # grpc says what is wrong with the address when it binds
+    for family, kind, proto, _, where in found:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(where)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    raise ValueError(
+                        f"--address {address}: another process already listens on port "
+                        f"{port}; stop it or choose another port"
+                    ) from None
+
+
 def serve(config: ServeConfig) -> None:
     """Serve with config.workers processes (this one alone when 1) until all have stopped."""
+    check_port_free(config.address)
+    tune_malloc()
     if config.workers <= 1:
         serve_here(config, reuse_port=False)
         _exit_now(0)

@@ -24,12 +24,14 @@ from typing import Any
 
 from google.protobuf import struct_pb2
 
+from function import wire
 from function.lru import ByteLRU
 
 JSON = dict[str, Any]
 
-# Large enough for every resource of a few hundred XRs; bounded in bytes, so a
-# huge object cannot grow the process (it is converted, just not kept).
+# Large enough for every resource of a few hundred XRs; bounded by the memory the entries
+# hold (function/lru.py), so a huge object cannot grow the process (it is converted, just
+# not kept).
 CACHE_BYTES = 8 * 1024 * 1024
 _MAX_ENTRY_BYTES = 64 * 1024
 
@@ -60,6 +62,8 @@ def _value(v: struct_pb2.Value) -> Any:
 def to_dict(s: struct_pb2.Struct) -> JSON:
     """Return the Struct as a dict (a new one on every call), with integral numbers as ints."""
     key = s.SerializeToString()
+    if len(key) > _MAX_ENTRY_BYTES:  # never kept: not pickled for the cache either
+        return {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
     cached = _DICTS.get(key)
     if cached is not None:
         out: JSON = pickle.loads(cached)
@@ -73,7 +77,7 @@ def _serialized(d: JSON) -> bytes:
     # The pickle tells every value apart as a Struct does (True vs 1, "1" vs 1), and
     # equal pickles are equal values; it takes a quarter of the time of json.dumps.
     key = pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL)
-    cached = _STRUCTS.get(key)
+    cached = _STRUCTS.get(key) if len(key) <= _MAX_ENTRY_BYTES else None
     if cached is None:
         s = struct_pb2.Struct()
         s.update(d)  # protobuf's native update, no JSON round trip
@@ -84,12 +88,12 @@ def _serialized(d: JSON) -> bytes:
 
 def to_struct(d: JSON) -> struct_pb2.Struct:
     """Return the dict as a Struct."""
-    return struct_pb2.Struct.FromString(_serialized(d))
+    return wire.struct_from(_serialized(d))
 
 
 def merge_into(target: struct_pb2.Struct, d: JSON) -> None:
     """Set d's top-level keys in target (as target.update(d)), parsed straight into it."""
-    target.MergeFromString(_serialized(d))
+    wire.merge_struct(target, _serialized(d))
 
 
 def api_group(api_version: str) -> str:

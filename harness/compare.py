@@ -224,6 +224,24 @@ def load_average() -> str:
     return " / ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def checkouts(compare: Path | None) -> list[tuple[str, Path]]:
+    """What a benchmark with --compare serves, by name: that checkout (named by its directory)
+    first, then this one."""
+    return ([(f"`{compare.name}`", compare)] if compare else []) + [("this checkout", ROOT)]
+
+
+def report_head(title: str, command: str, load_before: str) -> list[str]:
+    """A benchmark file's first lines: what ran, where, and the load average around it."""
+    return [
+        f"# {title}",
+        "",
+        f"`{command}`. Machine: {machine()}.",
+        f"Load average (1/5/15 min) before: {load_before}; after: {load_average()} (a shared "
+        "machine: other people's builds and tests ran at the same time).",
+        "",
+    ]
+
+
 def ratio(ours_value: float, peer_value: float) -> str:
     return f"{ours_value / peer_value:.2f}x" if peer_value else "-"
 

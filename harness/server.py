@@ -7,8 +7,17 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import grpc
+
 from harness import process
 from harness.paths import ROOT, ToolMissingError
+
+RUN_FUNCTION = "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction"
+
+
+def raw_run_function(channel: grpc.Channel) -> grpc.UnaryUnaryMultiCallable:
+    """RunFunction over channel in bytes: the request sent as given, the response unparsed."""
+    return channel.unary_unary(RUN_FUNCTION, request_serializer=None, response_deserializer=None)
 
 
 def default_python(root: Path = ROOT) -> str:

@@ -1,25 +1,31 @@
-"""Logging in to Vault with hvac, every request bounded by a timeout and a time budget.
+"""Logging in to Vault with hvac, every request bounded by a timeout and a time budget
+that holds whatever Vault does.
 
 Errors become VaultSyncError(reason, message): messages are written here and
 never carry a secret; Vault's own error text is included only after every
 secret value known to the step has been cut out of it.
 """
 
+import contextlib
 import hashlib
 import json
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, urlsplit
 
 import hvac
 import requests
 from crossplane.function import logging
 from hvac import exceptions as vexc
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from function import logs
 from function.platform import PlatformSettings
@@ -28,16 +34,78 @@ from function.vault.settings import Vault
 
 
 class BudgetExceededError(requests.exceptions.RequestException):
-    """The Vault step's time budget ran out before a request could start."""
+    """The Vault step's time budget ran out before a request could start, or during one."""
+
+
+# The sockets of the Vault step this thread runs, for the watchdog (_BudgetSession).
+_STEP = threading.local()
+# Seconds the watchdog gives a request past the step's deadline (runner.ANSWER_MARGIN, the
+# time kept for the answer after the step, is larger).
+WATCHDOG_LAG = 0.2
+
+
+def _watched(connection: type[HTTPConnection]) -> type[HTTPConnection]:
+    """connection, recording every socket it opens (before TLS wraps it) for the watchdog
+    of the Vault step that opens it."""
+
+    class Watched(connection):  # type: ignore[valid-type,misc]
+        def _new_conn(self) -> socket.socket:  # urllib3 2.x: opens the TCP connection
+            sock: socket.socket = super()._new_conn()
+            sockets = getattr(_STEP, "sockets", None)
+            if sockets is not None:
+                sockets.append(sock)
+            return sock
+
+    return Watched
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connection pools open watched connections (urllib3 picks a
+    pool class by scheme, PoolManager.pool_classes_by_scheme, and a pool's connections
+    from its ConnectionCls)."""
+
+    _POOLS: ClassVar[dict[str, type[HTTPConnectionPool]]] = {
+        "http": type(
+            "WatchedHTTPConnectionPool",
+            (HTTPConnectionPool,),
+            {"ConnectionCls": _watched(HTTPConnection)},
+        ),
+        "https": type(
+            "WatchedHTTPSConnectionPool",
+            (HTTPSConnectionPool,),
+            {"ConnectionCls": _watched(HTTPSConnection)},
+        ),
+    }
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(self._POOLS)
 
 
 class _BudgetSession(requests.Session):
-    """A requests session whose every request times out at min(per call, budget left)."""
+    """A requests session whose every request ends by the step's deadline.
+
+    requests' timeout bounds each socket operation, not the request (requests' "Timeouts"
+    docs: the read timeout is the time between bytes; urllib3's Timeout(total=...) too caps
+    only connect plus the wait for the first byte): a Vault that sends a byte now and then
+    holds a request forever. So each request also runs under a watchdog that, at the
+    deadline, shuts down every socket the session opened, which ends whatever read is
+    waiting on it; the request then fails as BudgetExceededError.
+    """
 
     def __init__(self, deadline: float, per_call: float) -> None:
         super().__init__()
         self.deadline = deadline
         self.per_call = per_call
+        self.sockets: list[socket.socket] = []
+        self.mount("http://", _WatchedAdapter())
+        self.mount("https://", _WatchedAdapter())
+
+    def _shut_down(self, fired: threading.Event) -> None:
+        fired.set()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         remaining = self.deadline - time.monotonic()
@@ -45,7 +113,22 @@ class _BudgetSession(requests.Session):
             raise BudgetExceededError("time budget exhausted")
         kwargs["timeout"] = min(self.per_call, remaining)
         kwargs["allow_redirects"] = False
-        return super().request(method, url, *args, **kwargs)
+        fired = threading.Event()
+        # A moment after the read timeout: a Vault that says nothing fails as before (did not
+        # answer in time), the watchdog ends only what the timeout cannot.
+        watchdog = threading.Timer(remaining + WATCHDOG_LAG, self._shut_down, (fired,))
+        watchdog.daemon = True
+        _STEP.sockets = self.sockets
+        watchdog.start()
+        try:
+            return super().request(method, url, *args, **kwargs)
+        except Exception:
+            if fired.is_set():
+                raise BudgetExceededError("time budget exhausted during a request") from None
+            raise
+        finally:
+            watchdog.cancel()
+            _STEP.sockets = None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from function.runner import FunctionRunner, run
 from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.requests import answered_case_request, request, xr
-from harness.server import FunctionServer
+from harness.server import FunctionServer, raw_run_function
 
 REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
 VALID_CASES = [c for c in find_cases(ROOT) if not c.expects_error]
@@ -76,14 +76,7 @@ def test_every_example_answers_the_same_bytes_cached_or_composed(
 ) -> None:
     caching, composing = (grpc.insecure_channel(t) for t in servers)
     try:
-        raw = [
-            channel.unary_unary(
-                "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
-                request_serializer=None,
-                response_deserializer=None,
-            )
-            for channel in (caching, composing)
-        ]
+        raw = [raw_run_function(channel) for channel in (caching, composing)]
         for c in VALID_CASES:
             data = answered_case_request(c, run).SerializeToString()
             first, second = raw[0](data, timeout=30), raw[0](data, timeout=30)
@@ -97,14 +90,8 @@ def test_every_example_answers_the_same_bytes_cached_or_composed(
 def test_bytes_that_are_not_a_request_are_refused_as_invalid_not_unknown(
     servers: tuple[str, str],
 ) -> None:
-    with grpc.insecure_channel(servers[0]) as channel:
-        raw = channel.unary_unary(
-            "/apiextensions.fn.proto.v1.FunctionRunnerService/RunFunction",
-            request_serializer=None,
-            response_deserializer=None,
-        )
-        with pytest.raises(grpc.RpcError) as refused:
-            raw(b"\xff\xff\xff", timeout=10)
+    with grpc.insecure_channel(servers[0]) as channel, pytest.raises(grpc.RpcError) as refused:
+        raw_run_function(channel)(b"\xff\xff\xff", timeout=10)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 

@@ -16,13 +16,17 @@ import grpc
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
+from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.structs import to_struct
 from function.vault.sync import MAX_CONCURRENT_SYNCS
+from function.wire import MAX_JSON_DEPTH, lifted
 from harness.cases import find_cases
 from harness.paths import ROOT
 from harness.process import free_port
 from harness.requests import case_request, request, xr
-from harness.server import FunctionServer
+from harness.server import FunctionServer, raw_run_function
 
 
 @pytest.fixture(scope="module")
@@ -133,6 +137,34 @@ class SilentVault:
             conn.close()
 
 
+class DripVault:
+    """A Vault that answers one byte a second (at most 30): every read waits less than any
+    read timeout, and the response never ends."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=16)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            for byte in b"HTTP/1.1 200 OK\r\nX-Drip: " + b"x" * 30:
+                if self.stop.wait(1.0):
+                    return
+                conn.sendall(bytes([byte]))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
 @pytest.fixture
 def silent_vault() -> Iterator[SilentVault]:
     vault = SilentVault()
@@ -140,7 +172,9 @@ def silent_vault() -> Iterator[SilentVault]:
     vault.close()
 
 
-def vault_request(vault: SilentVault, request_timeout: int) -> fnv1.RunFunctionRequest:
+def vault_request(
+    vault: SilentVault | DripVault, request_timeout: int, budget: int = 20
+) -> fnv1.RunFunctionRequest:
     """A PostgreSQLInstance whose Vault step writes a KV entry to the silent Vault."""
     return request(
         xr(
@@ -148,7 +182,7 @@ def vault_request(vault: SilentVault, request_timeout: int) -> fnv1.RunFunctionR
             "PostgreSQLInstance",
             {"environment": "dev", "vaultPath": "secret/database/team-a"},
         ),
-        settings={"vault": {"requestTimeoutSeconds": request_timeout}},
+        settings={"vault": {"requestTimeoutSeconds": request_timeout, "budgetSeconds": budget}},
         credentials={
             "platform": {
                 "password-key": b"test-password-key",
@@ -284,26 +318,26 @@ UNUSABLE_CERTS_DIRS = [
 ]
 
 
+def serve_from(certs_dir: Path) -> subprocess.CompletedProcess[bytes]:
+    """The server started with --tls-server-certs-dir certs_dir, when it refuses to start."""
+    return subprocess.run(
+        [
+            *(sys.executable, "-m", "function", "--address", f"127.0.0.1:{free_port()}"),
+            *("--tls-server-certs-dir", str(certs_dir)),
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     ("folder", "reason"), UNUSABLE_CERTS_DIRS, ids=[r for _, r in UNUSABLE_CERTS_DIRS]
 )
 def test_unusable_certs_dir_is_a_usage_error_not_a_traceback(
     tmp_path: Path, folder: str, reason: str
 ) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "function",
-            "--address",
-            f"127.0.0.1:{free_port()}",
-            "--tls-server-certs-dir",
-            str(tmp_path / folder),
-        ],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
+    proc = serve_from(tmp_path / folder)
     assert proc.returncode == 2, reason
     assert b"--tls-server-certs-dir" in proc.stderr
     assert b"missing tls.key, tls.crt, ca.crt" in proc.stderr
@@ -320,3 +354,251 @@ def test_the_vault_step_ends_before_the_callers_deadline(
         assert sorted(rsp.desired.resources)  # composed, not DEADLINE_EXCEEDED
         assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["VaultUnreachable"]
         silent_vault.close()
+
+
+# ---------------------------------------------------------------- bounds (docs/serving.md)
+
+
+def redis_named(name: str, observed: dict[str, Any] | None = None) -> fnv1.RunFunctionRequest:
+    return request(
+        xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"}, name),
+        observed=observed,
+    )
+
+
+def bulky(name: str, size: int) -> fnv1.RunFunctionRequest:
+    """A RedisInstance request of about size bytes: an observed release with many fields."""
+    fields = {f"field-{i:06d}": "x" * 60 for i in range(size // 80)}
+    release = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release", "status": fields}
+    return redis_named(name, {"release": release})
+
+
+def test_sigterm_lets_every_call_accepted_before_it_finish(tmp_path: Path) -> None:
+    """64 calls that each take tens of milliseconds to compose, all on the server's
+    connection when SIGTERM comes: none is cancelled. grpc cancels at stop() the calls its
+    connection holds that its own thread has not taken yet; while calls compose, that thread
+    waits for the interpreter."""
+    reqs = [bulky(f"app-{n}", 1_000_000) for n in range(64)]
+    with started(tmp_path, "--workers", "1", "--in-flight-mib", "0") as server:
+        calls = send(server.target, reqs)
+        time.sleep(0.3)  # every call on the connection, the first ones composing
+        running = sum(not f.done() for f in calls)
+        assert server.process is not None
+        server.process.popen.send_signal(signal.SIGTERM)
+        outcomes = [outcome(f) for f in calls]
+        assert server.process.popen.wait(timeout=30) == 0
+    assert running >= 32, f"only {running} calls were in flight at SIGTERM"
+    assert outcomes == ["OK"] * 64
+
+
+def test_a_call_over_the_in_flight_budget_is_refused_and_logged(
+    tmp_path: Path, silent_vault: SilentVault
+) -> None:
+    with started(tmp_path, "--workers", "1", "--in-flight-mib", "1") as server:
+        waiting = send(server.target, [vault_request(silent_vault, 20)])
+        silent_vault.wait_for_connections(1)  # a small call in flight, waiting on Vault
+        big = send(server.target, [bulky("big", 1_500_000)])
+        small = send(server.target, [redis_request()])
+        assert outcome(big[0]) == "RESOURCE_EXHAUSTED"
+        assert outcome(small[0]) == "OK"  # within the budget
+        silent_vault.close()
+        assert outcome(waiting[0]) == "OK"
+        log = server.process.log_text() if server.process else ""
+    assert "call refused: too many request bytes in flight" in log
+
+
+def test_a_vault_that_drips_bytes_does_not_hold_the_step_past_its_budget(tmp_path: Path) -> None:
+    vault = DripVault()
+    req = vault_request(vault, 5, budget=3)
+    try:
+        with (
+            started(tmp_path, "--workers", "1") as server,
+            grpc.insecure_channel(server.target) as channel,
+        ):
+            stub = grpcv1.FunctionRunnerServiceStub(channel)
+            begin = time.monotonic()
+            rsp = stub.RunFunction(req, timeout=40)
+            took = time.monotonic() - begin
+    finally:
+        vault.close()
+    assert took < 3 + 2, f"the Vault step took {took:.1f} s with a budget of 3 s"
+    assert [c.reason for c in rsp.conditions if c.type == "VaultSynced"] == ["BudgetExceeded"]
+
+
+def nested(levels: int) -> dict[str, Any]:
+    """An object nested levels JSON levels deep (counting itself)."""
+    value: dict[str, Any] = {"leaf": True}
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return value
+
+
+def deep_request(levels: int) -> fnv1.RunFunctionRequest:
+    """A RedisInstance whose observed release and an earlier step's desired resource nest
+    `levels` JSON levels deep (a manifest kept whole, CRD-free fields)."""
+    release = {"apiVersion": "helm.m.crossplane.io/v1beta1", "kind": "Release"}
+    release["spec"] = nested(levels - 1)
+    req = redis_named("deep", {"release": release})
+    req.desired.resources["earlier"].resource.CopyFrom(
+        to_struct({"apiVersion": "v1", "kind": "ConfigMap", "data": nested(levels - 1)})
+    )
+    return req
+
+
+def test_a_request_nested_deeper_than_protobufs_default_is_composed(tmp_path: Path) -> None:
+    req = deep_request(60)  # protobuf's default parse limit: about 31
+    with (
+        started(tmp_path, "--workers", "1") as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        # The response nests as deep: read as Crossplane (Go, limit 10000) reads it.
+        raw = raw_run_function(channel)
+        answers = [raw(req.SerializeToString(), timeout=30) for _ in range(2)]
+    with lifted():
+        rsp, again = (fnv1.RunFunctionResponse.FromString(a) for a in answers)
+    assert not [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+    assert sorted(rsp.desired.resources) == ["connection-secret", "earlier", "release"]
+    assert rsp.desired.resources["earlier"] == req.desired.resources["earlier"]
+    assert again == rsp
+
+
+def test_a_request_nested_too_deep_gets_a_fatal_and_a_log_line(tmp_path: Path) -> None:
+    with (
+        started(tmp_path, "--workers", "1") as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        stub = grpcv1.FunctionRunnerServiceStub(channel)
+        rsp = stub.RunFunction(deep_request(MAX_JSON_DEPTH + 20), timeout=30)
+        with pytest.raises(grpc.RpcError) as refused:
+            raw_run_function(channel)(b"\xff\xff\xff", timeout=10)
+        log = server.process.log_text() if server.process else ""
+    assert [(r.severity, r.reason) for r in rsp.results] == [(fnv1.SEVERITY_FATAL, "TooDeep")]
+    assert f"the function reads at most {MAX_JSON_DEPTH}" in rsp.results[0].message
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "request refused: nested too deep" in log
+    assert "call refused: not a RunFunctionRequest" in log
+
+
+def route_request(message_bytes: int, parent_refs: int) -> fnv1.RunFunctionRequest:
+    """A ServiceIngress whose observed HTTPRoute lists the shared Gateway parent_refs times
+    and whose controller refused it with a message of message_bytes."""
+    ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shared"}
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "shop", "namespace": "shop", "generation": 1},
+        "spec": {"parentRefs": [ref] * parent_refs},
+        "status": {
+            "parents": [
+                {
+                    "parentRef": ref,
+                    "controllerName": "example.org/gateway",
+                    "conditions": [
+                        {
+                            "type": "Accepted",
+                            "status": "False",
+                            "reason": "NotAllowedByListeners",
+                            "message": "m" * message_bytes,
+                            "observedGeneration": 1,
+                        }
+                    ],
+                }
+            ]
+        },
+    }
+    ingress = xr(
+        "network.platform.example.org/v1alpha1",
+        "ServiceIngress",
+        {
+            "environment": "dev",
+            "hosts": ["shop.apps.example.org"],
+            "routes": [{"backends": [{"service": "storefront", "port": 8080}]}],
+        },
+        "shop",
+        "shop",
+    )
+    return request(ingress, observed={"route": route})
+
+
+def test_what_a_gateway_says_is_cut_before_it_reaches_the_response(server: str) -> None:
+    req = route_request(1_000_000, 6)
+    assert req.ByteSize() > 1_000_000
+    with grpc.insecure_channel(server) as channel:
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+    assert rsp.ByteSize() < 64 * 1024
+    parents = rsp.desired.composite.resource["status"]["routeParents"]
+    assert len(parents) == 6
+    assert all(len(p["message"]) < 1100 for p in parents)
+
+
+def test_a_response_over_the_send_limit_is_a_fatal_naming_its_largest_part(
+    tmp_path: Path,
+) -> None:
+    """An earlier step's desired resource of 1.5 MB passed on, under a 1 MiB send limit:
+    a FATAL result instead of a response grpc would refuse to send."""
+    req = redis_request()
+    req.desired.resources["earlier"].resource.CopyFrom(
+        to_struct({"apiVersion": "v1", "kind": "ConfigMap", "data": {"big": "x" * 1_500_000}})
+    )
+    with (
+        started(
+            tmp_path,
+            "--workers",
+            "1",
+            "--max-recv-message-size",
+            "4",
+            "--max-send-message-size",
+            "1",
+        ) as server,
+        grpc.insecure_channel(server.target) as channel,
+    ):
+        rsp = grpcv1.FunctionRunnerServiceStub(channel).RunFunction(req, timeout=30)
+        log = server.process.log_text() if server.process else ""
+    assert [(r.severity, r.reason) for r in rsp.results] == [
+        (fnv1.SEVERITY_FATAL, "ResponseTooLarge")
+    ]
+    assert "desired resource 'earlier'" in rsp.results[0].message
+    assert not rsp.desired.resources
+    assert "response too large" in log
+
+
+def test_v1beta1_calls_are_served_by_the_same_runner(server: str) -> None:
+    with grpc.insecure_channel(server) as channel:
+        stub = grpcv1beta1.FunctionRunnerServiceStub(channel)
+        req = fnv1beta1.RunFunctionRequest.FromString(redis_request().SerializeToString())
+        rsp = stub.RunFunction(req, timeout=10)
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+
+
+def test_garbage_certificates_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    for name in ("tls.key", "tls.crt", "ca.crt"):
+        (tmp_path / name).write_text(
+            "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n"
+        )
+    proc = serve_from(tmp_path)
+    assert proc.returncode != 0
+    assert b"Traceback" not in proc.stderr
+    assert b"ca.crt is not a PEM certificate" in proc.stderr
+
+
+def test_a_port_another_process_listens_on_is_refused(tmp_path: Path) -> None:
+    other = socket.socket()
+    other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    other.bind(("127.0.0.1", 0))
+    other.listen()
+    port = other.getsockname()[1]
+    try:
+        proc = subprocess.run(
+            [
+                *(sys.executable, "-m", "function", "--insecure"),
+                *("--address", f"127.0.0.1:{port}", "--workers", "2"),
+            ],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    finally:
+        other.close()
+    assert proc.returncode != 0
+    assert f"another process already listens on port {port}".encode() in proc.stderr
+    assert b"Traceback" not in proc.stderr

@@ -8,6 +8,10 @@ UnsupportedValue, Pending) and ResolvedRefs (ResolvedRefs, RefNotPermitted,
 InvalidKind, BackendNotFound, UnsupportedProtocol). A parentRef with no entry
 has not been seen by a controller yet, and an answer whose observedGeneration is
 below the route's generation is about an older spec: both are pending.
+
+What a controller wrote is copied into the XR's status once per parentRef, so each string
+taken from it is cut (CRD maxLength of a condition's message is 32768, its reason 1024;
+an observed object need not obey its CRD).
 """
 
 from typing import Any
@@ -15,9 +19,17 @@ from typing import Any
 from function.kinds.serviceingress.model import RouteParent
 from function.observed import Condition, condition, integer, mapping, objects, text
 from function.structs import JSON
+from function.validation import cut
 
 PENDING = "Pending"
 NO_STATUS = "no Gateway controller has reported on the route yet"
+# The most of a controller's condition message or reason kept in the XR's status.
+MESSAGE_MAX = 1024
+REASON_MAX = 128
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return None if value is None else cut(value, limit)
 
 
 def _key(ref: JSON, namespace: str) -> tuple[str, str, str]:
@@ -30,7 +42,7 @@ def _key(ref: JSON, namespace: str) -> tuple[str, str, str]:
 
 def _shown(key: tuple[str, str, str]) -> str:
     namespace, name, section = key
-    return f"{namespace}/{name}" + (f"/{section}" if section else "")
+    return cut(f"{namespace}/{name}" + (f"/{section}" if section else ""))
 
 
 def _stale(accepted: Condition, generation: int | None) -> bool:
@@ -59,10 +71,10 @@ def _parent(
     return RouteParent(
         gateway=_shown(key),
         accepted=is_accepted,
-        reason=None if is_accepted else accepted.get("reason", PENDING),
-        message=None if is_accepted else accepted.get("message") or None,
+        reason=None if is_accepted else _cut(accepted.get("reason", PENDING), REASON_MAX),
+        message=None if is_accepted else _cut(accepted.get("message"), MESSAGE_MAX) or None,
         refsResolved=refs_ok,
-        refsReason=None if refs is None or refs_ok else refs.get("reason"),
+        refsReason=None if refs is None or refs_ok else _cut(refs.get("reason"), REASON_MAX),
     )
 
 
