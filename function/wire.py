@@ -9,8 +9,8 @@ more often than it seems (a message passed to a constructor or MergeFrom is seri
 and parsed again). SetAllowOversizeProtos(True) lifts the limit to 65535 levels for the
 whole process (python/message.c in protocolbuffers/protobuf: upb_DecodeOptions_MaxDepth(
 allow_oversize_protos ? UINT16_MAX : kUpb_WireFormat_DefaultDepthLimit)). The parser
-recurses on the C stack, about 170 bytes a level, so 65535 levels overflow a thread's
-default 8 MiB stack.
+recurses on the C stack, over a hundred bytes a level: 65535 levels overflow a thread's
+default 8 MiB stack (here at about 63,000).
 
 So a request is parsed with the default limit first: every request nested less takes
 that path. One that fails is parsed again with the limit lifted, on a thread of its own
@@ -33,8 +33,8 @@ from google.protobuf.message import DecodeError, Message
 
 # JSON levels a request may nest (objects and lists), counted from each Struct's top.
 MAX_JSON_DEPTH = 200
-# The stack of the thread that decodes past protobuf's default limit: 65535 levels at about
-# 170 bytes each, with room to spare. Virtual until used, returned when the thread ends.
+# The stack of the thread that decodes past protobuf's default limit: 65535 levels with room
+# to spare (8 MiB holds about 63,000). Virtual until used, returned when the thread ends.
 _DEEP_STACK_BYTES = 32 * 1024 * 1024
 
 _LOCK = threading.Lock()

@@ -114,8 +114,8 @@ class _BudgetSession(requests.Session):
         kwargs["timeout"] = min(self.per_call, remaining)
         kwargs["allow_redirects"] = False
         fired = threading.Event()
-        # A moment after the read timeout: a Vault that says nothing fails as before (did not
-        # answer in time), the watchdog ends only what the timeout cannot.
+        # A moment after the read timeout: a Vault that says nothing fails on that timeout (did
+        # not answer in time); the watchdog ends only what the timeout cannot.
         watchdog = threading.Timer(remaining + WATCHDOG_LAG, self._shut_down, (fired,))
         watchdog.daemon = True
         _STEP.sockets = self.sockets
