@@ -16,7 +16,9 @@
   umbrella: its metadata only.
 - Reproducible: a second build of the image gives the same layer and config digests.
 
-`make test` builds the packages first (make package; warm cache: about two minutes).
+Tests that read the built packages (the `built` fixture) carry the `package` marker
+(tests/e2e/conftest.py): `make package-test` builds the packages (root) and runs them,
+`make test` runs the rest of this module.
 """
 
 from __future__ import annotations
