@@ -24,7 +24,8 @@
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
 #   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
 #                         with 64 calls in flight (harness.memory, harness.drain)
-#   make package          build the runtime image and every xpkg into build/package (root, no Docker)
+#   make package          build the runtime image (linux/amd64, linux/arm64) and every xpkg into
+#                         build/package (root, no Docker)
 #                         REGISTRY=... VERSION=...: the packages' registry path and tag, for
 #                         make generate and make package (defaults: pyproject.toml)
 #   make clean            remove build products (keeps the Go module/build caches)
@@ -138,7 +139,7 @@ RENDER_OUT := $(ROOT)/.cache/render
 all: render
 
 help:
-	@sed -n '3,30p' $(ROOT)/Makefile
+	@sed -n '3,31p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -295,8 +296,8 @@ e2e: tools e2e-tools venv deps
 e2e-render: tools venv deps
 	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e -m "not package"
 
-# The runtime image (debootstrap, pip, crane), the Function and the Configuration packages,
-# for REGISTRY and VERSION.
+# The runtime image (debootstrap, pip, crane; docs/image.md), the Function and the
+# Configuration packages, for REGISTRY and VERSION.
 PACKAGE_OUT := $(ROOT)/build/package
 export PACKAGE_OUT
 package: tool-crossplane tool-crane venv
