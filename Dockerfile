@@ -4,7 +4,7 @@
 # both start the same entrypoint and command, as the same user, on the same port.
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /fn
-COPY requirements.lock pyproject.toml README.md ./
+COPY requirements.lock pyproject.toml README.md LICENSE ./
 COPY function ./function
 # The runtime dependencies only, at the versions requirements.lock pins (not its dev tools),
 # and no pip left in the venv.

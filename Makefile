@@ -9,7 +9,8 @@
 #   make render           set up everything, render every example, check it against expected.yaml, validate
 #                         (python -m harness.render, then python -m harness.validate)
 #   make validate         validate the rendered output of every example (offline)
-#   make test             ruff + mypy + pytest (unit, integration and the render e2e; builds the packages first)
+#   make test             ruff + mypy + pytest (unit, integration and the render e2e); needs no root
+#   make package-test     build the packages (make package, root) and run the tests that read them
 #   make e2e              the control-plane e2e: etcd, kube-apiserver, Crossplane core and the
 #                         function on loopback (tests/controlplane; builds them with e2e-tools)
 #   make e2e-tools        build etcd, kube-apiserver and kube-controller-manager into .tools/bin
@@ -23,7 +24,8 @@
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
 #   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
 #                         with 64 calls in flight (harness.memory, harness.drain)
-#   make package          build the runtime image and every xpkg into build/package (root, no Docker)
+#   make package          build the runtime image (linux/amd64, linux/arm64) and every xpkg into
+#                         build/package (root, no Docker)
 #                         REGISTRY=... VERSION=...: the packages' registry path and tag, for
 #                         make generate and make package (defaults: pyproject.toml)
 #   make clean            remove build products (keeps the Go module/build caches)
@@ -131,13 +133,13 @@ RENDER_OUT := $(ROOT)/.cache/render
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
 	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
 	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory fuzz xrds generate ghz \
-	bench-tools bench-compare bench-scale soak postgresql package update-examples clean distclean \
-	help
+	bench-tools bench-compare bench-scale soak postgresql package package-test update-examples \
+	clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,29p' $(ROOT)/Makefile
+	@sed -n '3,31p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -266,12 +268,15 @@ typecheck: venv
 		echo "typecheck: mypy not configured; skipped"; \
 	fi
 
-# The control-plane e2e (tests/controlplane) is `make e2e`, its own CI step;
-# tests/e2e/test_package.py inspects and runs what `make package` built.
-pytest: tools venv deps postgresql node-deps package
-	cd $(ROOT) && $(VENV_PY) -m pytest tests --ignore=tests/controlplane
+# The control-plane e2e (tests/controlplane) is `make e2e`, its own CI step; the tests that
+# read what `make package` built (marker `package`, tests/e2e/conftest.py) are
+# `make package-test`, which needs root.
+pytest: tools venv deps postgresql node-deps
+	cd $(ROOT) && $(VENV_PY) -m pytest tests --ignore=tests/controlplane -m "not package"
 
-# PostgreSQL server binaries for the Vault integration tests (apt when missing).
+# PostgreSQL server binaries for the Vault integration tests: installed from Debian's packages
+# when missing and run as root (`sudo make postgresql`); without root, the tests that need
+# them fail saying so.
 postgresql:
 	$(ROOT)/hack/ensure-postgresql.sh
 
@@ -288,15 +293,20 @@ e2e: tools e2e-tools venv deps
 
 # Only the render e2e (tests/e2e: every example through `crossplane composition render`);
 # `make test` runs it too.
-e2e-render: tools venv deps package
-	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e
+e2e-render: tools venv deps
+	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e -m "not package"
 
-# The runtime image (debootstrap, pip, crane), the Function and the Configuration packages,
-# for REGISTRY and VERSION.
+# The runtime image (debootstrap, pip, crane; docs/image.md), the Function and the
+# Configuration packages, for REGISTRY and VERSION.
 PACKAGE_OUT := $(ROOT)/build/package
 export PACKAGE_OUT
 package: tool-crossplane tool-crane venv
 	REGISTRY=$(REGISTRY) VERSION=$(VERSION) $(ROOT)/hack/build-packages.sh $(PACKAGE_OUT)
+
+# What the packages hold and the image serving every example (tests/e2e/test_package.py);
+# CI runs it after `make test`, before `make e2e`.
+package-test: tools venv deps package
+	cd $(ROOT) && $(VENV_PY) -m pytest tests/e2e/test_package.py -m package
 
 # BENCH_ARGS: extra harness.bench arguments, e.g. "--server-arg=--metrics-port=9100 --out ...".
 bench: venv

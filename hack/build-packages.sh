@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Build every package into OUT_DIR (make package):
-#   OUT_DIR/image.tar                        the runtime image (hack/build-image.sh)
-#   OUT_DIR/function-platform-<v>.xpkg       Function: package/crossplane.yaml, the input
-#                                            CRD, the image embedded as its runtime
+#   OUT_DIR/image.tar, image-<arch>.tar      the runtime image: the index of linux/amd64 and
+#                                            linux/arm64, and each one (hack/build-image.sh)
+#   OUT_DIR/function-platform-<v>-<arch>.xpkg  Function, one per platform: package/crossplane.yaml,
+#                                            the input CRD, that platform's image embedded as
+#                                            its runtime
 #   OUT_DIR/platform-<capability>-<v>.xpkg   a Configuration per capability: its metadata
 #                                            (package/configurations/), its kinds' XRDs and
 #                                            Compositions and their examples' XRs
@@ -34,11 +36,22 @@ stage=$OUT/stage
 built=$(cd "$ROOT" && "$PYTHON" -m generate.stage "$stage")
 export CROSSPLANE_XPKG_CACHE=${CROSSPLANE_XPKG_CACHE:-$OUT/xpkg-cache}
 rm -f "$OUT"/*.xpkg
-while read -r kind repo; do
-  runtime=()
-  [[ $kind == Function ]] && runtime=(--embed-runtime-image-tarball "$OUT/image.tar")
+# xpkg_build REPO FILE [OPTION...]: the package of stage/REPO into OUT/FILE.
+xpkg_build() {
+  local repo=$1 file=$2; shift 2
   "$CROSSPLANE" xpkg build --package-root "$stage/$repo/package" \
-    --examples-root "$stage/$repo/examples" "${runtime[@]}" \
-    --package-file "$OUT/$repo-$VERSION.xpkg"
-  echo "package: wrote $OUT/$repo-$VERSION.xpkg ($kind)" >&2
+    --examples-root "$stage/$repo/examples" "$@" --package-file "$OUT/$file"
+  echo "package: wrote $OUT/$file" >&2
+}
+while read -r kind repo; do
+  if [[ $kind != Function ]]; then
+    xpkg_build "$repo" "$repo-$VERSION.xpkg"
+    continue
+  fi
+  # xpkg build embeds one image (a docker-save tarball), so one Function package per platform;
+  # `crossplane xpkg push -f` of them all pushes them as one index (docs/image.md).
+  for image in "$OUT"/image-*.tar; do
+    arch=$(basename "$image" .tar)
+    xpkg_build "$repo" "$repo-$VERSION-${arch#image-}.xpkg" --embed-runtime-image-tarball "$image"
+  done
 done <<<"$built"

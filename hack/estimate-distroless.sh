@@ -30,11 +30,14 @@ DISTROLESS_DEBS=(
 
 preflight
 prepare_buildroot
-fetch_debs distroless-debs "${DISTROLESS_DEBS[@]}"
-build_wheels
+fetch_debs distroless-debs "$NATIVE" "${DISTROLESS_DEBS[@]}"
+build_wheels "$NATIVE"
 # As the template: pip and setuptools in the venv (ensurepip's wheels), pip compiling .pyc.
-install_venv /venv
-setuptools_whl=$(cd "$buildroot" && ls usr/share/python-wheels/setuptools-*.whl)
+# The build root holds Debian's pip wheel only; Debian's setuptools wheel comes from its .deb.
+fetch_debs setuptools-whl "$NATIVE" python3-setuptools-whl
+dpkg-deb -x "$buildroot"/setuptools-whl/*.deb "$buildroot/setuptools-whl"
+install_venv /venv "$NATIVE"
+setuptools_whl=$(cd "$buildroot" && ls setuptools-whl/usr/share/python-wheels/setuptools-*.whl)
 in_root "$buildroot" /venv/bin/python "$pip_whl/pip" install -q --no-index \
   "$pip_whl" "/$setuptools_whl"
 rootfs=$work/distroless-rootfs

@@ -1,7 +1,11 @@
 """The built packages (make package) taken apart, and the runtime image run as Crossplane runs it.
 
 - `Tarball`: an image or xpkg tarball (docker-save format, as crane and `crossplane xpkg
-  build` write them): manifest, config, layers, each layer's files.
+  build` write them), or one image of an OCI image layout tarball: config, layers, each
+  layer's files.
+- `Index`: the runtime image's index (an OCI image layout tarball, image-spec
+  image-layout.md, whose index.json names one image index): its platforms' images.
+- `elf_machines`: every ELF file of an image and the machine it is built for.
 - `unpack`: the image's root file system in a directory, layer by layer.
 - `tls_dir`: certificates laid out as Crossplane mounts them into a function's pod
   (crossplane internal/controller/pkg/runtime: the tls-server Secret at /tls/server with
@@ -32,7 +36,7 @@ from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import grpc
 
@@ -47,6 +51,9 @@ PACKAGE_DIR = Path(os.environ.get("PACKAGE_OUT") or ROOT / "build/package")
 # (internal/controller/pkg/runtime/runtime.go, Service).
 SERVICE, NAMESPACE = release.default().function_name, "crossplane-system"
 SERVER_CERTS_DIR = "/tls/server"
+# The image's platforms, each with the ELF machine of its binaries (e_machine: EM_X86_64,
+# EM_AARCH64 of glibc's elf.h).
+PLATFORMS = {"linux/amd64": 62, "linux/arm64": 183}
 
 
 def pod_user() -> str:
@@ -63,21 +70,29 @@ class Layer:
 
 
 class Tarball:
-    """An image tarball: manifest.json, the config blob, gzipped layers."""
+    """An image in a tarball: its config blob and gzipped layers, each a member of the tarball.
 
-    def __init__(self, path: Path) -> None:
+    Docker-save (manifest.json); or, given one of its image manifests, an OCI image layout.
+    """
+
+    def __init__(self, path: Path, manifest: JSON | None = None) -> None:
         self.path = path
         with tarfile.open(path) as tar:
-            self.manifest: JSON = json.load(_member(tar, "manifest.json"))[0]
-            self.config: JSON = json.load(_member(tar, self.manifest["Config"]))
-        self.layers = [
-            Layer("sha256:" + name.split(".", 1)[0].removeprefix("sha256:"), name)
-            for name in self.manifest["Layers"]
-        ]
-
-    @property
-    def config_digest(self) -> str:
-        return str(self.manifest["Config"])
+            if manifest is None:
+                saved = json.load(_member(tar, "manifest.json"))[0]
+                self.config_digest = str(saved["Config"])  # the member is named by its digest
+                config_path, layer_paths = saved["Config"], saved["Layers"]
+                digests = [
+                    "sha256:" + name.split(".", 1)[0].removeprefix("sha256:")
+                    for name in layer_paths
+                ]
+            else:
+                self.config_digest = str(manifest["config"]["digest"])
+                config_path = _blob(self.config_digest)
+                digests = [str(la["digest"]) for la in manifest["layers"]]
+                layer_paths = [_blob(d) for d in digests]
+            self.config: JSON = json.load(_member(tar, config_path))
+        self.layers = [Layer(d, p) for d, p in zip(digests, layer_paths, strict=True)]
 
     def layer_files(self, layer: Layer) -> dict[str, tarfile.TarInfo]:
         with tarfile.open(self.path) as tar, tarfile.open(fileobj=_member(tar, layer.path)) as lt:
@@ -107,6 +122,52 @@ def _member(tar: tarfile.TarFile, name: str) -> Any:
     if f is None:
         raise KeyError(f"{name} is not a file in {tar.name!r}")
     return f
+
+
+def _blob(digest: str) -> str:
+    """Where an OCI image layout keeps a blob: blobs/<algorithm>/<encoded>."""
+    return "blobs/" + digest.replace(":", "/", 1)
+
+
+class Index:
+    """An OCI image layout tarball whose index.json names one image index: its images."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with tarfile.open(path) as tar:
+            (entry,) = json.load(_member(tar, "index.json"))["manifests"]
+            self.digest = str(entry["digest"])
+            self.index: JSON = json.load(_member(tar, _blob(self.digest)))
+            self.manifests = {
+                platform_of(d): json.load(_member(tar, _blob(d["digest"])))
+                for d in self.index["manifests"]
+            }
+
+    def image(self, platform: str) -> Tarball:
+        return Tarball(self.path, self.manifests[platform])
+
+
+def platform_of(descriptor: JSON) -> str:
+    """os/architecture of an index's manifest descriptor (or of an image config)."""
+    p = descriptor.get("platform", descriptor)
+    return f"{p['os']}/{p['architecture']}"
+
+
+def elf_machines(image: Tarball) -> dict[str, int]:
+    """Every ELF file of the image (by path) and its machine (the ELF header's e_machine)."""
+    machines = {}
+    with tarfile.open(image.path) as tar:
+        for layer in image.layers:
+            with tarfile.open(fileobj=_member(tar, layer.path)) as lt:
+                for member in lt:
+                    f = lt.extractfile(member) if member.isfile() else None
+                    header = f.read(20) if f is not None else b""
+                    # e_ident: magic, class, data (1: little-endian); then e_type, e_machine.
+                    if len(header) == 20 and header[:4] == b"\x7fELF":
+                        order: Literal["little", "big"] = "little" if header[5] == 1 else "big"
+                        name = member.name.removeprefix("./")
+                        machines[name] = int.from_bytes(header[18:20], order)
+    return machines
 
 
 def unpack(image: Tarball, dest: Path) -> Path:
@@ -357,11 +418,14 @@ class _Forward(grpc.GenericRpcHandler):  # type: ignore[misc]  # grpc has no stu
 
 
 def packages(out: Path = PACKAGE_DIR, version: str = "") -> dict[str, Path]:
-    """The files make package wrote: image, and each package by repository (function-platform,
-    platform-data, ..., platform-catalogue) at version (default: the project version)."""
+    """The files make package wrote: image (the index), each Configuration by repository
+    (platform-data, ..., platform-catalogue) and the Function's by repository/architecture
+    (function-platform/amd64, ...), at version (default: the project version)."""
     version = version or release.project_version()
-    repos = [release.FUNCTION, *(part.repository for part in capabilities()), CATALOGUE]
+    repos = [*(part.repository for part in capabilities()), CATALOGUE]
     found = {"image": out / "image.tar"} | {r: out / f"{r}-{version}.xpkg" for r in repos}
+    for arch in (p.split("/")[1] for p in PLATFORMS):
+        found[f"{release.FUNCTION}/{arch}"] = out / f"{release.FUNCTION}-{version}-{arch}.xpkg"
     missing = [path.name for path in found.values() if not path.is_file()]
     if missing:
         raise FileNotFoundError(f"{out}: no {', '.join(missing)}; run `make package`")
@@ -382,16 +446,24 @@ def dockerfile_runtime(path: Path = ROOT / "Dockerfile") -> JSON:
 
 
 def describe(paths: Sequence[Path]) -> str:
-    """Sizes and digests of built tarballs, for the notes."""
+    """Sizes and digests of built tarballs (an index: each of its images), for the notes."""
     lines = []
     for path in paths:
-        t = Tarball(path)
-        compressed, unpacked = t.sizes()
-        lines.append(
-            f"{path.name}: {len(t.layers)} layers, {compressed / 1e6:.1f} MB compressed, "
-            f"{unpacked / 1e6:.1f} MB unpacked; config {t.config_digest}"
-        )
-        lines += [f"  {layer.digest}" for layer in t.layers]
+        with tarfile.open(path) as tar:
+            layout = "index.json" in tar.getnames()
+        if layout:
+            index = Index(path)
+            lines.append(f"{path.name}: index {index.digest}")
+            images = [(f"  {p}", index.image(p)) for p in index.manifests]
+        else:
+            images = [(path.name, Tarball(path))]
+        for label, t in images:
+            compressed, unpacked = t.sizes()
+            lines.append(
+                f"{label}: {len(t.layers)} layers, {compressed / 1e6:.1f} MB compressed, "
+                f"{unpacked / 1e6:.1f} MB unpacked; config {t.config_digest}"
+            )
+            lines += [f"  {layer.digest}" for layer in t.layers]
     return "\n".join(lines)
 
 

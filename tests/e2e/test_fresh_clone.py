@@ -172,7 +172,8 @@ def test_a_chart_published_with_other_templates_fails_the_fetch(
     base, served = server
     pin = next(c for c in MANIFEST.charts if c.chart == "qdrant")
     changed = tmp_path / pin.chart
-    shutil.copytree(SHARED / pin.dir, changed)
+    # The files' bits, not $SHARED's read-only modes: writing into a read-only copy needs root.
+    shutil.copytree(SHARED / pin.dir, changed, copy_function=shutil.copyfile)
     with (changed / "templates/service.yaml").open("a") as f:
         f.write("# one more line\n")
     publish_chart(changed, pin, served / "bad", tmp_path / "helm")

