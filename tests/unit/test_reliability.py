@@ -475,6 +475,13 @@ def test_input_that_passes_its_schema_but_makes_no_sense_is_a_fatal_naming_it(
             "a port the pattern lets through",
         ),
         (
+            "mlopsplatform/ready",
+            "mlopsPlatform.objectStore.namespace",
+            "Scunthorpe",
+            "must be lowercase letters, digits and hyphens",
+            "the metadata.namespace of the Bucket and IAM objects, which the API server refuses",
+        ),
+        (
             "serviceingress/tls-off",
             "serviceIngress.gatewayAPI.sharedGateway.httpListener",
             "Not A Listener",

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from function.formats import DNS_1123_LABEL
 from function.model import section
 from function.quantity import Quantity
 from function.settings import (
@@ -44,7 +45,8 @@ class ObjectStoreSettings(SettingsModel):
     )
     namespace: str = Field(
         default="crossplane-system",
-        min_length=1,
+        pattern=DNS_1123_LABEL,
+        max_length=63,
         description="Namespace of the Bucket and IAM objects and of the access key's "
         "connection Secret: the platform's, out of the data scientists' reach.",
     )
