@@ -5,6 +5,7 @@ Custom kinds are left to `crossplane resource validate` (harness.validate).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -95,10 +96,16 @@ def _neighbours(path: Path) -> Registry[Any]:
     """Schemas a file $refs (.../_definitions.json under its $id), read from beside it."""
 
     def retrieve(uri: str) -> Resource[Any]:
-        contents = json.loads((path.parent / uri.rsplit("/", 1)[-1]).read_text())
-        return Resource.from_contents(contents, default_specification=DRAFT7)
+        return _resource(path.parent / uri.rsplit("/", 1)[-1])
 
     return Registry(retrieve=retrieve)  # type: ignore[call-arg]
+
+
+@functools.cache
+def _resource(path: Path) -> Resource[Any]:
+    """A schema file, read once: a Registry does not keep what it retrieves, so every
+    validation would read (and parse megabytes of) _definitions.json again."""
+    return Resource.from_contents(json.loads(path.read_text()), default_specification=DRAFT7)
 
 
 def core_schema_path(shared: Path, doc: JSON) -> Path:
