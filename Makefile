@@ -320,8 +320,9 @@ bench-memory: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.memory --out bench/memory.md
 	cd $(ROOT) && $(VENV_PY) -m harness.drain --out bench/drain.md
 
-# The suite runs tests/unit/test_fuzz.py with a small derandomized budget; this is the
-# same test with a larger random one (every failure prints a reproduce blob).
+# The suite runs tests/unit/test_fuzz.py with a small budget; this is the same test with a
+# larger one. Both draw from a new seed each run unless FUZZ_SEED is set (FUZZ_SEED=<n>
+# make fuzz replays a run; every failure prints that command and a reproduce blob).
 FUZZ_EXAMPLES ?= 2000
 fuzz: venv deps-files
 	cd $(ROOT) && HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) \

@@ -61,8 +61,8 @@ def json_schema(node: Any) -> Any:
 
 
 @functools.cache
-def _crd_file(path: Path) -> dict[tuple[str, str, str], Any]:
-    """(group, version, kind) -> a validator, for each version of the CRD in path."""
+def crd_schemas(path: Path) -> dict[tuple[str, str, str], Any]:
+    """(group, version, kind) -> its openAPIV3Schema, for each version of the CRD in path."""
     out: dict[tuple[str, str, str], Any] = {}
     with path.open() as f:
         for crd in yaml.load_all(f, Loader=yaml.CSafeLoader):
@@ -70,11 +70,20 @@ def _crd_file(path: Path) -> dict[tuple[str, str, str], Any]:
                 continue
             spec = crd["spec"]
             for version in spec["versions"]:
-                schema = json_schema(version["schema"]["openAPIV3Schema"])
-                # metadata is the API server's (ObjectMeta), not in the CRD's schema.
-                schema.get("properties", {})["metadata"] = {"type": "object"}
                 key = (spec["group"], version["name"], spec["names"]["kind"])
-                out[key] = jsonschema.Draft7Validator(schema)
+                out[key] = version["schema"]["openAPIV3Schema"]
+    return out
+
+
+@functools.cache
+def _crd_file(path: Path) -> dict[tuple[str, str, str], Any]:
+    """(group, version, kind) -> a validator, for each version of the CRD in path."""
+    out: dict[tuple[str, str, str], Any] = {}
+    for key, node in crd_schemas(path).items():
+        schema = json_schema(node)
+        # metadata is the API server's (ObjectMeta), not in the CRD's schema.
+        schema.get("properties", {})["metadata"] = {"type": "object"}
+        out[key] = jsonschema.Draft7Validator(schema)
     return out
 
 

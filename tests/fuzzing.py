@@ -4,11 +4,15 @@ Everything is derived from what a kind declares, so a kind added to the catalogu
 fuzzed without a line here: its parameters from its XRD schema (generate.schema.openapi,
 the schema the API server admits), the function input from the generated input CRD,
 observed state from what the function itself composed (and the kind's examples as
-seeds), required resources from the requirements it returns.
+seeds) as the API server holds it, its statuses from the upstream CRDs the kind
+declares (Kind.crds) or written by hand, required resources from the requirements it
+returns.
 
 Values are drawn valid for the schema, or broken on purpose (a wrong type, out of
-bounds, against the pattern or the enum, too long, unknown, missing), and every field
-broken on purpose is remembered: the oracle checks that the FATAL names each of them.
+bounds, against the pattern or the enum, too long, too many or too few items, unknown,
+missing), and every field broken on purpose is remembered: the oracle checks that the
+FATAL names each of them. Observed statuses are valid for their CRD's schema or broken
+at one place; they are never remembered: whatever they are, nothing may raise.
 Secret material (credentials, Secret data) carries a marker, so the oracle can look
 for it in the response and in the logs in every form it could take.
 """
@@ -18,10 +22,15 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import hashlib
+import importlib
 import json
+import pkgutil
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -29,14 +38,36 @@ from hypothesis import strategies as st
 
 from function import catalogue
 from function.kind import AnyKind
+from function.quantity import QUANTITY_PATTERN
 from function.refusal import PROBLEMS_MAX
 from function.validation import SHOWN_MAX
 from generate.crossplane import input_crd
 from generate.schema import openapi
 from harness.cases import JSON, find_cases, fold_string_data, load_yaml_docs
+from harness.crdschema import crd_schemas
+from harness.paths import shared_dir
 from harness.requests import RESOURCE_NAME
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+def _import_every_module() -> None:
+    """Import every module of the project's packages now, whatever the tests will use.
+
+    Hypothesis draws some values from constants in the source of the project's imported
+    modules (hypothesis.internal.conjecture.providers, local constants), so a module
+    first imported by an earlier example or kind (the catalogue's lazy imports, the Vault
+    client) would change the later draws: a seed would then replay differently alone
+    than in the whole suite.
+    """
+    for top in ("function", "harness", "generate"):
+        package = importlib.import_module(top)
+        for module in pkgutil.walk_packages(package.__path__, f"{top}."):
+            if not module.name.endswith(".__main__"):
+                importlib.import_module(module.name)
+
+
+_import_every_module()
 
 # Text as the API server can hold it: any Unicode but lone surrogates (not UTF-8).
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
@@ -45,6 +76,9 @@ SECRET_MARK = "Sx9"  # every secret value starts with it: short matches are no e
 # Vault step fails at once (connection refused) and never leaves the machine.
 VAULT_ADDRESS = "http://127.0.0.1:9"
 HUGE = 1_000_000  # characters of the occasional huge value
+EVERYDAY_QUANTITY = st.builds(
+    "{}{}".format, st.integers(1, 64), st.sampled_from(["", "", "m", "Mi", "Gi"])
+)
 
 
 def chance(draw: Draw, n: int) -> bool:
@@ -68,13 +102,19 @@ def _is_object(node: JSON) -> bool:
 
 
 def _cached(build: Callable[[JSON], st.SearchStrategy[Any]]) -> Callable[[JSON], Any]:
-    """build memoised by the node's content (strategies are built once per schema node)."""
+    """build memoised by the node's content (strategies are built once per schema node);
+    a node seen before is found by identity (it is kept, so its id is not reused)."""
     cache: dict[str, st.SearchStrategy[Any]] = {}
+    seen: dict[int, tuple[JSON, st.SearchStrategy[Any]]] = {}
 
     def get(node: JSON) -> st.SearchStrategy[Any]:
+        hit = seen.get(id(node))
+        if hit is not None and hit[0] is node:
+            return hit[1]
         key = json.dumps(node, sort_keys=True)
         if key not in cache:
             cache[key] = build(node)
+        seen[id(node)] = (node, cache[key])
         return cache[key]
 
     return get
@@ -90,15 +130,35 @@ def valid(node: JSON) -> st.SearchStrategy[Any]:
         return st.integers(node.get("minimum", -(2**31)), node.get("maximum", 2**31 - 1))
     if kind == "boolean":
         return st.booleans()
+    if kind == "number":
+        return st.floats(
+            node.get("minimum"), node.get("maximum"), allow_nan=False, allow_infinity=False
+        )
     if kind == "string":
         low, high = node.get("minLength", 0), node.get("maxLength", 64)
         if "pattern" in node:
-            return st.from_regex(node["pattern"], fullmatch=True).filter(
+            matching = st.from_regex(node["pattern"], fullmatch=True).filter(
                 lambda s: low <= len(s) <= high and "\n" not in s
+            )
+            # The quantity pattern alone admits numbers past what a quantity holds (2^63-1)
+            # or a machine's cores (int32), which the function refuses, naming the field:
+            # half the draws are of an everyday size, so that most XRs get composed.
+            return (
+                st.one_of(EVERYDAY_QUANTITY, matching)
+                if node["pattern"] == QUANTITY_PATTERN
+                else matching
             )
         return TEXT.filter(lambda s: low <= len(s) <= high)
     if kind == "array":
-        return st.lists(valid(node.get("items", {})), max_size=3)
+        low = node.get("minItems", 0)
+        high = max(low, min(node.get("maxItems", 3), 3))
+        unique = node.get("x-kubernetes-list-type") == "set" or node.get("uniqueItems")
+        return st.lists(
+            valid(node.get("items", {})),
+            min_size=low,
+            max_size=high,
+            unique_by=(lambda v: json.dumps(v, sort_keys=True)) if unique else None,
+        )
     if _is_object(node):
         props = node.get("properties")
         if props is None:
@@ -118,9 +178,46 @@ def valid(node: JSON) -> st.SearchStrategy[Any]:
     return st.just(None)
 
 
+# What \s, \d and \w stand for in the regular expression engines a pattern meets: Go's
+# RE2 (the API server checks the XRD's patterns; ASCII classes) and Rust's regex (pydantic
+# checks the function's; \s is Unicode White_Space, without Python's \x1c-\x1f).
+_CLASSES = {
+    "re2": {"s": "\\t\\n\\f\\r ", "d": "0-9", "w": "0-9A-Za-z_"},
+    "rust": {
+        "s": "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+    },
+}
+
+
+def _spelled(pattern: str, classes: dict[str, str]) -> str:
+    r"""pattern with its \s, \d, \w (and \S, \D, \W outside brackets) spelt out."""
+    out, in_class, i = [], False, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            escaped = pattern[i + 1]
+            chars = classes.get(escaped.lower())
+            if chars is None or (in_class and escaped.isupper()):
+                out.append(pattern[i : i + 2])
+            elif in_class:
+                out.append(chars)
+            else:
+                out.append(f"[{'^' if escaped.isupper() else ''}{chars}]")
+            i += 2
+            continue
+        if char == "[" and not in_class:
+            in_class = True
+        elif char == "]" and in_class:
+            in_class = False
+        out.append(char)
+        i += 1
+    return "".join(out)
+
+
 def _not_matching(pattern: str) -> st.SearchStrategy[str]:
-    regex = re.compile(pattern)
-    return TEXT.filter(lambda s: regex.search(s) is None)
+    """Text the pattern refuses in every engine it meets (Python's, RE2, Rust's)."""
+    engines = [re.compile(pattern)] + [re.compile(_spelled(pattern, c)) for c in _CLASSES.values()]
+    return TEXT.filter(lambda s: all(e.search(s) is None for e in engines))
 
 
 @_cached
@@ -133,6 +230,7 @@ def invalid(node: JSON) -> st.SearchStrategy[Any]:
         "string": st.one_of(st.integers(), st.booleans(), st.lists(TEXT, max_size=2)),
         "object": st.one_of(TEXT, st.integers(), st.lists(TEXT, max_size=2)),
         "array": st.one_of(TEXT, st.integers(), st.just({"a": 1})),
+        "number": st.one_of(TEXT, st.booleans(), st.lists(st.integers(), max_size=2)),
     }
     options = [wrong_types.get("object" if _is_object(node) else str(kind), st.just(object))]
     if "enum" in node:
@@ -152,6 +250,11 @@ def invalid(node: JSON) -> st.SearchStrategy[Any]:
             options.append(st.just("!" * HUGE))
         if "maxLength" in node:
             options.append(st.just("a" * (node["maxLength"] + 1)))
+    if kind == "array":  # one item too few or too many (when that many is cheap to draw)
+        items = valid(node.get("items", {}))
+        for size in (node.get("minItems", 0) - 1, node.get("maxItems", -2) + 1):
+            if 0 <= size <= 65:
+                options.append(st.lists(items, min_size=size, max_size=size))
     return st.one_of(options)
 
 
@@ -190,6 +293,11 @@ def draw_object(draw: Draw, node: JSON, path: str, mutate: int) -> Drawn:
 # ---------------------------------------------------------------- secrets
 
 
+# Keys of a composed Secret holding secrets (the others are host names, ports, ...). A URI
+# is not one: it holds no secret but a password, which the Secret holds under its own key.
+_SECRET_KEYS = ("password", "token", "secret", "key", "kubeconfig")
+
+
 @dataclass
 class Secrets:
     """Secret values put into a request, to look for where they must not be.
@@ -216,6 +324,12 @@ class Secrets:
     def add(self, value: str) -> None:
         if len(value) >= 8:
             self.values.append(value.encode())
+
+    def add_composed(self, obj: JSON) -> None:
+        """The secrets a composed Secret holds (generated passwords: only ever in it)."""
+        for key, value in (obj.get("stringData") or {}).items():
+            if any(word in key.lower() for word in _SECRET_KEYS):
+                self.add(str(value))
 
     def found_in(self, text: str) -> list[str]:
         """Each secret value some form of which is in text (reported by its length only)."""
@@ -296,13 +410,25 @@ class Request:
     secrets: Secrets
 
 
+_LABEL_1035 = st.from_regex(r"[a-z]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 _NAME = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
 _LONG_NAME = st.from_regex(r"[a-z][a-z0-9]{40,60}(\.[a-z0-9]{1,20})?", fullmatch=True)
+# What the API server writes into every object it holds (RFC 3339, seconds, UTC).
+TIMESTAMP = st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1)).map(
+    lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ")
+)
+
+
+def _name(draw: Draw) -> str:
+    """An XR name: mostly a DNS-1035 label, which every kind accepts; else any DNS-1123 label
+    or a long subdomain, which the kinds naming Services or namespaces after the XR refuse."""
+    shape = draw(st.integers(0, 5))
+    return str(draw(_LABEL_1035 if shape < 3 else _NAME if shape < 5 else _LONG_NAME))
 
 
 def _metadata(draw: Draw, mutate: bool, *, namespaced: bool) -> Drawn:
-    name = draw(st.one_of(_NAME, _LONG_NAME))
-    meta: JSON = {"name": name, "uid": f"uid-{name}"}
+    name = _name(draw)
+    meta: JSON = {"name": name, "uid": f"uid-{name}", "creationTimestamp": draw(TIMESTAMP)}
     if namespaced:  # a cluster-scoped XR has no namespace to break (the API server drops it)
         meta["namespace"] = draw(_NAME)
     if not mutate or not chance(draw, 6):
@@ -421,6 +547,8 @@ _GARBAGE = st.one_of(
     st.lists(TEXT, max_size=2),
     st.just({"x": ["y"]}),
 )
+# Statuses written by hand: what the providers and controllers say when things go well or
+# not, in the shapes the readiness rules read.
 _STATUS = st.one_of(
     st.just(
         {"conditions": [{"type": "Ready", "status": "True"}, {"type": "Synced", "status": "True"}]}
@@ -434,6 +562,179 @@ _STATUS = st.one_of(
     _GARBAGE.map(lambda g: {"conditions": g}),
 )
 
+# Statuses drawn from the upstream CRDs' status schemas (the kind's Kind.crds): valid for
+# the schema (CEL rules aside) or with one field broken. Sparse: each object gets its
+# required fields and a few optional ones, so a large status stays small.
+_OPTIONAL_MAX = 4
+_ITEMS_MAX = 2
+# Values a condition's type and status mostly take, so readiness rules meet them.
+_HINTS: dict[str, tuple[str, ...]] = {
+    "type": (
+        "Ready",
+        "Synced",
+        "Available",
+        "Accepted",
+        "ResolvedRefs",
+        "Programmed",
+        "Succeeded",
+        "Running",
+        "Failed",
+    ),
+    "status": ("True", "False", "Unknown"),
+}
+_INT_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+
+
+def _crd_string(node: JSON) -> st.SearchStrategy[Any]:
+    low, high = node.get("minLength", 0), min(node.get("maxLength", 64), 256)
+    if node.get("format") == "date-time":
+        return TIMESTAMP
+    pattern = node.get("pattern")
+    if isinstance(pattern, str):
+        try:
+            re.compile(pattern)
+        except re.error:
+            pattern = None
+    if pattern:
+        return st.from_regex(pattern, fullmatch=True).filter(
+            lambda s: low <= len(s) <= high and "\n" not in s
+        )
+    return TEXT.filter(lambda s: low <= len(s) <= high)
+
+
+def _admits(node: JSON, text: str) -> bool:
+    """Whether a string node without an enum admits text (its pattern searched, as OpenAPI)."""
+    if node.get("type") != "string" or "enum" in node or len(text) > node.get("maxLength", 64):
+        return False
+    try:
+        return re.search(node.get("pattern", ""), text) is not None
+    except re.error:
+        return False
+
+
+def _crd_object(node: JSON) -> st.SearchStrategy[Any]:
+    props: dict[str, JSON] = node.get("properties") or {}
+    if not props:
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):
+            return st.dictionaries(TEXT.filter(bool), crd_valid(extra), max_size=_ITEMS_MAX)
+        return st.builds(dict)  # x-kubernetes-preserve-unknown-fields alone: anything goes
+    required = [k for k in props if k in node.get("required", [])]
+    optional = [k for k in props if k not in required]
+
+    def value(key: str) -> st.SearchStrategy[Any]:
+        sub = props[key]
+        hints = [h for h in _HINTS.get(key, ()) if _admits(sub, h)]
+        return st.one_of(st.sampled_from(hints), crd_valid(sub)) if hints else crd_valid(sub)
+
+    def build(keys: list[str]) -> st.SearchStrategy[Any]:
+        return st.fixed_dictionaries({k: value(k) for k in [*required, *keys]})
+
+    if not optional:
+        return build([])
+    subsets = st.lists(st.sampled_from(optional), max_size=_OPTIONAL_MAX, unique=True)
+    return subsets.flatmap(build)
+
+
+@_cached
+def crd_valid(node: JSON) -> st.SearchStrategy[Any]:
+    """A value a CRD's structural schema node admits (CEL rules and formats but date-time
+    aside): types, enums, bounds, patterns, list-map keys and sets unique."""
+    if node.get("x-kubernetes-int-or-string"):
+        return st.one_of(st.integers(0, 2**31 - 1), st.integers(0, 100).map(lambda n: f"{n}%"))
+    if "enum" in node:
+        out: st.SearchStrategy[Any] = st.sampled_from(node["enum"])
+    elif node.get("type") == "integer":
+        low, high = _INT_FORMATS.get(node.get("format", ""), _INT_FORMATS["int32"])
+        out = st.integers(node.get("minimum", low), node.get("maximum", high))
+    elif node.get("type") == "number":
+        out = st.floats(
+            node.get("minimum"), node.get("maximum"), allow_nan=False, allow_infinity=False
+        )
+    elif node.get("type") == "boolean":
+        out = st.booleans()
+    elif node.get("type") == "string":
+        out = _crd_string(node)
+    elif node.get("type") == "array":
+        items = node.get("items") or {}
+        keys = node.get("x-kubernetes-list-map-keys")
+        size = {
+            "min_size": node.get("minItems", 0),
+            "max_size": max(
+                node.get("minItems", 0), min(node.get("maxItems", _ITEMS_MAX), _ITEMS_MAX)
+            ),
+        }
+        if keys:
+            out = st.lists(
+                crd_valid(items),
+                unique_by=lambda i: tuple(json.dumps(i.get(k)) for k in keys),
+                **size,
+            )
+        elif node.get("x-kubernetes-list-type") == "set":
+            out = st.lists(
+                crd_valid(items), unique_by=lambda i: json.dumps(i, sort_keys=True), **size
+            )
+        else:
+            out = st.lists(crd_valid(items), **size)
+    elif _is_object(node) or node.get("x-kubernetes-preserve-unknown-fields"):
+        out = _crd_object(node)
+    elif node.get("anyOf") or node.get("oneOf"):
+        out = st.one_of([crd_valid(alt) for alt in node.get("anyOf") or node["oneOf"]])
+    else:
+        out = st.builds(dict)
+    return st.one_of(st.none(), out) if node.get("nullable") else out
+
+
+def _schema_at(node: JSON, path: tuple[Any, ...]) -> JSON | None:
+    """The schema node of the value at path (a drawn value's keys and indexes)."""
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items") or {}
+        elif part in (node.get("properties") or {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return None
+    return node
+
+
+def crd_broken(draw: Draw, node: JSON) -> Any:
+    """A value valid for node but at one place: a value the schema refuses there, or a
+    required field left out."""
+    value = copy.deepcopy(draw(crd_valid(node)))  # changed below: never a drawn object itself
+    path = draw(st.sampled_from(_paths(value)))
+    sub = _schema_at(node, path)
+    if path and isinstance(path[-1], str) and sub is not None and draw(st.booleans()):
+        parent = _get(value, path[:-1])
+        parent.pop(path[-1])  # left out: the field may be required
+        return value
+    typed = sub is not None and sub.get("type") in (
+        "integer",
+        "boolean",
+        "string",
+        "object",
+        "array",
+    )
+    bad = draw(invalid(sub)) if typed and sub is not None else draw(_GARBAGE)
+    return _replace(value, path, copy.deepcopy(bad))
+
+
+@functools.cache
+def _status_schemas(shared: Path, crds: tuple[str, ...]) -> dict[tuple[str, str], JSON]:
+    out: dict[tuple[str, str], JSON] = {}
+    for path in crds:
+        for (group, version, kind), schema in crd_schemas(shared / path).items():
+            status = (schema.get("properties") or {}).get("status")
+            if isinstance(status, dict):
+                out[(f"{group}/{version}", kind)] = status
+    return out
+
+
+def status_schemas(kind: AnyKind) -> dict[tuple[str, str], JSON]:
+    """(apiVersion, kind) -> status schema, of every CRD version the kind declares."""
+    return _status_schemas(shared_dir(), kind.crds)
+
 
 def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     out = [prefix]
@@ -446,6 +747,12 @@ def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
     return out
 
 
+def _get(obj: Any, path: tuple[Any, ...]) -> Any:
+    for part in path:
+        obj = obj[part]
+    return obj
+
+
 def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
@@ -453,27 +760,110 @@ def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> Any:
     return obj
 
 
-# Keys of a composed Secret holding secrets (the others are host names, ports, ...).
-_SECRET_KEYS = ("password", "uri", "url", "token", "secret", "key", "kubeconfig")
+# k8s.io/apimachinery/pkg/util/rand: the characters of a generated name's suffix.
+_NAME_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
-def observe(draw: Draw, desired: dict[str, JSON], secrets: Secrets) -> dict[str, JSON]:
-    """desired as a cluster would show it back: statuses, Secrets folded; some garbage."""
-    observed: dict[str, JSON] = {}
-    for name, obj in desired.items():
-        seen = fold_string_data(obj) if obj.get("kind") == "Secret" else copy.deepcopy(obj)
-        for key, value in (obj.get("stringData") or {}).items():
-            if any(word in key.lower() for word in _SECRET_KEYS):
-                secrets.add(str(value))  # generated passwords: only ever in the Secret
+def applied(name: str, desired: JSON, xr: JSON) -> JSON:
+    """A composed object as the API server holds it once Crossplane has applied it.
+
+    A Secret's stringData is folded into data; an object without a name gets one
+    (Crossplane's generateName <XR name>-, the API server's 5-character suffix, the
+    prefix cut to 58: apimachinery's maxGeneratedNameLength); Crossplane's
+    composition-resource-name annotation; the API server's uid, resourceVersion,
+    generation and creationTimestamp. No status: that is what the cluster adds.
+    """
+    obj = fold_string_data(desired) if desired.get("kind") == "Secret" else copy.deepcopy(desired)
+    obj.pop("status", None)
+    meta = obj.setdefault("metadata", {})
+    if not meta.get("name"):
+        xr_name = str((xr.get("metadata") or {}).get("name", ""))
+        digest = hashlib.sha256(name.encode()).digest()
+        suffix = "".join(_NAME_SUFFIX_CHARS[b % len(_NAME_SUFFIX_CHARS)] for b in digest[:5])
+        meta["name"] = f"{xr_name[:58]}-{suffix}"
+    meta["annotations"] = {**(meta.get("annotations") or {}), RESOURCE_NAME: name}
+    meta.update(
+        uid=f"uid-{name}",
+        resourceVersion="1",
+        generation=1,
+        creationTimestamp="2024-01-01T00:00:00Z",
+    )
+    return obj
+
+
+def draw_status(draw: Draw, schema: JSON | None) -> Any:
+    """An observed status: written by hand, or drawn from the CRD's status schema (valid
+    or broken); some field of it of another shape than expected, sometimes."""
+    choice = draw(st.integers(0, 2)) if schema is not None else 0
+    if choice == 0 or schema is None:
         # Copies: a drawn constant (st.just) is one object shared by every example.
-        seen["status"] = copy.deepcopy(draw(_STATUS))
-        if chance(draw, 5):  # a status field of another shape than expected
-            # Only status: a spec of another shape than its CRD's never gets past the API
-            # server, and a kept object (never dropped) is sent back as observed.
-            path = draw(st.sampled_from(_paths(seen["status"], ("status",))))
-            seen = _replace(seen, path, copy.deepcopy(draw(_GARBAGE)))
-        observed[name] = seen
+        status = copy.deepcopy(draw(_STATUS))
+    elif choice == 1:
+        status = copy.deepcopy(draw(crd_valid(schema)))
+    else:
+        status = crd_broken(draw, schema)
+    if chance(draw, 5):  # a status field of another shape than expected
+        path = draw(st.sampled_from(_paths(status)))
+        status = _replace(status, path, copy.deepcopy(draw(_GARBAGE)))
+    return status
+
+
+def observe(
+    draw: Draw,
+    desired: dict[str, JSON],
+    secrets: Secrets,
+    xr: JSON,
+    schemas: dict[tuple[str, str], JSON],
+) -> dict[str, JSON]:
+    """desired as a cluster would show it back: applied (applied()), with drawn statuses.
+
+    Only statuses are drawn: a spec of another shape than its CRD's never gets past
+    the API server, and a kept object (never dropped) is sent back as observed. Secrets
+    have no status (the API server drops one).
+    """
+    observed: dict[str, JSON] = {}
+    # In name order: a response's map of resources iterates in no fixed order (upb's hash
+    # tables), and the draws must not depend on it for a seed to replay.
+    for name, obj in sorted(desired.items()):
+        secrets.add_composed(obj)
+        observed[name] = with_status(draw, applied(name, obj, xr), schemas)
     return observed
+
+
+def with_status(draw: Draw, obj: JSON, schemas: dict[tuple[str, str], JSON]) -> JSON:
+    """obj with a drawn status (draw_status, from its CRD's schema when there is one); a
+    Secret has none (the API server drops one)."""
+    if obj.get("kind") != "Secret":
+        schema = schemas.get((str(obj.get("apiVersion", "")), str(obj.get("kind", ""))))
+        obj["status"] = draw_status(draw, schema)
+    return obj
+
+
+# Keys of the connection details the providers publish (provider-upjet-aws: username and
+# password of an IAM AccessKey; endpoint and port of databases; kubeconfig of clusters).
+_DETAIL_KEYS = ("username", "password", "endpoint", "port", "kubeconfig", "attribute.id")
+
+
+def connection_details(
+    draw: Draw, observed: dict[str, JSON], secrets: Secrets
+) -> dict[str, dict[str, bytes]]:
+    """What Crossplane read from the connection Secret of each observed object that names
+    one (spec.writeConnectionSecretToRef): some keys, text or binary, sometimes none yet."""
+    out: dict[str, dict[str, bytes]] = {}
+    for name, obj in sorted(observed.items()):
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or not isinstance(
+            spec.get("writeConnectionSecretToRef"), dict
+        ):
+            continue
+        if chance(draw, 4):
+            continue  # not written yet
+        out[name] = {
+            key: secrets.draw(draw, text=draw(st.integers(0, 4)) > 0)
+            for key in _DETAIL_KEYS
+            if not chance(draw, 3)
+        }
+    return out
 
 
 def secret_answer(draw: Draw, name: str, keys: Sequence[str], secrets: Secrets) -> JSON:
