@@ -10,13 +10,15 @@ from pydantic import Field
 
 from function.model import section
 from function.settings import TTL, Credentials, SettingsModel
+from function.tenancy import Tenancy
 from function.vault.settings import Vault
 
 
 class PlatformSettings(SettingsModel):
-    """Settings shared by every kind: step credentials, Vault, reconcile intervals."""
+    """Settings shared by every kind: step credentials, Vault, reconcile intervals, tenancy."""
 
     credentials: Credentials = section(Credentials)
+    tenancy: Tenancy = section(Tenancy)
     vault: Vault = section(Vault)
     ttl: TTL = section(TTL)
     operation: Literal["vault-gc", "remove-expired"] = Field(
