@@ -8,7 +8,6 @@ object stores that cannot work.
 """
 
 import re
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,9 @@ from function.kinds.mlopsplatform.workloads import NOTEBOOK, VECTOR_DB, WORKSPAC
 from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
-from harness.paths import ROOT, go_tool, shared_dir
+from harness.paths import ROOT, shared_dir
 from harness.requests import request, xr
+from tests import charts
 from tests.composing import context
 from tests.resourcequota import Quota, claim_requests, pod_requests
 
@@ -47,16 +47,7 @@ def compose(params: JSON, **kw: Any) -> Desired:
 def helm_template(values: JSON, tmp: Path) -> list[JSON]:
     """The Qdrant chart rendered with the release's values (its apiKey, set by provider-helm
     from a Secret, given here)."""
-    path = tmp / "values.yaml"
-    path.write_text(yaml.safe_dump(values | {"apiKey": "test-only"}))
-    out = subprocess.run(
-        [str(go_tool("helm")), "template", "qdrant", str(CHART), "-n", WS, "-f", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return charts.helm_template(CHART, "qdrant", WS, values | {"apiKey": "test-only"}, tmp)
 
 
 def objects_created(d: Desired, tmp: Path) -> list[tuple[str, dict[str, Decimal]]]:
