@@ -124,6 +124,19 @@ def immutable(why: str) -> dict[str, Any]:
     }
 
 
+def never_lower(why: str) -> dict[str, Any]:
+    """Field(json_schema_extra=...) for a number the API server refuses to lower once set.
+
+    A CEL transition rule (self >= oldSelf) in the generated XRD; the kind's composer
+    checks the same against what it observes (function.blocks.immutable.refuse_lowering).
+    """
+    return {
+        "x-kubernetes-validations": [
+            {"rule": "self >= oldSelf", "message": f"cannot be lowered: {why}"}
+        ]
+    }
+
+
 class StrictModel(BaseModel):
     """Base of what users and platform engineers write: spec.parameters, its nested objects and
     the function input. Strict types, unknown fields rejected, frozen (shared between calls)."""

@@ -438,10 +438,39 @@ def mlops(c: Check) -> None:
     notebooks = c.of(KUBEFLOW, "Notebook")
     enabled = c.param("notebooks", "enabled", default=False)
     c.want_true("a Notebook with notebooks disabled", enabled or not notebooks)
+    _mlops_quota(c, res)
     bucket = c.param("objectStore", "bucketName")
     for b in c.of("s3.aws.m.upbound.io", "Bucket"):
         if bucket is not None:
             c.want("bucket name", dig(b, "metadata", "annotations", EXTERNAL_NAME), bucket)
+
+
+def _gpus(container: Any) -> int:
+    limits = dig(container, "resources", "limits") or {}
+    requests = dig(container, "resources", "requests") or {}
+    return int(requests.get("nvidia.com/gpu", limits.get("nvidia.com/gpu", 0)))
+
+
+def _mlops_quota(c: Check, res: JSON) -> None:
+    """What must run at once fits the quota whole (a ResourceQuota admits pods one by one and
+    a TFJob's pods are not scheduled as a gang): GPUs of the Notebook's pod, minReplicas
+    predictor pods, every TFJob replica; the workspace claim's size is workspaceGB."""
+    gpus = 0
+    for nb in c.of(KUBEFLOW, "Notebook"):
+        gpus += sum(_gpus(x) for x in dig(nb, "spec", "template", "spec", "containers") or [])
+    for svc in c.of(KSERVE, "InferenceService"):
+        predictor = dig(svc, "spec", "predictor") or {}
+        gpus += int(predictor.get("minReplicas", 1)) * _gpus(predictor.get("model"))
+    for job in c.of(KUBEFLOW, "TFJob"):
+        for replica in (dig(job, "spec", "tfReplicaSpecs") or {}).values():
+            pod = dig(replica, "template", "spec", "containers") or []
+            gpus += int(replica.get("replicas", 1)) * sum(_gpus(x) for x in pod)
+    c.want_true(f"{gpus} GPUs run at once, quota {res['gpu']}", gpus <= int(res["gpu"]))
+    workspace = {"workspaceGB": 5} | c.param("notebooks", default={})
+    for claim in c.of("", "PersistentVolumeClaim"):
+        size = dig(claim, "spec", "resources", "requests", "storage")
+        if c.param("notebooks", "enabled", default=False):
+            c.want("workspace claim", size, f"{workspace['workspaceGB']}Gi")
 
 
 INVARIANTS: dict[str, Callable[[Check], None]] = {

@@ -18,3 +18,9 @@ def refuse_change(field: str, was: Any, now: Any, why: str) -> None:
             f"spec.parameters.{field} cannot change from {cut(repr(was))} to "
             f"{cut(repr(now))}: {why}"
         )
+
+
+def refuse_lowering(field: str, was: int | None, now: int, why: str) -> None:
+    """Refusal (a FATAL) when was is known and now is lower."""
+    if was is not None and now < was:
+        raise Refusal(f"spec.parameters.{field} cannot be lowered from {was} to {now}: {why}")

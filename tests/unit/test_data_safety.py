@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from function.blocks.helm import add_on_release
 from function.input import function_input
+from function.kinds.mlopsplatform import KIND as MLOPS
 from function.kinds.postgresqlinstance import KIND as POSTGRESQL
 from function.kinds.postgresqlinstance.dedicated import ACCESS_KEY_ID, ACCESS_SECRET_KEY
 from function.kinds.redisinstance import KIND as REDIS
@@ -267,12 +268,20 @@ def _cel(rule: str, old: Any, new: Any) -> bool:
         pytest.param(REDIS, "persistenceSizeGB", 8, 16, False, id="redis size"),
         pytest.param(REDIS, "persistence", True, False, False, id="redis persistence off"),
         pytest.param(REDIS, "persistence", False, True, True, id="redis persistence on"),
+        pytest.param(MLOPS, "vectorDatabase.replicas", 3, 2, False, id="qdrant 3 -> 2"),
+        pytest.param(MLOPS, "vectorDatabase.replicas", 3, 5, True, id="qdrant 3 -> 5"),
+        pytest.param(MLOPS, "notebooks.workspaceGB", 20, 10, False, id="workspace shrinks"),
+        pytest.param(MLOPS, "notebooks.workspaceGB", 5, 20, True, id="workspace grows"),
     ],
 )
 def test_the_xrd_refuses_the_same_transitions(
     kind: Any, field: str, old: Any, new: Any, allowed: bool
 ) -> None:
-    rules = _parameters_schema(kind)[field]["x-kubernetes-validations"]
+    top, *nested = field.split(".")
+    schema = _parameters_schema(kind)[top]
+    for name in nested:
+        schema = schema["properties"][name]
+    rules = schema["x-kubernetes-validations"]
     assert all(_cel(r["rule"], old, new) for r in rules) is allowed
 
 

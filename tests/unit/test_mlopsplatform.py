@@ -235,29 +235,27 @@ def test_every_workload_requests_cpu_and_memory_for_the_quota() -> None:
     assert notebook["requests"]["nvidia.com/gpu"] == notebook["limits"]["nvidia.com/gpu"] == 1
 
 
-def test_an_s3_compatible_store_is_used_through_the_input() -> None:
+def test_an_aws_endpoint_of_the_input_reaches_every_consumer() -> None:
+    endpoint = "http://bucket.vpce-0a1b2c3d.s3.eu-west-1.vpce.amazonaws.com"
     settings = {
         "mlopsPlatform": {
-            "objectStore": {
-                "endpoint": "http://minio.storage.svc:9000",
-                "region": "eu-west-1",
-                "forcePathStyle": True,
-            }
+            "objectStore": {"endpoint": endpoint, "region": "eu-west-1", "forcePathStyle": True}
         }
     }
     d = compose(settings=settings)
+    host = "bucket.vpce-0a1b2c3d.s3.eu-west-1.vpce.amazonaws.com"
     annotations = d.resources[STORAGE_SECRET]["metadata"]["annotations"]
-    assert annotations["serving.kserve.io/s3-endpoint"] == "minio.storage.svc:9000"
+    assert annotations["serving.kserve.io/s3-endpoint"] == host
     assert annotations["serving.kserve.io/s3-usehttps"] == "0"
     s3 = json.loads(d.resources[PIPELINES_CONFIG]["data"]["providers"])["s3"]["default"]
     assert (s3["endpoint"], s3["disableSSL"], s3["forcePathStyle"], s3["region"]) == (
-        "minio.storage.svc:9000",
+        host,
         True,
         True,
         "eu-west-1",
     )
     env = d.resources[NOTEBOOK]["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio.storage.svc:9000"} in env
+    assert {"name": "AWS_ENDPOINT_URL_S3", "value": endpoint} in env
 
 
 def test_qdrant_gets_persistence_replicas_and_its_api_key_from_the_composed_secret() -> None:

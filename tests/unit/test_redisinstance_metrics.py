@@ -1,15 +1,13 @@
 """The Valkey chart's metrics when the input enables them: the composed values rendered by the
 real chart (../shared/charts/valkey-0.11.0) with `helm template`."""
 
-import subprocess
 from typing import Any
-
-import yaml
 
 from function.kinds.redisinstance import KIND
 from function.kinds.redisinstance.compose import RELEASE
 from function.structs import JSON
-from harness.paths import go_tool, shared_dir
+from harness.paths import shared_dir
+from tests import charts
 from tests.composing import context
 
 CHART = shared_dir() / "charts" / "valkey-0.11.0"
@@ -23,16 +21,7 @@ def release_values(settings: JSON | None) -> JSON:
 
 
 def helm_template(values: JSON, tmp: Any) -> list[JSON]:
-    path = tmp / "values.yaml"
-    path.write_text(yaml.safe_dump(values))
-    out = subprocess.run(
-        [str(go_tool("helm")), "template", "cache", str(CHART), "-n", "shop", "-f", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    return charts.helm_template(CHART, "cache", "shop", values, tmp)
 
 
 def test_no_exporter_unless_the_input_says_so(tmp_path: Any) -> None:

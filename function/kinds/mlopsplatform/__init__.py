@@ -15,5 +15,10 @@ KIND = Kind[MLOpsPlatformParameters, MLOpsPlatformSettings](
     compose=composer.compose,
     readiness=READINESS,
     crds=workloads.CRDS + storage.CRDS + helm.RELEASE_CRDS + usage.CRDS,
-    builtins=(("", "secrets"), ("", "configmaps"), ("", "serviceaccounts")),
+    builtins=(
+        ("", "secrets"),
+        ("", "configmaps"),
+        ("", "serviceaccounts"),
+        ("", "persistentvolumeclaims"),
+    ),
 )

@@ -114,6 +114,9 @@ def _in_workspace(ctx: MLOpsContext, ws: str, bucket: str) -> dict[str, JSON]:
         out[storage.PIPELINES_CONFIG] = storage.pipelines_config(ctx, ws, bucket)
     if ctx.params.vectorDatabase.enabled:
         out.update(workloads.vector_database(ctx, ws))
+    workspace = workloads.notebook_workspace(ctx, ws)
+    if workspace is not None:
+        out[workloads.WORKSPACE] = workspace
     return out
 
 

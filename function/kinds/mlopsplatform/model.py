@@ -10,6 +10,14 @@ from typing import Any, Literal
 from pydantic import Field
 
 from function.formats import DNS_1035_LABEL, EMAIL_PATTERN, S3_BUCKET_PATTERN, STORAGE_URI_PATTERN
+from function.kinds.mlopsplatform.quota import (
+    STORAGE_MESSAGE,
+    gpu_shortfall,
+    gpus_fit,
+    part,
+    storage_fits,
+    storage_shortfall,
+)
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
@@ -22,6 +30,7 @@ from function.model import (
     StatusModel,
     StrictModel,
     immutable,
+    never_lower,
     section,
 )
 from function.quantity import Quantity
@@ -33,6 +42,10 @@ MAX_JOBS = 16
 # <name>-worker-<n> (DNS labels of at most 63).
 WORKLOAD_NAME_MAX = 40
 GPU_MAX = 64
+# Kubeflow's notebook UI gives a new notebook a 5Gi workspace volume (kubeflow/kubeflow
+# components/crud-web-apps/jupyter/manifests/base/configs/spawner_ui_config.yaml,
+# workspaceVolume.newPvc).
+WORKSPACE_GB = 5
 
 
 def _gpu(default: int = 0, what: str = "GPUs (nvidia.com/gpu) of each pod.") -> Any:
@@ -79,7 +92,17 @@ class VectorDatabase(StrictModel):
         "templates).",
         json_schema_extra=immutable("StatefulSet volume templates cannot be resized"),
     )
-    replicas: int = Field(default=1, ge=1, le=7, description="Qdrant servers (a cluster).")
+    replicas: int = Field(
+        default=1,
+        ge=1,
+        le=7,
+        description="Qdrant servers (a cluster). Cannot be lowered: a collection keeps one "
+        "replica of each shard unless told otherwise, and a removed server's shards are lost.",
+        json_schema_extra=never_lower(
+            "Qdrant keeps one replica of each shard by default (replication_factor 1), so the "
+            "removed servers' shards become unavailable"
+        ),
+    )
 
 
 class Pipelines(StrictModel):
@@ -100,6 +123,15 @@ class Notebooks(StrictModel):
     cpu: Quantity = Field(default="1", description="CPU request of the notebook server.")
     memory: Quantity = Field(default="4Gi", description="Memory request (and limit).")
     gpu: int = _gpu(0, "GPUs (nvidia.com/gpu) of the notebook server.")
+    workspaceGB: int = Field(
+        default=WORKSPACE_GB,
+        ge=1,
+        le=4096,
+        description="The notebook's workspace volume (<name>-workspace, mounted at "
+        "/home/jovyan), in GiB: the user's files outlive restarts. Can grow where the storage "
+        "class allows expansion; cannot shrink.",
+        json_schema_extra=never_lower("a PersistentVolumeClaim cannot shrink"),
+    )
 
 
 class PodResources(StrictModel):
@@ -146,33 +178,35 @@ class TrainingJob(StrictModel):
     image: str = Field(min_length=1, description="Training image, pinned.")
     workers: int = Field(default=1, ge=1, le=64, description="Worker replicas.")
     parameterServers: int = Field(default=0, ge=0, le=16, description="Parameter servers.")
-    resources: PodResources = section(PodResources)
-
-
-def _field(obj: Any, name: str) -> Any:
-    """A field of a parsed part, or of a raw object (rules also run on partly valid input)."""
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    resources: PodResources = section(PodResources, "What each worker requests.")
+    parameterServerResources: PodResources = section(
+        PodResources, "What each parameter server requests: no GPU unless set."
+    )
 
 
 def unique_names(items: Any) -> bool:
-    names = [_field(i, "name") for i in items or ()]
+    names = [part(i, "name") for i in items or ()]
     return len(names) == len(set(names))
 
 
 def _gpus_fit(p: Any) -> bool:
-    quota = _field(p.resources, "gpu")
+    quota = part(p.resources, "gpu")
     if not isinstance(quota, int):
         return True
-    wants = [_field(_field(m, "resources"), "gpu") for m in (p.serving or ())]
-    wants += [_field(_field(j, "resources"), "gpu") for j in (p.training or ())]
-    if _field(p.notebooks, "enabled"):
-        wants.append(_field(p.notebooks, "gpu"))
+    wants = [part(part(m, "resources"), "gpu") for m in (p.serving or ())]
+    for j in p.training or ():
+        wants += [
+            part(part(j, "resources"), "gpu"),
+            part(part(j, "parameterServerResources"), "gpu"),
+        ]
+    if part(p.notebooks, "enabled"):
+        wants.append(part(p.notebooks, "gpu"))
     return all(not isinstance(w, int) or w <= quota for w in wants)
 
 
 def _replicas_ordered(models: Any) -> bool:
     for m in models or ():
-        low, high = _field(m, "minReplicas"), _field(m, "maxReplicas")
+        low, high = part(m, "minReplicas"), part(m, "maxReplicas")
         if isinstance(low, int) and isinstance(high, int) and low > high:
             return False
     return True
@@ -223,10 +257,34 @@ class MLOpsPlatformParameters(Parameters):
             field="resources",
             cel="self.serving.all(m, m.resources.gpu <= self.resources.gpu) && "
             "self.training.all(j, j.resources.gpu <= self.resources.gpu) && "
+            "self.training.all(j, j.parameterServerResources.gpu <= self.resources.gpu) && "
             "(!self.notebooks.enabled || self.notebooks.gpu <= self.resources.gpu)",
             message="gpu must hold every pod's GPUs: a notebook, model or training pod asking "
             "for more than the workspace quota is never scheduled",
             check=_gpus_fit,
+        ),
+        Rule(
+            field="resources",
+            cel="(self.notebooks.enabled ? self.notebooks.gpu : 0) + "
+            "self.serving.map(m, m.minReplicas * m.resources.gpu).sum() + "
+            "self.training.map(j, j.workers * j.resources.gpu + "
+            "j.parameterServers * j.parameterServerResources.gpu).sum() <= self.resources.gpu",
+            message="gpu must hold the GPUs of everything that runs at once (the notebook, "
+            "each model's minReplicas, every worker and parameter server of every training "
+            "job): the quota admits pods one by one, so a training job that does not fit whole "
+            "holds GPUs while waiting forever",
+            check=gpus_fit,
+            offenders=gpu_shortfall,
+        ),
+        Rule(
+            field="resources",
+            cel="quantity(self.resources.storage).asApproximateFloat() >= 1073741824.0 * double("
+            "(self.notebooks.enabled ? self.notebooks.workspaceGB : 0) + "
+            "(self.vectorDatabase.enabled ? "
+            "self.vectorDatabase.replicas * self.vectorDatabase.storageGB : 0))",
+            message=STORAGE_MESSAGE,
+            check=storage_fits,
+            offenders=storage_shortfall,
         ),
     )
 

@@ -7,6 +7,9 @@
 - TFJob (kubeflow/trainer v1.9): a job is doing its work once Running, done once
   Succeeded; Created, Restarting and Failed are not ready. Its phase is the newest
   of those conditions that is True (the operator keeps one True at a time).
+- The notebook's workspace claim: ready once bound to a volume, status.phase Bound
+  (Kubernetes core/v1 PersistentVolumeClaimStatus); with a WaitForFirstConsumer
+  storage class that is once the notebook's pod is scheduled.
 - InferenceService and the provider-upjet-aws resources: their Ready condition.
 """
 
@@ -32,6 +35,10 @@ def training_phase(obj: JSON | None) -> str | None:
     return phase
 
 
+def claim_bound(obj: JSON) -> bool:
+    return text(obj, "status", "phase") == "Bound"
+
+
 def _training_ready(obj: JSON) -> bool:
     return training_phase(obj) in ("Running", "Succeeded")
 
@@ -43,5 +50,6 @@ READINESS = Readiness.of(
         ("kubeflow.org", "Profile"): exists,
         ("kubeflow.org", "Notebook"): notebook_ready,
         ("kubeflow.org", "TFJob"): _training_ready,
+        ("", "PersistentVolumeClaim"): claim_bound,
     },
 )

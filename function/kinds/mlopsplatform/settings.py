@@ -16,29 +16,48 @@ from function.settings import (
     WaitTimeout,
 )
 
+# The hosts of AWS S3's endpoints: regional, FIPS, dual-stack, and VPC interface
+# endpoints (*.vpce.amazonaws.com), in every partition (amazonaws.com.cn in China).
+AWS_HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
-def _splits(url: str | None) -> str | None:
+
+def _aws_endpoint(url: str | None) -> str | None:
     """What urlsplit refuses and a pattern cannot tell (an IPv6 host's brackets, a port out
-    of range), refused here rather than when composing (storage.endpoint splits it)."""
-    if url is not None:
-        _ = urlsplit(url).port  # ValueError, which the input's FATAL names
+    of range), refused here rather than when composing (storage.endpoint splits it); and a
+    store other than AWS S3.
+
+    The workspace's key is made by AWS IAM (provider-upjet-aws iam User, Policy,
+    UserPolicyAttachment, AccessKey), and only AWS S3 accepts it: an S3-compatible store
+    such as MinIO has no AWS IAM API, so its workloads would be handed a key it never issued.
+    """
+    if url is None:
+        return url
+    host = urlsplit(url).hostname or ""
+    _ = urlsplit(url).port  # ValueError, which the input's FATAL names
+    if not host.endswith(AWS_HOST_SUFFIXES):
+        raise ValueError(
+            "must be an AWS S3 endpoint (a host under amazonaws.com or amazonaws.com.cn): the "
+            "workspace's key is an AWS IAM access key, which an S3-compatible store such as "
+            "MinIO does not accept"
+        )
     return url
 
 
 class ObjectStoreSettings(SettingsModel):
-    """The object store buckets are made in (AWS S3, or an S3-compatible store)."""
+    """The object store buckets are made in: AWS S3, whose IAM makes the workspaces' keys."""
 
     region: str = Field(default="us-east-1", min_length=1, description="Bucket region.")
-    endpoint: Annotated[str | None, AfterValidator(_splits)] = Field(
+    endpoint: Annotated[str | None, AfterValidator(_aws_endpoint)] = Field(
         default=None,
         pattern=r"^https?://[^/\s]+$",
-        description="S3 endpoint URL the workloads use, e.g. https://minio.platform.svc:9000; "
-        "unset: AWS S3 of the region (https://s3.<region>.amazonaws.com).",
+        description="AWS S3 endpoint URL the workloads use, e.g. a VPC interface endpoint "
+        "(https://bucket.vpce-<id>.s3.<region>.vpce.amazonaws.com); unset: AWS S3 of the "
+        "region (https://s3.<region>.amazonaws.com). Only AWS S3: the key is an AWS IAM one.",
     )
     forcePathStyle: bool = Field(
         default=False,
-        description="Address buckets by path (<endpoint>/<bucket>), as MinIO and most "
-        "S3-compatible stores need; AWS S3 takes virtual-hosted names.",
+        description="Address buckets by path (<endpoint>/<bucket>), as a VPC interface "
+        "endpoint can; else by virtual-hosted names (<bucket>.<endpoint>).",
     )
     arnPartition: str = Field(
         default="aws", pattern=r"^aws(-[a-z]+)*$", description="ARN partition of the buckets."
@@ -78,6 +97,7 @@ class MLOpsPlatformSettings(SettingsModel):
 
     objectStore: ObjectStoreSettings = section(ObjectStoreSettings)
     vectorDatabase: QdrantSettings = section(QdrantSettings)
+    notebookStorageClass: StorageClass = None
     notebookImage: str = Field(
         default="ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
         min_length=1,

@@ -3,14 +3,17 @@
 Every pod requests CPU and memory: the Profile puts a ResourceQuota on the
 namespace, and Kubernetes then refuses pods that do not say what they request.
 The notebook and the training jobs get the workspace's S3 credentials as the AWS
-SDKs' environment variables; InferenceServices read them through their
-ServiceAccount, as KServe's storage initializer does.
+SDKs' environment variables, and where the store is as TensorFlow's S3 file system
+reads it; InferenceServices read them through their ServiceAccount, as KServe's
+storage initializer does.
 """
 
 from function.blocks.helm import helm_release
-from function.blocks.immutable import refuse_change
+from function.blocks.immutable import refuse_change, refuse_lowering
+from function.blocks.lifecycle import kept
 from function.blocks.storage import storage_class
 from function.kinds.mlopsplatform.model import PodResources, ServedModel, TrainingJob
+from function.kinds.mlopsplatform.quota import refuse_storage_past_quota
 from function.kinds.mlopsplatform.storage import (
     KEY_ID_ENV,
     KEY_SECRET_ENV,
@@ -19,7 +22,7 @@ from function.kinds.mlopsplatform.storage import (
     MLOpsContext,
     endpoint,
 )
-from function.observed import digits, text
+from function.observed import digits, integer, text
 from function.secrets import connection_secret, stable_password
 from function.structs import JSON
 
@@ -35,6 +38,13 @@ GPU = "nvidia.com/gpu"
 
 NOTEBOOK = "notebook"
 NOTEBOOK_NAME = "notebook"
+# The notebook's files: a claim named and mounted as Kubeflow's notebook UI makes one
+# (kubeflow/kubeflow components/crud-web-apps/jupyter, spawner_ui_config.yaml
+# workspaceVolume: "{notebook-name}-workspace" at /home/jovyan, ReadWriteOnce).
+WORKSPACE = "notebook-workspace"
+WORKSPACE_NAME = f"{NOTEBOOK_NAME}-workspace"
+WORKSPACE_MOUNT = "/home/jovyan"
+WORKSPACE_WHY = "a PersistentVolumeClaim cannot shrink; copy the files to a new workspace"
 # The profile controller creates this ServiceAccount in every profile namespace; the
 # Kubeflow notebook web app runs notebooks as it (kubeflow/dashboard profile-controller).
 NOTEBOOK_ACCOUNT = "default-editor"
@@ -45,6 +55,13 @@ QDRANT_SECRET_NAME = "qdrant-api-key"
 QDRANT_KEY = "api-key"
 QDRANT_HTTP_PORT = 6333
 STORAGE_WHY = "Qdrant's volumes are StatefulSet volume templates, which cannot be resized"
+# Qdrant keeps one replica of each shard unless a collection says otherwise (qdrant
+# v1.19 config/config.yaml storage.collection.replication_factor: 1).
+REPLICAS_WHY = (
+    "Qdrant keeps one replica of each shard by default (replication_factor 1), so the shards "
+    "of the servers removed become unavailable; move them off first (Qdrant's shard "
+    "replication API), then create a smaller workspace"
+)
 
 
 def model_resource(name: str) -> str:
@@ -69,7 +86,14 @@ def _of(res: PodResources) -> JSON:
 
 
 def storage_env(ctx: MLOpsContext, bucket: str) -> list[JSON]:
-    """The workspace's bucket and credentials as the AWS SDKs' environment variables."""
+    """The workspace's bucket and credentials as the AWS SDKs' environment variables, and
+    the store as TensorFlow's S3 file system reads it.
+
+    tensorflow/io v0.37 tensorflow_io/core/filesystems/s3/s3_filesystem.cc reads
+    S3_ENDPOINT (handed to the S3 client as the endpoint, scheme included) and
+    S3_VERIFY_SSL; TensorFlow's own file system before it (tensorflow/core/platform/s3/
+    s3_file_system.cc) also AWS_REGION and S3_USE_HTTPS, the scheme of a bare host.
+    """
     where = endpoint(ctx.settings.objectStore)
 
     def from_secret(name: str) -> JSON:
@@ -81,28 +105,65 @@ def storage_env(ctx: MLOpsContext, bucket: str) -> list[JSON]:
         from_secret(KEY_SECRET_ENV),
         {"name": "AWS_REGION", "value": ctx.settings.objectStore.region},
         {"name": "AWS_ENDPOINT_URL_S3", "value": where.url},
+        {"name": "S3_ENDPOINT", "value": where.url},
+        {"name": "S3_USE_HTTPS", "value": "1" if where.https else "0"},
+        {"name": "S3_VERIFY_SSL", "value": "1"},
         {"name": "ML_ARTIFACTS_BUCKET", "value": bucket},
     ]
 
 
 def notebook(ctx: MLOpsContext, namespace: str, bucket: str) -> JSON:
-    """A Kubeflow Notebook (kubeflow/notebooks v1.11 notebook-controller)."""
+    """A Kubeflow Notebook (kubeflow/notebooks v1.11 notebook-controller), its workspace
+    volume mounted where Kubeflow's notebook UI mounts it."""
     nb = ctx.params.notebooks
     container = {
         "name": NOTEBOOK_NAME,
         "image": nb.image or ctx.settings.notebookImage,
         "resources": pod_resources(nb.cpu, nb.memory, nb.gpu),
         "env": storage_env(ctx, bucket),
+        "volumeMounts": [{"name": WORKSPACE_NAME, "mountPath": WORKSPACE_MOUNT}],
     }
+    volume = {"name": WORKSPACE_NAME, "persistentVolumeClaim": {"claimName": WORKSPACE_NAME}}
     return {
         "apiVersion": KUBEFLOW_API,
         "kind": "Notebook",
         "metadata": {"name": NOTEBOOK_NAME, "namespace": namespace},
         "spec": {
             "template": {
-                "spec": {"serviceAccountName": NOTEBOOK_ACCOUNT, "containers": [container]}
+                "spec": {
+                    "serviceAccountName": NOTEBOOK_ACCOUNT,
+                    "containers": [container],
+                    "volumes": [volume],
+                }
             }
         },
+    }
+
+
+def notebook_workspace(ctx: MLOpsContext, namespace: str) -> JSON | None:
+    """The notebook's workspace claim, so the user's files outlive the pod (restarts,
+    drains, culling): composed while notebooks are on, never smaller than observed, and
+    kept once composed (turning notebooks off stops the server, not its files)."""
+    observed = ctx.observed.get(WORKSPACE)
+    # The composer writes <n>Gi; anything else was not written by it and is not judged.
+    was = text(observed, "spec", "resources", "requests", "storage")
+    was_gb = digits((was or "").removesuffix("Gi"))
+    if not ctx.params.notebooks.enabled:
+        if observed is None:
+            return None
+        refuse_storage_past_quota(ctx.params, {"notebooks.workspaceGB (kept)": (was_gb or 0,)})
+        return kept(observed, "metadata", "spec")
+    size = ctx.params.notebooks.workspaceGB
+    refuse_lowering("notebooks.workspaceGB", was_gb, size, WORKSPACE_WHY)
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": WORKSPACE_NAME, "namespace": namespace},
+        "spec": {
+            "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": f"{size}Gi"}},
+        }
+        | storage_class("storageClassName", ctx.settings.notebookStorageClass),
     }
 
 
@@ -136,12 +197,12 @@ def inference_service(namespace: str, model: ServedModel) -> JSON:
 def tf_job(ctx: MLOpsContext, namespace: str, bucket: str, job: TrainingJob) -> JSON:
     """A TFJob (kubeflow/trainer v1.9 training-operator): workers, and parameter servers."""
 
-    def replicas(count: int) -> JSON:
+    def replicas(count: int, res: PodResources) -> JSON:
         container = {
             # The operator finds the TensorFlow container by this name (and sets TF_CONFIG).
             "name": "tensorflow",
             "image": job.image,
-            "resources": _of(job.resources),
+            "resources": _of(res),
             "env": storage_env(ctx, bucket),
         }
         return {
@@ -155,9 +216,9 @@ def tf_job(ctx: MLOpsContext, namespace: str, bucket: str, job: TrainingJob) -> 
             },
         }
 
-    specs = {"Worker": replicas(job.workers)}
+    specs = {"Worker": replicas(job.workers, job.resources)}
     if job.parameterServers:
-        specs["PS"] = replicas(job.parameterServers)
+        specs["PS"] = replicas(job.parameterServers, job.parameterServerResources)
     return {
         "apiVersion": KUBEFLOW_API,
         "kind": "TFJob",
@@ -180,6 +241,10 @@ def vector_database(ctx: MLOpsContext, namespace: str) -> dict[str, JSON]:
     was_gb = digits((was or "").removesuffix("Gi"))
     if was_gb is not None:
         refuse_change("vectorDatabase.storageGB", was_gb, db.storageGB, STORAGE_WHY)
+    was_replicas = integer(
+        ctx.observed.get(VECTOR_DB), "spec", "forProvider", "values", "replicaCount"
+    )
+    refuse_lowering("vectorDatabase.replicas", was_replicas, db.replicas, REPLICAS_WHY)
     key = stable_password(ctx, VECTOR_DB_SECRET, QDRANT_KEY)
     values: JSON = {
         "fullnameOverride": QDRANT_NAME,
