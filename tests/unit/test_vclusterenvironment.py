@@ -444,3 +444,55 @@ def test_quota_comes_from_the_xr_then_its_environment_then_the_platform(
     values = KIND.compose(ctx).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
     quota = values["policies"]["resourceQuota"]["quota"]
     assert (quota["requests.cpu"], quota["requests.memory"], quota["count/pods"]) == want
+
+
+# ---------------------------------------------------------------- readiness
+
+
+def _application_object(observed_status: JSON | None) -> JSON:
+    """The Application Object as composed, with the Application Argo CD reports read back."""
+    composed_object = composed({"gitops": GITOPS}, kubeconfig=True).resources[argocd.APPLICATION]
+    out = composed_object | {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    if observed_status is not None:
+        manifest = composed_object["spec"]["forProvider"]["manifest"] | {"status": observed_status}
+        out["status"]["atProvider"] = {"manifest": manifest}
+    return out
+
+
+@pytest.mark.parametrize(
+    ("observed_status", "want"),
+    [
+        pytest.param(None, False, id="applied, not yet read back"),
+        pytest.param(
+            {"sync": {"status": "Unknown"}, "health": {"status": "Healthy"}},
+            False,
+            id="Argo CD cannot compare (the cluster is not reached)",
+        ),
+        pytest.param(
+            {"sync": {"status": "OutOfSync"}, "health": {"status": "Missing"}},
+            False,
+            id="connected, not yet synced",
+        ),
+        pytest.param(
+            {"sync": {"status": "Synced"}, "health": {"status": "Progressing"}},
+            False,
+            id="synced, still progressing",
+        ),
+        pytest.param(
+            {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}},
+            True,
+            id="synced and healthy",
+        ),
+    ],
+)
+def test_the_application_is_ready_when_argo_cd_reports_it_synced_and_healthy(
+    observed_status: JSON | None, want: bool
+) -> None:
+    assert KIND.readiness.is_ready(_application_object(observed_status)) is want
+
+
+def test_other_objects_are_ready_by_their_ready_condition() -> None:
+    secret = composed({"gitops": GITOPS}, kubeconfig=True).resources[argocd.CLUSTER_SECRET]
+    assert not KIND.readiness.is_ready(secret)
+    applied = secret | {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert KIND.readiness.is_ready(applied)
