@@ -18,13 +18,17 @@ from typing import Any
 import pytest
 import yaml
 
-from function.kinds.vclusterenvironment import compose, services, vcluster
+from function.kinds.vclusterenvironment import KIND, compose, services, vcluster
 from function.quantity import parse
 from harness.cases import find_cases, load_yaml_docs
 from harness.paths import ROOT, go_tool, shared_dir
 from harness.schemas import JsonSchemas, check_helm_values
+from tests.composing import context
 
 CHART = shared_dir(ROOT) / "charts" / "vcluster-0.36.1"
+# The host cluster's version, as the API server tells provider-helm: the chart writes
+# some fields only from a minor on (persistentVolumeClaimRetentionPolicy from 1.27).
+HOST_KUBERNETES = "v1.36.0"
 CASES = [c for c in find_cases(ROOT, ["vclusterenvironment/"]) if c.expected.is_file()]
 JSON = dict[str, Any]
 
@@ -57,6 +61,8 @@ def helm_template(release: str, namespace: str, values: JSON, tmp: Path) -> list
             namespace,
             "--values",
             str(path),
+            "--kube-version",
+            HOST_KUBERNETES,
         ],
         capture_output=True,
         text=True,
@@ -259,3 +265,22 @@ def test_the_charts_own_validation_runs(tmp_path: Path) -> None:
     assert errors == [], "schema-valid"
     with pytest.raises(AssertionError, match="cannot be set at the same time"):
         helm_template("env", "team-a", values, tmp_path)
+
+
+def test_the_data_volume_is_kept_when_the_environment_goes(rendered: Any) -> None:
+    """The examples run with the default settings: the claim outlives the StatefulSet."""
+    _, _, name, _, objects = rendered
+    sts = _by(objects, "StatefulSet", name)
+    assert sts is not None
+    assert [t["metadata"]["name"] for t in sts["spec"]["volumeClaimTemplates"]] == ["data"]
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain"}
+
+
+def test_the_platform_may_delete_the_data_volume_with_the_environment(tmp_path: Path) -> None:
+    settings = {"vclusterEnvironment": {"dataVolumeOnDeletion": "Delete"}}
+    ctx = context(KIND, {"environment": "dev"}, name="env", namespace="team-a", settings=settings)
+    release = KIND.compose(ctx).resources[compose.VCLUSTER]["spec"]["forProvider"]
+    objects = helm_template("env", "team-a", release["values"], tmp_path)
+    sts = _by(objects, "StatefulSet", "env")
+    assert sts is not None
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete"}

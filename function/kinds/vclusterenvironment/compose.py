@@ -71,6 +71,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         ctx.params.kubernetesVersion,
         limits,
         ctx.settings.image,
+        on_deletion=ctx.settings.dataVolumeOnDeletion,
         network_policy=isolation.networkPolicy,
         public_egress=isolation.publicEgress,
         services=services,

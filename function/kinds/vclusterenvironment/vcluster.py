@@ -29,6 +29,10 @@ NAME_LIMIT = 52
 _NAME = re.compile(DNS_1035_LABEL)
 # templates/service.yaml: port 443 -> the API server's 8443.
 SERVICE_PORT = 443
+# values.yaml controlPlane.statefulSet.persistence.volumeClaim.retentionPolicy, which
+# templates/statefulset.yaml writes as the StatefulSet's
+# persistentVolumeClaimRetentionPolicy.whenDeleted (Kubernetes 1.27 and later).
+RETENTION_POLICIES = {"Keep": "Retain", "Delete": "Delete"}
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ def values(
     limits: Limits,
     image: Image,
     *,
+    on_deletion: str,
     network_policy: bool,
     public_egress: bool,
     services: list[Replicated],
@@ -201,7 +206,12 @@ def values(
         "controlPlane": {
             "distro": {"k8s": {"version": kubernetes_version}},
             # templates/_helper.tpl tags it with the chart's version unless set: pinned here.
-            "statefulSet": {"image": image.model_dump()},
+            "statefulSet": {
+                "image": image.model_dump(),
+                "persistence": {
+                    "volumeClaim": {"retentionPolicy": RETENTION_POLICIES[on_deletion]}
+                },
+            },
             # The serving certificate lists <name> and <name>.<namespace>; clients using
             # the fully qualified names need them too.
             "proxy": {
