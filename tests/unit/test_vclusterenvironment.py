@@ -4,6 +4,7 @@ What the chart renders from the composed values is in tests/e2e/test_vcluster_ch
 """
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -496,3 +497,123 @@ def test_other_objects_are_ready_by_their_ready_condition() -> None:
     assert not KIND.readiness.is_ready(secret)
     applied = secret | {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
     assert KIND.readiness.is_ready(applied)
+
+
+# ---------------------------------------------------------------- version and namespace
+
+
+def _running(version: str) -> dict[str, JSON]:
+    """The observed vCluster release, running version."""
+    values = {"controlPlane": {"distro": {"k8s": {"version": version}}}}
+    return {compose.VCLUSTER: DEPLOYED | {"spec": {"forProvider": {"values": values}}}}
+
+
+@pytest.mark.parametrize(
+    ("running", "wanted", "refused"),
+    [
+        pytest.param("v1.36.0", "v1.35.4", True, id="a minor down"),
+        pytest.param("v1.36.2", "v1.36.1", True, id="a patch down"),
+        pytest.param("v1.35.9", "v1.36.0", False, id="a minor up (9 > 0 as text)"),
+        pytest.param("v1.36.1", "v1.36.10", False, id="a patch up (10 > 1 as numbers)"),
+        pytest.param("v1.36.0", "v1.36.0", False, id="the same"),
+    ],
+)
+def test_a_kubernetes_downgrade_is_refused(running: str, wanted: str, refused: bool) -> None:
+    params = {"kubernetesVersion": wanted}
+    if not refused:
+        composed(params, observed=_running(running))
+        return
+    with pytest.raises(Refusal) as e:
+        composed(params, observed=_running(running))
+    assert f"spec.parameters.kubernetesVersion cannot go from {running} down to {wanted}" in str(
+        e.value
+    )
+
+
+def _cel_versions(rule: str, old: str, new: str) -> bool:
+    """The rule's CEL (int(), split(), [i], >, >=, ==, &&, ||) in Python."""
+    python = rule.replace("||", " or ").replace("&&", " and ")
+    python = python.replace("oldSelf", "old").replace("self", "new")
+    return bool(eval(python, {}, {"new": new, "old": old}))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("v1.36.0", "v1.35.4", False),
+        ("v1.36.2", "v1.36.1", False),
+        ("v1.35.9", "v1.36.0", True),
+        ("v1.36.1", "v1.36.10", True),
+        ("v1.36.0", "v1.36.0", True),
+    ],
+)
+def test_the_xrd_refuses_the_same_downgrades(old: str, new: str, allowed: bool) -> None:
+    xrd = crossplane.xrd(KIND.api)
+    schema = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    field = schema["properties"]["spec"]["properties"]["parameters"]["properties"][
+        "kubernetesVersion"
+    ]
+    (rule,) = field["x-kubernetes-validations"]
+    assert _cel_versions(rule["rule"], old, new) is allowed
+
+
+def _environment(name: str, created: str, refs: bool = False) -> JSON:
+    env: JSON = {
+        "apiVersion": KIND.api.api_version,
+        "kind": "VClusterEnvironment",
+        "metadata": {"name": name, "namespace": NAMESPACE, "creationTimestamp": created},
+        "spec": {"parameters": {"environment": "dev"}},
+    }
+    if refs:
+        env["spec"]["crossplane"] = {"resourceRefs": [{"kind": "Release", "name": name}]}
+    return env
+
+
+def _compose_created(
+    created: str, others: list[JSON], observed: dict[str, JSON] | None = None
+) -> Desired:
+    ctx = context(
+        KIND,
+        {"environment": "staging"},
+        name=NAME,
+        namespace=NAMESPACE,
+        observed=observed,
+        required={"environments": [_environment(NAME, created), *others]},
+    )
+    return KIND.compose(dataclasses.replace(ctx, xr=dataclasses.replace(ctx.xr, created=created)))
+
+
+@pytest.mark.parametrize(
+    ("others", "observed", "refused_for"),
+    [
+        pytest.param([], None, None, id="alone"),
+        pytest.param(
+            [_environment("older", "2026-01-01T00:00:00Z")], None, "older", id="an older one"
+        ),
+        pytest.param(
+            [_environment("zzz", "2026-09-01T00:00:00Z", refs=True)],
+            None,
+            "zzz",
+            id="a newer one that has composed",
+        ),
+        pytest.param(
+            [_environment("newer", "2026-09-01T00:00:00Z")], None, None, id="only a newer one"
+        ),
+        pytest.param(
+            [_environment("older", "2026-01-01T00:00:00Z")],
+            {compose.VCLUSTER: DEPLOYED},
+            None,
+            id="this one has composed its vCluster already: never frozen",
+        ),
+    ],
+)
+def test_a_second_environment_in_a_namespace_is_refused(
+    others: list[JSON], observed: dict[str, JSON] | None, refused_for: str | None
+) -> None:
+    created = "2026-06-01T00:00:00Z"
+    if refused_for is None:
+        desired = _compose_created(created, others, observed)
+        assert desired.requirements["environments"].name is None, "every one in the namespace"
+        return
+    with pytest.raises(Refusal, match=f"already has VClusterEnvironment '{refused_for}'"):
+        _compose_created(created, others, observed)

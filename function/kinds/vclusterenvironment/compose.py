@@ -7,7 +7,7 @@ from pydantic import BaseModel
 from function.blocks.helm import release_deployed
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
-from function.kinds.vclusterenvironment import addons, argocd, vcluster
+from function.kinds.vclusterenvironment import addons, argocd, sharing, vcluster
 from function.kinds.vclusterenvironment.model import (
     AddOnsStatus,
     Quota,
@@ -20,6 +20,7 @@ from function.kinds.vclusterenvironment.settings import (
     LimitRangeDefaults,
     QuotaDefaults,
 )
+from function.kinds.vclusterenvironment.upgrade import refuse_downgrade
 
 VCLUSTER = "vcluster"
 KUBECONFIG = "kubeconfig"  # required resource key
@@ -62,6 +63,8 @@ def _limits(ctx: EnvironmentContext) -> vcluster.Limits:
 def compose(ctx: EnvironmentContext) -> Desired:
     """Compose the vCluster, and once its kubeconfig exists its add-ons and registration."""
     names = vcluster.names(ctx.xr.name, ctx.xr.namespace)
+    sharing.refuse_second(ctx, VCLUSTER in ctx.observed)
+    refuse_downgrade(ctx.observed.get(VCLUSTER), ctx.params.kubernetesVersion)
     limits = _limits(ctx)
     vcluster.check_limits(limits)
     services, warnings = replicated_services(ctx, ctx.observed.get(VCLUSTER))
@@ -99,6 +102,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         warnings=[*warnings, *registration_warnings],
         requirements={
             **requirements(ctx),
+            sharing.ENVIRONMENTS: sharing.requirement(ctx),
             KUBECONFIG: Selector(
                 "v1", "Secret", name=names.kubeconfig_secret, namespace=names.namespace
             ),
