@@ -32,16 +32,8 @@ def version_key(version: str) -> tuple[int, int, int] | None:
 
 def running_version(observed_release: JSON | None) -> str | None:
     """The Kubernetes version the observed vCluster release runs."""
-    return text(
-        observed_release,
-        "spec",
-        "forProvider",
-        "values",
-        "controlPlane",
-        "distro",
-        "k8s",
-        "version",
-    )
+    values = mapping(observed_release, "spec", "forProvider", "values")
+    return text(values, "controlPlane", "distro", "k8s", "version")
 
 
 def refuse_downgrade(observed_release: JSON | None, wanted: str) -> None:
