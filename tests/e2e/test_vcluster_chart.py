@@ -284,3 +284,23 @@ def test_the_platform_may_delete_the_data_volume_with_the_environment(tmp_path: 
     sts = _by(objects, "StatefulSet", "env")
     assert sts is not None
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Delete"}
+
+
+def test_connection_secrets_are_synced_from_the_environments_namespace(rendered: Any) -> None:
+    """What vCluster reads (its config) copies each Secret of status.services in, from the
+    XR's namespace only, and the chart's RBAC lets it read Secrets there."""
+    xr, _, name, namespace, objects = rendered
+    config = yaml.safe_load(
+        base64.b64decode(_by(objects, "Secret", f"vc-config-{name}")["data"]["config.yaml"])
+    )
+    synced = config["sync"]["fromHost"]["secrets"]
+    listed = [s["secret"] for s in (xr.get("status") or {}).get("services") or [] if "secret" in s]
+    assert synced["enabled"] == bool(listed)
+    if not listed:
+        return
+    assert synced["mappings"]["byName"] == {s: s for s in listed}
+    assert all(s.startswith(f"{namespace}/") for s in listed)
+    # templates/_rbac.tpl: vCluster may get exactly these Secrets, by name.
+    role = next(o for o in objects if o["kind"] == "ClusterRole")
+    get = [r for r in role["rules"] if r["resources"] == ["secrets"] and r["verbs"] == ["get"]]
+    assert [sorted(r["resourceNames"]) for r in get] == [sorted(s.split("/")[1] for s in listed)]

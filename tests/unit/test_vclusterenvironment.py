@@ -617,3 +617,44 @@ def test_a_second_environment_in_a_namespace_is_refused(
         return
     with pytest.raises(Refusal, match=f"already has VClusterEnvironment '{refused_for}'"):
         _compose_created(created, others, observed)
+
+
+def _with_secret(instance: JSON, secret: str) -> JSON:
+    return instance | {"status": instance["status"] | {"connectionSecret": secret}}
+
+
+def test_connection_secrets_are_copied_in_from_the_xrs_namespace_only() -> None:
+    refs = [
+        {"kind": "PostgreSQLInstance", "name": "orders"},
+        {"kind": "RedisInstance", "name": "cache"},
+    ]
+    orders = _instance("PostgreSQLInstance", "orders", f"orders-pg-rw.{NAMESPACE}.svc:5432")
+    cache = _instance("RedisInstance", "cache", f"cache-redis.{NAMESPACE}.svc:6379")
+    required = {
+        "service-postgresqlinstance-orders": [_with_secret(orders, "orders-pg")],
+        # A status naming another namespace's Secret is not a Secret name: nothing copied.
+        "service-redisinstance-cache": [_with_secret(cache, "team-other/cache-redis")],
+    }
+    desired = composed({"services": refs}, required=required)
+    values = desired.resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    assert values["sync"]["fromHost"]["secrets"] == {
+        "enabled": True,
+        "mappings": {"byName": {f"{NAMESPACE}/orders-pg": f"{NAMESPACE}/orders-pg"}},
+    }
+    got = {s["name"]: s.get("secret") for s in status(desired)["services"]}
+    assert got == {"orders": f"{NAMESPACE}/orders-pg", "cache": None}
+
+
+def test_a_copied_secret_stays_while_the_instance_is_briefly_not_ready() -> None:
+    params = {"services": [{"kind": "PostgreSQLInstance", "name": "orders"}]}
+    orders = _instance("PostgreSQLInstance", "orders", f"orders-pg-rw.{NAMESPACE}.svc:5432")
+    up = {"service-postgresqlinstance-orders": [_with_secret(orders, "orders-pg")]}
+    down = {"service-postgresqlinstance-orders": [_instance("PostgreSQLInstance", "orders", None)]}
+    first = composed(params, required=up).resources
+    again = composed(params, required=down, observed={compose.VCLUSTER: first[compose.VCLUSTER]})
+    assert again.resources[compose.VCLUSTER] == first[compose.VCLUSTER]
+
+
+def test_no_services_no_secret_sync() -> None:
+    values = composed().resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    assert "sync" not in values

@@ -95,7 +95,15 @@ def compose(ctx: EnvironmentContext) -> Desired:
             kubeconfigSecret=names.kubeconfig_secret if kubeconfig is not None else None,
             connectionSecret=names.kubeconfig_secret if kubeconfig is not None else None,
             addons=AddOnsStatus(**add_on_ready) if add_on_ready else None,
-            services=[ServiceStatus(kind=s.kind, name=s.name, host=s.host) for s in services]
+            services=[
+                ServiceStatus(
+                    kind=s.kind,
+                    name=s.name,
+                    host=s.host,
+                    secret=f"{names.namespace}/{s.secret}" if s.secret else None,
+                )
+                for s in services
+            ]
             or None,
             argocd=argocd.status(ctx, names, resources),
         ),

@@ -190,6 +190,11 @@ class ServiceStatus(StatusModel):
     kind: str = Field(description="Kind of the XR.")
     name: str = Field(description="Name of the XR.")
     host: str = Field(description="Host name inside the vCluster (as in the connection Secret).")
+    secret: str | None = Field(
+        default=None,
+        description="The instance's connection Secret inside the vCluster, as namespace/name "
+        "(the same as in the host namespace), once the instance names one.",
+    )
 
 
 class ArgoCDStatus(StatusModel):

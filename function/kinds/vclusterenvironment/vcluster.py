@@ -12,7 +12,14 @@ from decimal import Decimal
 
 from function.blocks.helm import helm_release
 from function.formats import DNS_1035_LABEL
-from function.kinds.vclusterenvironment.services import RECORD_ANNOTATION, Replicated, record
+from function.kinds.vclusterenvironment.services import (
+    RECORD_ANNOTATION,
+    SECRETS_ANNOTATION,
+    Replicated,
+    record,
+    record_secrets,
+    secret_mappings,
+)
 from function.kinds.vclusterenvironment.settings import (
     Image,
     LimitRangeDefaults,
@@ -202,7 +209,7 @@ def values(
     services: list[Replicated],
 ) -> JSON:
     """The chart values of one environment."""
-    return {
+    out: JSON = {
         "controlPlane": {
             "distro": {"k8s": {"version": kubernetes_version}},
             # templates/_helper.tpl tags it with the chart's version unless set: pinned here.
@@ -233,6 +240,10 @@ def values(
             }
         },
     }
+    secrets = secret_mappings(services, names.namespace)
+    if secrets:
+        out["sync"] = {"fromHost": {"secrets": {"enabled": True, "mappings": {"byName": secrets}}}}
+    return out
 
 
 def vcluster_release(
@@ -251,4 +262,5 @@ def vcluster_release(
         wait_timeout=settings.waitTimeout,
     )
     release["metadata"]["annotations"][RECORD_ANNOTATION] = record(services)
+    release["metadata"]["annotations"][SECRETS_ANNOTATION] = record_secrets(services)
     return release
