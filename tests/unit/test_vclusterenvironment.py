@@ -58,7 +58,8 @@ def composed(
         found[compose.KUBECONFIG] = [KUBECONFIG]
     ctx = context(
         KIND,
-        {"environment": "staging"} | (params or {}),
+        # production: its preset quota holds both add-ons (staging's default does not)
+        {"environment": "production"} | (params or {}),
         name=name,
         namespace=namespace,
         observed=observed,
@@ -359,9 +360,10 @@ def test_bad_input_names_every_field() -> None:
             {"quota": {"memory": "2Gi", "cpu": "1"}},
             [
                 "quota.cpu: must leave room for the vCluster's own control plane and DNS and one "
-                "container with the limit range's defaults: at least 1500m (got 1)",
+                "container with the limit range's defaults: at least 1500m (got 1, 500m short)",
                 "quota.memory: must leave room for the vCluster's own control plane and DNS and "
-                "one container with the limit range's defaults: at least 2389Mi (got 2Gi)",
+                "one container with the limit range's defaults: at least 2389Mi (got 2Gi, 341Mi "
+                "short)",
             ],
             id="a quota the vCluster itself and one default container do not fit in",
         ),
@@ -658,3 +660,90 @@ def test_a_copied_secret_stays_while_the_instance_is_briefly_not_ready() -> None
 def test_no_services_no_secret_sync() -> None:
     values = composed().resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
     assert "sync" not in values
+
+
+# ---------------------------------------------------------------- what runs in the namespace
+
+
+def _values(got: dict[str, JSON], name: str) -> JSON:
+    values: JSON = got[name]["spec"]["forProvider"]["values"]
+    return values
+
+
+def test_the_add_ons_pods_set_requests_and_limits() -> None:
+    """istio-discovery 1.30.3 asks 500m and 2048Mi with no limit, so the limit range's 512Mi
+    default memory limit would make istiod's pod invalid; the knative-operator chart's
+    values (v1.23.0) already set both. Explicit, each limit at least its request."""
+    observed = {addons.KNATIVE_OPERATOR: DEPLOYED}
+    got = composed({"addons": ["istio", "knative"]}, observed=observed, kubeconfig=True).resources
+    istiod = _values(got, addons.ISTIOD)
+    assert istiod["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2048Mi"},
+        "limits": {"cpu": "1", "memory": "2048Mi"},
+    }
+    assert (istiod["autoscaleEnabled"], istiod["replicaCount"]) == (False, 1)
+    operator = _values(got, addons.KNATIVE_OPERATOR)["knative_operator"]
+    assert operator["knative_operator"]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "100Mi"},
+        "limits": {"cpu": "1000m", "memory": "1000Mi"},
+    }
+    assert operator["operator_webhook"]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "100Mi"},
+        "limits": {"cpu": "500m", "memory": "500Mi"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("add_ons", "node_ports"),
+    [([], 0), (["istio"], 0), (["knative"], 2)],
+)
+def test_node_ports_for_kouriers_load_balancer_only(add_ons: list[str], node_ports: int) -> None:
+    """Kourier's Service kourier (knative/operator knative-v1.23.0 kodata/ingress/1.23) is a
+    LoadBalancer with ports 80 and 443: the quota evaluator counts two node ports."""
+    quota = _values(composed({"addons": add_ons}).resources, compose.VCLUSTER)["policies"][
+        "resourceQuota"
+    ]["quota"]
+    assert quota["services.nodeports"] == node_ports
+    assert quota["requests.ephemeral-storage"] is None, "no namespace total: removed"
+    assert quota["limits.ephemeral-storage"] is None
+
+
+@pytest.mark.parametrize(
+    ("environment", "add_ons", "messages"),
+    [
+        pytest.param("dev", ["istio"], [], id="istio fits dev"),
+        pytest.param(
+            "dev",
+            ["knative"],
+            # limits: control plane 1 (default) + CoreDNS 1 + Knative 7.3 (operator 1.5,
+            # Serving 5.8) + one default container 1 = 10.3 CPU, twice the quota at most.
+            [
+                "quota.cpu: must leave room for the vCluster's own control plane and DNS, the "
+                "add-ons (knative) and one container with the limit range's defaults: at least "
+                "5150m (got 2, 3150m short)"
+            ],
+            id="knative does not fit dev's limits",
+        ),
+        pytest.param("production", ["istio", "knative"], [], id="both fit production"),
+    ],
+)
+def test_the_add_ons_must_fit_the_quota(
+    environment: str, add_ons: list[str], messages: list[str]
+) -> None:
+    params = {"environment": environment, "addons": add_ons}
+    if not messages:
+        composed(params)
+        return
+    with pytest.raises(Refusal) as e:
+        composed(params)
+    for m in messages:
+        assert f"spec.parameters.resources.{m}" in str(e.value)
+
+
+def test_pods_beyond_the_quota_are_refused() -> None:
+    with pytest.raises(Refusal) as e:
+        composed({"addons": ["knative"], "resources": {"quota": {"pods": 10}}})
+    assert (
+        "spec.parameters.resources.quota.pods: must leave room for the vCluster's own control "
+        "plane and DNS, the add-ons (knative) and one more pod: at least 12 (got 10, 2 short)"
+    ) in str(e.value)

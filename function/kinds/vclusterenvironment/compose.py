@@ -8,6 +8,7 @@ from function.blocks.helm import release_deployed
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
 from function.kinds.vclusterenvironment import addons, argocd, sharing, vcluster
+from function.kinds.vclusterenvironment.footprint import of_add_ons
 from function.kinds.vclusterenvironment.model import (
     AddOnsStatus,
     Quota,
@@ -66,7 +67,9 @@ def compose(ctx: EnvironmentContext) -> Desired:
     sharing.refuse_second(ctx, VCLUSTER in ctx.observed)
     refuse_downgrade(ctx.observed.get(VCLUSTER), ctx.params.kubernetesVersion)
     limits = _limits(ctx)
-    vcluster.check_limits(limits)
+    wanted = addons.wanted(ctx)
+    footprint = of_add_ons(wanted)
+    vcluster.check_limits(limits, wanted, footprint)
     services, warnings = replicated_services(ctx, ctx.observed.get(VCLUSTER))
     isolation = ctx.params.isolation
     chart_values = vcluster.values(
@@ -78,6 +81,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         network_policy=isolation.networkPolicy,
         public_egress=isolation.publicEgress,
         services=services,
+        footprint=footprint,
     )
     resources = {VCLUSTER: vcluster.vcluster_release(names, chart_values, services, ctx.settings)}
     kubeconfig = ctx.found(KUBECONFIG)
