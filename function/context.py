@@ -127,11 +127,13 @@ def _constant(obj: JSON) -> Callable[[], JSON]:
 
 @dataclass(frozen=True)
 class Selector:
-    """A resource the function asks Crossplane to fetch (a required resource)."""
+    """A resource the function asks Crossplane to fetch (a required resource); name None asks
+    for every resource of the kind in the namespace (crossplane v2.3.4
+    internal/xfn/required_resources.go lists them when no match is given)."""
 
     api_version: str
     kind: str
-    name: str
+    name: str | None
     namespace: str
 
 

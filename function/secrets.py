@@ -22,9 +22,7 @@ def composed_secret_value(ctx: Context[P, S], resource_name: str, key: str) -> s
     try:
         return secret_value(ctx.observed.get(resource_name), key)
     except SecretDataError as e:
-        raise Refusal(
-            f"the composed Secret {resource_name!r}: {e}; fix or delete it"
-        ) from None
+        raise Refusal(f"the composed Secret {resource_name!r}: {e}; fix or delete it") from None
 
 
 def stable_password(ctx: Context[P, S], resource_name: str, key: str = PASSWORD_KEY) -> str:

@@ -93,6 +93,7 @@ def _openssl(*args: str, cwd: Path) -> None:
 # The lastTransitionTime the simulated providers stamp on conditions that have none.
 PROVIDER_TIME = "2024-01-01T00:00:00Z"
 
+
 class PKI:
     """One CA and the certificates signed by it, in a directory (openssl)."""
 

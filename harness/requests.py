@@ -218,10 +218,13 @@ def case_request(case: Case) -> fnv1.RunFunctionRequest:
 
 
 def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
-    """Whether a match-by-name selector the function returned names doc."""
+    """Whether a selector the function returned names doc; one without a match selects every
+    object of its kind (in its namespace), as Crossplane lists them."""
     namespace = (doc.get("metadata") or {}).get("namespace", "")
     if selector.namespace and selector.namespace != namespace:
         return False
+    if selector.WhichOneof("match") is None:
+        return identity(doc)[:2] == (selector.api_version, selector.kind)
     return identity(doc) == (selector.api_version, selector.kind, selector.match_name)
 
 

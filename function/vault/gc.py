@@ -55,9 +55,7 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
     return deleted
 
 
-def collect_database(
-    client: hvac.Client, mount: str, live: set[str]
-) -> list[str]:
+def collect_database(client: hvac.Client, mount: str, live: set[str]) -> list[str]:
     """Delete database-engine roles and connections of PostgreSQLInstances that are gone.
 
     live holds the engine names (tenancy.engine_name) of the live XRs. Only

@@ -50,8 +50,6 @@ class Pending:
     path: str | None = None  # the KV path it will be written to, if it is a KV entry
 
 
-
-
 def split_kv_path(path: str, mount: str | None) -> tuple[str, str]:
     """(mount, path in mount): the first segment is the mount unless a mount is configured."""
     if mount:

@@ -19,6 +19,7 @@ OWNER_KEYS = ("owner-namespace", "owner-kind", "owner-name", "owner-uid")
 
 ROLE_SUFFIX = "-readwrite"
 
+
 def tenant_root(vault: Vault, namespace: str, mount: str) -> str:
     """<mount>/<prefix with the namespace>: the namespace's subtree, in vaultPath's convention
     (without the mount when kvMount is set)."""

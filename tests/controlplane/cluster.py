@@ -278,9 +278,13 @@ def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.
     )
     first = run(req)
     for key, sel in first.requirements.resources.items():
-        obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
-        if obj is not None:
-            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
+        if sel.WhichOneof("match") is None:
+            found = plane.list(sel.api_version, sel.kind, sel.namespace or None)
+        else:
+            obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
+            found = [] if obj is None else [obj]
+        for item in found:
+            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(item)))
     return run(req) if first.requirements.resources else first
 
 

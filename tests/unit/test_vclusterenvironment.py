@@ -4,6 +4,7 @@ What the chart renders from the composed values is in tests/e2e/test_vcluster_ch
 """
 
 import base64
+import dataclasses
 import json
 from typing import Any
 
@@ -57,7 +58,8 @@ def composed(
         found[compose.KUBECONFIG] = [KUBECONFIG]
     ctx = context(
         KIND,
-        {"environment": "staging"} | (params or {}),
+        # production: its preset quota holds both add-ons (staging's default does not)
+        {"environment": "production"} | (params or {}),
         name=name,
         namespace=namespace,
         observed=observed,
@@ -358,9 +360,10 @@ def test_bad_input_names_every_field() -> None:
             {"quota": {"memory": "2Gi", "cpu": "1"}},
             [
                 "quota.cpu: must leave room for the vCluster's own control plane and DNS and one "
-                "container with the limit range's defaults: at least 1500m (got 1)",
+                "container with the limit range's defaults: at least 1500m (got 1, 500m short)",
                 "quota.memory: must leave room for the vCluster's own control plane and DNS and "
-                "one container with the limit range's defaults: at least 2389Mi (got 2Gi)",
+                "one container with the limit range's defaults: at least 2389Mi (got 2Gi, 341Mi "
+                "short)",
             ],
             id="a quota the vCluster itself and one default container do not fit in",
         ),
@@ -444,3 +447,295 @@ def test_quota_comes_from_the_xr_then_its_environment_then_the_platform(
     values = KIND.compose(ctx).resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
     quota = values["policies"]["resourceQuota"]["quota"]
     assert (quota["requests.cpu"], quota["requests.memory"], quota["count/pods"]) == want
+
+
+# ---------------------------------------------------------------- readiness
+
+
+def _application_object(observed_status: JSON | None) -> JSON:
+    """The Application Object as composed, with the Application Argo CD reports read back."""
+    composed_object = composed({"gitops": GITOPS}, kubeconfig=True).resources[argocd.APPLICATION]
+    out = composed_object | {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    if observed_status is not None:
+        manifest = composed_object["spec"]["forProvider"]["manifest"] | {"status": observed_status}
+        out["status"]["atProvider"] = {"manifest": manifest}
+    return out
+
+
+@pytest.mark.parametrize(
+    ("observed_status", "want"),
+    [
+        pytest.param(None, False, id="applied, not yet read back"),
+        pytest.param(
+            {"sync": {"status": "Unknown"}, "health": {"status": "Healthy"}},
+            False,
+            id="Argo CD cannot compare (the cluster is not reached)",
+        ),
+        pytest.param(
+            {"sync": {"status": "OutOfSync"}, "health": {"status": "Missing"}},
+            False,
+            id="connected, not yet synced",
+        ),
+        pytest.param(
+            {"sync": {"status": "Synced"}, "health": {"status": "Progressing"}},
+            False,
+            id="synced, still progressing",
+        ),
+        pytest.param(
+            {"sync": {"status": "Synced"}, "health": {"status": "Healthy"}},
+            True,
+            id="synced and healthy",
+        ),
+    ],
+)
+def test_the_application_is_ready_when_argo_cd_reports_it_synced_and_healthy(
+    observed_status: JSON | None, want: bool
+) -> None:
+    assert KIND.readiness.is_ready(_application_object(observed_status)) is want
+
+
+def test_other_objects_are_ready_by_their_ready_condition() -> None:
+    secret = composed({"gitops": GITOPS}, kubeconfig=True).resources[argocd.CLUSTER_SECRET]
+    assert not KIND.readiness.is_ready(secret)
+    applied = secret | {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    assert KIND.readiness.is_ready(applied)
+
+
+# ---------------------------------------------------------------- version and namespace
+
+
+def _running(version: str) -> dict[str, JSON]:
+    """The observed vCluster release, running version."""
+    values = {"controlPlane": {"distro": {"k8s": {"version": version}}}}
+    return {compose.VCLUSTER: DEPLOYED | {"spec": {"forProvider": {"values": values}}}}
+
+
+# (running, wanted, refused): what the composer and the XRD both refuse.
+VERSION_CHANGES = [
+    pytest.param("v1.36.0", "v1.35.4", True, id="a minor down"),
+    pytest.param("v1.36.2", "v1.36.1", True, id="a patch down"),
+    pytest.param("v1.35.9", "v1.36.0", False, id="a minor up (9 > 0 as text)"),
+    pytest.param("v1.36.1", "v1.36.10", False, id="a patch up (10 > 1 as numbers)"),
+    pytest.param("v1.36.0", "v1.36.0", False, id="the same"),
+]
+
+
+@pytest.mark.parametrize(("running", "wanted", "refused"), VERSION_CHANGES)
+def test_a_kubernetes_downgrade_is_refused(running: str, wanted: str, refused: bool) -> None:
+    params = {"kubernetesVersion": wanted}
+    if not refused:
+        composed(params, observed=_running(running))
+        return
+    with pytest.raises(Refusal) as e:
+        composed(params, observed=_running(running))
+    assert f"spec.parameters.kubernetesVersion cannot go from {running} down to {wanted}" in str(
+        e.value
+    )
+
+
+def _cel_versions(rule: str, old: str, new: str) -> bool:
+    """The rule's CEL (int(), split(), [i], >, >=, ==, &&, ||) in Python."""
+    python = rule.replace("||", " or ").replace("&&", " and ")
+    python = python.replace("oldSelf", "old").replace("self", "new")
+    return bool(eval(python, {}, {"new": new, "old": old}))
+
+
+@pytest.mark.parametrize(("old", "new", "refused"), VERSION_CHANGES)
+def test_the_xrd_refuses_the_same_downgrades(old: str, new: str, refused: bool) -> None:
+    xrd = crossplane.xrd(KIND.api)
+    schema = xrd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    field = schema["properties"]["spec"]["properties"]["parameters"]["properties"][
+        "kubernetesVersion"
+    ]
+    (rule,) = field["x-kubernetes-validations"]
+    assert _cel_versions(rule["rule"], old, new) is not refused
+
+
+def _environment(name: str, created: str, refs: bool = False) -> JSON:
+    env: JSON = {
+        "apiVersion": KIND.api.api_version,
+        "kind": "VClusterEnvironment",
+        "metadata": {"name": name, "namespace": NAMESPACE, "creationTimestamp": created},
+        "spec": {"parameters": {"environment": "dev"}},
+    }
+    if refs:
+        env["spec"]["crossplane"] = {"resourceRefs": [{"kind": "Release", "name": name}]}
+    return env
+
+
+def _compose_created(
+    created: str, others: list[JSON], observed: dict[str, JSON] | None = None
+) -> Desired:
+    ctx = context(
+        KIND,
+        {"environment": "staging"},
+        name=NAME,
+        namespace=NAMESPACE,
+        observed=observed,
+        required={"environments": [_environment(NAME, created), *others]},
+    )
+    return KIND.compose(dataclasses.replace(ctx, xr=dataclasses.replace(ctx.xr, created=created)))
+
+
+@pytest.mark.parametrize(
+    ("others", "observed", "refused_for"),
+    [
+        pytest.param([], None, None, id="alone"),
+        pytest.param(
+            [_environment("older", "2026-01-01T00:00:00Z")], None, "older", id="an older one"
+        ),
+        pytest.param(
+            [_environment("zzz", "2026-09-01T00:00:00Z", refs=True)],
+            None,
+            "zzz",
+            id="a newer one that has composed",
+        ),
+        pytest.param(
+            [_environment("newer", "2026-09-01T00:00:00Z")], None, None, id="only a newer one"
+        ),
+        pytest.param(
+            [_environment("older", "2026-01-01T00:00:00Z")],
+            {compose.VCLUSTER: DEPLOYED},
+            None,
+            id="this one has composed its vCluster already: never frozen",
+        ),
+    ],
+)
+def test_a_second_environment_in_a_namespace_is_refused(
+    others: list[JSON], observed: dict[str, JSON] | None, refused_for: str | None
+) -> None:
+    created = "2026-06-01T00:00:00Z"
+    if refused_for is None:
+        desired = _compose_created(created, others, observed)
+        assert desired.requirements["environments"].name is None, "every one in the namespace"
+        return
+    with pytest.raises(Refusal, match=f"already has VClusterEnvironment '{refused_for}'"):
+        _compose_created(created, others, observed)
+
+
+def _with_secret(instance: JSON, secret: str) -> JSON:
+    return instance | {"status": instance["status"] | {"connectionSecret": secret}}
+
+
+def test_connection_secrets_are_copied_in_from_the_xrs_namespace_only() -> None:
+    refs = [
+        {"kind": "PostgreSQLInstance", "name": "orders"},
+        {"kind": "RedisInstance", "name": "cache"},
+    ]
+    orders = _instance("PostgreSQLInstance", "orders", f"orders-pg-rw.{NAMESPACE}.svc:5432")
+    cache = _instance("RedisInstance", "cache", f"cache-redis.{NAMESPACE}.svc:6379")
+    required = {
+        "service-postgresqlinstance-orders": [_with_secret(orders, "orders-pg")],
+        # A status naming another namespace's Secret is not a Secret name: nothing copied.
+        "service-redisinstance-cache": [_with_secret(cache, "team-other/cache-redis")],
+    }
+    desired = composed({"services": refs}, required=required)
+    values = desired.resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    assert values["sync"]["fromHost"]["secrets"] == {
+        "enabled": True,
+        "mappings": {"byName": {f"{NAMESPACE}/orders-pg": f"{NAMESPACE}/orders-pg"}},
+    }
+    got = {s["name"]: s.get("secret") for s in status(desired)["services"]}
+    assert got == {"orders": f"{NAMESPACE}/orders-pg", "cache": None}
+
+
+def test_a_copied_secret_stays_while_the_instance_is_briefly_not_ready() -> None:
+    params = {"services": [{"kind": "PostgreSQLInstance", "name": "orders"}]}
+    orders = _instance("PostgreSQLInstance", "orders", f"orders-pg-rw.{NAMESPACE}.svc:5432")
+    up = {"service-postgresqlinstance-orders": [_with_secret(orders, "orders-pg")]}
+    down = {"service-postgresqlinstance-orders": [_instance("PostgreSQLInstance", "orders", None)]}
+    first = composed(params, required=up).resources
+    again = composed(params, required=down, observed={compose.VCLUSTER: first[compose.VCLUSTER]})
+    assert again.resources[compose.VCLUSTER] == first[compose.VCLUSTER]
+
+
+def test_no_services_no_secret_sync() -> None:
+    values = composed().resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    assert "sync" not in values
+
+
+# ---------------------------------------------------------------- what runs in the namespace
+
+
+def _values(got: dict[str, JSON], name: str) -> JSON:
+    values: JSON = got[name]["spec"]["forProvider"]["values"]
+    return values
+
+
+def test_the_add_ons_pods_set_requests_and_limits() -> None:
+    """istio-discovery 1.30.3 asks 500m and 2048Mi with no limit, so the limit range's 512Mi
+    default memory limit would make istiod's pod invalid; the knative-operator chart's
+    values (v1.23.0) already set both. Explicit, each limit at least its request."""
+    observed = {addons.KNATIVE_OPERATOR: DEPLOYED}
+    got = composed({"addons": ["istio", "knative"]}, observed=observed, kubeconfig=True).resources
+    istiod = _values(got, addons.ISTIOD)
+    assert istiod["resources"] == {
+        "requests": {"cpu": "500m", "memory": "2048Mi"},
+        "limits": {"cpu": "1", "memory": "2048Mi"},
+    }
+    assert (istiod["autoscaleEnabled"], istiod["replicaCount"]) == (False, 1)
+    operator = _values(got, addons.KNATIVE_OPERATOR)["knative_operator"]
+    assert operator["knative_operator"]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "100Mi"},
+        "limits": {"cpu": "1000m", "memory": "1000Mi"},
+    }
+    assert operator["operator_webhook"]["resources"] == {
+        "requests": {"cpu": "100m", "memory": "100Mi"},
+        "limits": {"cpu": "500m", "memory": "500Mi"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("add_ons", "node_ports"),
+    [([], 0), (["istio"], 0), (["knative"], 2)],
+)
+def test_node_ports_for_kouriers_load_balancer_only(add_ons: list[str], node_ports: int) -> None:
+    """Kourier's Service kourier (knative/operator knative-v1.23.0 kodata/ingress/1.23) is a
+    LoadBalancer with ports 80 and 443: the quota evaluator counts two node ports."""
+    quota = _values(composed({"addons": add_ons}).resources, compose.VCLUSTER)["policies"][
+        "resourceQuota"
+    ]["quota"]
+    assert quota["services.nodeports"] == node_ports
+    assert quota["requests.ephemeral-storage"] is None, "no namespace total: removed"
+    assert quota["limits.ephemeral-storage"] is None
+
+
+@pytest.mark.parametrize(
+    ("environment", "add_ons", "messages"),
+    [
+        pytest.param("dev", ["istio"], [], id="istio fits dev"),
+        pytest.param(
+            "dev",
+            ["knative"],
+            # limits: control plane 1 (default) + CoreDNS 1 + Knative 7.3 (operator 1.5,
+            # Serving 5.8) + one default container 1 = 10.3 CPU, twice the quota at most.
+            [
+                "quota.cpu: must leave room for the vCluster's own control plane and DNS, the "
+                "add-ons (knative) and one container with the limit range's defaults: at least "
+                "5150m (got 2, 3150m short)"
+            ],
+            id="knative does not fit dev's limits",
+        ),
+        pytest.param("production", ["istio", "knative"], [], id="both fit production"),
+    ],
+)
+def test_the_add_ons_must_fit_the_quota(
+    environment: str, add_ons: list[str], messages: list[str]
+) -> None:
+    params = {"environment": environment, "addons": add_ons}
+    if not messages:
+        composed(params)
+        return
+    with pytest.raises(Refusal) as e:
+        composed(params)
+    for m in messages:
+        assert f"spec.parameters.resources.{m}" in str(e.value)
+
+
+def test_pods_beyond_the_quota_are_refused() -> None:
+    with pytest.raises(Refusal) as e:
+        composed({"addons": ["knative"], "resources": {"quota": {"pods": 10}}})
+    assert (
+        "spec.parameters.resources.quota.pods: must leave room for the vCluster's own control "
+        "plane and DNS, the add-ons (knative) and one more pod: at least 12 (got 10, 2 short)"
+    ) in str(e.value)

@@ -9,7 +9,6 @@ Cluster API rolls the machines; Crossplane deletes the old template.
 CRDs: kubernetes-sigs/cluster-api and cluster-api-provider-kubevirt, in $SHARED/crds.
 """
 
-
 from function.blocks.storage import storage_class
 from function.context import Context
 from function.kinds.kubernetescluster.model import KubernetesClusterParameters

@@ -146,8 +146,10 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
             cel="!has(self.cloneFrom) || (self.deployment == 'dedicated' && "
             "self.environment != 'production')",
             message="needs deployment: dedicated, and a clone is never production",
-            check=lambda p: p.cloneFrom is None
-            or (p.deployment == "dedicated" and p.environment != "production"),
+            check=lambda p: (
+                p.cloneFrom is None
+                or (p.deployment == "dedicated" and p.environment != "production")
+            ),
         ),
         Rule(
             field="cloning",
@@ -156,10 +158,12 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
             "size(self.cloning.anonymizationSQL) > 0)))",
             message="needs deployment: dedicated, and in production anonymizationSQL: "
             "production data leaves only anonymized",
-            check=lambda p: p.cloning is None
-            or (
-                p.deployment == "dedicated"
-                and (p.environment != "production" or bool(p.cloning.anonymizationSQL))
+            check=lambda p: (
+                p.cloning is None
+                or (
+                    p.deployment == "dedicated"
+                    and (p.environment != "production" or bool(p.cloning.anonymizationSQL))
+                )
             ),
         ),
         Rule(

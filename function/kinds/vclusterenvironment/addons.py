@@ -15,6 +15,7 @@ KnativeServing: knative/operator knative-v1.23.0, $SHARED/crds/knative-operator/
 
 from function.blocks import helm, kubernetes
 from function.blocks.lifecycle import compose_once_input_exists
+from function.kinds.vclusterenvironment.footprint import ISTIOD_VALUES, KNATIVE_OPERATOR_VALUES
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.kinds.vclusterenvironment.vcluster import Names
 from function.naming import dns_label
@@ -65,7 +66,7 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
         if add_on == "istio":
             istio = settings.istio
             out[ISTIO_BASE] = helm.add_on_release("istio-base", istio.base, helm_config, {})
-            out[ISTIOD] = helm.add_on_release("istiod", istio.istiod, helm_config, {})
+            out[ISTIOD] = helm.add_on_release("istiod", istio.istiod, helm_config, ISTIOD_VALUES)
         else:
             out[KUBERNETES_PROVIDER_CONFIG] = kubernetes.kubeconfig_provider_config(
                 kubernetes_config, names.namespace, names.kubeconfig_secret, KUBECONFIG_KEY
@@ -79,7 +80,7 @@ def _knative(ctx: EnvironmentContext, helm_config: str, kubernetes_config: str) 
     knative = ctx.settings.knative
     out: JSON = {
         KNATIVE_OPERATOR: helm.add_on_release(
-            "knative-operator", knative.operator, helm_config, {}
+            "knative-operator", knative.operator, helm_config, KNATIVE_OPERATOR_VALUES
         ),
     }
     operator_up = helm.release_deployed(ctx.observed.get(KNATIVE_OPERATOR) or {})

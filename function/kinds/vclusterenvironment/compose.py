@@ -7,7 +7,8 @@ from pydantic import BaseModel
 from function.blocks.helm import release_deployed
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
-from function.kinds.vclusterenvironment import addons, argocd, vcluster
+from function.kinds.vclusterenvironment import addons, argocd, sharing, vcluster
+from function.kinds.vclusterenvironment.footprint import of_add_ons
 from function.kinds.vclusterenvironment.model import (
     AddOnsStatus,
     Quota,
@@ -20,6 +21,7 @@ from function.kinds.vclusterenvironment.settings import (
     LimitRangeDefaults,
     QuotaDefaults,
 )
+from function.kinds.vclusterenvironment.upgrade import refuse_downgrade
 
 VCLUSTER = "vcluster"
 KUBECONFIG = "kubeconfig"  # required resource key
@@ -62,8 +64,12 @@ def _limits(ctx: EnvironmentContext) -> vcluster.Limits:
 def compose(ctx: EnvironmentContext) -> Desired:
     """Compose the vCluster, and once its kubeconfig exists its add-ons and registration."""
     names = vcluster.names(ctx.xr.name, ctx.xr.namespace)
+    sharing.refuse_second(ctx, VCLUSTER in ctx.observed)
+    refuse_downgrade(ctx.observed.get(VCLUSTER), ctx.params.kubernetesVersion)
     limits = _limits(ctx)
-    vcluster.check_limits(limits)
+    wanted = addons.wanted(ctx)
+    footprint = of_add_ons(wanted)
+    vcluster.check_limits(limits, wanted, footprint)
     services, warnings = replicated_services(ctx, ctx.observed.get(VCLUSTER))
     isolation = ctx.params.isolation
     chart_values = vcluster.values(
@@ -71,9 +77,11 @@ def compose(ctx: EnvironmentContext) -> Desired:
         ctx.params.kubernetesVersion,
         limits,
         ctx.settings.image,
+        on_deletion=ctx.settings.dataVolumeOnDeletion,
         network_policy=isolation.networkPolicy,
         public_egress=isolation.publicEgress,
         services=services,
+        footprint=footprint,
     )
     resources = {VCLUSTER: vcluster.vcluster_release(names, chart_values, services, ctx.settings)}
     kubeconfig = ctx.found(KUBECONFIG)
@@ -91,13 +99,22 @@ def compose(ctx: EnvironmentContext) -> Desired:
             kubeconfigSecret=names.kubeconfig_secret if kubeconfig is not None else None,
             connectionSecret=names.kubeconfig_secret if kubeconfig is not None else None,
             addons=AddOnsStatus(**add_on_ready) if add_on_ready else None,
-            services=[ServiceStatus(kind=s.kind, name=s.name, host=s.host) for s in services]
+            services=[
+                ServiceStatus(
+                    kind=s.kind,
+                    name=s.name,
+                    host=s.host,
+                    secret=f"{names.namespace}/{s.secret}" if s.secret else None,
+                )
+                for s in services
+            ]
             or None,
             argocd=argocd.status(ctx, names, resources),
         ),
         warnings=[*warnings, *registration_warnings],
         requirements={
             **requirements(ctx),
+            sharing.ENVIRONMENTS: sharing.requirement(ctx),
             KUBECONFIG: Selector(
                 "v1", "Secret", name=names.kubeconfig_secret, namespace=names.namespace
             ),

@@ -32,6 +32,14 @@ GIT_URL_PATTERN = named_pattern(
     r"^(https://[^\s/@]+(/[^\s]*)?|ssh://[^\s@]+@[^\s/]+(/[^\s]*)?|[A-Za-z0-9._-]+@[^\s:/]+:[^\s]+)$",
     "must be a Git repository URL: https://host/path, ssh://user@host/path or user@host:path",
 )
+KUBERNETES_VERSION_FIELD = "kubernetesVersion"
+# kubernetesVersion is vX.Y.Z (the KubernetesVersion pattern): X.Y.Z compared as numbers.
+_MINOR, _PATCH = "int({v}.split('.')[1])", "int({v}.split('.')[2])"
+NO_DOWNGRADE_CEL = (
+    f"{_MINOR.format(v='self')} > {_MINOR.format(v='oldSelf')} || "
+    f"({_MINOR.format(v='self')} == {_MINOR.format(v='oldSelf')} && "
+    f"{_PATCH.format(v='self')} >= {_PATCH.format(v='oldSelf')})"
+)
 # A namespace name (RFC 1123 label).
 Namespace = Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]
 
@@ -128,7 +136,17 @@ class VClusterEnvironmentParameters(Parameters):
     environment: Environment = ENVIRONMENT_FIELD
     kubernetesVersion: KubernetesVersion = Field(
         default=VCLUSTER_KUBERNETES_VERSION,
-        description=f"Kubernetes version of the virtual cluster, {KUBERNETES_VERSIONS}.",
+        description=f"Kubernetes version of the virtual cluster, {KUBERNETES_VERSIONS}. "
+        "May go up, not down.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": NO_DOWNGRADE_CEL,
+                    "message": "cannot go down: Kubernetes does not downgrade a control plane; "
+                    "create a new VClusterEnvironment at the older version instead",
+                }
+            ]
+        },
     )
     resources: Resources = section(Resources)
     isolation: Isolation = section(Isolation)
@@ -172,6 +190,11 @@ class ServiceStatus(StatusModel):
     kind: str = Field(description="Kind of the XR.")
     name: str = Field(description="Name of the XR.")
     host: str = Field(description="Host name inside the vCluster (as in the connection Secret).")
+    secret: str | None = Field(
+        default=None,
+        description="The instance's connection Secret inside the vCluster, as namespace/name "
+        "(the same as in the host namespace), once the instance names one.",
+    )
 
 
 class ArgoCDStatus(StatusModel):

@@ -9,6 +9,13 @@ missing: loft-sh/vcluster v0.8.0 release notes, "Service Mapping", the origin
 of fromHost). The XRs are read as required resources from the XR's
 own namespace only, so a team reaches only its own instances.
 
+Each instance's connection Secret (its status.connectionSecret, in the XR's
+namespace) is copied into the vCluster under the same namespace and name with
+sync.fromHost.secrets.mappings.byName (vcluster v0.36.1 chart/values.yaml; the
+chart's ClusterRole then lets vCluster read it, templates/_rbac.tpl). The host
+namespace of every mapping is the XR's own, whatever an instance's status says,
+so no other team's Secret can be named.
+
 An instance's endpoint is in its status only while it is ready; what was
 replicated is recorded on the vCluster release (an annotation) and kept while
 the endpoint is briefly gone, so a Helm upgrade of the database does not
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 
 from function.catalogue import ENTRIES
 from function.context import Selector, WarningResult
+from function.formats import DNS_1123_SUBDOMAIN
 from function.kinds.vclusterenvironment.model import ServiceKind, ServiceRef
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.observed import digits, json_text, text
@@ -32,6 +40,9 @@ from function.structs import JSON
 API_VERSIONS = {e.kind: e.api_version for e in ENTRIES if e.kind in literal_values(ServiceKind)}
 # On the composed vCluster release: {"<kind>/<name>": "<host>:<port>"} of what it replicates.
 RECORD_ANNOTATION = "platform.example.org/replicated-services"
+# On the composed vCluster release: {"<kind>/<name>": "<secret>"} of the Secrets it copies in.
+SECRETS_ANNOTATION = "platform.example.org/replicated-secrets"
+_SECRET_NAME = re.compile(DNS_1123_SUBDOMAIN)
 # A Service of the host cluster: <service>.<namespace>.svc[.cluster.local]
 _SERVICE_HOST = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.svc(\.cluster\.local)?$"
@@ -46,6 +57,8 @@ class Replicated:
     name: str
     host: str
     port: int
+    # The instance's connection Secret in the XR's namespace, once its status names one.
+    secret: str | None = None
 
     @property
     def service(self) -> str:
@@ -91,6 +104,36 @@ def recorded(release: JSON | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
+def _secret_name(name: str | None) -> str | None:
+    """A Secret name (DNS-1123 subdomain of at most 253 characters), else None."""
+    return name if name is not None and len(name) <= 253 and _SECRET_NAME.match(name) else None
+
+
+def recorded_secrets(release: JSON | None) -> dict[str, str]:
+    """The connection Secrets the observed vCluster release copies in, from its annotation."""
+    found = json_text(release, "metadata", "annotations", SECRETS_ANNOTATION)
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def record_secrets(services: list[Replicated]) -> str:
+    """The annotation value recording the services' Secrets, deterministic."""
+    return json.dumps(
+        {s.record_key: s.secret for s in services if s.secret is not None},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+
+
+def secret_mappings(services: list[Replicated], namespace: str) -> dict[str, str]:
+    """sync.fromHost.secrets.mappings.byName: each Secret of the XR's namespace to the same
+    namespace and name inside the vCluster."""
+    return {
+        f"{namespace}/{s.secret}": f"{namespace}/{s.secret}"
+        for s in sorted(services, key=lambda s: s.record_key)
+        if s.secret is not None
+    }
+
+
 def record(services: list[Replicated]) -> str:
     """The annotation value recording services, deterministic."""
     return json.dumps(
@@ -119,6 +162,7 @@ def replicated_services(
     looked for and did not find is an error (FATAL), all of them named at once.
     """
     before = recorded(observed_release)
+    before_secrets = recorded_secrets(observed_release)
     out: list[Replicated] = []
     warnings: list[WarningResult] = []
     missing: list[str] = []
@@ -144,7 +188,10 @@ def replicated_services(
                     )
                 )
             continue
-        out.append(Replicated(ref.kind, ref.name, *found))
+        secret = _secret_name(text(xr, "status", "connectionSecret")) or _secret_name(
+            before_secrets.get(f"{ref.kind}/{ref.name}")
+        )
+        out.append(Replicated(ref.kind, ref.name, *found, secret=secret))
     if missing:
         raise Refusal("; ".join(missing))
     return sorted(set(out), key=lambda s: s.record_key), warnings

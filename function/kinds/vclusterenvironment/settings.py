@@ -1,5 +1,7 @@
 """The VClusterEnvironment section of the function input: charts, quotas, Argo CD."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from function.context import Context
@@ -111,6 +113,13 @@ class VClusterEnvironmentSettings(SettingsModel):
         description="provider-helm configuration installing into the host cluster.",
     )
     waitTimeout: WaitTimeout = "10m"
+    dataVolumeOnDeletion: Literal["Keep", "Delete"] = Field(
+        default="Keep",
+        description="What becomes of a vCluster's data volume (its control plane's "
+        "PersistentVolumeClaim, which holds the virtual cluster's datastore) when its "
+        "environment is deleted: Keep it (an environment created again with the same name in "
+        "the same namespace finds its data again), or Delete it with the environment.",
+    )
     quota: QuotaDefaults = section(QuotaDefaults)
     quotaPresets: dict[Environment, Quota] = Field(
         default={

@@ -12,7 +12,15 @@ from decimal import Decimal
 
 from function.blocks.helm import helm_release
 from function.formats import DNS_1035_LABEL
-from function.kinds.vclusterenvironment.services import RECORD_ANNOTATION, Replicated, record
+from function.kinds.vclusterenvironment.footprint import Footprint
+from function.kinds.vclusterenvironment.services import (
+    RECORD_ANNOTATION,
+    SECRETS_ANNOTATION,
+    Replicated,
+    record,
+    record_secrets,
+    secret_mappings,
+)
 from function.kinds.vclusterenvironment.settings import (
     Image,
     LimitRangeDefaults,
@@ -29,6 +37,10 @@ NAME_LIMIT = 52
 _NAME = re.compile(DNS_1035_LABEL)
 # templates/service.yaml: port 443 -> the API server's 8443.
 SERVICE_PORT = 443
+# values.yaml controlPlane.statefulSet.persistence.volumeClaim.retentionPolicy, which
+# templates/statefulset.yaml writes as the StatefulSet's
+# persistentVolumeClaimRetentionPolicy.whenDeleted (Kubernetes 1.27 and later).
+RETENTION_POLICIES = {"Keep": "Retain", "Delete": "Delete"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,7 @@ OWN_CPU_REQUESTS = parse("220m")
 OWN_MEMORY_REQUESTS = parse("320Mi")
 OWN_CPU_LIMITS_BESIDES_DEFAULT = parse("1000m")  # CoreDNS; the control plane gets the default
 OWN_MEMORY_LIMITS = parse("4266Mi")
+OWN_PODS = 2
 
 
 def twice(quantity: str) -> str:
@@ -94,8 +107,9 @@ def _at_least(value: Decimal, unit: str) -> str:
     return f"{math.ceil(value / scale)}{unit}"
 
 
-def check_limits(limits: Limits) -> None:
-    """FATAL for defaults the API server would refuse, or pods that could never start."""
+def check_limits(limits: Limits, add_ons: list[str], footprint: Footprint) -> None:
+    """FATAL for defaults the API server would refuse, or pods that could never start: the
+    vCluster's own, the add-ons' (footprint) and one container with the defaults must fit."""
     lr, quota = limits.limit_range, limits.quota
     base = "spec.parameters.resources"
     problems = []
@@ -107,39 +121,59 @@ def check_limits(limits: Limits) -> None:
                 f"{base}.limitRange.defaultRequest{what}: must be at most default{what} "
                 f"(got {request} > {limit})"
             )
-    # The vCluster's own pods and one container with the defaults must fit the quota
-    # (requests up to the quota, limits up to twice it).
+    # The vCluster's own pods, the add-ons' and one container with the defaults must fit
+    # the quota (requests up to the quota, limits up to twice it).
     least_cpu = max(
-        OWN_CPU_REQUESTS + parse(lr.defaultRequestCPU),
-        (OWN_CPU_LIMITS_BESIDES_DEFAULT + 2 * parse(lr.defaultCPU)) / 2,
+        OWN_CPU_REQUESTS + footprint.cpu_requests + parse(lr.defaultRequestCPU),
+        (OWN_CPU_LIMITS_BESIDES_DEFAULT + footprint.cpu_limits + 2 * parse(lr.defaultCPU)) / 2,
     )
     least_memory = max(
-        OWN_MEMORY_REQUESTS + parse(lr.defaultRequestMemory),
-        (OWN_MEMORY_LIMITS + parse(lr.defaultMemory)) / 2,
+        OWN_MEMORY_REQUESTS + footprint.memory_requests + parse(lr.defaultRequestMemory),
+        (OWN_MEMORY_LIMITS + footprint.memory_limits + parse(lr.defaultMemory)) / 2,
     )
+    what = "the vCluster's own control plane and DNS"
+    if add_ons:
+        what += f", the add-ons ({', '.join(add_ons)})"
     for field, least, unit in (("cpu", least_cpu, "m"), ("memory", least_memory, "Mi")):
         given = getattr(quota, field)
         if parse(given) < least:
             problems.append(
-                f"{base}.quota.{field}: must leave room for the vCluster's own control plane "
-                f"and DNS and one container with the limit range's defaults: at least "
-                f"{_at_least(least, unit)} (got {given})"
+                f"{base}.quota.{field}: must leave room for {what} and one container with the "
+                f"limit range's defaults: at least {_at_least(least, unit)} (got {given}, "
+                f"{_at_least(least - parse(given), unit)} short)"
             )
+    least_pods = OWN_PODS + footprint.pods + 1
+    if quota.pods < least_pods:
+        problems.append(
+            f"{base}.quota.pods: must leave room for {what} and one more pod: at least "
+            f"{least_pods} (got {quota.pods}, {least_pods - quota.pods} short)"
+        )
     if problems:
         raise Refusal("; ".join(problems))
 
 
 def _policies(
-    limits: Limits, network_policy: bool, public_egress: bool, services: list[Replicated]
+    limits: Limits,
+    footprint: Footprint,
+    network_policy: bool,
+    public_egress: bool,
+    services: list[Replicated],
 ) -> JSON:
     quota, lr = limits.quota, limits.limit_range
     return {
         # Helm merges these maps into the chart's defaults (values.yaml policies.*): every
         # key the chart sets is set here, so its defaults never mix with the environment's;
-        # its guards on object counts, node ports, load balancers and ephemeral storage stay.
+        # its guards on object counts and load balancers stay. Node ports: as many as the
+        # add-ons' LoadBalancer Services take (the chart's 0 refuses Kourier's). Ephemeral
+        # storage: no namespace total (null removes the chart's key): its 60Gi at the
+        # limit range's 3Gi default request held 18 containers whatever count/pods says;
+        # each container keeps the limit range's ephemeral-storage default and limit.
         "resourceQuota": {
             "enabled": True,
             "quota": {
+                "services.nodeports": footprint.node_ports,
+                "requests.ephemeral-storage": None,
+                "limits.ephemeral-storage": None,
                 "requests.cpu": quota.cpu,
                 # Limits may add up to twice the requests, the chart's own ratio
                 # (requests.cpu 10, limits.cpu 20, requests.memory 20Gi, limits.memory 40Gi).
@@ -192,16 +226,23 @@ def values(
     limits: Limits,
     image: Image,
     *,
+    on_deletion: str,
     network_policy: bool,
     public_egress: bool,
     services: list[Replicated],
+    footprint: Footprint,
 ) -> JSON:
     """The chart values of one environment."""
-    return {
+    out: JSON = {
         "controlPlane": {
             "distro": {"k8s": {"version": kubernetes_version}},
             # templates/_helper.tpl tags it with the chart's version unless set: pinned here.
-            "statefulSet": {"image": image.model_dump()},
+            "statefulSet": {
+                "image": image.model_dump(),
+                "persistence": {
+                    "volumeClaim": {"retentionPolicy": RETENTION_POLICIES[on_deletion]}
+                },
+            },
             # The serving certificate lists <name> and <name>.<namespace>; clients using
             # the fully qualified names need them too.
             "proxy": {
@@ -213,7 +254,7 @@ def values(
         },
         # Its default https://localhost:8443 works only inside the vCluster's pod.
         "exportKubeConfig": {"server": names.server},
-        "policies": _policies(limits, network_policy, public_egress, services),
+        "policies": _policies(limits, footprint, network_policy, public_egress, services),
         "networking": {
             "replicateServices": {
                 "fromHost": [
@@ -223,6 +264,10 @@ def values(
             }
         },
     }
+    secrets = secret_mappings(services, names.namespace)
+    if secrets:
+        out["sync"] = {"fromHost": {"secrets": {"enabled": True, "mappings": {"byName": secrets}}}}
+    return out
 
 
 def vcluster_release(
@@ -241,4 +286,5 @@ def vcluster_release(
         wait_timeout=settings.waitTimeout,
     )
     release["metadata"]["annotations"][RECORD_ANNOTATION] = record(services)
+    release["metadata"]["annotations"][SECRETS_ANNOTATION] = record_secrets(services)
     return release
