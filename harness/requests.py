@@ -218,10 +218,18 @@ def case_request(case: Case) -> fnv1.RunFunctionRequest:
 
 
 def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
-    """Whether a match-by-name selector the function returned names doc."""
-    namespace = (doc.get("metadata") or {}).get("namespace", "")
-    if selector.namespace and selector.namespace != namespace:
+    """Whether a selector the function returned names doc, or (match_labels) every label it
+    asks for is on doc."""
+    meta = doc.get("metadata") or {}
+    if selector.namespace and selector.namespace != meta.get("namespace", ""):
         return False
+    if selector.HasField("match_labels"):
+        labels = meta.get("labels") or {}
+        wanted = selector.match_labels.labels
+        kind = (doc.get("apiVersion"), doc.get("kind"))
+        return kind == (selector.api_version, selector.kind) and all(
+            labels.get(k) == v for k, v in wanted.items()
+        )
     return identity(doc) == (selector.api_version, selector.kind, selector.match_name)
 
 

@@ -16,4 +16,5 @@ KIND = Kind[MLOpsPlatformParameters, MLOpsPlatformSettings](
     readiness=READINESS,
     crds=workloads.CRDS + storage.CRDS + helm.RELEASE_CRDS + usage.CRDS,
     builtins=(("", "secrets"), ("", "configmaps"), ("", "serviceaccounts")),
+    requires=composer.REQUIRES,
 )
