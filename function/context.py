@@ -107,6 +107,10 @@ class Observed:
     def __contains__(self, name: str) -> bool:
         return name in self._loaders
 
+    def names(self) -> list[str]:
+        """The observed resources' composition resource names, sorted."""
+        return sorted(self._loaders)
+
     def get(self, name: str) -> JSON | None:
         if name not in self._loaders:
             return None
@@ -127,14 +131,42 @@ def _constant(obj: JSON) -> Callable[[], JSON]:
 
 @dataclass(frozen=True)
 class Selector:
-    """A resource the function asks Crossplane to fetch (a required resource); name None asks
-    for every resource of the kind in the namespace (crossplane v2.3.4
-    internal/xfn/required_resources.go lists them when no match is given)."""
+    """A resource the function asks Crossplane to fetch (a required resource): the one named;
+    with labels, every one carrying them; with neither (name None), every one of the kind in
+    the namespace (crossplane v2.3.4 internal/xfn/required_resources.go lists them when no
+    match is given)."""
 
     api_version: str
     kind: str
     name: str | None
     namespace: str
+    labels: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class RequiredKind:
+    """A kind a composer may ask Crossplane to fetch.
+
+    Crossplane core fetches required resources with its own service account and
+    fails the whole pipeline on anything but NotFound (crossplane v2.3.4
+    internal/xfn/required_resources.go), so every kind a composer may require
+    is declared on its catalogue entry (function/kind.py Kind.requires) and read
+    rights on it are generated into Crossplane's ClusterRole.
+    """
+
+    api_version: str
+    kind: str
+    plural: str
+
+    def named(self, name: str, namespace: str) -> Selector:
+        return Selector(self.api_version, self.kind, name, namespace)
+
+    def labelled(self, labels: Mapping[str, str], namespace: str) -> Selector:
+        return Selector(self.api_version, self.kind, None, namespace, dict(labels))
+
+
+SECRET = RequiredKind("v1", "Secret", "secrets")
+NAMESPACE = RequiredKind("v1", "Namespace", "namespaces")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias
 
-from function.context import Composite, Context, Desired, P, S
+from function.context import SECRET, Composite, Context, Desired, P, RequiredKind, S, Selector
 from function.model import CompositeAPI
 from function.readiness import Readiness
-from function.structs import JSON
+from function.structs import JSON, api_group
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,9 @@ class Kind(Generic[P, S]):
     # Rules a Role it composes grants: Crossplane must hold them itself to create that Role
     # (Kubernetes' escalation check), so they join Crossplane's ClusterRole.
     granted: tuple[JSON, ...] = ()
+    # Kinds its composer may ask Crossplane to fetch (Desired.require): Crossplane is given
+    # get, list and watch on them, and a requirement of any other kind is a bug.
+    requires: tuple[RequiredKind, ...] = (SECRET,)
     # For a kind whose XRs expire (its status has expiresAt): an XR's lifetime from its
     # identity, parameters and settings, None when it has none, a Refusal when the kind does
     # not accept it. Its composer and the remove-expired Operation both ask it, so what an
@@ -53,6 +56,15 @@ class Kind(Generic[P, S]):
             group, _, plural = path.rsplit("/", 1)[-1].removesuffix(".yaml").partition("_")
             out.add((group, plural))
         return out
+
+    def undeclared(self, requirements: Mapping[str, Selector]) -> list[str]:
+        """The requirements whose kind is not in requires: Crossplane could not fetch them."""
+        declared = {(api_group(r.api_version), r.kind) for r in self.requires}
+        return sorted(
+            key
+            for key, sel in requirements.items()
+            if (api_group(sel.api_version), sel.kind) not in declared
+        )
 
     @property
     def package(self) -> str:

@@ -352,6 +352,9 @@ def _compose(
             required=required,
         )
         desired = kind.compose(ctx)
+        undeclared = kind.undeclared(desired.requirements)
+        if undeclared:  # Crossplane holds no RBAC to fetch them (Kind.requires)
+            raise RuntimeError(f"{kind.api.kind} requires undeclared kinds: {undeclared}")
     except Refusal as refusal:
         return Answer(_fatal(rsp, refusal, f"{xr.kind} {cut(xr.ref)}"))
     observed = dig(xr_object, "status", "vault")
@@ -508,7 +511,13 @@ def _write(
     for key in sorted(desired.requirements):
         sel = desired.requirements[key]
         response.require_resources(
-            rsp, key, sel.api_version, sel.kind, match_name=sel.name, namespace=sel.namespace
+            rsp,
+            key,
+            sel.api_version,
+            sel.kind,
+            match_labels=dict(sel.labels) if sel.labels else None,
+            match_name=None if sel.labels else sel.name,
+            namespace=sel.namespace,
         )
     for warning in desired.warnings:
         _warn(rsp, warning)

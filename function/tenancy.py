@@ -91,11 +91,16 @@ def _fill(text: str, namespace: str) -> str:
 
 
 def rules_for(tenancy: Tenancy, namespace: str) -> TenantRules:
-    """The rules of namespace, with {namespace} filled in."""
+    """The rules of namespace, with {namespace} filled in.
+
+    Filled in, a rule may exceed the bounds its template was checked against (a
+    63-character namespace in a 40-character prefix), so the result is not validated
+    again: what it allows is judged where it is used.
+    """
     rules: TenantRules = next(
         (t for t in tenancy.tenants if namespace in t.namespaces), tenancy.default
     )
-    return TenantRules(
+    return TenantRules.model_construct(
         hosts=[_fill(h, namespace) for h in rules.hosts],
         issuers=rules.issuers,
         argocdProject=_fill(rules.argocdProject, namespace) if rules.argocdProject else None,

@@ -12,6 +12,7 @@ from function import catalogue
 from function.input import SETTINGS_REQUIREMENT, SETTINGS_SELECTOR, function_input
 from function.model import API_VERSION, CompositeAPI
 from function.settings import INPUT_GROUP, INPUT_KIND, INPUT_VERSION
+from function.structs import api_group
 from generate.release import FUNCTION, Release
 from generate.schema import openapi
 
@@ -160,21 +161,36 @@ def composition(api: CompositeAPI[Any], function: str) -> dict[str, Any]:
 
 AGGREGATE_LABEL = "rbac.crossplane.io/aggregate-to-crossplane"
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
+READ_VERBS = ["get", "list", "watch"]
 
 
 def rbac() -> dict[str, Any]:
-    """A ClusterRole aggregated into Crossplane's: what every kind composes, and what it grants.
+    """A ClusterRole aggregated into Crossplane's: what every kind composes, what its
+    composer may require (read only), and what it grants.
 
     Crossplane's own ClusterRole covers its groups and a few core kinds; the
-    composed CloudNativePG, Cluster API, provider-sql, ... objects need this.
+    composed CloudNativePG, Cluster API, provider-sql, ... objects need this, and
+    so does every kind a composer asks Crossplane to fetch (a Namespace, another
+    XR's Bucket): core fetches required resources with its own rights, and a
+    Forbidden fails the whole pipeline.
     """
     resources: dict[str, set[str]] = {}
     for kind in catalogue.kinds():
         for group, plural in kind.resources():
             resources.setdefault(group, set()).add(plural)
+    read: dict[str, set[str]] = {}
+    for kind in catalogue.kinds():
+        for required in kind.requires:
+            group = api_group(required.api_version)
+            if required.plural not in resources.get(group, set()):
+                read.setdefault(group, set()).add(required.plural)
     rules: list[dict[str, Any]] = [
         {"apiGroups": [group], "resources": sorted(plurals), "verbs": list(VERBS)}
         for group, plurals in sorted(resources.items())
+    ]
+    rules += [
+        {"apiGroups": [group], "resources": sorted(plurals), "verbs": list(READ_VERBS)}
+        for group, plurals in sorted(read.items())
     ]
     granted = sorted(
         {

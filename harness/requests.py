@@ -218,11 +218,19 @@ def case_request(case: Case) -> fnv1.RunFunctionRequest:
 
 
 def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
-    """Whether a selector the function returned names doc; one without a match selects every
-    object of its kind (in its namespace), as Crossplane lists them."""
-    namespace = (doc.get("metadata") or {}).get("namespace", "")
-    if selector.namespace and selector.namespace != namespace:
+    """Whether a selector the function returned names doc: by name, by labels (every label it
+    asks for is on doc), or with neither every object of its kind (in its namespace), as
+    Crossplane lists them."""
+    meta = doc.get("metadata") or {}
+    if selector.namespace and selector.namespace != meta.get("namespace", ""):
         return False
+    if selector.HasField("match_labels"):
+        labels = meta.get("labels") or {}
+        wanted = selector.match_labels.labels
+        kind = (doc.get("apiVersion"), doc.get("kind"))
+        return kind == (selector.api_version, selector.kind) and all(
+            labels.get(k) == v for k, v in wanted.items()
+        )
     if selector.WhichOneof("match") is None:
         return identity(doc)[:2] == (selector.api_version, selector.kind)
     return identity(doc) == (selector.api_version, selector.kind, selector.match_name)

@@ -79,3 +79,22 @@ class NoDeadline:
 
     def time_remaining(self) -> float | None:
         return None
+
+
+def profile_namespace(name: str, uid: str = "") -> JSON:
+    """A workspace Namespace as Kubeflow's profile controller creates it: controlled by the
+    Profile of the same name (kubeflow/dashboard v2.0.0 profile_controller.go,
+    controllerutil.SetControllerReference)."""
+    ref = {
+        "apiVersion": "kubeflow.org/v1",
+        "kind": "Profile",
+        "name": name,
+        "uid": uid or f"uid-profile-{name}",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "ownerReferences": [ref]},
+    }

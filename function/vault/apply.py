@@ -56,6 +56,9 @@ def send(  # noqa: PLR0917 (the step's state, passed on from sync._sync)
         try:
             if isinstance(intent, KVWrite):
                 changed = _apply_kv(client, intent, vault.kvMount, xr)
+                if changed is None:
+                    outcome.problems.append(_taken(where))
+                    continue
             elif isinstance(intent, KVDelete):
                 changed = _delete_kv(client, intent, vault.kvMount, xr)
                 (outcome.deleted if changed else outcome.unchanged).append(where)
@@ -96,7 +99,23 @@ def _fingerprint(address: str, mount: str, c: DatabaseConnection) -> tuple[str, 
     return key, hmac.new(_FINGERPRINT_KEY, msg, hashlib.sha256).digest()
 
 
-def _apply_kv(client: hvac.Client, intent: KVWrite, kv_mount: str | None, xr: Composite) -> bool:
+def _taken(where: str) -> VaultSyncError:
+    return VaultSyncError(
+        "VaultPathTaken",
+        f"{where} holds another XR's entry: it is not written over; choose another "
+        "vaultPath (it is free once that XR stops naming it, or is deleted and its entry "
+        "collected)",
+    )
+
+
+def _apply_kv(
+    client: hvac.Client, intent: KVWrite, kv_mount: str | None, xr: Composite
+) -> bool | None:
+    """Write the entry where it differs; None, writing nothing, when another XR owns it.
+
+    The owner tag (tenancy.OWNER_KEYS) says which XR wrote an entry; the first writer
+    keeps it, so two XRs naming one path do not overwrite each other in turn.
+    """
     mount, path = split_kv_path(intent.path, kv_mount)
     data, version, tags = None, 0, None
     try:
@@ -110,6 +129,8 @@ def _apply_kv(client: hvac.Client, intent: KVWrite, kv_mount: str | None, xr: Co
     except vexc.InvalidPath:
         # No secret yet; or, with 404 and a KV version number, a deleted one.
         pass
+    if not tenancy.owned_by(tags, xr):
+        return None
     owner = tenancy.owner_of(xr)
     changed = False
     if data != dict(intent.data):

@@ -2,10 +2,17 @@
 
 Deleting an XR does not run the composition pipeline, so its entries are
 removed later: every entry the function writes carries its owner in
-custom_metadata (tenancy.OWNER_KEYS); this walks the tenants' subtrees and
-deletes each entry whose owner uid is not among the live XRs, or whose live
-owner's status.vault.path no longer names it (a path change whose cleanup
-failed). Entries without an owner tag are not the function's and are kept.
+custom_metadata (tenancy.OWNER_KEYS); this walks the tenants' subtrees of
+every KV v2 mount and deletes each entry whose owner uid is not among the live
+XRs, or whose live owner's status.vault.path no longer names it (a path change
+whose cleanup failed). Entries without an owner tag are not the function's and
+are kept.
+
+A vaultPath names its mount when kvMount is unset, so entries may be in any KV
+v2 mount, and an orphan's mount may be named by no live XR any more: the mounts
+walked are every KV v2 mount the function's token can see (sys/internal/ui/mounts,
+which Vault's and OpenBao's default policy lets every token read, listing the
+mounts the token has a capability on), plus kvMount or "secret".
 """
 
 from collections.abc import Iterator, Sequence
@@ -31,15 +38,27 @@ def _walk(client: hvac.Client, mount: str, folder: str) -> Iterator[str]:
             yield f"{folder}{key}"
 
 
+def kv_mounts(client: hvac.Client, vault: Vault) -> list[str]:
+    """Every KV v2 mount the token can see, and the configured one, sorted (no slashes)."""
+    found = {vault.kvMount or "secret"}
+    listed = client.adapter.get("/v1/sys/internal/ui/mounts")
+    engines = ((listed or {}).get("data") or {}).get("secret") or {}
+    for path, engine in engines.items():
+        options = (engine or {}).get("options") or {}
+        if (engine or {}).get("type") == "kv" and str(options.get("version")) == "2":
+            found.add(path.rstrip("/"))
+    return sorted(found)
+
+
 def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON]) -> list[str]:
     """Delete orphaned entries under <mount>/<tenants root>; the paths deleted, in mount."""
-    wanted: dict[str, set[str]] = {}  # live owner uid -> KV paths its status names
+    wanted: dict[str, set[str]] = {}  # live owner uid -> <mount>/<path> its status names
     for xr in live:
         uid = text(xr, "metadata", "uid") or ""
         recorded = text(xr, "status", "vault", "path")
         wanted.setdefault(uid, set())
         if recorded:
-            wanted[uid].add(recorded if vault.kvMount else recorded.partition("/")[2])
+            wanted[uid].add(f"{vault.kvMount}/{recorded}" if vault.kvMount else recorded)
     root = vault.tenantPrefix.split("{namespace}")[0]
     deleted: list[str] = []
     for entry in list(_walk(client, mount, root)):
@@ -48,7 +67,7 @@ def collect(client: hvac.Client, vault: Vault, mount: str, live: Sequence[JSON])
         if owner is None:
             continue  # not the function's
         # A live owner with no path in its status yet may have just written it: keep.
-        if owner in wanted and (not wanted[owner] or entry in wanted[owner]):
+        if owner in wanted and (not wanted[owner] or f"{mount}/{entry}" in wanted[owner]):
             continue
         client.secrets.kv.v2.delete_metadata_and_all_versions(path=entry, mount_point=mount)
         deleted.append(entry)

@@ -10,6 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from hvac import exceptions as vexc
+
 from function.observed import text
 from function.platform import PlatformSettings
 from function.structs import JSON
@@ -38,8 +40,13 @@ def collect(
         login = vclient.resolve(settings, credentials)
         deadline = time.monotonic() + settings.vault.budgetSeconds
         client = vclient.connect(login, settings, credentials, deadline)
-        mount = settings.vault.kvMount or "secret"
-        deleted = [f"{mount}/{p}" for p in gc.collect(client, settings.vault, mount, live)]
+        mounts = gc.kv_mounts(client, settings.vault)
+        deleted, unreadable = [], []
+        for mount in mounts:
+            try:
+                deleted += [f"{mount}/{p}" for p in gc.collect(client, settings.vault, mount, live)]
+            except vexc.Forbidden:  # visible, but the policy lets it list no tenants there
+                unreadable.append(mount)
         if settings.vault.database.enabled:
             engines = {
                 tenancy.engine_name(
@@ -52,5 +59,5 @@ def collect(
         failure = vclient.classify(e, settings.vault.address or "", ())
         return {"deleted": []}, f"{failure.reason}: {failure.message}"
     if log is not None:
-        log.info("vault gc", live=len(live), deleted=deleted)
-    return {"deleted": deleted}, None
+        log.info("vault gc", live=len(live), mounts=mounts, deleted=deleted)
+    return {"deleted": deleted, "mounts": [m for m in mounts if m not in unreadable]}, None

@@ -29,7 +29,13 @@ from tests.composing import context
 
 CHART = shared_dir() / "charts" / "qdrant-1.19.0"
 WS = "vision"
-NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": WS}}
+# As the Kubeflow profile controller creates it: the Profile is its controller.
+PROFILE_REF = {"apiVersion": "kubeflow.org/v1", "kind": "Profile", "name": WS, "controller": True}
+NAMESPACE = {
+    "apiVersion": "v1",
+    "kind": "Namespace",
+    "metadata": {"name": WS, "ownerReferences": [{**PROFILE_REF, "uid": "uid-profile"}]},
+}
 
 
 def composed(vector_database: JSON, settings: JSON | None = None) -> tuple[JSON, JSON]:

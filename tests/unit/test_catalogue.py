@@ -12,14 +12,20 @@ from typing import Any
 
 import pytest
 import yaml
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function import catalogue
 from function.catalogue import lookup
+from function.context import Selector
 from function.kind import AnyKind
+from function.runner import run
 from function.structs import api_group
 from generate import crossplane, output
+from harness.cases import Case, find_cases
 from harness.paths import shared_dir
+from harness.requests import answered_case_request, case_request
 from harness.schemas import is_core
+from tests import rbac
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS_DIR = ROOT / "function" / "kinds"
@@ -203,3 +209,39 @@ def test_crossplane_may_create_everything_the_kind_composes(kind: AnyKind) -> No
                 continue
             plural = plurals.get((group, doc["kind"]), doc["kind"].lower() + "s")
             assert (group, plural) in allowed, f"{expected}: Crossplane may not make {doc['kind']}"
+
+
+# ---------------------------------------------------------------- what composers require
+
+CASES = [c for c in find_cases(ROOT) if not c.expects_error]
+
+
+@pytest.mark.parametrize("kind", catalogue.kinds(), ids=IDS)
+def test_crossplane_may_read_every_kind_the_kind_declares_it_requires(kind: AnyKind) -> None:
+    for required in kind.requires:
+        group = api_group(required.api_version)
+        assert rbac.plurals()[(group, required.kind)] == required.plural, required
+        assert rbac.may_read(group, required.plural), f"{kind.api.kind}: {required}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_crossplane_may_fetch_everything_an_example_requires(case: Case) -> None:
+    """Core fetches required resources with its own ClusterRole, and a Forbidden fails the
+    pipeline: every requirement of the first call and of the call answered from
+    required.yaml must be readable by core with install/crossplane-rbac.yaml."""
+    for rsp in (run(case_request(case)), run(answered_case_request(case, run))):
+        reasons = [r.reason for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
+        assert "InternalError" not in reasons
+        for key, selector in rsp.requirements.resources.items():
+            group = api_group(selector.api_version)
+            plural = rbac.plurals().get((group, selector.kind))
+            assert plural is not None, f"{case.id}: {key} requires unknown {selector.kind}"
+            assert rbac.may_read(group, plural), f"{case.id}: core may not read {plural} ({key})"
+
+
+def test_a_requirement_of_an_undeclared_kind_is_an_internal_error() -> None:
+    """The runner refuses a requirement the kind did not declare: core could not fetch it."""
+    kind = catalogue.lookup("cache.platform.example.org/v1alpha1", "RedisInstance")
+    undeclared = {"ns": Selector("v1", "Namespace", "other", "")}
+    assert kind.undeclared(undeclared) == ["ns"]
+    assert kind.undeclared({"s": Selector("v1", "Secret", "mine", "shop")}) == []

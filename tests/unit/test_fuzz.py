@@ -12,6 +12,8 @@ with those observed too, with statuses of their own.
 
 Oracle, for every response:
 - nothing raises, no InternalError, at most one FATAL;
+- every requirement is of a kind Crossplane core may read with its aggregated ClusterRole
+  and install/crossplane-rbac.yaml (tests/rbac.py);
 - an XR, input or parameter broken on purpose gets one FATAL naming each broken field
   (of the first stage that fails: metadata and spec, then the input, then parameters);
 - a valid draw (nothing broken on purpose) refused names what to fix (names_what_to_fix:
@@ -69,7 +71,7 @@ from generate.schema import openapi
 from harness.crdschema import ComposedValidator, json_schema
 from harness.paths import shared_dir
 from harness.requests import build, desired
-from tests import fuzzing, invariants, kubemeta
+from tests import fuzzing, invariants, kubemeta, rbac
 from tests.composing import NoDeadline
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
@@ -255,6 +257,12 @@ class Oracle:
         assert leaked == [], "Secret data outside Secrets"
         in_log = case.secrets.found_in(log) + data_secrets.found_in(log)
         assert in_log == [], "a secret in the logs"
+        unfetchable = sorted(
+            f"{key}: {s.kind}"
+            for key, s in rsp.requirements.resources.items()
+            if not rbac.may_fetch(s.api_version, s.kind)
+        )
+        assert unfetchable == [], "requirements Crossplane core may not fetch"
         if case.bad:
             assert len(reasons) == 1, f"broken {case.bad} but no FATAL"
             message = results[0].message

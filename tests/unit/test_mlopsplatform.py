@@ -34,7 +34,7 @@ from function.refusal import Refusal
 from function.runner import run
 from function.structs import JSON
 from harness.requests import desired, observed_secret, ready_condition, request, status, xr
-from tests.composing import context
+from tests.composing import context, profile_namespace
 from tests.composing import status as status_of
 
 API = "ml.platform.example.org/v1alpha1"
@@ -42,9 +42,17 @@ WS = "vision"
 KEY_ID = "AKIATESTKEYID0000001"
 KEY_SECRET = "test-only/secret-access-key/0001"
 DETAILS = {ACCESS_KEY: {"username": KEY_ID.encode(), "password": KEY_SECRET.encode()}}
-NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": WS}}
+NAMESPACE = profile_namespace(WS)
 HAS_NAMESPACE = {WORKSPACE_NAMESPACE: [NAMESPACE]}
 INFRA = "crossplane-system"
+BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/mlops/vision-boundary"
+# The boundary policy as provider-upjet-aws reports it once AWS created it.
+OBSERVED_BOUNDARY = {
+    "apiVersion": "iam.aws.m.upbound.io/v1beta1",
+    "kind": "Policy",
+    "metadata": {"name": "vision-boundary", "namespace": INFRA},
+    "status": {"atProvider": {"arn": BOUNDARY_ARN}},
+}
 
 MODEL_A = {"name": "scorer", "storageUri": "s3://vision-ml-artifacts/m/a", "modelFormat": "sklearn"}
 MODEL_B = {"name": "ranker", "storageUri": "s3://vision-ml-artifacts/m/b", "modelFormat": "onnx"}
@@ -61,10 +69,13 @@ EVERYTHING = {
 }
 
 
-def compose(params: JSON | None = None, **kw: Any) -> Desired:
-    """Compose MLOpsPlatform vision (cluster-scoped) with its namespace and access key."""
+def compose(params: JSON | None = None, *, boundary: bool = True, **kw: Any) -> Desired:
+    """Compose MLOpsPlatform vision (cluster-scoped) with its namespace, access key and
+    (boundary) its permissions boundary observed."""
     kw.setdefault("required", HAS_NAMESPACE)
     kw.setdefault("connection_details", DETAILS)
+    if boundary:
+        kw["observed"] = {storage.BOUNDARY: OBSERVED_BOUNDARY, **(kw.get("observed") or {})}
     ctx = context(KIND, params or EVERYTHING, name=WS, namespace="", **kw)
     return KIND.compose(ctx)
 
@@ -81,9 +92,13 @@ def usages_of(resources: dict[str, JSON]) -> set[str]:
 
 
 def test_first_reconcile_composes_the_profile_and_the_bucket_and_waits_for_the_namespace() -> None:
-    d = compose(required={}, connection_details={})
-    assert set(d.resources) - usages_of(d.resources) == {PROFILE, *storage.CLOUD}
-    assert [w.reason for w in d.warnings] == ["WaitingForNamespace"]
+    d = compose(required={}, connection_details={}, boundary=False)
+    user_objects = set(storage.USER_OBJECTS)
+    assert set(d.resources) - usages_of(d.resources) == {PROFILE, *storage.CLOUD} - user_objects
+    assert [w.reason for w in d.warnings] == [
+        "WaitingForPermissionsBoundary",
+        "WaitingForNamespace",
+    ]
     profile = d.resources[PROFILE]
     assert profile["metadata"] == {"name": WS}
     assert profile["spec"]["owner"] == {"kind": "User", "name": "ada@example.org"}
@@ -395,7 +410,18 @@ def test_a_new_bucket_name_is_refused() -> None:
         BUCKET: {"metadata": {"annotations": {"crossplane.io/external-name": "old-bucket"}}}
     }
     with pytest.raises(Refusal, match=r"objectStore\.bucketName cannot change"):
-        compose(observed=observed)
+        compose(with_params(objectStore={"bucketName": "vision-new-bucket"}), observed=observed)
+
+
+def test_an_unset_bucket_name_keeps_the_bucket_composed() -> None:
+    """The name a workspace got stays when bucketName is unset or tenancy changes."""
+    observed = {
+        BUCKET: {"metadata": {"annotations": {"crossplane.io/external-name": "old-bucket"}}}
+    }
+    d = compose(observed=observed)
+    assert d.resources[BUCKET]["metadata"]["annotations"] == {
+        "crossplane.io/external-name": "old-bucket"
+    }
 
 
 def test_a_new_qdrant_volume_size_is_refused() -> None:

@@ -27,21 +27,21 @@ from function.structs import JSON
 from harness.paths import ROOT, shared_dir
 from harness.requests import request, xr
 from tests import charts
-from tests.composing import context
+from tests.composing import context, profile_namespace
 from tests.resourcequota import Quota, claim_requests, pod_requests
 
 API = "ml.platform.example.org/v1alpha1"
 WS = "lab"
 CHART = shared_dir() / "charts" / "qdrant-1.19.0"
 DETAILS = {ACCESS_KEY: {"username": b"AKIATESTKEYID0000001", "password": b"test-only-secret"}}
-NAMESPACE = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": WS}}
+NAMESPACE = profile_namespace(WS)
 GI = Decimal(1024**3)
 
 
-def compose(params: JSON, **kw: Any) -> Desired:
-    kw.setdefault("required", {WORKSPACE_NAMESPACE: [NAMESPACE]})
+def compose(params: JSON, name: str = WS, **kw: Any) -> Desired:
+    kw.setdefault("required", {WORKSPACE_NAMESPACE: [profile_namespace(name)]})
     kw.setdefault("connection_details", DETAILS)
-    return KIND.compose(context(KIND, params, name=WS, namespace="", **kw))
+    return KIND.compose(context(KIND, params, name=name, namespace="", **kw))
 
 
 def helm_template(values: JSON, tmp: Path) -> list[JSON]:
@@ -97,8 +97,8 @@ def hard_quota(d: Desired) -> JSON:
 
 def test_everything_on_is_admitted_whole(tmp_path: Path) -> None:
     example = ROOT / "examples/mlopsplatform/everything-on/xr.yaml"
-    params = yaml.safe_load(example.read_text())["spec"]["parameters"]
-    d = compose(params)
+    xr = yaml.safe_load(example.read_text())
+    d = compose(xr["spec"]["parameters"], name=xr["metadata"]["name"])
     quota = admitted(d, hard_quota(d), tmp_path)
     assert quota.refused == []
     assert quota.used["requests.nvidia.com/gpu"] <= quota.hard["requests.nvidia.com/gpu"]

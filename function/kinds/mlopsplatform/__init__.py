@@ -21,4 +21,5 @@ KIND = Kind[MLOpsPlatformParameters, MLOpsPlatformSettings](
         ("", "serviceaccounts"),
         ("", "persistentvolumeclaims"),
     ),
+    requires=composer.REQUIRES,
 )

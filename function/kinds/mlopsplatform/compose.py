@@ -6,7 +6,9 @@ Order of things on a cluster:
 2. The Kubeflow profile controller creates the workspace namespace. Everything in
    it waits for that namespace (a required resource): created earlier, Crossplane's
    apply would fail, and a Helm release would create the namespace itself, which the
-   profile controller then refuses to own.
+   profile controller then refuses to own. A namespace that exists but is not the
+   Profile's (another team's, or kubeflow itself) is never written into: the workspace
+   is then its Profile alone, waiting, with a warning naming who owns the namespace.
 3. The credentials Secrets, and the workloads that mount them, wait for the access
    key's connection details. Once composed, nothing is dropped because an input went
    missing for a moment (function/blocks/lifecycle.py); only the user's toggles and
@@ -15,7 +17,7 @@ Order of things on a cluster:
 
 from function.blocks.lifecycle import compose_once_input_exists, kept
 from function.blocks.usage import deletion_order
-from function.context import Desired, Selector, WarningResult
+from function.context import NAMESPACE, Desired, WarningResult
 from function.kinds.mlopsplatform import storage, workloads
 from function.kinds.mlopsplatform.model import MLOpsPlatformStatus, ModelStatus, TrainingJobStatus
 from function.kinds.mlopsplatform.readiness import notebook_ready, training_phase
@@ -24,10 +26,13 @@ from function.naming import DNS_LABEL_MAX
 from function.observed import text
 from function.readiness import ready_condition
 from function.refusal import Refusal
-from function.structs import JSON
+from function.structs import JSON, api_group
+from function.tenancy import rules_for
 
 PROFILE = "profile"
 WORKSPACE_NAMESPACE = "workspace-namespace"  # required resource key
+BUCKET_HOLDERS = "bucket-holders"  # required resource key: Buckets holding the name
+REQUIRES = (NAMESPACE, storage.BUCKET_KIND)
 
 
 def workspace_name(ctx: MLOpsContext) -> str:
@@ -62,15 +67,67 @@ def profile(ctx: MLOpsContext, name: str) -> JSON:
     }
 
 
+def controller_of(namespace: JSON) -> str:
+    """Who controls the namespace: "Kind name" of its controller owner reference, or ""."""
+    refs = (namespace.get("metadata") or {}).get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else []:
+        if isinstance(ref, dict) and ref.get("controller") is True:
+            return f"{ref.get('kind')} {ref.get('name')}"
+    return ""
+
+
+def owned_by_profile(ctx: MLOpsContext, namespace: JSON, ws: str) -> bool:
+    """Whether the workspace's Profile controls the namespace.
+
+    The Kubeflow profile controller sets itself as the controller owner of the
+    namespace it creates (kubeflow/dashboard v2.0.0 components/profile-controller/
+    controllers/profile_controller.go, Reconcile: controllerutil.SetControllerReference
+    on the new Namespace); a namespace that existed before, whoever it belongs to, has
+    no such reference. When the Profile is observed its uid must match too, so a
+    Profile deleted and made again by someone else does not count.
+    """
+    uid = text(ctx.observed.get(PROFILE), "metadata", "uid")
+    refs = (namespace.get("metadata") or {}).get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else []:
+        if not isinstance(ref, dict) or ref.get("controller") is not True:
+            continue
+        if (api_group(str(ref.get("apiVersion"))), ref.get("kind"), ref.get("name")) == (
+            api_group(workloads.KUBEFLOW_API),
+            "Profile",
+            ws,
+        ):
+            return not uid or ref.get("uid") == uid
+    return False
+
+
 def compose(ctx: MLOpsContext) -> Desired:
     """Compose the workspace, its bucket and credentials, and what the parameters turn on."""
     ws = workspace_name(ctx)
-    bucket = storage.bucket_name(ctx)
     desired = Desired(resources={PROFILE: profile(ctx, ws)})
-    desired.resources.update(storage.cloud_objects(ctx, bucket))
-
-    desired.require(WORKSPACE_NAMESPACE, Selector("v1", "Namespace", ws, ""))
-    namespace = ctx.found(WORKSPACE_NAMESPACE)
+    desired.require(WORKSPACE_NAMESPACE, NAMESPACE.named(ws, ""))
+    found = ctx.found(WORKSPACE_NAMESPACE)
+    if found is not None and not owned_by_profile(ctx, found, ws):
+        return _foreign_namespace(ctx, desired, ws, found)
+    namespace = found
+    # The workspace's namespace is its tenant: tenancy rules are per namespace, and this
+    # is the namespace the workspace's people work in (docs/kinds/mlopsplatform.md).
+    prefix = rules_for(ctx.platform.tenancy, ws).bucketPrefix
+    bucket = storage.bucket_name(ctx, prefix)
+    store = ctx.settings.objectStore
+    desired.require(
+        BUCKET_HOLDERS,
+        storage.BUCKET_KIND.labelled({storage.BUCKET_LABEL: bucket}, store.namespace),
+    )
+    storage.refuse_taken(ctx, bucket, list(ctx.required.get(BUCKET_HOLDERS, [])))
+    desired.resources.update(storage.cloud_objects(ctx, bucket, prefix))
+    if storage.USER not in desired.resources:
+        desired.warnings.append(
+            WarningResult(
+                "waiting for the permissions boundary policy's ARN before creating the "
+                "workspace's IAM user",
+                reason="WaitingForPermissionsBoundary",
+            )
+        )
     key, key_warnings = storage.access_key(ctx)
     desired.warnings.extend(key_warnings)
     in_workspace = _in_workspace(ctx, ws, bucket)
@@ -104,6 +161,25 @@ def compose(ctx: MLOpsContext) -> Desired:
         )
     deletion_order(desired.resources, _deletion_order(ctx))
     desired.status = _status(ctx, ws, bucket, namespace is not None)
+    return desired
+
+
+def _foreign_namespace(ctx: MLOpsContext, desired: Desired, ws: str, found: JSON) -> Desired:
+    """The namespace exists and is not the Profile's: the Profile alone (and what was
+    composed before, as it is), waiting, with a warning naming the owner."""
+    for name in ctx.observed.names():
+        observed = ctx.observed.get(name)
+        if name != PROFILE and observed is not None:
+            desired.resources[name] = kept(observed, *(k for k in observed if k != "status"))
+    owner = controller_of(found) or "no Kubeflow Profile"
+    desired.warnings.append(
+        WarningResult(
+            f"namespace {ws!r} already exists and is controlled by {owner}, not by this "
+            f"workspace's Profile: nothing is composed into it; rename the workspace",
+            reason="NamespaceNotOwned",
+        )
+    )
+    desired.status = MLOpsPlatformStatus()
     return desired
 
 
@@ -150,6 +226,7 @@ def _deletion_order(ctx: MLOpsContext) -> list[tuple[str, str]]:
         (storage.ACCESS_KEY, storage.USER),
         (storage.ATTACHMENT, storage.USER),
         (storage.ATTACHMENT, storage.POLICY),
+        (storage.USER, storage.BOUNDARY),
         (workloads.VECTOR_DB, workloads.VECTOR_DB_SECRET),
         (workloads.NOTEBOOK, storage.STORAGE_SECRET),
     ]

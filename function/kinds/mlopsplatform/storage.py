@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 from function.blocks.immutable import refuse_change
 from function.blocks.managed import EXTERNAL_NAME, label_selector, managed
-from function.context import Context, WarningResult
+from function.context import Context, RequiredKind, WarningResult
 from function.kinds.mlopsplatform.model import MLOpsPlatformParameters
 from function.kinds.mlopsplatform.settings import MLOpsPlatformSettings, ObjectStoreSettings
-from function.naming import dns_label
+from function.naming import DNS_LABEL_MAX, dns_label
 from function.observed import SecretDataError, detail_value, text
+from function.refusal import Refusal
 from function.secrets import composed_secret_value, connection_secret
 from function.structs import JSON
 
@@ -42,9 +43,18 @@ CRDS = tuple(
 BUCKET = "bucket"
 USER = "iam-user"
 POLICY = "iam-policy"
+BOUNDARY = "iam-permissions-boundary"
 ATTACHMENT = "iam-policy-attachment"
 ACCESS_KEY = "access-key"
-CLOUD = (BUCKET, USER, POLICY, ATTACHMENT, ACCESS_KEY)
+CLOUD = (BUCKET, USER, POLICY, BOUNDARY, ATTACHMENT, ACCESS_KEY)
+# The IAM user and what hangs on it, composed once its permissions boundary is known.
+USER_OBJECTS = (USER, ATTACHMENT, ACCESS_KEY)
+
+# Every Bucket carries its bucket name in this label (bucket names are valid label
+# values: 3-63 of [a-z0-9.-], starting and ending alphanumeric), so a composer can ask
+# Crossplane for the Buckets holding a name.
+BUCKET_LABEL = "platform.example.org/bucket"
+BUCKET_KIND = RequiredKind(S3_API, "Bucket", "buckets")
 
 # provider-upjet-aws writes an AccessKey's id and secret as these connection details
 # (config/iam/config.go in crossplane-contrib/provider-upjet-aws, AccessKey).
@@ -112,12 +122,71 @@ def endpoint(settings: ObjectStoreSettings) -> Endpoint:
     return Endpoint(url=url, host=parts.netloc, https=parts.scheme == "https")
 
 
-def bucket_name(ctx: MLOpsContext) -> str:
-    """The bucket: the user's name, or <xr>-ml-artifacts; never changed once composed."""
-    name = ctx.params.objectStore.bucketName or dns_label(ctx.xr.name, "ml-artifacts")
+def bucket_name(ctx: MLOpsContext, prefix: str) -> str:
+    """The bucket: the user's name, else <xr>-ml-artifacts (after prefix when it does not
+    start with it); never changed once composed, and inside the tenant's prefix.
+
+    A bucket name is an external name: naming a bucket that exists adopts it (the
+    managed resource observes it and takes it over), so a workspace may name only
+    buckets under its tenant's prefix. A Bucket composed before the rule keeps its
+    name: renaming would strand its objects.
+    """
     was = text(ctx.observed.get(BUCKET), "metadata", "annotations", EXTERNAL_NAME)
+    given = ctx.params.objectStore.bucketName
+    name = given or was or _derived(ctx.xr.name, prefix)
     refuse_change("objectStore.bucketName", was, name, BUCKET_NAME_WHY)
+    if name != was and not name.startswith(prefix):
+        raise Refusal(
+            f"spec.parameters.objectStore.bucketName {name!r} must start with {prefix!r}, the "
+            "bucket prefix the platform's tenancy gives this workspace: a bucket outside it "
+            "may be another team's, and naming it would adopt it"
+        )
     return name
+
+
+def _derived(xr_name: str, prefix: str) -> str:
+    """<xr>-ml-artifacts, placed after prefix when it does not start with it."""
+    name = dns_label(xr_name, "ml-artifacts")
+    if name.startswith(prefix):
+        return name
+    room = DNS_LABEL_MAX - len(prefix)
+    if room < 3:
+        raise Refusal(
+            f"metadata.name {xr_name!r}: its bucket prefix {prefix!r} (tenancy.bucketPrefix) "
+            f"leaves no room for a bucket name (S3 names are at most {DNS_LABEL_MAX} "
+            "characters); shorten the name, or give the namespace a shorter prefix"
+        )
+    return prefix + dns_label(xr_name, "ml-artifacts", limit=room)
+
+
+def refuse_taken(ctx: MLOpsContext, bucket: str, holders: list[JSON]) -> None:
+    """Refusal when another XR's Bucket holds the name (holders: the Buckets Crossplane
+    found with the name's label); Buckets not listed yet compose.
+
+    When two were composed before either saw the other, the older keeps the name, so the
+    answer does not flip between them.
+    """
+    mine = ctx.observed.get(BUCKET)
+    own = (text(mine, "metadata", "namespace"), text(mine, "metadata", "name"))
+    others = [
+        b
+        for b in holders
+        if text(b, "metadata", "annotations", EXTERNAL_NAME) == bucket
+        and (text(b, "metadata", "namespace"), text(b, "metadata", "name")) != own
+    ]
+    if mine is not None:
+        others = [b for b in others if _age(b) < _age(mine)]
+    if others:  # which workspace holds it is not this one's to know
+        raise Refusal(
+            f"spec.parameters.objectStore.bucketName {bucket!r} is another workspace's "
+            "bucket: pick another name under the workspace's bucket prefix"
+        )
+
+
+def _age(obj: JSON | None) -> tuple[str, str]:
+    """Creation order: creationTimestamp (RFC 3339, sorts as text), then name."""
+    created = text(obj, "metadata", "creationTimestamp") or "~"  # not created: newest
+    return created, text(obj, "metadata", "name") or ""
 
 
 def access_key_secret_name(ctx: MLOpsContext) -> str:
@@ -125,8 +194,10 @@ def access_key_secret_name(ctx: MLOpsContext) -> str:
     return dns_label(ctx.xr.name, "mlops-s3-access-key")
 
 
-def cloud_objects(ctx: MLOpsContext, bucket: str) -> dict[str, JSON]:
-    """Bucket, IAM user, a policy scoped to the bucket, its attachment, and an access key."""
+def cloud_objects(ctx: MLOpsContext, bucket: str, prefix: str) -> dict[str, JSON]:
+    """Bucket, a policy scoped to the bucket, a permissions boundary scoped to the tenant's
+    prefix and, once the boundary's ARN is known, the IAM user it bounds, the policy's
+    attachment and an access key."""
     store = ctx.settings.objectStore
     ns, config = store.namespace, store.providerConfigRef
     tags = {"platform.example.org/mlopsplatform": ctx.xr.name}
@@ -139,21 +210,26 @@ def cloud_objects(ctx: MLOpsContext, bucket: str) -> dict[str, JSON]:
         external_name=bucket,
         namespace=ns,
     )
+    out[BUCKET]["metadata"]["labels"] = {BUCKET_LABEL: bucket}
     if ctx.params.objectStore.retention == "Retain":
         out[BUCKET]["spec"]["managementPolicies"] = RETAIN_POLICIES
-    out[USER] = managed(IAM_API, "User", {"path": "/mlops/", "tags": tags}, config, namespace=ns)
-    out[POLICY] = managed(
-        IAM_API,
-        "Policy",
-        {
-            "path": "/mlops/",
-            "description": f"Read and write s3://{bucket} (MLOpsPlatform {ctx.xr.name})",
-            "policy": _bucket_policy(store.arnPartition, bucket),
-            "tags": tags,
-        },
-        config,
-        namespace=ns,
+    out[POLICY] = _policy(
+        ctx,
+        f"Read and write s3://{bucket} (MLOpsPlatform {ctx.xr.name})",
+        _s3_policy(store.arnPartition, bucket, "Bucket"),
     )
+    out[BOUNDARY] = _policy(
+        ctx,
+        f"Permissions boundary: buckets {prefix}* (MLOpsPlatform {ctx.xr.name})",
+        _s3_policy(store.arnPartition, f"{prefix}*", "Prefix"),
+    )
+    boundary = permissions_boundary(ctx)
+    if boundary is None and not any(n in ctx.observed for n in USER_OBJECTS):
+        return out
+    user: JSON = {"path": "/mlops/", "tags": tags}
+    if boundary is not None:
+        user["permissionsBoundary"] = boundary
+    out[USER] = managed(IAM_API, "User", user, config, namespace=ns)
     out[ATTACHMENT] = managed(
         IAM_API,
         "UserPolicyAttachment",
@@ -172,14 +248,42 @@ def cloud_objects(ctx: MLOpsContext, bucket: str) -> dict[str, JSON]:
     return out
 
 
-def _bucket_policy(partition: str, bucket: str) -> str:
-    """IAM policy allowing this bucket only: list and locate it, read, write and delete objects."""
-    arn = f"arn:{partition}:s3:::{bucket}"
+def permissions_boundary(ctx: MLOpsContext) -> str | None:
+    """The boundary policy's ARN: as provider-upjet-aws reports it, else as the user has it.
+
+    The User takes the boundary as an ARN (iam.aws.m.upbound.io User
+    spec.forProvider.permissionsBoundary, no reference), known once AWS created the
+    policy. Per AWS IAM "Permissions boundaries for IAM entities", a user's effective
+    permissions are those both its identity policies and its boundary allow: a boundary
+    grants nothing, it caps what any policy attached later could grant.
+    """
+    arn = text(ctx.observed.get(BOUNDARY), "status", "atProvider", "arn")
+    if arn:
+        return arn
+    return text(ctx.observed.get(USER), "spec", "forProvider", "permissionsBoundary")
+
+
+def _policy(ctx: MLOpsContext, description: str, document: str) -> JSON:
+    store = ctx.settings.objectStore
+    tags = {"platform.example.org/mlopsplatform": ctx.xr.name}
+    return managed(
+        IAM_API,
+        "Policy",
+        {"path": "/mlops/", "description": description, "policy": document, "tags": tags},
+        store.providerConfigRef,
+        namespace=store.namespace,
+    )
+
+
+def _s3_policy(partition: str, buckets: str, sid: str) -> str:
+    """IAM policy allowing the buckets named (a name, or a prefix and *) only: list and
+    locate them, read, write and delete their objects."""
+    arn = f"arn:{partition}:s3:::{buckets}"
     document = {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "Bucket",
+                "Sid": sid,
                 "Effect": "Allow",
                 "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
                 "Resource": arn,

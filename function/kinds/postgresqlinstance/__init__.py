@@ -1,5 +1,6 @@
 """PostgreSQLInstance: a database on the shared server (provider-sql) or its own CNPG cluster."""
 
+from function.context import SECRET, RequiredKind
 from function.kind import Kind
 from function.kinds.postgresqlinstance import compose as composer
 from function.kinds.postgresqlinstance import dedicated, shared
@@ -15,4 +16,6 @@ KIND = Kind[PostgreSQLParameters, PostgreSQLSettings](
     readiness=READINESS,
     crds=shared.CRDS + dedicated.CRDS,
     lifetime=composer.instance_lifetime,
+    # Secrets (admin, superuser, a clone source's credentials) and a clone's source XR.
+    requires=(SECRET, RequiredKind(API.api_version, API.kind, API.plural)),
 )

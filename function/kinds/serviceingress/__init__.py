@@ -15,4 +15,5 @@ KIND = Kind[ServiceIngressParameters, ServiceIngressSettings](
     readiness=READINESS,
     crds=gatewayapi.CRDS + awsapigateway.CRDS,
     builtins=(),
+    requires=(),
 )

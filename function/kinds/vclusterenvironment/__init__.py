@@ -3,6 +3,7 @@
 from function.blocks import helm, kubernetes, usage
 from function.kind import Kind
 from function.kinds.vclusterenvironment import compose as composer
+from function.kinds.vclusterenvironment import services, sharing
 from function.kinds.vclusterenvironment.model import API, VClusterEnvironmentParameters
 from function.kinds.vclusterenvironment.readiness import READINESS
 from function.kinds.vclusterenvironment.settings import VClusterEnvironmentSettings
@@ -19,4 +20,5 @@ KIND = Kind[VClusterEnvironmentParameters, VClusterEnvironmentSettings](
     + kubernetes.PROVIDER_CONFIG_CRDS
     + usage.CRDS,
     chart_values_schemas={"vcluster": "vcluster"},
+    requires=(*services.REQUIRES, sharing.ENVIRONMENT_KIND),
 )

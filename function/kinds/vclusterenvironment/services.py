@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from function.catalogue import ENTRIES
-from function.context import Selector, WarningResult
+from function.context import SECRET, RequiredKind, Selector, WarningResult
 from function.formats import DNS_1123_SUBDOMAIN
 from function.kinds.vclusterenvironment.model import ServiceKind, ServiceRef
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
@@ -38,6 +38,12 @@ from function.structs import JSON
 
 # The apiVersion of each kind of service, from the catalogue: kinds never import each other.
 API_VERSIONS = {e.kind: e.api_version for e in ENTRIES if e.kind in literal_values(ServiceKind)}
+# What the composer fetches: the services' XRs (plural: the XRD's, the kind lower-cased
+# plus "s") and the vCluster's kubeconfig Secret.
+REQUIRES = (
+    SECRET,
+    *(RequiredKind(v, k, f"{k.lower()}s") for k, v in sorted(API_VERSIONS.items())),
+)
 # On the composed vCluster release: {"<kind>/<name>": "<host>:<port>"} of what it replicates.
 RECORD_ANNOTATION = "platform.example.org/replicated-services"
 # On the composed vCluster release: {"<kind>/<name>": "<secret>"} of the Secrets it copies in.

@@ -15,7 +15,7 @@ the oldest (creation time, then name). An environment that has already composed 
 vCluster is never refused: a FATAL would freeze it.
 """
 
-from function.context import Selector
+from function.context import RequiredKind, Selector
 from function.kinds.vclusterenvironment.model import API
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.observed import objects, text
@@ -23,6 +23,7 @@ from function.refusal import Refusal
 from function.structs import JSON
 
 ENVIRONMENTS = "environments"  # required resource key
+ENVIRONMENT_KIND = RequiredKind(API.api_version, API.kind, API.plural)
 
 
 def requirement(ctx: EnvironmentContext) -> Selector:
