@@ -350,10 +350,28 @@ def _backend_refs(route: JSON) -> list[JSON]:
 
 
 def service_ingress(c: Check) -> None:
-    """One HTTPRoute rule per route (gateway-api), or one AWS integration per route."""
+    """One HTTPRoute rule per route (gateway-api), or one AWS integration per route, each
+    sending a Host that an HTTPRoute of its backend matches (aws-apigateway)."""
     routes = c.params["routes"]
     if c.param("class", default="gateway-api") == "aws-apigateway":
-        c.want("HTTPRoutes of aws-apigateway", len(c.of(GATEWAY, "HTTPRoute")), 0)
+        backends = {(b["service"], b["port"]) for r in routes for b in r["backends"]}
+        by_host = {
+            host: [(ref["name"], ref["port"]) for ref in dig(r, "spec", "rules", 0, "backendRefs")]
+            for r in c.of(GATEWAY, "HTTPRoute")
+            for host in dig(r, "spec", "hostnames") or []
+        }
+        c.want(
+            "backends reached",
+            sorted({b for refs in by_host.values() for b in refs}),
+            sorted(backends),
+        )
+        for i in c.of(AWS, "Integration"):
+            host = dig(i, "spec", "forProvider", "requestParameters", "overwrite:header.host")
+            c.want_true(
+                f"integration Host {host!r} matched by one backend's HTTPRoute",
+                len(by_host.get(host, [])) == 1,
+            )
+        c.want("VPC links (the platform's)", len(c.of(AWS, "VPCLink")), 0)
         c.want("HTTP APIs", len(c.of(AWS, "API")), 1)
         c.want("integrations (one per route)", len(c.of(AWS, "Integration")), len(routes))
         keys = [dig(r, "spec", "forProvider", "routeKey") for r in c.of(AWS, "Route")]
