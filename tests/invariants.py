@@ -196,6 +196,22 @@ def postgresql(c: Check) -> None:
         )
     if clusters:
         c.want("ScheduledBackups", len(c.of(CNPG, "ScheduledBackup")), 1 if backup else 0)
+    restore = c.params.get("restore")
+    for cluster in clusters:
+        bootstrap = dig(cluster, "spec", "bootstrap") or {}
+        c.want(
+            "bootstrap (recovery with restore, else initdb)",
+            sorted(bootstrap),
+            ["recovery" if restore else "initdb"],
+        )
+    # Tenancy: every archive read or written is under the XR's own namespace.
+    base = dig(c.settings, "postgresqlInstance", "dedicated", "backup", "destinationPath")
+    for store in c.of("barmancloud.cnpg.io", "ObjectStore"):
+        path = str(dig(store, "spec", "configuration", "destinationPath"))
+        c.want_true(
+            f"archive {path!r} under {base}/{c.namespace}/",
+            path.startswith(f"{base}/{c.namespace}/") and ".." not in path,
+        )
 
 
 # ---------------------------------------------------------------- KubernetesCluster
