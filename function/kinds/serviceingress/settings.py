@@ -10,13 +10,8 @@ from function.model import section
 from function.settings import ProviderConfigRef, SettingsModel
 
 
-class SharedGateway(SettingsModel):
-    """The platform's Gateway that routes attach to by default.
-
-    Its listeners terminate TLS with the platform's certificate (typically a
-    wildcard for hostname), and must allow routes from the XRs' namespaces
-    (allowedRoutes.namespaces). The function does not change it.
-    """
+class GatewayRef(SettingsModel):
+    """A Gateway of the cluster, by name and namespace."""
 
     name: str = Field(
         default="platform", pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Gateway name."
@@ -27,6 +22,16 @@ class SharedGateway(SettingsModel):
         max_length=63,
         description="Gateway namespace.",
     )
+
+
+class SharedGateway(GatewayRef):
+    """The platform's Gateway that routes attach to by default.
+
+    Its listeners terminate TLS with the platform's certificate (typically a
+    wildcard for hostname), and must allow routes from the XRs' namespaces
+    (allowedRoutes.namespaces). The function does not change it.
+    """
+
     httpListener: str = Field(
         default="http",
         pattern=DNS_1123_SUBDOMAIN,
@@ -78,7 +83,7 @@ class Throttling(SettingsModel):
     rateLimit: float = Field(default=50, ge=0, le=10000, description="Requests per second.")
 
 
-class ClusterGateway(SettingsModel):
+class ClusterGateway(GatewayRef):
     """The Gateway in the cluster that the load balancer listener forwards to.
 
     Each integration rewrites the Host header to a name of its backend (under
@@ -87,15 +92,6 @@ class ClusterGateway(SettingsModel):
     listener must allow routes from the XRs' namespaces and accept the backend hosts.
     """
 
-    name: str = Field(
-        default="platform", pattern=DNS_1123_SUBDOMAIN, max_length=253, description="Gateway name."
-    )
-    namespace: str = Field(
-        default="gateway-system",
-        pattern=DNS_1123_LABEL,
-        max_length=63,
-        description="Gateway namespace.",
-    )
     listener: str = Field(
         default="http",
         pattern=DNS_1123_SUBDOMAIN,
