@@ -78,6 +78,25 @@ def test_an_existing_archive_is_kept() -> None:
     assert status(d)["backupPath"] == old
 
 
+def test_an_observed_path_not_derived_for_this_instance_is_not_kept() -> None:
+    """Only the path written before uids (same namespace and name) is kept, nothing else."""
+    for elsewhere in (
+        "s3://platform-backups/postgresql/team-b/orders",
+        "s3://platform-backups/postgresql/shop/payments",
+        "s3://other-bucket/shop/orders",
+    ):
+        observed = {
+            "backup-store": {
+                "apiVersion": "barmancloud.cnpg.io/v1",
+                "kind": "ObjectStore",
+                "spec": {"configuration": {"destinationPath": elsewhere}},
+            }
+        }
+        d = compose(params={"enableBackup": True}, observed=observed)
+        path = "s3://platform-backups/postgresql/shop/orders-uid-shop-orders"
+        assert _store_path(d, "backup-store") == path, elsewhere
+
+
 # --- restore ------------------------------------------------------------------------------------
 
 
