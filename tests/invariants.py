@@ -196,6 +196,22 @@ def postgresql(c: Check) -> None:
         )
     if clusters:
         c.want("ScheduledBackups", len(c.of(CNPG, "ScheduledBackup")), 1 if backup else 0)
+    restore = c.params.get("restore")
+    for cluster in clusters:
+        bootstrap = dig(cluster, "spec", "bootstrap") or {}
+        c.want(
+            "bootstrap (recovery with restore, else initdb)",
+            sorted(bootstrap),
+            ["recovery" if restore else "initdb"],
+        )
+    # Tenancy: every archive read or written is under the XR's own namespace.
+    base = dig(c.settings, "postgresqlInstance", "dedicated", "backup", "destinationPath")
+    for store in c.of("barmancloud.cnpg.io", "ObjectStore"):
+        path = str(dig(store, "spec", "configuration", "destinationPath"))
+        c.want_true(
+            f"archive {path!r} under {base}/{c.namespace}/",
+            path.startswith(f"{base}/{c.namespace}/") and ".." not in path,
+        )
 
 
 # ---------------------------------------------------------------- KubernetesCluster
@@ -350,10 +366,28 @@ def _backend_refs(route: JSON) -> list[JSON]:
 
 
 def service_ingress(c: Check) -> None:
-    """One HTTPRoute rule per route (gateway-api), or one AWS integration per route."""
+    """One HTTPRoute rule per route (gateway-api), or one AWS integration per route, each
+    sending a Host that an HTTPRoute of its backend matches (aws-apigateway)."""
     routes = c.params["routes"]
     if c.param("class", default="gateway-api") == "aws-apigateway":
-        c.want("HTTPRoutes of aws-apigateway", len(c.of(GATEWAY, "HTTPRoute")), 0)
+        backends = {(b["service"], b["port"]) for r in routes for b in r["backends"]}
+        by_host = {
+            host: [(ref["name"], ref["port"]) for ref in dig(r, "spec", "rules", 0, "backendRefs")]
+            for r in c.of(GATEWAY, "HTTPRoute")
+            for host in dig(r, "spec", "hostnames") or []
+        }
+        c.want(
+            "backends reached",
+            sorted({b for refs in by_host.values() for b in refs}),
+            sorted(backends),
+        )
+        for i in c.of(AWS, "Integration"):
+            host = dig(i, "spec", "forProvider", "requestParameters", "overwrite:header.host")
+            c.want_true(
+                f"integration Host {host!r} matched by one backend's HTTPRoute",
+                len(by_host.get(host, [])) == 1,
+            )
+        c.want("VPC links (the platform's)", len(c.of(AWS, "VPCLink")), 0)
         c.want("HTTP APIs", len(c.of(AWS, "API")), 1)
         c.want("integrations (one per route)", len(c.of(AWS, "Integration")), len(routes))
         keys = [dig(r, "spec", "forProvider", "routeKey") for r in c.of(AWS, "Route")]

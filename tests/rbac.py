@@ -24,6 +24,7 @@ _BUILT_IN = {
     ("", "Secret"): "secrets",
     ("", "Namespace"): "namespaces",
     ("", "ConfigMap"): "configmaps",
+    ("apps", "Deployment"): "deployments",
     ("apiextensions.crossplane.io", "EnvironmentConfig"): "environmentconfigs",
 }
 

@@ -133,7 +133,10 @@ def test_the_external_secret_writes_the_secret_and_keys_the_object_store_reads()
     )
     for field in ("accessKeyId", "secretAccessKey"):
         assert set(s3["properties"][field]["required"]) == {"name", "key"}
-    assert store["spec"]["configuration"]["destinationPath"] == "s3://backups/pg/team-a/app"
+    assert (
+        store["spec"]["configuration"]["destinationPath"]
+        == "s3://backups/pg/team-a/app-uid-team-a-app"
+    )
 
 
 def test_the_default_input_has_no_backup_destination() -> None:

@@ -206,6 +206,18 @@ def test_a_bad_network_in_the_input_is_refused(cidr: str) -> None:
         pytest.param("cni", "helm-provider-config", id="the CNI uninstalls through its config"),
         pytest.param("helm-provider-config", "cluster", id="the config needs the kubeconfig"),
         pytest.param("cloud-controller-manager", "cluster", id="the CCM mounts the kubeconfig"),
+        # cloud-provider-kubevirt v0.6.0 pkg/provider/loadbalancer.go: the host-side Service
+        # of a workload LoadBalancer Service goes only through EnsureLoadBalancerDeleted,
+        # when the workload Service is deleted while the CCM runs.
+        pytest.param(
+            "cni",
+            "cloud-controller-manager",
+            id="the CCM outlives what uninstalls workload Services",
+        ),
+        *(
+            pytest.param("cloud-controller-manager", rbac, id=f"the CCM keeps its {rbac}")
+            for rbac in ("ccm-role", "ccm-role-binding", "ccm-service-account", "ccm-cloud-config")
+        ),
     ],
 )
 def test_dependents_are_deleted_before_what_they_need(by: str, of: str) -> None:
@@ -330,3 +342,58 @@ def test_network_plugin_change_is_refused_against_the_observed_release(
     else:
         chart = compose({"networkPlugin": asked}, observed=observed)["cni"]["metadata"]
         assert chart["annotations"]["crossplane.io/external-name"] == asked
+
+
+# --- the oldest Cluster API ----------------------------------------------------------------
+
+
+def _controller(image: str) -> JSON:
+    """Cluster API's controller Deployment as clusterctl installs it (config/manager)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "capi-controller-manager", "namespace": "capi-system"},
+        "spec": {"template": {"spec": {"containers": [{"name": "manager", "image": image}]}}},
+    }
+
+
+def _with_controller(deployment: JSON | None) -> Any:
+    required = {"kubeconfig": [KUBECONFIG], "cluster-api-controller": []}
+    if deployment is not None:
+        required["cluster-api-controller"] = [deployment]
+    ctx = context(
+        KIND, {"environment": "production"}, name=NAME, namespace=NAMESPACE, required=required
+    )
+    return KIND.compose(ctx)
+
+
+CAPI_IMAGE = "registry.k8s.io/cluster-api/cluster-api-controller"
+
+
+@pytest.mark.parametrize(
+    "image", [f"{CAPI_IMAGE}:v1.12.11", f"{CAPI_IMAGE}:v1.11.0", "mirror.example/capi:v1.10.4"]
+)
+def test_a_cluster_api_older_than_1_13_is_refused(image: str) -> None:
+    """Before v1.13.0 the Cluster sets itself as controller of what Crossplane controls."""
+    with pytest.raises(Refusal, match=r"Cluster API v1\.1[0-2]\.[0-9]+ runs .*needs v1\.13\.0"):
+        _with_controller(_controller(image))
+
+
+@pytest.mark.parametrize(
+    "deployment",
+    [
+        pytest.param(_controller(f"{CAPI_IMAGE}:v1.13.0"), id="v1.13.0"),
+        pytest.param(_controller(f"{CAPI_IMAGE}:v1.14.0-rc.1"), id="a release candidate"),
+        pytest.param(_controller(f"{CAPI_IMAGE}@sha256:{'a' * 64}"), id="a digest: unknown"),
+        pytest.param(None, id="not installed by clusterctl: unknown"),
+    ],
+)
+def test_a_recent_or_unknown_cluster_api_composes(deployment: JSON | None) -> None:
+    assert "cluster" in _with_controller(deployment).resources
+
+
+def test_the_cluster_api_controller_is_asked_for() -> None:
+    d = _with_controller(None)
+    wanted = d.requirements["cluster-api-controller"]
+    assert (wanted.api_version, wanted.kind) == ("apps/v1", "Deployment")
+    assert (wanted.namespace, wanted.name) == ("capi-system", "capi-controller-manager")

@@ -205,7 +205,7 @@ def test_dedicated(case: DedicatedCase) -> None:
             }
         ]
         path = store["spec"]["configuration"]["destinationPath"]
-        assert path.endswith("/team-a/app")
+        assert path.endswith("/team-a/app-uid-team-a-app")  # its own archive: name and uid
         schedule = got["scheduled-backup"]
         assert (schedule["apiVersion"], schedule["kind"]) == (CNPG_API, "ScheduledBackup")
         assert schedule["spec"]["cluster"] == {"name": "app-pg"}
@@ -240,7 +240,9 @@ def test_dedicated_servers_come_from_the_postgresql_dedicated_input_section() ->
     assert spec["imageName"] == "registry.example/pg:16.10"
     store = d.resources["backup-store"]["spec"]
     assert store["retentionPolicy"] == "7d"
-    assert store["configuration"]["destinationPath"] == "s3://elsewhere/pg/team-a/app"
+    assert (
+        store["configuration"]["destinationPath"] == "s3://elsewhere/pg/team-a/app-uid-team-a-app"
+    )
     assert store["configuration"]["endpointURL"] == "https://s3.example"
     credentials = d.resources["backup-credentials"]["spec"]["target"]["name"]
     assert store["configuration"]["s3Credentials"] == {

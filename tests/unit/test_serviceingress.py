@@ -14,7 +14,6 @@ from function.kinds.serviceingress.awsapigateway import (
     INTEGRATION_PREFIX,
     ROUTE_PREFIX,
     STAGE,
-    VPC_LINK,
     route_keys,
 )
 from function.kinds.serviceingress.gatewayapi import (
@@ -35,8 +34,7 @@ AWS_INPUT: JSON = {
     "serviceIngress": {
         "aws": {
             "region": "eu-west-1",
-            "subnetIds": ["subnet-1", "subnet-2"],
-            "securityGroupIds": ["sg-1"],
+            "vpcLinkId": "a1b2c3",
             "integrationUri": "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/x/1/2",
         }
     }
@@ -669,7 +667,7 @@ def test_route_keys(match: JSON, keys: list[str]) -> None:
     assert route_keys(Match.model_validate(match)) == keys
 
 
-def test_aws_composes_api_vpc_link_integrations_routes_and_stage() -> None:
+def test_aws_composes_api_integrations_routes_and_stage() -> None:
     routes = [
         {"match": {"path": {"value": "/orders"}}, "backends": [{"service": "o", "port": 80}]},
         {
@@ -684,8 +682,11 @@ def test_aws_composes_api_vpc_link_integrations_routes_and_stage() -> None:
     integrations = sorted(n for n in r if n.startswith(INTEGRATION_PREFIX))
     aws_routes = sorted(n for n in r if n.startswith(ROUTE_PREFIX))
     assert (len(integrations), len(aws_routes)) == (2, 3)
-    assert set(r) == {API, VPC_LINK, STAGE, *integrations, *aws_routes}
-    for obj in r.values():
+    backend_routes = sorted(n for n in r if r[n]["kind"] == "HTTPRoute")
+    usages = sorted(n for n in r if r[n]["kind"] == "Usage")
+    assert len(backend_routes) == 2
+    assert set(r) == {API, STAGE, *integrations, *aws_routes, *backend_routes, *usages}
+    for obj in (r[n] for n in (API, STAGE, *integrations, *aws_routes)):
         assert obj["apiVersion"] == AWS_API
         assert obj["spec"]["forProvider"]["region"] == "eu-west-1"
         assert obj["spec"]["providerConfigRef"] == {
@@ -695,8 +696,6 @@ def test_aws_composes_api_vpc_link_integrations_routes_and_stage() -> None:
     api = r[API]["spec"]["forProvider"]
     assert (api["protocolType"], api["name"]) == ("HTTP", "shop-shop")
     assert api["corsConfiguration"]["allowOrigins"] == ["https://shop.example.org"]
-    link = r[VPC_LINK]["spec"]["forProvider"]
-    assert (link["subnetIds"], link["securityGroupIds"]) == (["subnet-1", "subnet-2"], ["sg-1"])
     stage = r[STAGE]
     assert stage["metadata"]["annotations"] == {EXTERNAL_NAME: "$default"}
     assert stage["spec"]["forProvider"]["autoDeploy"] is True
@@ -727,13 +726,15 @@ def test_aws_references_select_the_resources_they_name() -> None:
     _, d = compose(aws_params(), settings=AWS_INPUT)
     r = d.resources
     for name, obj in r.items():
+        if obj["apiVersion"] != AWS_API:
+            continue
         spec = obj["spec"]["forProvider"]
-        if name not in (API, VPC_LINK):
+        if name != API:
             assert _selected(r, spec["apiIdSelector"]) == [API], name
         if name.startswith(INTEGRATION_PREFIX):
             assert spec["integrationType"] == "HTTP_PROXY"
             assert spec["connectionType"] == "VPC_LINK"
-            assert _selected(r, spec["connectionIdSelector"]) == [VPC_LINK]
+            assert spec["connectionId"] == "a1b2c3"
             assert spec["integrationUri"].startswith("arn:aws:elasticloadbalancing:")
         if name.startswith(ROUTE_PREFIX):
             (target,) = _selected(r, spec["targetSelector"])
@@ -741,13 +742,18 @@ def test_aws_references_select_the_resources_they_name() -> None:
     labelled = {
         n for n, o in r.items() if RESOURCE_LABEL in o.get("metadata", {}).get("labels", {})
     }
-    assert labelled == {API, VPC_LINK, *(n for n in r if n.startswith(INTEGRATION_PREFIX))}
+    # Selected by references, and by the Usages ordering their deletion.
+    assert labelled == {
+        API,
+        STAGE,
+        *(n for n in r if n.startswith((INTEGRATION_PREFIX, ROUTE_PREFIX))),
+    }
 
 
 def test_aws_without_its_input_is_a_fatal_naming_every_missing_field() -> None:
     with pytest.raises(Refusal) as e:
         compose(aws_params())
-    for f in ("region", "subnetIds", "securityGroupIds", "integrationUri"):
+    for f in ("region", "vpcLinkId", "integrationUri"):
         assert f"serviceIngress.aws.{f}" in str(e.value)
 
 
@@ -764,14 +770,29 @@ def _ready(extra: JSON | None = None) -> JSON:
     return {"status": {"conditions": [{"type": "Ready", "status": "True"}]} | (extra or {})}
 
 
-def test_aws_status_url_once_routes_and_stage_are_ready() -> None:
+def _accepted_route(route: JSON, accepted: str = "True") -> JSON:
+    """An HTTPRoute as a Gateway controller answers it (status.parents, Gateway API v1)."""
+    (parent,) = route["spec"]["parentRefs"]
+    conditions = [
+        {"type": "Accepted", "status": accepted, "reason": "Accepted"},
+        {"type": "ResolvedRefs", "status": "True", "reason": "ResolvedRefs"},
+    ]
+    return route | {"status": {"parents": [{"parentRef": parent, "conditions": conditions}]}}
+
+
+def test_aws_status_url_once_routes_backends_and_stage_are_ready() -> None:
     _, first = compose(aws_params(), settings=AWS_INPUT)
-    assert status(first) == {"routesAccepted": False}
+    assert status(first)["routesAccepted"] is False
     endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com"
     observed = {n: _ready() for n in first.resources}
     observed[API] = _ready({"atProvider": {"apiEndpoint": endpoint}})
-    _, d = compose(aws_params(), settings=AWS_INPUT, observed=observed)
-    assert status(d) == {"routesAccepted": True, "urls": [endpoint]}
+    (backend,) = _of_kind(first.resources, "HTTPRoute")
+    for accepted, urls in (("False", None), ("True", [endpoint])):
+        observed[backend] = _accepted_route(first.resources[backend], accepted)
+        _, d = compose(aws_params(), settings=AWS_INPUT, observed=observed)
+        got = status(d)
+        assert (got["routesAccepted"], got.get("urls")) == (accepted == "True", urls)
+        assert [r["ready"] for r in got["awsRoutes"]] == [accepted == "True"]
 
 
 def test_durations() -> None:
@@ -782,3 +803,164 @@ def test_durations() -> None:
 def test_composing_is_deterministic() -> None:
     for p, settings in ((params(gateway="dedicated"), None), (aws_params(), AWS_INPUT)):
         assert compose(p, settings=settings)[1] == compose(p, settings=settings)[1]
+
+
+# --- aws-apigateway: backends, the platform's VPC link, deletion order -------------------------
+
+AWS_WIRING: JSON = {
+    "serviceIngress": {
+        "aws": {
+            "region": "eu-west-1",
+            "vpcLinkId": "a1b2c3",
+            "integrationUri": "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/x/1/2",
+        }
+    }
+}
+TWO_BACKENDS = [
+    {"match": {"path": {"value": "/api"}}, "backends": [{"service": "orders", "port": 8080}]},
+    {
+        "match": {"path": {"type": "Exact", "value": "/health"}, "method": "GET"},
+        "backends": [{"service": "orders", "port": 8081}],
+    },
+]
+
+
+def _of_kind(resources: dict[str, JSON], kind: str) -> dict[str, JSON]:
+    return {n: o for n, o in resources.items() if o["kind"] == kind}
+
+
+def _host_by_route_key(resources: dict[str, JSON]) -> dict[str, str]:
+    """Route key -> the Host header its integration sends (read through the selectors)."""
+    out = {}
+    for route in _of_kind(resources, "Route").values():
+        spec = route["spec"]["forProvider"]
+        (target,) = _selected(resources, spec["targetSelector"])
+        params = resources[target]["spec"]["forProvider"]["requestParameters"]
+        out[spec["routeKey"]] = params["overwrite:header.host"]
+    return out
+
+
+def _backend_by_host(resources: dict[str, JSON]) -> dict[str, tuple[str, str, int]]:
+    """Host -> (Gateway, Service, port) of the HTTPRoutes composed."""
+    out = {}
+    for route in _of_kind(resources, "HTTPRoute").values():
+        spec = route["spec"]
+        (parent,) = spec["parentRefs"]
+        (rule,) = spec["rules"]
+        (ref,) = rule["backendRefs"]
+        gateway = f"{parent['namespace']}/{parent['name']}/{parent['sectionName']}"
+        for host in spec["hostnames"]:
+            out[host] = (gateway, ref["name"], ref["port"])
+    return out
+
+
+def test_aws_each_route_reaches_its_own_backend() -> None:
+    _, d = compose(aws_params(routes=TWO_BACKENDS), settings=AWS_WIRING)
+    hosts = _host_by_route_key(d.resources)
+    assert hosts == {
+        "ANY /api": "orders-8080.shop.apigateway.internal",
+        "ANY /api/{proxy+}": "orders-8080.shop.apigateway.internal",
+        "GET /health": "orders-8081.shop.apigateway.internal",
+    }
+    gateway = "gateway-system/platform/http"
+    assert _backend_by_host(d.resources) == {
+        "orders-8080.shop.apigateway.internal": (gateway, "orders", 8080),
+        "orders-8081.shop.apigateway.internal": (gateway, "orders", 8081),
+    }
+
+
+def test_aws_two_namespaces_with_the_same_path_never_meet() -> None:
+    hosts = []
+    for namespace in ("team-a", "team-b"):
+        ctx = context(
+            KIND, aws_params(routes=TWO_BACKENDS[:1]), namespace=namespace, settings=AWS_WIRING
+        )
+        hosts.append(set(_host_by_route_key(KIND.compose(ctx).resources).values()))
+    assert hosts == [
+        {"orders-8080.team-a.apigateway.internal"},
+        {"orders-8080.team-b.apigateway.internal"},
+    ]
+
+
+def test_aws_backend_hosts_follow_the_settings() -> None:
+    settings = {
+        "serviceIngress": {
+            "aws": AWS_WIRING["serviceIngress"]["aws"]
+            | {
+                "backendDomain": "edge.example.internal",
+                "clusterGateway": {"name": "edge", "namespace": "edge-system", "listener": "lb"},
+            }
+        }
+    }
+    _, d = compose(aws_params(routes=TWO_BACKENDS[1:]), settings=settings)
+    assert _backend_by_host(d.resources) == {
+        "orders-8081.shop.edge.example.internal": ("edge-system/edge/lb", "orders", 8081)
+    }
+
+
+def test_aws_status_maps_each_route_to_its_backend() -> None:
+    _, first = compose(aws_params(routes=TWO_BACKENDS), settings=AWS_WIRING)
+    assert status(first)["awsRoutes"] == [
+        {
+            "routeKey": "ANY /api",
+            "service": "orders",
+            "port": 8080,
+            "host": "orders-8080.shop.apigateway.internal",
+            "ready": False,
+        },
+        {
+            "routeKey": "ANY /api/{proxy+}",
+            "service": "orders",
+            "port": 8080,
+            "host": "orders-8080.shop.apigateway.internal",
+            "ready": False,
+        },
+        {
+            "routeKey": "GET /health",
+            "service": "orders",
+            "port": 8081,
+            "host": "orders-8081.shop.apigateway.internal",
+            "ready": False,
+        },
+    ]
+
+
+def test_aws_integrations_use_the_platforms_vpc_link() -> None:
+    _, d = compose(aws_params(routes=TWO_BACKENDS), settings=AWS_WIRING)
+    assert not _of_kind(d.resources, "VPCLink")
+    integrations = _of_kind(d.resources, "Integration").values()
+    assert [i["spec"]["forProvider"]["connectionId"] for i in integrations] == ["a1b2c3"] * 2
+    assert all("connectionIdSelector" not in i["spec"]["forProvider"] for i in integrations)
+
+
+def test_aws_without_the_vpc_link_is_a_fatal_naming_the_setting() -> None:
+    aws = dict(AWS_WIRING["serviceIngress"]["aws"])
+    del aws["vpcLinkId"]
+    with pytest.raises(Refusal) as e:
+        compose(aws_params(), settings={"serviceIngress": {"aws": aws}})
+    assert "serviceIngress.aws.vpcLinkId must be set in the platform settings" in str(e.value)
+
+
+def test_aws_usages_delete_what_depends_first() -> None:
+    """Each route before the integration it targets; integrations and stage before the API."""
+    _, d = compose(aws_params(routes=TWO_BACKENDS), settings=AWS_WIRING)
+    r = d.resources
+    (api,) = _of_kind(r, "API")
+    want = set()
+    for name, obj in r.items():
+        spec = obj["spec"].get("forProvider", {})
+        if obj["kind"] == "Route":
+            want.add((name, *_selected(r, spec["targetSelector"])))
+        if obj["kind"] in ("Integration", "Stage"):
+            want.add((name, api))
+    got = set()
+    for usage in _of_kind(r, "Usage").values():
+        assert usage["apiVersion"] == "protection.crossplane.io/v1beta1"
+        spec = usage["spec"]
+        (by,) = _selected(r, spec["by"]["resourceSelector"])
+        (of,) = _selected(r, spec["of"]["resourceSelector"])
+        assert (spec["by"]["kind"], spec["of"]["kind"]) == (r[by]["kind"], r[of]["kind"])
+        assert spec["replayDeletion"] is True
+        got.add((by, of))
+    assert got == want
+    assert len(want) == 3 + 2 + 1  # three route keys, two integrations, the stage

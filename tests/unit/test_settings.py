@@ -54,19 +54,19 @@ CASES = {
     "cluster": Case(
         "the EnvironmentConfig alone configures backups: no Composition edited",
         environment_config(backup("s3://cluster/pg", credentials=CREDENTIALS)),
-        destination="s3://cluster/pg/team-a/app",
+        destination="s3://cluster/pg/team-a/app-uid-team-a-app",
     ),
     "input-over-cluster": Case(
         "the step's input overrides one field; the rest still comes from the cluster",
         environment_config(backup("s3://cluster/pg", credentials=CREDENTIALS)),
         settings=backup("s3://composition/pg"),
-        destination="s3://composition/pg/team-a/app",
+        destination="s3://composition/pg/team-a/app-uid-team-a-app",
     ),
     "input-alone": Case(
         "without an EnvironmentConfig the input and the defaults apply, as before",
         None,
         settings=backup("s3://composition/pg", credentials=CREDENTIALS),
-        destination="s3://composition/pg/team-a/app",
+        destination="s3://composition/pg/team-a/app-uid-team-a-app",
     ),
     "bad-cluster-field": Case(
         "a bad value in the EnvironmentConfig is named there, with its path under data",
@@ -160,8 +160,8 @@ def test_a_changed_environment_config_is_read_again() -> None:
     again = respond(moved)
     stores = [desired(r)["backup-store"]["spec"]["configuration"] for r in (first, again)]
     assert [s["destinationPath"] for s in stores] == [
-        "s3://cluster/pg/team-a/app",
-        "s3://moved/pg/team-a/app",
+        "s3://cluster/pg/team-a/app-uid-team-a-app",
+        "s3://moved/pg/team-a/app-uid-team-a-app",
     ]
 
 

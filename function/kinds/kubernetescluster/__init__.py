@@ -2,7 +2,8 @@
 
 from function.blocks import helm, usage
 from function.kind import Kind
-from function.kinds.kubernetescluster import ccm, clusterapi
+from function.context import SECRET
+from function.kinds.kubernetescluster import capiversion, ccm, clusterapi
 from function.kinds.kubernetescluster import compose as composer
 from function.kinds.kubernetescluster.model import API, KubernetesClusterParameters
 from function.kinds.kubernetescluster.readiness import READINESS
@@ -17,4 +18,5 @@ KIND = Kind[KubernetesClusterParameters, KubernetesClusterSettings](
     crds=clusterapi.CRDS + helm.RELEASE_CRDS + helm.PROVIDER_CONFIG_CRDS + usage.CRDS,
     builtins=(("", "secrets"), *ccm.BUILTINS),
     granted=ccm.RULES,
+    requires=(SECRET, capiversion.DEPLOYMENT),
 )

@@ -4,7 +4,7 @@ import re
 
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
-from function.kinds.kubernetescluster import ccm, vault
+from function.kinds.kubernetescluster import capiversion, ccm, vault
 from function.kinds.kubernetescluster.addons import (
     HELM_PROVIDER_CONFIG,
     KUBECONFIG_KEY,
@@ -27,15 +27,25 @@ KUBECONFIG = "kubeconfig"  # required resource key
 # (by, of): of is deleted only after by. The releases uninstall through the
 # ProviderConfig; it and the cloud controller manager need the kubeconfig Secret,
 # which goes with the Cluster API Cluster.
-DELETION_ORDER = [(release, HELM_PROVIDER_CONFIG) for release in RELEASES] + [
-    (HELM_PROVIDER_CONFIG, CLUSTER),
-    (ccm.DEPLOYMENT, CLUSTER),
-]
+# The cloud controller manager deletes the host-side Service of a workload LoadBalancer
+# Service only when that Service is deleted while it runs (cloud-provider-kubevirt v0.6.0
+# pkg/provider/loadbalancer.go, EnsureLoadBalancerDeleted; the host Service has no owner):
+# it outlives the releases, whose uninstall deletes their Services, and keeps its RBAC,
+# ServiceAccount and cloud config while it runs. It cannot outlive the Cluster: it reaches
+# the workload cluster through the kubeconfig Secret, deleted with the Cluster.
+DELETION_ORDER = (
+    [(release, HELM_PROVIDER_CONFIG) for release in RELEASES]
+    + [(release, ccm.DEPLOYMENT) for release in RELEASES]
+    + [(ccm.DEPLOYMENT, needed) for needed in ccm.RESOURCES if needed != ccm.DEPLOYMENT]
+    + [(HELM_PROVIDER_CONFIG, CLUSTER), (ccm.DEPLOYMENT, CLUSTER)]
+)
 
 
 def compose(ctx: ClusterContext) -> Desired:
     """Compose a Cluster API cluster on KubeVirt, and its add-ons once it has a kubeconfig."""
     name = cluster_name(ctx.xr.name)
+    controller = ctx.settings.clusterAPIController
+    capiversion.refuse_older(ctx.found(capiversion.REQUIREMENT), controller)
     resources = cluster_api_objects(ctx, name, resolve_size(ctx.params, ctx.settings))
     secret_name = f"{name}-kubeconfig"
     kubeconfig = ctx.found(KUBECONFIG)
@@ -49,7 +59,8 @@ def compose(ctx: ClusterContext) -> Desired:
         status=_status(ctx, kubeconfig, secret_name),
         vault=vault.intents(ctx, kubeconfig, secret_name),
         requirements={
-            KUBECONFIG: Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace)
+            KUBECONFIG: Selector("v1", "Secret", name=secret_name, namespace=ctx.xr.namespace),
+            capiversion.REQUIREMENT: capiversion.selector(controller),
         },
     )
 

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from function.formats import DNS_1123_LABEL
+from function.formats import DNS_1123_LABEL, DNS_1123_SUBDOMAIN
 from function.model import section
 from function.quantity import CpuQuantity, Quantity
 from function.settings import AddOnChart, HelmChart, SettingsModel
@@ -135,6 +135,22 @@ class CloudControllerManager(SettingsModel):
     cpuRequest: Quantity = Field(default="100m", description="CPU request of its container.")
 
 
+class ClusterAPIController(SettingsModel):
+    """Cluster API's controller Deployment, whose image tag tells its version."""
+
+    namespace: str = Field(
+        default="capi-system", pattern=DNS_1123_LABEL, max_length=63, description="Namespace."
+    )
+    name: str = Field(
+        default="capi-controller-manager",
+        pattern=DNS_1123_SUBDOMAIN,
+        max_length=253,
+        description="Deployment name (clusterctl's and the Cluster API Operator's). A cluster "
+        "is refused while its image is tagged older than v1.13.0; not found, or pinned by "
+        "digest alone: not checked.",
+    )
+
+
 class KubernetesClusterSettings(SettingsModel):
     """KubernetesCluster: Cluster API clusters on KubeVirt, and their add-ons."""
 
@@ -211,6 +227,9 @@ class KubernetesClusterSettings(SettingsModel):
     machineHealth: MachineHealth = section(MachineHealth)
     networkPlugins: NetworkPlugins = section(NetworkPlugins)
     cloudControllerManager: CloudControllerManager = section(CloudControllerManager)
+    clusterAPIController: ClusterAPIController = section(
+        ClusterAPIController, "Where Cluster API's version is read."
+    )
     helmProviderConfigSuffix: str = Field(
         default="helm",
         pattern=DNS_1123_LABEL,

@@ -1,11 +1,14 @@
 """A dedicated PostgreSQL cluster run by CloudNativePG, backed up by the Barman Cloud plugin.
 
 CRDs: cloudnative-pg (Cluster, ScheduledBackup) and plugin-barman-cloud (ObjectStore).
+Each instance archives into its own path (archive.py); one may be created from another's
+backups (restore.py).
 """
 
 from function.blocks.storage import storage_class
 from function.context import Desired, Selector, WarningResult
-from function.kinds.postgresqlinstance import clone, vault
+from function.kinds.postgresqlinstance import clone, restore, vault
+from function.kinds.postgresqlinstance.archive import BACKUP_STORE, own_archive
 from function.kinds.postgresqlinstance.connection import (
     SECRET,
     PostgreSQLContext,
@@ -50,7 +53,9 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         )
     cluster_name = clone.cluster_name(ctx.xr.name)
     host = f"{cluster_name}-rw.{ctx.xr.namespace}.svc"
-    database = sql_identifier(ctx.xr.name)
+    restored_path = _restored_path(ctx)
+    # A restored cluster holds the source's database (named after the source instance).
+    database = sql_identifier(params.restore.instance if params.restore else ctx.xr.name)
     secret = connection(ctx, host=host, port=PORT, database=database, ssl="require")
     superuser = Selector("v1", "Secret", f"{cluster_name}-superuser", ctx.xr.namespace)
     warnings: list[WarningResult] = []
@@ -107,20 +112,9 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         spec["managed"] = {"roles": [role]}
     if role_secret is not None:
         resources[clone.ROLE_SECRET] = role_secret
-    if params.enableBackup:
-        backup, backup_credentials = _backup_settings(ctx)
-        store_name = dns_label(cluster_name, "backup")
-        credentials_name = dns_label(cluster_name, "backup-credentials")
-        spec["plugins"] = [
-            {
-                "name": BARMAN_PLUGIN,
-                "isWALArchiver": True,
-                "parameters": {"barmanObjectName": store_name},
-            }
-        ]
-        resources["backup-credentials"] = _external_secret(credentials_name, backup_credentials)
-        resources["backup-store"] = _object_store(ctx, store_name, backup, credentials_name)
-        resources["scheduled-backup"] = _scheduled_backup(ctx, cluster_name)
+    backup_path = _archives(
+        ctx, spec, resources, cluster_name, database=database, restored_path=restored_path
+    )
     if dedicated.metrics.enabled:
         resources["pod-monitor"] = _pod_monitor(cluster_name)
     resources["cluster"] = {
@@ -129,13 +123,77 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         "metadata": {"name": cluster_name},
         "spec": spec,
     }
+    instance_status = status(ctx, secret, "cluster", host, PORT)
+    instance_status.backupPath = backup_path
     return Desired(
         resources=resources,
-        status=status(ctx, secret, "cluster", host, PORT),
+        status=instance_status,
         warnings=warnings,
         vault=vault.intents(ctx, secret=secret, ssl_mode="require", admin=superuser),
         requirements=requirements,
     )
+
+
+def _restored_path(ctx: PostgreSQLContext) -> str | None:
+    """The archive restore reads (None without restore); a FATAL when restore changed."""
+    source = ctx.params.restore
+    path = None
+    if source is not None:
+        base, _ = _backup_settings(ctx, "restore")
+        path = restore.source_path(ctx, base.destinationPath or "", source)
+    restore.refuse_restore_change(ctx, restore.wanted(path, source))
+    return path
+
+
+def _archives(
+    ctx: PostgreSQLContext,
+    spec: JSON,
+    resources: dict[str, JSON],
+    cluster_name: str,
+    *,
+    database: str,
+    restored_path: str | None,
+) -> str | None:
+    """The recovery from restored_path and the instance's own backups, added to spec and
+    resources; the path of its own archive (None without backups)."""
+    params = ctx.params
+    if not params.enableBackup and params.restore is None:
+        return None
+    backup, credentials = _backup_settings(
+        ctx, "enableBackup" if params.enableBackup else "restore"
+    )
+    credentials_name = dns_label(cluster_name, "backup-credentials")
+    resources["backup-credentials"] = _external_secret(credentials_name, credentials)
+    if params.restore is not None and restored_path is not None:
+        store = dns_label(cluster_name, "restore")
+        restored = restore.restore(
+            params.restore,
+            path=restored_path,
+            store=store,
+            database=database,
+            secret=resources[SECRET]["metadata"]["name"],
+            plugin=BARMAN_PLUGIN,
+        )
+        spec["bootstrap"] = {"recovery": restored.recovery}
+        spec["externalClusters"] = [restored.external_cluster]
+        resources[restore.RESTORE_STORE] = _object_store(
+            store, backup, credentials_name, restored.path
+        )
+    if not params.enableBackup:
+        return None
+    store_name = dns_label(cluster_name, "backup")
+    spec["plugins"] = [
+        {
+            "name": BARMAN_PLUGIN,
+            "isWALArchiver": True,
+            "parameters": {"barmanObjectName": store_name},
+        }
+    ]
+    base = backup.destinationPath or ""
+    path = own_archive(ctx.observed, base, ctx.xr.namespace, ctx.xr.name, ctx.xr.uid)
+    resources[BACKUP_STORE] = _object_store(store_name, backup, credentials_name, path)
+    resources["scheduled-backup"] = _scheduled_backup(ctx, cluster_name)
+    return path
 
 
 def _pod_monitor(cluster_name: str) -> JSON:
@@ -169,8 +227,9 @@ def _scheduled_backup(ctx: PostgreSQLContext, cluster_name: str) -> JSON:
     }
 
 
-def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]:
-    """The backup settings an instance with enableBackup needs; a FATAL naming what is unset.
+def _backup_settings(ctx: PostgreSQLContext, field: str) -> tuple[Backup, BackupCredentials]:
+    """The backup settings an instance with enableBackup (or restore) needs; a FATAL naming
+    what is unset.
 
     There is no default destination: backups to a made-up bucket would fail
     silently while WAL piles up on the volume.
@@ -184,11 +243,12 @@ def _backup_settings(ctx: PostgreSQLContext) -> tuple[Backup, BackupCredentials]
         )
         if value is None
     ]
-    if backup.credentials is None or missing:
+    if backup.credentials is None or backup.destinationPath is None or missing:
+        instead = " (or set enableBackup: false outside production)"
         raise Refusal(
-            "spec.parameters.enableBackup needs a backup destination the platform has not "
-            f"configured: set {' and '.join(missing)} in {SETTINGS_WHERE} (or set "
-            "enableBackup: false outside production)"
+            f"spec.parameters.{field} needs a backup destination the platform has not "
+            f"configured: set {' and '.join(missing)} in {SETTINGS_WHERE}"
+            + (instead if field == "enableBackup" else "")
         )
     return backup, backup.credentials
 
@@ -221,10 +281,10 @@ def _external_secret(name: str, credentials: BackupCredentials) -> JSON:
     }
 
 
-def _object_store(ctx: PostgreSQLContext, name: str, backup: Backup, secret: str) -> JSON:
-    """The Barman Cloud ObjectStore (plugin-barman-cloud barmancloud.cnpg.io/v1)."""
+def _object_store(name: str, backup: Backup, secret: str, path: str) -> JSON:
+    """The Barman Cloud ObjectStore (plugin-barman-cloud barmancloud.cnpg.io/v1) of an archive."""
     configuration: JSON = {
-        "destinationPath": f"{backup.destinationPath}/{ctx.xr.namespace}/{ctx.xr.name}",
+        "destinationPath": path,
         "s3Credentials": {
             "accessKeyId": {"name": secret, "key": ACCESS_KEY_ID},
             "secretAccessKey": {"name": secret, "key": ACCESS_SECRET_KEY},

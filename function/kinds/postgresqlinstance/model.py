@@ -77,6 +77,40 @@ class Cloning(StrictModel):
     )
 
 
+# metadata.uid as the API server writes it (a UUID, lower case).
+UID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+# CloudNativePG recoveryTarget.targetTime: RFC 3339 (a timestamp without zone is UTC).
+TARGET_TIME_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+
+
+class RestoreSource(StrictModel):
+    """The backups of a dedicated instance of this namespace to create this one from."""
+
+    instance: str = Field(
+        pattern=DNS_1123_LABEL,
+        max_length=63,
+        description="Name of the PostgreSQLInstance, in this namespace, whose backups are "
+        "restored (it may have been deleted since).",
+    )
+    uid: str | None = Field(
+        default=None,
+        pattern=UID_PATTERN,
+        description="Its metadata.uid, the end of its status.backupPath: each instance has an "
+        "archive of its own. Unset: the archive of an instance that has none in its "
+        "backupPath (written before archives were per instance).",
+    )
+    targetTime: str | None = Field(
+        default=None,
+        pattern=TARGET_TIME_PATTERN,
+        max_length=40,
+        description="Point in time to recover to (RFC 3339, e.g. 2026-03-01T09:30:00Z); "
+        "unset: the end of the archived WAL.",
+    )
+
+
 class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
     """spec.parameters of a PostgreSQLInstance."""
 
@@ -113,6 +147,12 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
         "cloning.namespaces, and keep listing it for its credentials to stay copied. Read "
         "once, when the cluster is created: cannot be set, removed or changed afterwards.",
     )
+    restore: RestoreSource | None = Field(
+        default=None,
+        description="Create this dedicated instance from the backups of an instance of this "
+        "namespace (CloudNativePG recovery from the Barman Cloud archive), up to targetTime. "
+        "Read once, when the cluster is created: cannot be set, removed or changed afterwards.",
+    )
     cloning: Cloning | None = Field(
         default=None,
         description="Allow sandboxes in the namespaces listed to clone this dedicated "
@@ -123,6 +163,7 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
     # Checked by the composer against the observed cluster (clone.refuse_source_change).
     transitions = (
         unchanged_presence("cloneFrom", "the data was imported when the cluster was created"),
+        unchanged_presence("restore", "the data was restored when the cluster was created"),
     )
     rules = (
         Rule(
@@ -149,6 +190,14 @@ class PostgreSQLParameters(Parameters, VaultParameters, ExpiringParameters):
             check=lambda p: (
                 p.cloneFrom is None
                 or (p.deployment == "dedicated" and p.environment != "production")
+            ),
+        ),
+        Rule(
+            field="restore",
+            cel="!has(self.restore) || (self.deployment == 'dedicated' && !has(self.cloneFrom))",
+            message="needs deployment: dedicated, and not cloneFrom (a cluster is created one way)",
+            check=lambda p: (
+                p.restore is None or (p.deployment == "dedicated" and p.cloneFrom is None)
             ),
         ),
         Rule(
@@ -188,6 +237,11 @@ class PostgreSQLStatus(CompositeStatus, VaultReporting, ExpiringStatus):
     endpoint: str | None = Field(default=None, description="host:port of the read-write service.")
     database: str | None = Field(default=None, description="Name of the database.")
     username: str | None = Field(default=None, description="Login role owning the database.")
+    backupPath: str | None = Field(
+        default=None,
+        description="Where a dedicated instance's backups and WAL go: the object store path of "
+        "its archive, which restore names by instance and uid.",
+    )
 
 
 CONNECTION = ConnectionSecret(

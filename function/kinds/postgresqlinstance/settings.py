@@ -97,15 +97,17 @@ class Backup(SettingsModel):
     destinationPath: str | None = Field(
         default=None,
         pattern=r"^s3://[^/]+(/.*)?$",
-        description="Object store prefix (s3://bucket/prefix); each instance writes under "
-        "<namespace>/<name>. Required for instances with enableBackup.",
+        description="Object store prefix (s3://bucket/prefix); each instance writes an archive "
+        "of its own under <namespace>/<name>-<uid> (one created before keeps "
+        "<namespace>/<name>). Required for instances with enableBackup or restore.",
     )
     endpointURL: str | None = Field(
         default=None, description="S3 endpoint URL, for stores other than AWS S3."
     )
     credentials: BackupCredentials | None = Field(
         default=None,
-        description="Where the access keys come from. Required for instances with enableBackup.",
+        description="Where the access keys come from. Required for instances with enableBackup "
+        "or restore.",
     )
     retentionPolicy: str = Field(
         default="30d", pattern=r"^[1-9][0-9]*[dwm]$", description="How long backups are kept."

@@ -1,5 +1,6 @@
 """ServiceIngress: a Service exposed through Gateway API or AWS API Gateway, with TLS and status."""
 
+from function.blocks import usage
 from function.kind import Kind
 from function.kinds.serviceingress import awsapigateway, gatewayapi
 from function.kinds.serviceingress import compose as composer
@@ -13,7 +14,7 @@ KIND = Kind[ServiceIngressParameters, ServiceIngressSettings](
     settings=ServiceIngressSettings,
     compose=composer.compose,
     readiness=READINESS,
-    crds=gatewayapi.CRDS + awsapigateway.CRDS,
+    crds=gatewayapi.CRDS + awsapigateway.CRDS + usage.CRDS,
     builtins=(),
     requires=(),
 )

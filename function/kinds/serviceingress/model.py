@@ -433,6 +433,20 @@ class RouteParent(StatusModel):
     refsReason: str | None = Field(default=None, description="Why refs are not resolved.")
 
 
+class AWSRouteBackend(StatusModel):
+    """aws-apigateway: where one HTTP API route sends its requests."""
+
+    routeKey: str = Field(description='The HTTP API route key, e.g. "GET /health".')
+    service: str = Field(description="The backend Service, in this namespace.")
+    port: int = Field(description="Its port.")
+    host: str = Field(
+        description="The Host its integration sends, which the backend's HTTPRoute matches."
+    )
+    ready: bool = Field(
+        description="AWS created the route and the Gateway accepted the backend's HTTPRoute."
+    )
+
+
 class ServiceIngressStatus(CompositeStatus):
     """status of a ServiceIngress."""
 
@@ -446,6 +460,9 @@ class ServiceIngressStatus(CompositeStatus):
     )
     routeParents: list[RouteParent] | None = Field(
         default=None, description="gateway-api: each Gateway's answer, with the reason."
+    )
+    awsRoutes: list[AWSRouteBackend] | None = Field(
+        default=None, description="aws-apigateway: each route's backend, sorted by route key."
     )
     certificateReady: bool | None = Field(
         default=None, description="The cert-manager Certificate is Ready (dedicated, TLS on)."
