@@ -127,11 +127,16 @@ def _constant(obj: JSON) -> Callable[[], JSON]:
 
 @dataclass(frozen=True)
 class Selector:
-    """A resource the function asks Crossplane to fetch (a required resource)."""
+    """A resource the function asks Crossplane to fetch (a required resource).
+
+    name None asks for every object of the kind (in namespace, or in every namespace when
+    it is ""): Crossplane lists them, sorted by namespace and name (crossplane v2.3.4
+    internal/xfn/required_resources.go, ExistingRequiredResourcesFetcher.Fetch).
+    """
 
     api_version: str
     kind: str
-    name: str
+    name: str | None
     namespace: str
 
 

@@ -218,11 +218,15 @@ def case_request(case: Case) -> fnv1.RunFunctionRequest:
 
 
 def selects(selector: fnv1.ResourceSelector, doc: JSON) -> bool:
-    """Whether a match-by-name selector the function returned names doc."""
+    """Whether a selector the function returned takes doc: by name, or every object of the
+    kind when it names none (Crossplane lists them)."""
     namespace = (doc.get("metadata") or {}).get("namespace", "")
     if selector.namespace and selector.namespace != namespace:
         return False
-    return identity(doc) == (selector.api_version, selector.kind, selector.match_name)
+    api_version, kind, name = identity(doc)
+    if selector.WhichOneof("match") is None:
+        return (api_version, kind) == (selector.api_version, selector.kind)
+    return (api_version, kind, name) == (selector.api_version, selector.kind, selector.match_name)
 
 
 def answer_requirements(

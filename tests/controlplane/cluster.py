@@ -278,8 +278,13 @@ def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.
     )
     first = run(req)
     for key, sel in first.requirements.resources.items():
-        obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
-        if obj is not None:
+        if sel.WhichOneof("match") is None:  # every object of the kind, as Crossplane lists
+            found = plane.list(sel.api_version, sel.kind, sel.namespace or None)
+            req.required_resources[key].SetInParent()
+        else:
+            obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
+            found = [obj] if obj is not None else []
+        for obj in found:
             req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
     return run(req) if first.requirements.resources else first
 

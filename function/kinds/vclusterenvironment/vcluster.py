@@ -29,6 +29,16 @@ NAME_LIMIT = 52
 _NAME = re.compile(DNS_1035_LABEL)
 # templates/service.yaml: port 443 -> the API server's 8443.
 SERVICE_PORT = 443
+# The exported kubeconfig authenticates as this ServiceAccount inside the vCluster, with a
+# token vCluster requests for it (values.yaml exportKubeConfig.serviceAccount; vcluster
+# v0.36.1 pkg/setup/controllers.go CreateVClusterKubeConfigForExport), never the admin
+# client certificate: a token dies with its ServiceAccount, a certificate lives until it
+# expires. Every reader of vc-<name> uses it: the add-ons' ProviderConfigs, Argo CD, the team.
+EXPORT_SERVICE_ACCOUNT = {
+    "name": "platform-admin",
+    "namespace": "kube-system",
+    "clusterRole": "cluster-admin",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +51,8 @@ class Names:
     @property
     def kubeconfig_secret(self) -> str:
         """vCluster always writes its kubeconfig to vc-<name> (keys config, certificate-authority,
-        client-certificate, client-key), whatever exportKubeConfig says."""
+        token, and client-certificate, client-key left empty with a ServiceAccount), whatever
+        exportKubeConfig says."""
         return f"vc-{self.release}"
 
     @property
@@ -212,7 +223,7 @@ def values(
             },
         },
         # Its default https://localhost:8443 works only inside the vCluster's pod.
-        "exportKubeConfig": {"server": names.server},
+        "exportKubeConfig": {"server": names.server, "serviceAccount": EXPORT_SERVICE_ACCOUNT},
         "policies": _policies(limits, network_policy, public_egress, services),
         "networking": {
             "replicateServices": {
