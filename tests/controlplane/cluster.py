@@ -70,6 +70,14 @@ def composition_name(case: Case) -> str:
     return f"{case.kind}-{case.name}"[:63].rstrip("-")
 
 
+def tenants_in_own_namespace(settings: JSON, case: Case) -> None:
+    """The tenancy rules the case's input gives the example's namespace, given to the
+    namespace of the case's own instead (the rules are per namespace)."""
+    original, own = xr_doc_namespace(case), namespace(case)
+    for tenant in (settings.get("tenancy") or {}).get("tenants") or []:
+        tenant["namespaces"] = [own if n == original else n for n in tenant["namespaces"]]
+
+
 def condition(obj: JSON | None, typ: str) -> JSON:
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c.get("type") == typ:
@@ -126,6 +134,7 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
         if own_composition(case):
             doc = case.composition_doc()
             doc["metadata"]["name"] = composition_name(case)
+            tenants_in_own_namespace(doc["spec"]["pipeline"][0]["input"]["spec"], case)
             if settings_config(case):  # the step asks for the case's own
                 (step,) = doc["spec"]["pipeline"]
                 (wanted,) = step["requirements"]["requiredResources"]
