@@ -44,6 +44,8 @@ from generate.install import (
     remove_expired,
     vault_gc,
 )
+from generate.hostownership import ABOUT as HOST_OWNERSHIP_ABOUT
+from generate.hostownership import host_ownership
 from generate.monitoring import ABOUT as MONITORING_ABOUT
 from generate.monitoring import monitoring
 
@@ -95,11 +97,15 @@ def _install(rel: release.Release) -> dict[Path, str]:
         components / "vault-gc/vault-gc.yaml": dump(
             vault_gc(rel), "generate/install.py", VAULT_GC_ABOUT
         ),
+        components / "host-ownership/host-ownership.yaml": dump_all(
+            host_ownership(), "generate/hostownership.py", HOST_OWNERSHIP_ABOUT
+        ),
     }
     for name, about in (
         ("monitoring", MONITORING_ABOUT),
         ("remove-expired", REMOVE_EXPIRED_ABOUT),
         ("vault-gc", VAULT_GC_ABOUT),
+        ("host-ownership", HOST_OWNERSHIP_ABOUT),
     ):
         kustomization = component(f"{name}.yaml")
         out[components / name / "kustomization.yaml"] = dump(

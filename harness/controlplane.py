@@ -193,13 +193,18 @@ class ControlPlane:
         return "".join(p.log_tail(lines) for p in procs)
 
     def start(self) -> ControlPlane:
+        self.start_api_server()
+        self._start_controller_manager()
+        self._install_crossplane()
+        self._start_function()
+        return self
+
+    def start_api_server(self) -> ControlPlane:
+        """etcd and kube-apiserver only: enough for admission (CRDs, policies, dry runs)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pki = PKI(self.dir / "pki")
         self._start_etcd()
         self._start_apiserver()
-        self._start_controller_manager()
-        self._install_crossplane()
-        self._start_function()
         return self
 
     def stop(self) -> None:
