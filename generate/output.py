@@ -33,6 +33,8 @@ from generate.crossplane import composition, input_crd, rbac, render_function, x
 from generate.docs import HEADER as MARKDOWN_HEADER
 from generate.docs import kind_page, settings_doc
 from generate.frontdoors import backstage, kubevela, settings
+from generate.hostownership import ABOUT as HOST_OWNERSHIP_ABOUT
+from generate.hostownership import host_ownership
 from generate.install import (
     CAPABILITY_ABOUT,
     PACKAGES_ABOUT,
@@ -44,8 +46,6 @@ from generate.install import (
     remove_expired,
     vault_gc,
 )
-from generate.hostownership import ABOUT as HOST_OWNERSHIP_ABOUT
-from generate.hostownership import host_ownership
 from generate.monitoring import ABOUT as MONITORING_ABOUT
 from generate.monitoring import monitoring
 

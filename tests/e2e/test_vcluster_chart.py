@@ -188,7 +188,8 @@ def test_the_kubeconfig_names_the_service_the_chart_renders(rendered: Any) -> No
     # A ServiceAccount's token instead of the admin client certificate (values.yaml
     # exportKubeConfig.serviceAccount: name, namespace, clusterRole).
     account = export["serviceAccount"]
-    assert account["name"] and account["namespace"] == "kube-system"
+    assert account["name"]
+    assert account["namespace"] == "kube-system"
     assert account["clusterRole"] == "cluster-admin"
     status = xr.get("status") or {}
     if "kubeconfigSecret" in status:

@@ -68,7 +68,9 @@ SHOP_TENANCY: JSON = {
 
 def compose(p: JSON, settings: JSON | None = None, **kw: Any) -> tuple[IngressContext, Desired]:
     with_tenancy = SHOP_TENANCY | (settings or {})
-    ctx = context(KIND, p, name="shop", namespace="shop", credentials={}, settings=with_tenancy, **kw)
+    ctx = context(
+        KIND, p, name="shop", namespace="shop", credentials={}, settings=with_tenancy, **kw
+    )
     return ctx, KIND.compose(ctx)
 
 
