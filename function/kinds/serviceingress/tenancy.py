@@ -8,7 +8,6 @@ team's traffic; a dedicated Gateway's Certificate would get a trusted certificat
 it. The platform's tenancy settings (function/tenancy.py) say what each namespace may use.
 """
 
-from function.kinds.serviceingress.model import IssuerRef
 from function.kinds.serviceingress.settings import IngressContext
 from function.settings import SETTINGS_WHERE
 from function.tenancy import host_allowed, rules_for, rules_path
@@ -20,7 +19,7 @@ def tenancy_problems(ctx: IngressContext) -> list[str]:
     """Each host and the issuer the XR names that its namespace may not use."""
     namespace = ctx.xr.namespace
     rules = rules_for(ctx.platform.tenancy, namespace)
-    where = f"{rules_path(ctx.platform.tenancy, namespace)}"
+    where = rules_path(ctx.platform.tenancy, namespace)
     problems = []
     outside = [
         f"spec.parameters.hosts[{i}] {h!r}"
@@ -34,8 +33,9 @@ def tenancy_problems(ctx: IngressContext) -> list[str]:
             f"{allowed}); a platform engineer allows more in {where}.hosts of {SETTINGS_WHERE}"
         )
     issuer = ctx.params.tls.issuerRef
-    if issuer is not None and not _issuer_allowed(ctx, issuer):
-        own = ctx.settings.gatewayAPI.issuerRef
+    own = ctx.settings.gatewayAPI.issuerRef
+    allowed_issuers = {(own.kind, own.name)} | {(i.kind, i.name) for i in rules.issuers}
+    if issuer is not None and (issuer.kind, issuer.name) not in allowed_issuers:
         listed = [f"{i.kind} {i.name}" for i in rules.issuers]
         allowed = ", ".join([f"{own.kind} {own.name} (the platform's)", *listed])
         problems.append(
@@ -45,10 +45,3 @@ def tenancy_problems(ctx: IngressContext) -> list[str]:
         )
     return problems
 
-
-def _issuer_allowed(ctx: IngressContext, issuer: IssuerRef) -> bool:
-    """The platform's own issuer, or one of those the namespace's rules list."""
-    own = ctx.settings.gatewayAPI.issuerRef
-    allowed = {(own.kind, own.name)}
-    allowed |= {(i.kind, i.name) for i in rules_for(ctx.platform.tenancy, ctx.xr.namespace).issuers}
-    return (issuer.kind, issuer.name) in allowed
