@@ -132,9 +132,10 @@ def _constant(obj: JSON) -> Callable[[], JSON]:
 @dataclass(frozen=True)
 class Selector:
     """A resource the function asks Crossplane to fetch (a required resource): the one named;
-    with labels, every one carrying them; with neither (name None), every one of the kind in
-    the namespace (crossplane v2.3.4 internal/xfn/required_resources.go lists them when no
-    match is given)."""
+    with labels, every one carrying them; with neither (name None), every one of the kind.
+    Either list is of the namespace, or of every namespace when it is "" (crossplane v2.3.4
+    internal/xfn/required_resources.go, ExistingRequiredResourcesFetcher.Fetch: listed
+    when no name is given, sorted by namespace and name)."""
 
     api_version: str
     kind: str
@@ -160,6 +161,10 @@ class RequiredKind:
 
     def named(self, name: str, namespace: str) -> Selector:
         return Selector(self.api_version, self.kind, name, namespace)
+
+    def every(self, namespace: str) -> Selector:
+        """Every object of the kind in namespace ("": in every namespace)."""
+        return Selector(self.api_version, self.kind, None, namespace)
 
     def labelled(self, labels: Mapping[str, str], namespace: str) -> Selector:
         return Selector(self.api_version, self.kind, None, namespace, dict(labels))

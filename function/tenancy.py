@@ -108,6 +108,19 @@ def rules_for(tenancy: Tenancy, namespace: str) -> TenantRules:
     )
 
 
+def rules_path(tenancy: Tenancy, namespace: str) -> str:
+    """Where the rules of namespace are set: tenancy.tenants[i] or tenancy.default."""
+    for i, tenant in enumerate(tenancy.tenants):
+        if namespace in tenant.namespaces:
+            return f"tenancy.tenants[{i}]"
+    return "tenancy.default"
+
+
+def hosts_overlap(a: str, b: str) -> bool:
+    """Whether some request host is matched by both hostnames (either may be *.<domain>)."""
+    return a == b or host_allowed([a], b) or host_allowed([b], a)
+
+
 def host_allowed(allowed: Sequence[str], host: str) -> bool:
     """Whether host (itself possibly *.<domain>) is within one of the allowed host rules.
 

@@ -33,6 +33,8 @@ from generate.crossplane import composition, input_crd, rbac, render_function, x
 from generate.docs import HEADER as MARKDOWN_HEADER
 from generate.docs import kind_page, settings_doc
 from generate.frontdoors import backstage, kubevela, settings
+from generate.hostownership import ABOUT as HOST_OWNERSHIP_ABOUT
+from generate.hostownership import host_ownership
 from generate.install import (
     CAPABILITY_ABOUT,
     PACKAGES_ABOUT,
@@ -95,11 +97,15 @@ def _install(rel: release.Release) -> dict[Path, str]:
         components / "vault-gc/vault-gc.yaml": dump(
             vault_gc(rel), "generate/install.py", VAULT_GC_ABOUT
         ),
+        components / "host-ownership/host-ownership.yaml": dump_all(
+            host_ownership(), "generate/hostownership.py", HOST_OWNERSHIP_ABOUT
+        ),
     }
     for name, about in (
         ("monitoring", MONITORING_ABOUT),
         ("remove-expired", REMOVE_EXPIRED_ABOUT),
         ("vault-gc", VAULT_GC_ABOUT),
+        ("host-ownership", HOST_OWNERSHIP_ABOUT),
     ):
         kustomization = component(f"{name}.yaml")
         out[components / name / "kustomization.yaml"] = dump(

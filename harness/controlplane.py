@@ -194,13 +194,18 @@ class ControlPlane:
         return "".join(p.log_tail(lines) for p in procs)
 
     def start(self) -> ControlPlane:
+        self.start_api_server()
+        self._start_controller_manager()
+        self._install_crossplane()
+        self._start_function()
+        return self
+
+    def start_api_server(self) -> ControlPlane:
+        """etcd and kube-apiserver only: enough for admission (CRDs, policies, dry runs)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pki = PKI(self.dir / "pki")
         self._start_etcd()
         self._start_apiserver()
-        self._start_controller_manager()
-        self._install_crossplane()
-        self._start_function()
         return self
 
     def stop(self) -> None:
@@ -507,9 +512,13 @@ class ControlPlane:
         except NotFoundError:
             return None
 
-    def list(self, api_version: str, kind: str, namespace: str | None = None) -> list[JSON]:
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None, labels: str = ""
+    ) -> list[JSON]:
+        """Objects of the kind (in namespace; matching the label selector labels, if any)."""
         res = self.resource(api_version, kind)
-        return [dict(i.to_dict()) for i in res.get(namespace=namespace).items]
+        found = res.get(namespace=namespace, label_selector=labels or None)
+        return [dict(i.to_dict()) for i in found.items]
 
     def patch_status(self, doc: JSON, status: JSON) -> None:
         """Merge-patch status through the status subresource, as a provider writes it.

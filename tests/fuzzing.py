@@ -514,6 +514,10 @@ def draw_request(draw: Draw, kind: AnyKind) -> Request:
     else:
         params = draw_object(draw, schema, "spec.parameters", mutate=4 if mutate else 0)
     meta = _metadata(draw, mutate, namespaced=kind.api.scope == "Namespaced")
+    seed_namespace = (seed.xr.get("metadata") or {}).get("namespace") if seed else None
+    if seed_namespace and not meta.bad:
+        # The example's own namespace, which its input's tenancy rules are for.
+        meta.value["namespace"] = seed_namespace
     xr: JSON = {
         "apiVersion": kind.api.api_version,
         "kind": kind.api.kind,

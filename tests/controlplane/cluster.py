@@ -70,6 +70,14 @@ def composition_name(case: Case) -> str:
     return f"{case.kind}-{case.name}"[:63].rstrip("-")
 
 
+def tenants_in_own_namespace(settings: JSON, case: Case) -> None:
+    """The tenancy rules the case's input gives the example's namespace, given to the
+    namespace of the case's own instead (the rules are per namespace)."""
+    original, own = xr_doc_namespace(case), namespace(case)
+    for tenant in (settings.get("tenancy") or {}).get("tenants") or []:
+        tenant["namespaces"] = [own if n == original else n for n in tenant["namespaces"]]
+
+
 def condition(obj: JSON | None, typ: str) -> JSON:
     for c in ((obj or {}).get("status") or {}).get("conditions") or []:
         if c.get("type") == typ:
@@ -126,6 +134,7 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
         if own_composition(case):
             doc = case.composition_doc()
             doc["metadata"]["name"] = composition_name(case)
+            tenants_in_own_namespace(doc["spec"]["pipeline"][0]["input"]["spec"], case)
             if settings_config(case):  # the step asks for the case's own
                 (step,) = doc["spec"]["pipeline"]
                 (wanted,) = step["requirements"]["requiredResources"]
@@ -141,6 +150,8 @@ NOT_APPLIED = {
     "the function itself, as a paused Function of the same name",
     "monitoring.yaml": "the Prometheus Operator's kinds (checked offline and by promtool)",
     "settings.yaml": "an example to copy; each case with settings applies its own",
+    "host-ownership.yaml": "exempts Crossplane's ServiceAccount, which core here is not (it "
+    "runs as a user of its own); tests/controlplane/test_host_ownership.py checks the policy",
 }
 
 
@@ -278,13 +289,18 @@ def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.
     )
     first = run(req)
     for key, sel in first.requirements.resources.items():
-        if sel.WhichOneof("match") is None:
+        if sel.HasField("match_labels"):  # every object carrying the labels
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.labels.items()))
+            found = plane.list(sel.api_version, sel.kind, sel.namespace or None, labels)
+            req.required_resources[key].SetInParent()
+        elif sel.WhichOneof("match") is None:  # every object of the kind, as Crossplane lists
             found = plane.list(sel.api_version, sel.kind, sel.namespace or None)
+            req.required_resources[key].SetInParent()
         else:
             obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
-            found = [] if obj is None else [obj]
-        for item in found:
-            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(item)))
+            found = [obj] if obj is not None else []
+        for obj in found:
+            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
     return run(req) if first.requirements.resources else first
 
 

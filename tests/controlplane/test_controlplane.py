@@ -283,7 +283,17 @@ def _broken_rules(case: Case) -> list[Rule]:
 
 
 def _update_candidates(kind_name: str) -> list[Case]:
-    return [c for c in COMPOSING if c.kind == kind_name and not cluster.own_composition(c)]
+    """The kind's cases that share settings, so one's parameters fit another's XR: those
+    without settings of their own, else the largest group with the same input.yaml and
+    the same example namespace (tenancy rules are per namespace)."""
+    groups: dict[str, list[Case]] = {}
+    for c in COMPOSING:
+        if c.kind == kind_name and not cluster.settings_config(c):
+            key = json.dumps([c.optional_docs("input.yaml"), cluster.xr_doc_namespace(c)])
+            groups.setdefault("" if not c.optional("input.yaml") else key, []).append(c)
+    if len(groups.get("", [])) > 1:
+        return groups[""]
+    return max(groups.values(), key=len, default=[])
 
 
 UPDATABLE = sorted({c.kind for c in COMPOSING if len(_update_candidates(c.kind)) > 1})

@@ -197,6 +197,12 @@ def test_the_kubeconfig_names_the_service_the_chart_renders(rendered: Any) -> No
     # ProviderConfigs name.
     assert export["secret"] == {"name": "", "namespace": ""}
     assert export["additionalSecrets"] == []
+    # A ServiceAccount's token instead of the admin client certificate (values.yaml
+    # exportKubeConfig.serviceAccount: name, namespace, clusterRole).
+    account = export["serviceAccount"]
+    assert account["name"]
+    assert account["namespace"] == "kube-system"
+    assert account["clusterRole"] == "cluster-admin"
     status = xr.get("status") or {}
     if "kubeconfigSecret" in status:
         assert status["kubeconfigSecret"] == f"vc-{name}"

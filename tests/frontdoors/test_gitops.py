@@ -23,6 +23,23 @@ from tests.frontdoors.doors import assert_valid, run, tool
 
 GITOPS = ROOT / "examples" / "gitops"
 ENVIRONMENTS = ("dev", "staging", "production")
+# The platform's tenancy for the team owning the three environments' namespaces
+# (docs/tenancy.md): the hosts its overlays name, and its Argo CD project.
+TENANCY: JSON = {
+    "tenancy": {
+        "tenants": [
+            {
+                "namespaces": list(ENVIRONMENTS),
+                "hosts": [
+                    "user-service.apps.example.org",
+                    "user-service-dev.apps.example.org",
+                    "user-service-staging.apps.example.org",
+                ],
+                "argocdProject": "user-service",
+            }
+        ]
+    }
+}
 
 
 def build(environment: str) -> list[JSON]:
@@ -72,6 +89,7 @@ def test_every_built_xr_renders_and_validates() -> None:
                 case_dir = root / "examples" / doc["kind"].lower() / name
                 case_dir.mkdir(parents=True)
                 (case_dir / "xr.yaml").write_text(yaml.safe_dump(doc))
+                (case_dir / "input.yaml").write_text(yaml.safe_dump(TENANCY))
                 case = Case(kind=doc["kind"].lower(), name=name, dir=case_dir)
                 cases.append(case)
                 xrs[case.id] = doc

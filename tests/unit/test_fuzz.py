@@ -114,8 +114,9 @@ STAGES = ("InvalidComposite", "InvalidInput", "InvalidParameters")
 FATAL_REASONS_OF_VALID = {"InvalidParameters", "InvalidInput", "ComposeFailed"}
 STATS: collections.Counter[str] = collections.Counter()
 # Keys of the Secrets a requirement is answered with: a login's, Cluster API's kubeconfig
-# (value), vCluster's vc-<name> (config and its TLS files, vcluster.com docs "Accessing
-# vCluster"), besides any key a parameter names.
+# (value), vCluster's vc-<name> (config, its TLS files and the exported ServiceAccount's
+# token: vcluster v0.36.1 pkg/util/kubeconfig/kubeconfig.go), besides any key a parameter
+# names.
 SECRET_KEYS = (
     "password",
     "username",
@@ -124,6 +125,7 @@ SECRET_KEYS = (
     "certificate-authority",
     "client-certificate",
     "client-key",
+    "token",
 )
 _CONDITION_STATUS = {
     fnv1.STATUS_CONDITION_TRUE: "True",

@@ -214,7 +214,7 @@ def test_the_kustomization_of_the_install_docs_builds_what_it_says(checkout: Pat
 
 def test_every_component_builds_on_the_base(checkout: Path) -> None:
     components = sorted(p.name for p in (ROOT / "install/components").iterdir())
-    assert components == ["monitoring", "remove-expired", "vault-gc"]
+    assert components == ["host-ownership", "monitoring", "remove-expired", "vault-gc"]
     docs = _overlay(checkout, _component_overlay(*(f"components/{c}" for c in components)))
     kinds = {kind for kind, _ in _kinds(docs)}
     assert {"CronOperation", "PrometheusRule", "ValidatingAdmissionPolicy"} <= kinds

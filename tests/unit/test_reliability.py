@@ -856,8 +856,8 @@ def test_observed_state_of_another_shape_in_the_newer_kinds_never_raises(
         ),
         (
             "vclusterenvironment/gitops",
-            lambda r: _required(r, "kubeconfig", 0, "data.client-key", "\u00e9t\u00e9=="),
-            "key 'client-key' of Secret 'vc-orders' is not base64 data",
+            lambda r: _required(r, "kubeconfig", 0, "data.token", "\u00e9t\u00e9=="),
+            "key 'token' of Secret 'vc-orders' is not base64 data",
             "not ASCII: b64decode's ValueError, not the binascii.Error it caught",
         ),
         (

@@ -517,7 +517,8 @@ def route_request(message_bytes: int, parent_refs: int) -> fnv1.RunFunctionReque
         "shop",
         "shop",
     )
-    return request(ingress, observed={"route": route})
+    tenancy = {"tenancy": {"tenants": [{"namespaces": ["shop"], "hosts": ["*.apps.example.org"]}]}}
+    return request(ingress, observed={"route": route}, settings=tenancy)
 
 
 def test_what_a_gateway_says_is_cut_before_it_reaches_the_response(server: str) -> None:

@@ -49,8 +49,26 @@ def aws_params(**kw: Any) -> JSON:
     return {"environment": "dev", "class": "aws-apigateway", "routes": ROUTES} | kw
 
 
-def compose(p: JSON, **kw: Any) -> tuple[IngressContext, Desired]:
-    ctx = context(KIND, p, name="shop", namespace="shop", credentials={}, **kw)
+# Namespace shop may use the hosts and issuer these tests name (tests/unit/
+# test_two_teams_routing.py has what a namespace may not).
+SHOP_TENANCY: JSON = {
+    "tenancy": {
+        "tenants": [
+            {
+                "namespaces": ["shop"],
+                "hosts": ["*.apps.example.org", "*.apps.x.org", "*.example.com"],
+                "issuers": [{"name": "le"}],
+            }
+        ]
+    }
+}
+
+
+def compose(p: JSON, settings: JSON | None = None, **kw: Any) -> tuple[IngressContext, Desired]:
+    with_tenancy = SHOP_TENANCY | (settings or {})
+    ctx = context(
+        KIND, p, name="shop", namespace="shop", credentials={}, settings=with_tenancy, **kw
+    )
     return ctx, KIND.compose(ctx)
 
 

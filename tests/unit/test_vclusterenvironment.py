@@ -21,7 +21,9 @@ from generate import crossplane
 from tests.composing import context, refused, status
 
 NAME, NAMESPACE = "payments", "team-payments"
-KEY = base64.b64encode(b"-----BEGIN EC PRIVATE KEY-----\nsecret\n-----END EC PRIVATE KEY-----\n")
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.secret-token.signature"
+# vc-<name> as vCluster writes it with exportKubeConfig.serviceAccount (vcluster v0.36.1
+# pkg/util/kubeconfig/kubeconfig.go: the token, the CA, empty client certificate and key).
 KUBECONFIG = {
     "apiVersion": "v1",
     "kind": "Secret",
@@ -29,10 +31,13 @@ KUBECONFIG = {
     "data": {
         "config": base64.b64encode(b"apiVersion: v1\nkind: Config\n").decode(),
         "certificate-authority": base64.b64encode(b"ca").decode(),
-        "client-certificate": base64.b64encode(b"cert").decode(),
-        "client-key": KEY.decode(),
+        "client-certificate": "",
+        "client-key": "",
+        "token": base64.b64encode(TOKEN.encode()).decode(),
     },
 }
+# Every namespace's environments are registered in the Argo CD project named after it.
+TENANCY = {"tenancy": {"default": {"argocdProject": "{namespace}"}}}
 GITOPS = {"repoURL": "https://git.example.org/payments/deploy.git"}
 DEPLOYED = {
     "apiVersion": HELM_API,
@@ -52,6 +57,7 @@ def composed(
     kubeconfig: bool = False,
     name: str = NAME,
     namespace: str = NAMESPACE,
+    settings: JSON | None = None,
 ) -> Desired:
     found = dict(required or {})
     if kubeconfig:
@@ -64,6 +70,7 @@ def composed(
         namespace=namespace,
         observed=observed,
         required=found,
+        settings=TENANCY if settings is None else settings,
     )
     return KIND.compose(ctx)
 
@@ -156,13 +163,15 @@ def test_the_cluster_secret_is_assembled_from_the_vclusters_kubeconfig() -> None
     assert secret["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "cluster"}
     data = secret["stringData"]
     assert data["server"] == f"https://{NAME}.{NAMESPACE}:443"
-    tls = json.loads(data["config"])["tlsClientConfig"]
-    assert tls == {
-        "caData": KUBECONFIG["data"]["certificate-authority"],
-        "certData": KUBECONFIG["data"]["client-certificate"],
-        "keyData": KEY.decode(),
+    # Argo CD v3.5.1 declarative-setup.md, "Clusters": bearer authentication, the CA as
+    # base64 PEM; project makes it a project-scoped cluster.
+    assert json.loads(data["config"]) == {
+        "bearerToken": TOKEN,
+        "tlsClientConfig": {"caData": KUBECONFIG["data"]["certificate-authority"]},
     }
+    assert data["project"] == NAMESPACE
     app = _manifest(got, argocd.APPLICATION)
+    assert app["spec"]["project"] == NAMESPACE
     assert app["spec"]["destination"]["server"] == data["server"], "the app targets the vCluster"
     assert app["spec"]["source"]["repoURL"] == GITOPS["repoURL"]
     assert "finalizers" not in app["metadata"]
@@ -181,7 +190,7 @@ def test_registration_waits_for_every_key_and_says_which() -> None:
     desired = composed({"gitops": GITOPS}, required={compose.KUBECONFIG: [partial]})
     assert argocd.CLUSTER_SECRET not in desired.resources
     (warning,) = desired.warnings
-    assert "client-key" in warning.message
+    assert "token" in warning.message
 
 
 def test_environments_of_two_namespaces_do_not_collide_in_argo_cds() -> None:
@@ -193,11 +202,11 @@ def test_environments_of_two_namespaces_do_not_collide_in_argo_cds() -> None:
     assert one["metadata"]["name"] != other["metadata"]["name"]
 
 
-def test_the_client_key_never_reaches_status_or_results() -> None:
+def test_the_token_never_reaches_status_or_results() -> None:
     desired = composed({"gitops": GITOPS, "addons": ["istio"]}, kubeconfig=True)
     shown = json.dumps(status(desired)) + "".join(w.message for w in desired.warnings)
-    assert KEY.decode() not in shown
-    assert base64.b64decode(KEY).decode() not in shown
+    assert TOKEN not in shown
+    assert KUBECONFIG["data"]["token"] not in shown
     assert status(desired)["kubeconfigSecret"] == f"vc-{NAME}"
 
 

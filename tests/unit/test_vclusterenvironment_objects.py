@@ -112,7 +112,11 @@ def test_the_application_targets_the_registered_cluster() -> None:
         assert app["metadata"]["namespace"] == secret["metadata"]["namespace"]
         assert app["spec"]["destination"]["server"] == secret["stringData"]["server"]
         config = json.loads(secret["stringData"]["config"])
-        assert set(config["tlsClientConfig"]) == {"caData", "certData", "keyData"}
+        # Argo CD v3.5.1 declarative-setup.md: bearer token authentication, the CA to trust,
+        # and project (a project-scoped cluster) the Application's own.
+        assert set(config) == {"bearerToken", "tlsClientConfig"}
+        assert set(config["tlsClientConfig"]) == {"caData"}
+        assert secret["stringData"]["project"] == app["spec"]["project"]
     for objects in by_case.values():
         if addons.KNATIVE_SERVING in objects:
             serving = objects[addons.KNATIVE_SERVING]

@@ -1,8 +1,8 @@
 """KubernetesCluster: Cluster API clusters on KubeVirt, with CNI and cloud controller manager."""
 
 from function.blocks import helm, usage
-from function.kind import Kind
 from function.context import SECRET
+from function.kind import Kind
 from function.kinds.kubernetescluster import capiversion, ccm, clusterapi
 from function.kinds.kubernetescluster import compose as composer
 from function.kinds.kubernetescluster.model import API, KubernetesClusterParameters

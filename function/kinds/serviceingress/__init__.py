@@ -2,7 +2,7 @@
 
 from function.blocks import usage
 from function.kind import Kind
-from function.kinds.serviceingress import awsapigateway, gatewayapi
+from function.kinds.serviceingress import awsapigateway, gatewayapi, ownership
 from function.kinds.serviceingress import compose as composer
 from function.kinds.serviceingress.model import API, ServiceIngressParameters
 from function.kinds.serviceingress.readiness import READINESS
@@ -16,5 +16,5 @@ KIND = Kind[ServiceIngressParameters, ServiceIngressSettings](
     readiness=READINESS,
     crds=gatewayapi.CRDS + awsapigateway.CRDS + usage.CRDS,
     builtins=(),
-    requires=(),
+    requires=(ownership.INGRESS_KIND,),
 )

@@ -118,11 +118,13 @@ class GitOps(StrictModel):
         max_length=255,
         description="Branch, tag or commit.",
     )
-    project: str = Field(
-        default="default",
+    project: str | None = Field(
+        default=None,
         pattern=DNS_1123_SUBDOMAIN,
         max_length=253,
-        description="Argo CD project; it must allow the vCluster as a destination.",
+        description="Deprecated: the platform decides the Argo CD project (its tenancy."
+        "argocdProject for this namespace); leave it unset, a value other than the "
+        "platform's is refused.",
     )
     namespace: Namespace = Field(
         default="default",
@@ -215,8 +217,9 @@ class VClusterEnvironmentStatus(CompositeStatus):
     )
     kubeconfigSecret: str | None = Field(
         default=None,
-        description="Secret in this namespace with the vCluster's admin kubeconfig (key config), "
-        "once vCluster has written it.",
+        description="Secret in this namespace with the vCluster's kubeconfig (key config; "
+        "a ServiceAccount's token, cluster-admin inside the vCluster), once vCluster has "
+        "written it.",
     )
     addons: AddOnsStatus | None = Field(default=None, description=AddOnsStatus.__doc__)
     services: list[ServiceStatus] | None = Field(

@@ -28,7 +28,7 @@ ENVIRONMENT_KIND = RequiredKind(API.api_version, API.kind, API.plural)
 
 def requirement(ctx: EnvironmentContext) -> Selector:
     """Every VClusterEnvironment in the XR's namespace."""
-    return Selector(API.api_version, API.kind, name=None, namespace=ctx.xr.namespace)
+    return ENVIRONMENT_KIND.every(ctx.xr.namespace)
 
 
 def _others(ctx: EnvironmentContext) -> list[JSON]:

@@ -41,6 +41,16 @@ SERVICE_PORT = 443
 # templates/statefulset.yaml writes as the StatefulSet's
 # persistentVolumeClaimRetentionPolicy.whenDeleted (Kubernetes 1.27 and later).
 RETENTION_POLICIES = {"Keep": "Retain", "Delete": "Delete"}
+# The exported kubeconfig authenticates as this ServiceAccount inside the vCluster, with a
+# token vCluster requests for it (values.yaml exportKubeConfig.serviceAccount; vcluster
+# v0.36.1 pkg/setup/controllers.go CreateVClusterKubeConfigForExport), never the admin
+# client certificate: a token dies with its ServiceAccount, a certificate lives until it
+# expires. Every reader of vc-<name> uses it: the add-ons' ProviderConfigs, Argo CD, the team.
+EXPORT_SERVICE_ACCOUNT = {
+    "name": "platform-admin",
+    "namespace": "kube-system",
+    "clusterRole": "cluster-admin",
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,8 @@ class Names:
     @property
     def kubeconfig_secret(self) -> str:
         """vCluster always writes its kubeconfig to vc-<name> (keys config, certificate-authority,
-        client-certificate, client-key), whatever exportKubeConfig says."""
+        token, and client-certificate, client-key left empty with a ServiceAccount), whatever
+        exportKubeConfig says."""
         return f"vc-{self.release}"
 
     @property
@@ -253,7 +264,7 @@ def values(
             },
         },
         # Its default https://localhost:8443 works only inside the vCluster's pod.
-        "exportKubeConfig": {"server": names.server},
+        "exportKubeConfig": {"server": names.server, "serviceAccount": EXPORT_SERVICE_ACCOUNT},
         "policies": _policies(limits, footprint, network_policy, public_egress, services),
         "networking": {
             "replicateServices": {
