@@ -72,8 +72,10 @@ def admit(pod_spec: JSON, limit_range: JSON) -> tuple[dict[str, Decimal], list[s
                 if side == "requests":
                     errors += why
                 for k, v in got[side].items():
-                    seen[k] = seen.get(k, Decimal(0)) + v if key == "containers" else max(
-                        seen.get(k, Decimal(0)), v
+                    seen[k] = (
+                        seen.get(k, Decimal(0)) + v
+                        if key == "containers"
+                        else max(seen.get(k, Decimal(0)), v)
                     )
             for k, v in seen.items():
                 usage[f"{side}.{k}"] = max(usage.get(f"{side}.{k}", Decimal(0)), v)

@@ -215,7 +215,10 @@ def _own_pods(objects: list[JSON], name: str) -> list[JSON]:
         base64.b64decode(_by(objects, "Secret", f"vc-config-{name}")["data"]["config.yaml"])
     )
     dns = config["controlPlane"]["coredns"]["deployment"]["resources"]
-    return [sts["spec"]["template"]["spec"], {"containers": [{"name": "coredns", "resources": dns}]}]
+    return [
+        sts["spec"]["template"]["spec"],
+        {"containers": [{"name": "coredns", "resources": dns}]},
+    ]
 
 
 def test_the_vclusters_own_pods_are_admitted_and_take_no_default(rendered: Any) -> None:
@@ -258,8 +261,10 @@ def test_every_pod_the_quota_allows_fits_at_the_defaults(case: Any, tmp_path: Pa
     spec = release["spec"]["forProvider"]
     name = release["metadata"]["annotations"]["crossplane.io/external-name"]
     objects = helm_template(name, spec["namespace"], spec["values"], tmp_path)
-    lr, hard = _by(objects, "LimitRange", f"vc-{name}"), _by(objects, "ResourceQuota", f"vc-{name}")
-    assert lr is not None and hard is not None
+    lr = _by(objects, "LimitRange", f"vc-{name}")
+    hard = _by(objects, "ResourceQuota", f"vc-{name}")
+    assert lr is not None
+    assert hard is not None
     quota = Quota.of(hard["spec"]["hard"])
     own = _own_pods(objects, name)
     workload = {"containers": [{"name": "app"}]}
