@@ -20,4 +20,7 @@ def helm_template(chart: Path, release: str, namespace: str, values: JSON, tmp: 
         timeout=120,
         check=True,
     ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    # Trailing whitespace means nothing in YAML, but PyYAML refuses a trailing tab, which the
+    # Valkey chart's StatefulSet has (templates/statefulset.yaml "apiVersion: v1<tab>").
+    text = "\n".join(line.rstrip(" \t") for line in out.splitlines())
+    return [d for d in yaml.safe_load_all(text) if d]

@@ -12,18 +12,21 @@ kubeconfig export in the vCluster's config.
 import base64
 import json
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from function.kinds.vclusterenvironment import KIND, compose, services, vcluster
+from function.kinds.vclusterenvironment import KIND, compose, services
 from function.quantity import parse
 from harness.cases import find_cases, load_yaml_docs
 from harness.paths import ROOT, go_tool, shared_dir
 from harness.schemas import JsonSchemas, check_helm_values
+from tests import limitranger
 from tests.composing import context
+from tests.resourcequota import Quota
 
 CHART = shared_dir(ROOT) / "charts" / "vcluster-0.36.1"
 # The host cluster's version, as the API server tells provider-helm: the chart writes
@@ -209,31 +212,74 @@ def test_the_kubeconfig_names_the_service_the_chart_renders(rendered: Any) -> No
     assert f"{name}.{namespace}.svc" in config["controlPlane"]["proxy"]["extraSANs"]
 
 
-def test_the_vclusters_own_pods_are_what_the_quota_check_reserves(rendered: Any) -> None:
-    """vcluster.check_limits reserves room for the control plane and CoreDNS: their
-    resources as the chart sets them (the StatefulSet it renders, CoreDNS's in its config)."""
-    _, _, name, _, objects = rendered
+def _own_pods(objects: list[JSON], name: str) -> list[JSON]:
+    """The pod specs the chart runs in the namespace: the control plane's StatefulSet, and
+    CoreDNS, which vCluster deploys inside with the resources of its config and syncs out."""
     sts = _by(objects, "StatefulSet", name)
     assert sts is not None
-    (syncer,) = sts["spec"]["template"]["spec"]["containers"]
     config = yaml.safe_load(
         base64.b64decode(_by(objects, "Secret", f"vc-config-{name}")["data"]["config.yaml"])
     )
     dns = config["controlPlane"]["coredns"]["deployment"]["resources"]
-    res = syncer["resources"]
-    assert "cpu" not in res["limits"], "the control plane gets the limit range's default CPU"
-    assert (
-        parse(res["requests"]["cpu"]) + parse(dns["requests"]["cpu"]) == vcluster.OWN_CPU_REQUESTS
+    return [
+        sts["spec"]["template"]["spec"],
+        {"containers": [{"name": "coredns", "resources": dns}]},
+    ]
+
+
+def test_the_vclusters_own_pods_are_admitted_and_take_no_default(rendered: Any) -> None:
+    """Every container of the vCluster's own pods sets CPU and memory requests and limits,
+    so the limit range's defaults, derived from the quota and small, never apply to them,
+    and the LimitRange the chart renders admits them."""
+    _, _, name, _, objects = rendered
+    lr = _by(objects, "LimitRange", f"vc-{name}")
+    assert lr is not None
+    for pod in _own_pods(objects, name):
+        _, errors = limitranger.admit(pod, lr)
+        assert errors == []
+        for c in [*pod.get("initContainers", []), *pod["containers"]]:
+            for side in ("requests", "limits"):
+                assert {"cpu", "memory"} <= set(c["resources"][side]), (c["name"], side)
+
+
+def _runs_nothing_else(case_dir: Path) -> bool:
+    """No add-on and no instance in the namespace: only the vCluster's own pods are known."""
+    required = case_dir / "required.yaml"
+    instances = required.is_file() and any(
+        d["kind"] in ("PostgreSQLInstance", "RedisInstance") for d in load_yaml_docs(required)
     )
-    assert (
-        parse(res["requests"]["memory"]) + parse(dns["requests"]["memory"])
-        == vcluster.OWN_MEMORY_REQUESTS
-    )
-    assert parse(dns["limits"]["cpu"]) == vcluster.OWN_CPU_LIMITS_BESIDES_DEFAULT
-    assert (
-        parse(res["limits"]["memory"]) + parse(dns["limits"]["memory"])
-        == vcluster.OWN_MEMORY_LIMITS
-    )
+    xr = load_yaml_docs(case_dir / "xr.yaml")[0]
+    return not instances and not xr["spec"]["parameters"].get("addons")
+
+
+ALONE = [c for c in CASES if _runs_nothing_else(c.dir)]
+
+
+def test_there_are_examples_of_the_vcluster_alone() -> None:
+    assert len(ALONE) >= 2, [c.id for c in ALONE]
+
+
+@pytest.mark.parametrize("case", ALONE, ids=[c.id for c in ALONE])
+def test_every_pod_the_quota_allows_fits_at_the_defaults(case: Any, tmp_path: Path) -> None:
+    """The vCluster's own pods, then as many pods of one container setting nothing as
+    count/pods leaves: the limit range admits each, and the quota holds them all."""
+    _, release = _composed(case.dir)
+    spec = release["spec"]["forProvider"]
+    name = release["metadata"]["annotations"]["crossplane.io/external-name"]
+    objects = helm_template(name, spec["namespace"], spec["values"], tmp_path)
+    lr = _by(objects, "LimitRange", f"vc-{name}")
+    hard = _by(objects, "ResourceQuota", f"vc-{name}")
+    assert lr is not None
+    assert hard is not None
+    quota = Quota.of(hard["spec"]["hard"])
+    own = _own_pods(objects, name)
+    workload = {"containers": [{"name": "app"}]}
+    pods = [*own, *[workload] * (int(hard["spec"]["hard"]["count/pods"]) - len(own))]
+    for index, pod in enumerate(pods):
+        usage, errors = limitranger.admit(pod, lr)
+        assert errors == []
+        assert quota.admit(f"pod {index}", {**usage, "count/pods": Decimal(1)})
+    assert not quota.admit("one more", {"count/pods": Decimal(1)})
 
 
 def test_the_virtual_cluster_runs_the_version_asked_for(rendered: Any) -> None:

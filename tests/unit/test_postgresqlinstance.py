@@ -186,7 +186,8 @@ def test_dedicated(case: DedicatedCase) -> None:
     assert spec["instances"] == case.instances, case.reason
     assert spec["imageName"] == "ghcr.io/cloudnative-pg/postgresql:17.6-minimal-trixie"
     assert spec["storage"] == {"size": "50Gi"}
-    assert spec["resources"]["limits"] == {"memory": "8Gi"}
+    # Guaranteed QoS (CloudNativePG resource_management.md): limits are the requests.
+    assert spec["resources"]["limits"] == {"cpu": "2", "memory": "8Gi"}
     assert spec["bootstrap"]["initdb"] == {
         "database": "app",
         "owner": "app",

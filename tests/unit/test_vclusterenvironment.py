@@ -368,13 +368,16 @@ def test_bad_input_names_every_field() -> None:
         pytest.param(
             {"quota": {"memory": "2Gi", "cpu": "1"}},
             [
-                "quota.cpu: must leave room for the vCluster's own control plane and DNS and one "
-                "container with the limit range's defaults: at least 1500m (got 1, 500m short)",
+                # production's 100 pods: the defaults derived at their least (1m, 1Mi);
+                # limits: own 2 CPU, 4266Mi + 98 pods x 1m, 1Mi, twice the quota at most.
+                "quota.cpu: must leave room for the vCluster's own control plane and DNS and the "
+                "98 more pods quota.pods allows with the limit range's defaults: at least 1049m "
+                "(got 1, 49m short)",
                 "quota.memory: must leave room for the vCluster's own control plane and DNS and "
-                "one container with the limit range's defaults: at least 2389Mi (got 2Gi, 341Mi "
-                "short)",
+                "the 98 more pods quota.pods allows with the limit range's defaults: at least "
+                "2182Mi (got 2Gi, 134Mi short)",
             ],
-            id="a quota the vCluster itself and one default container do not fit in",
+            id="a quota the vCluster itself and its other pods do not fit in",
         ),
     ],
 )
@@ -716,12 +719,12 @@ def test_node_ports_for_kouriers_load_balancer_only(add_ons: list[str], node_por
         pytest.param(
             "dev",
             ["knative"],
-            # limits: control plane 1 (default) + CoreDNS 1 + Knative 7.3 (operator 1.5,
-            # Serving 5.8) + one default container 1 = 10.3 CPU, twice the quota at most.
+            # limits: control plane 1 + CoreDNS 1 + Knative 7.3 (operator 1.5, Serving 5.8)
+            # + 9 more pods at the least default, 1m = 9.309 CPU, twice the quota at most.
             [
                 "quota.cpu: must leave room for the vCluster's own control plane and DNS, the "
-                "add-ons (knative) and one container with the limit range's defaults: at least "
-                "5150m (got 2, 3150m short)"
+                "add-ons (knative) and the 9 more pods quota.pods allows with the limit range's "
+                "defaults: at least 4655m (got 2, 2655m short)"
             ],
             id="knative does not fit dev's limits",
         ),

@@ -86,9 +86,13 @@ def compose_dedicated(ctx: PostgreSQLContext) -> Desired:
         "instances": dedicated.instances.get(params.environment, 1),
         "imageName": image,
         "storage": storage,
+        # Limits equal to the requests: the Guaranteed QoS CloudNativePG recommends for
+        # PostgreSQL (docs resource_management.md, v1.30), and no container left for a
+        # namespace LimitRange to default: a default CPU limit below the request makes
+        # every new instance pod invalid, and failover and rolling updates stop.
         "resources": {
             "requests": {"cpu": compute.cpu, "memory": compute.memory},
-            "limits": {"memory": compute.memory},
+            "limits": {"cpu": compute.cpu, "memory": compute.memory},
         },
         "bootstrap": {
             "initdb": {

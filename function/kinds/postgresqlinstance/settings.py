@@ -53,7 +53,7 @@ class SharedServer(SettingsModel):
 class ComputeResources(SettingsModel):
     """CPU and memory of a server."""
 
-    cpu: Quantity = Field(description="CPU request.")
+    cpu: Quantity = Field(description="CPU request and limit.")
     memory: Quantity = Field(description="Memory request and limit.")
 
 

@@ -1,26 +1,19 @@
 """VClusterEnvironment: a vCluster release, its add-ons, its Argo CD registration and its status."""
 
-from typing import Any
-
-from pydantic import BaseModel
-
 from function.blocks.helm import release_deployed
 from function.blocks.usage import deletion_order
 from function.context import Desired, Selector
-from function.kinds.vclusterenvironment import addons, argocd, sharing, vcluster
-from function.kinds.vclusterenvironment.footprint import of_add_ons
+from function.kinds.vclusterenvironment import addons, argocd, fit, sharing, vcluster
+from function.kinds.vclusterenvironment.footprint import node_ports, of_add_ons
+from function.kinds.vclusterenvironment.instances import instances
+from function.kinds.vclusterenvironment.instances import requirements as instance_requirements
 from function.kinds.vclusterenvironment.model import (
     AddOnsStatus,
-    Quota,
     ServiceStatus,
     VClusterEnvironmentStatus,
 )
 from function.kinds.vclusterenvironment.services import replicated_services, requirements
-from function.kinds.vclusterenvironment.settings import (
-    EnvironmentContext,
-    LimitRangeDefaults,
-    QuotaDefaults,
-)
+from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.kinds.vclusterenvironment.upgrade import refuse_downgrade
 
 VCLUSTER = "vcluster"
@@ -43,33 +36,17 @@ DELETION_ORDER = [
 ]
 
 
-def _limits(ctx: EnvironmentContext) -> vcluster.Limits:
-    """Each quota field from the XR, else its environment's preset, else the platform's
-    default; each limit range field from the XR, else the platform's default."""
-
-    def merged(defaults: BaseModel, *over: BaseModel) -> dict[str, Any]:
-        out: dict[str, Any] = defaults.model_dump()
-        for layer in over:
-            out |= layer.model_dump(exclude_none=True)
-        return out
-
-    res, settings = ctx.params.resources, ctx.settings
-    preset = settings.quotaPresets.get(ctx.params.environment, Quota())
-    return vcluster.Limits(
-        quota=QuotaDefaults(**merged(settings.quota, preset, res.quota)),
-        limit_range=LimitRangeDefaults(**merged(settings.limitRange, res.limitRange)),
-    )
-
-
 def compose(ctx: EnvironmentContext) -> Desired:
     """Compose the vCluster, and once its kubeconfig exists its add-ons and registration."""
     names = vcluster.names(ctx.xr.name, ctx.xr.namespace)
     sharing.refuse_second(ctx, VCLUSTER in ctx.observed)
     refuse_downgrade(ctx.observed.get(VCLUSTER), ctx.params.kubernetesVersion)
-    limits = _limits(ctx)
     wanted = addons.wanted(ctx)
-    footprint = of_add_ons(wanted)
-    vcluster.check_limits(limits, wanted, footprint)
+    add_on_pods = of_add_ons(wanted)
+    found = instances(ctx)
+    known = [*vcluster.OWN_PODS, *add_on_pods, *(p for i in found for p in i.pods)]
+    limits, derived = fit.limits(ctx, known)
+    fit.check(limits, derived, wanted, add_on_pods, found)
     services, warnings = replicated_services(ctx, ctx.observed.get(VCLUSTER))
     isolation = ctx.params.isolation
     chart_values = vcluster.values(
@@ -81,7 +58,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         network_policy=isolation.networkPolicy,
         public_egress=isolation.publicEgress,
         services=services,
-        footprint=footprint,
+        node_ports=node_ports(wanted),
     )
     resources = {VCLUSTER: vcluster.vcluster_release(names, chart_values, services, ctx.settings)}
     kubeconfig = ctx.found(KUBECONFIG)
@@ -114,6 +91,7 @@ def compose(ctx: EnvironmentContext) -> Desired:
         warnings=[*warnings, *registration_warnings],
         requirements={
             **requirements(ctx),
+            **instance_requirements(ctx),
             sharing.ENVIRONMENTS: sharing.requirement(ctx),
             KUBECONFIG: Selector(
                 "v1", "Secret", name=names.kubeconfig_secret, namespace=names.namespace

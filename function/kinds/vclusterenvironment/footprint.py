@@ -27,36 +27,8 @@ Upstream, at the pinned versions:
   LoadBalancer's ports as node ports unless allocateLoadBalancerNodePorts is false).
 """
 
-from dataclasses import dataclass
-from decimal import Decimal
-
-from function.quantity import parse
+from function.kinds.vclusterenvironment.pods import Pod, container
 from function.structs import JSON
-
-
-@dataclass(frozen=True)
-class Footprint:
-    """Pods and what their containers request and are limited to, in total."""
-
-    pods: int
-    cpu_requests: Decimal
-    memory_requests: Decimal
-    cpu_limits: Decimal
-    memory_limits: Decimal
-    node_ports: int = 0
-
-    def __add__(self, other: "Footprint") -> "Footprint":
-        return Footprint(
-            self.pods + other.pods,
-            self.cpu_requests + other.cpu_requests,
-            self.memory_requests + other.memory_requests,
-            self.cpu_limits + other.cpu_limits,
-            self.memory_limits + other.memory_limits,
-            self.node_ports + other.node_ports,
-        )
-
-
-NOTHING = Footprint(0, Decimal(0), Decimal(0), Decimal(0), Decimal(0))
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> JSON:
@@ -88,33 +60,34 @@ KNATIVE_SERVING_CONTAINERS = (
 KOURIER_NODE_PORTS = 2
 
 
-def _pod(resources: JSON) -> Footprint:
-    requests, limits = resources["requests"], resources["limits"]
-    return Footprint(
-        1,
-        parse(requests["cpu"]),
-        parse(requests["memory"]),
-        parse(limits["cpu"]),
-        parse(limits["memory"]),
-    )
+def _pod(name: str, resources: JSON) -> Pod:
+    return Pod((container(name, resources),))
 
 
-def _knative() -> Footprint:
+def _knative() -> tuple[Pod, ...]:
     operator = KNATIVE_OPERATOR_VALUES["knative_operator"]
-    out = _pod(operator["knative_operator"]["resources"]) + _pod(
-        operator["operator_webhook"]["resources"]
+    return (
+        _pod("knative-operator", operator["knative_operator"]["resources"]),
+        _pod("operator-webhook", operator["operator_webhook"]["resources"]),
+        *(
+            _pod("knative-serving", _resources(cpu, memory, cpu_limit, memory_limit))
+            for cpu, memory, cpu_limit, memory_limit in KNATIVE_SERVING_CONTAINERS
+        ),
     )
-    for cpu, memory, cpu_limit, memory_limit in KNATIVE_SERVING_CONTAINERS:
-        out = out + _pod(_resources(cpu, memory, cpu_limit, memory_limit))
-    return out + Footprint(0, Decimal(0), Decimal(0), Decimal(0), Decimal(0), KOURIER_NODE_PORTS)
 
 
-ADD_ONS: dict[str, Footprint] = {"istio": _pod(ISTIOD_RESOURCES), "knative": _knative()}
+ADD_ONS: dict[str, tuple[Pod, ...]] = {
+    "istio": (_pod("discovery", ISTIOD_RESOURCES),),
+    "knative": _knative(),
+}
+NODE_PORTS = {"knative": KOURIER_NODE_PORTS}
 
 
-def of_add_ons(add_ons: list[str]) -> Footprint:
-    """What these add-ons run in the namespace, together."""
-    out = NOTHING
-    for add_on in add_ons:
-        out = out + ADD_ONS[add_on]
-    return out
+def of_add_ons(add_ons: list[str]) -> list[Pod]:
+    """The pods these add-ons run in the namespace, together."""
+    return [pod for add_on in add_ons for pod in ADD_ONS[add_on]]
+
+
+def node_ports(add_ons: list[str]) -> int:
+    """The node ports their Services take."""
+    return sum(NODE_PORTS.get(add_on, 0) for add_on in add_ons)

@@ -25,12 +25,16 @@ class QuotaDefaults(SettingsModel):
 
 
 class LimitRangeDefaults(SettingsModel):
-    """Per-container defaults of an environment whose XR sets none."""
+    """Per-container defaults where the XR sets none; unset, each is derived from the
+    environment's quota: what it leaves after the pods the environment knows of (the
+    vCluster's, its add-ons', the namespace's instances'), shared by the other pods it allows."""
 
-    defaultCPU: Quantity = Field(default="1", description="Default CPU limit.")
-    defaultMemory: Quantity = Field(default="512Mi", description="Default memory limit.")
-    defaultRequestCPU: Quantity = Field(default="100m", description="Default CPU request.")
-    defaultRequestMemory: Quantity = Field(default="128Mi", description="Default memory request.")
+    defaultCPU: Quantity | None = Field(default=None, description="Default CPU limit.")
+    defaultMemory: Quantity | None = Field(default=None, description="Default memory limit.")
+    defaultRequestCPU: Quantity | None = Field(default=None, description="Default CPU request.")
+    defaultRequestMemory: Quantity | None = Field(
+        default=None, description="Default memory request."
+    )
 
 
 def _add_on(repository: str, chart: str, version: str, namespace: str) -> AddOnChart:

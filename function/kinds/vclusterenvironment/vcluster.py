@@ -5,14 +5,13 @@ defaults in $SHARED/schemas/charts/vcluster/). Every value below is checked agai
 that schema and rendered through the chart's templates by tests/unit/test_vcluster_chart.py.
 """
 
-import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from function.blocks.helm import helm_release
 from function.formats import DNS_1035_LABEL
-from function.kinds.vclusterenvironment.footprint import Footprint
+from function.kinds.vclusterenvironment.pods import Pod, container
 from function.kinds.vclusterenvironment.services import (
     RECORD_ANNOTATION,
     SECRETS_ANNOTATION,
@@ -23,11 +22,9 @@ from function.kinds.vclusterenvironment.services import (
 )
 from function.kinds.vclusterenvironment.settings import (
     Image,
-    LimitRangeDefaults,
     QuotaDefaults,
     VClusterEnvironmentSettings,
 )
-from function.quantity import parse
 from function.refusal import Refusal
 from function.structs import JSON
 
@@ -86,22 +83,11 @@ def names(xr_name: str, namespace: str) -> Names:
 
 @dataclass(frozen=True)
 class Limits:
-    """The quota and limit range after the XR's values and the platform's defaults."""
+    """The quota and the limit range's defaults, every value set."""
 
     quota: QuotaDefaults
-    limit_range: LimitRangeDefaults
-
-
-# The vCluster's own pods run in the namespace and count against its quota (chart
-# values.yaml): the control plane (controlPlane.statefulSet.resources: requests cpu 200m,
-# memory 256Mi; limits memory 4Gi, no CPU limit, so the limit range's default applies)
-# and CoreDNS (controlPlane.coredns.deployment.resources: requests cpu 20m, memory 64Mi;
-# limits cpu 1000m, memory 170Mi). tests/e2e/test_vcluster_chart.py reads them back.
-OWN_CPU_REQUESTS = parse("220m")
-OWN_MEMORY_REQUESTS = parse("320Mi")
-OWN_CPU_LIMITS_BESIDES_DEFAULT = parse("1000m")  # CoreDNS; the control plane gets the default
-OWN_MEMORY_LIMITS = parse("4266Mi")
-OWN_PODS = 2
+    default_requests: dict[str, str]  # resource -> quantity
+    default_limits: dict[str, str]
 
 
 def twice(quantity: str) -> str:
@@ -112,65 +98,43 @@ def twice(quantity: str) -> str:
     return f"{doubled:f}{found.group(2)}"
 
 
-def _at_least(value: Decimal, unit: str) -> str:
-    """The smallest quantity in unit ("m" or "Mi") that is at least value."""
-    scale = Decimal("0.001") if unit == "m" else Decimal(1024**2)
-    return f"{math.ceil(value / scale)}{unit}"
-
-
-def check_limits(limits: Limits, add_ons: list[str], footprint: Footprint) -> None:
-    """FATAL for defaults the API server would refuse, or pods that could never start: the
-    vCluster's own, the add-ons' (footprint) and one container with the defaults must fit."""
-    lr, quota = limits.limit_range, limits.quota
-    base = "spec.parameters.resources"
-    problems = []
-    # Kubernetes' LimitRange validation: a default request is at most the default limit.
-    for what in ("CPU", "Memory"):
-        request, limit = getattr(lr, f"defaultRequest{what}"), getattr(lr, f"default{what}")
-        if parse(request) > parse(limit):
-            problems.append(
-                f"{base}.limitRange.defaultRequest{what}: must be at most default{what} "
-                f"(got {request} > {limit})"
-            )
-    # The vCluster's own pods, the add-ons' and one container with the defaults must fit
-    # the quota (requests up to the quota, limits up to twice it).
-    least_cpu = max(
-        OWN_CPU_REQUESTS + footprint.cpu_requests + parse(lr.defaultRequestCPU),
-        (OWN_CPU_LIMITS_BESIDES_DEFAULT + footprint.cpu_limits + 2 * parse(lr.defaultCPU)) / 2,
-    )
-    least_memory = max(
-        OWN_MEMORY_REQUESTS + footprint.memory_requests + parse(lr.defaultRequestMemory),
-        (OWN_MEMORY_LIMITS + footprint.memory_limits + parse(lr.defaultMemory)) / 2,
-    )
-    what = "the vCluster's own control plane and DNS"
-    if add_ons:
-        what += f", the add-ons ({', '.join(add_ons)})"
-    for field, least, unit in (("cpu", least_cpu, "m"), ("memory", least_memory, "Mi")):
-        given = getattr(quota, field)
-        if parse(given) < least:
-            problems.append(
-                f"{base}.quota.{field}: must leave room for {what} and one container with the "
-                f"limit range's defaults: at least {_at_least(least, unit)} (got {given}, "
-                f"{_at_least(least - parse(given), unit)} short)"
-            )
-    least_pods = OWN_PODS + footprint.pods + 1
-    if quota.pods < least_pods:
-        problems.append(
-            f"{base}.quota.pods: must leave room for {what} and one more pod: at least "
-            f"{least_pods} (got {quota.pods}, {least_pods - quota.pods} short)"
-        )
-    if problems:
-        raise Refusal("; ".join(problems))
+# The vCluster's own pods run in the namespace, count against its quota and must never
+# take the limit range's defaults, which are derived from the quota and may be small: every
+# container sets requests and limits (chart values.yaml). The control plane
+# (controlPlane.statefulSet.resources: the chart's requests 200m/256Mi and memory limit 4Gi,
+# and a CPU limit of 1 where the chart sets none), its init container copying the Kubernetes
+# binaries (controlPlane.distro.k8s.resources, the chart's 40m/64Mi, 100m/256Mi) and CoreDNS,
+# which vCluster deploys inside the virtual cluster and syncs into the namespace as a pod
+# (controlPlane.coredns.deployment.resources, the chart's 20m/64Mi, 1000m/170Mi).
+CONTROL_PLANE_RESOURCES: JSON = {
+    "requests": {"cpu": "200m", "memory": "256Mi"},
+    "limits": {"cpu": "1", "memory": "4Gi"},
+}
+KUBERNETES_INIT_RESOURCES: JSON = {
+    "requests": {"cpu": "40m", "memory": "64Mi"},
+    "limits": {"cpu": "100m", "memory": "256Mi"},
+}
+COREDNS_RESOURCES: JSON = {
+    "requests": {"cpu": "20m", "memory": "64Mi"},
+    "limits": {"cpu": "1000m", "memory": "170Mi"},
+}
+OWN_PODS = (
+    Pod(
+        (container("syncer", CONTROL_PLANE_RESOURCES),),
+        (container("kubernetes", KUBERNETES_INIT_RESOURCES),),
+    ),
+    Pod((container("coredns", COREDNS_RESOURCES),)),
+)
 
 
 def _policies(
     limits: Limits,
-    footprint: Footprint,
+    node_ports: int,
     network_policy: bool,
     public_egress: bool,
     services: list[Replicated],
 ) -> JSON:
-    quota, lr = limits.quota, limits.limit_range
+    quota = limits.quota
     return {
         # Helm merges these maps into the chart's defaults (values.yaml policies.*): every
         # key the chart sets is set here, so its defaults never mix with the environment's;
@@ -182,7 +146,7 @@ def _policies(
         "resourceQuota": {
             "enabled": True,
             "quota": {
-                "services.nodeports": footprint.node_ports,
+                "services.nodeports": node_ports,
                 "requests.ephemeral-storage": None,
                 "limits.ephemeral-storage": None,
                 "requests.cpu": quota.cpu,
@@ -197,8 +161,8 @@ def _policies(
         },
         "limitRange": {
             "enabled": True,
-            "default": {"cpu": lr.defaultCPU, "memory": lr.defaultMemory},
-            "defaultRequest": {"cpu": lr.defaultRequestCPU, "memory": lr.defaultRequestMemory},
+            "default": limits.default_limits,
+            "defaultRequest": limits.default_requests,
         },
         "networkPolicy": {
             "enabled": network_policy,
@@ -241,15 +205,19 @@ def values(
     network_policy: bool,
     public_egress: bool,
     services: list[Replicated],
-    footprint: Footprint,
+    node_ports: int,
 ) -> JSON:
     """The chart values of one environment."""
     out: JSON = {
         "controlPlane": {
-            "distro": {"k8s": {"version": kubernetes_version}},
+            "distro": {
+                "k8s": {"version": kubernetes_version, "resources": KUBERNETES_INIT_RESOURCES}
+            },
+            "coredns": {"deployment": {"resources": COREDNS_RESOURCES}},
             # templates/_helper.tpl tags it with the chart's version unless set: pinned here.
             "statefulSet": {
                 "image": image.model_dump(),
+                "resources": CONTROL_PLANE_RESOURCES,
                 "persistence": {
                     "volumeClaim": {"retentionPolicy": RETENTION_POLICIES[on_deletion]}
                 },
@@ -265,7 +233,7 @@ def values(
         },
         # Its default https://localhost:8443 works only inside the vCluster's pod.
         "exportKubeConfig": {"server": names.server, "serviceAccount": EXPORT_SERVICE_ACCOUNT},
-        "policies": _policies(limits, footprint, network_policy, public_egress, services),
+        "policies": _policies(limits, node_ports, network_policy, public_egress, services),
         "networking": {
             "replicateServices": {
                 "fromHost": [
