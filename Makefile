@@ -22,6 +22,8 @@
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
+#   make bench-phases     CPU time of each phase of a composing call, and the serving floor
+#                         (python -m harness.phases; BENCH_ARGS=--baseline before a change)
 #   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
 #                         with 64 calls in flight (harness.memory, harness.drain)
 #   make package          build the runtime image (linux/amd64, linux/arm64) and every xpkg into
@@ -132,14 +134,14 @@ RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
 	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
-	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory fuzz xrds generate ghz \
+	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory bench-phases fuzz xrds generate ghz \
 	bench-tools bench-compare bench-scale soak postgresql package package-test update-examples \
 	clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,31p' $(ROOT)/Makefile
+	@sed -n '3,33p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -314,6 +316,10 @@ bench: venv
 
 bench-metrics: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.metrics_cost --out bench/metrics-hook.md
+
+# CPU time, so it may run on a busy machine (bench/phases.md says how much it skews).
+bench-phases: venv
+	cd $(ROOT) && $(VENV_PY) -m harness.phases --variants $(BENCH_ARGS)
 
 # Benchmarks of the serving limits (docs/serving.md), run once on a quiet machine.
 bench-memory: venv
