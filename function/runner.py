@@ -26,6 +26,7 @@ from function import logs, response_cache, wire
 from function.admission import Admission, BusyError, Turn
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
+from function.expiry import lifetime
 from function.input import (
     SETTINGS_NOT_REQUESTED,
     SETTINGS_REQUIREMENT,
@@ -165,7 +166,10 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             if len(out) > self.response_max:
                 fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
                 return fatal
-            self.cache.put(request_key, out, answered.holds_until)  # not kept once past
+            # Kept while an answer sent now would not outlive what it depends on once
+            # Crossplane has kept it for its meta.ttl (_ttl): a preview's expiry.
+            until = answered.holds_until - answered.response.meta.ttl.seconds
+            self.cache.put(request_key, out, until)
             return out
 
     @contextlib.contextmanager
@@ -360,6 +364,25 @@ def _compose(
     return Answer(rsp, response_cache.VOLATILE if vault and vault.volatile else desired.holds_until)
 
 
+def _ttl(seconds: int, retry_after: int | None, holds_until: float) -> int:
+    """meta.ttl in seconds: the platform's interval, shorter when Vault asks for a retry, and
+    ending at least a second before the answer stops holding (a preview's Expired=False).
+
+    Crossplane core with --enable-function-response-cache serves a response again for an
+    equal request (by meta.tag) until meta.ttl after it received it, without calling the
+    function; with realtime compositions it calls again meta.ttl later (crossplane v2.3.4
+    internal/xfn/cached/cached_runner.go, internal/controller/apiextensions/composite/
+    reconciler.go). The second absorbs the time the answer takes to reach core; an answer
+    holding less than that gets 0, which core does not cache.
+    """
+    if retry_after:
+        seconds = min(seconds, retry_after)
+    if math.isfinite(holds_until):
+        left = holds_until - lifetime.clock().timestamp()
+        seconds = min(seconds, max(0, math.floor(left) - 1))
+    return seconds
+
+
 def _settings_asked(rsp: fnv1.RunFunctionResponse, required: Mapping[str, object]) -> bool:
     """Whether the step asked Crossplane for the settings' EnvironmentConfig up front (found
     or not); a warning when it did not, as its settings are then its input alone."""
@@ -392,6 +415,9 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
     (install/components/remove-expired), as its input says. Both act on state outside the
     request, so their answers are never kept."""
     rsp = response.to(req)
+    # Nor by Crossplane core: it keeps no response of ttl 0 (crossplane v2.3.4
+    # internal/xfn/cached/cached_runner.go), and an Operation reads no ttl otherwise.
+    rsp.meta.ClearField("ttl")
     required = _required(req)
     try:
         if SETTINGS_REQUIREMENT not in required:  # an Operation acts on the cluster's settings
@@ -516,7 +542,7 @@ def _write(
         _condition(rsp, condition)
     ttl = ctx.platform.ttl
     seconds = ttl.readySeconds if all_ready else ttl.provisioningSeconds
-    rsp.meta.ttl.FromSeconds(min(seconds, retry_after) if retry_after else seconds)
+    rsp.meta.ttl.FromSeconds(_ttl(seconds, retry_after, desired.holds_until))
 
 
 def _warn(rsp: fnv1.RunFunctionResponse, warning: WarningResult) -> None:
