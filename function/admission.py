@@ -62,8 +62,11 @@ class Turn:
         self._lock = threading.Lock()
 
     def take(self, timeout: float | None = None) -> bool:
-        """Wait for the turn (at most timeout seconds); whether it was taken."""
-        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+        """Wait for the turn (at most timeout seconds); whether it was taken. A call without a
+        deadline has one centuries away (grpc's time_remaining), past what a lock waits."""
+        if timeout is None or timeout >= threading.TIMEOUT_MAX:
+            return self._lock.acquire()
+        return self._lock.acquire(timeout=max(timeout, 0))
 
     def give(self) -> None:
         self._lock.release()
