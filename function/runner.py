@@ -20,6 +20,7 @@ import grpc
 from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
 
 from function import logs, response_cache, wire
@@ -154,8 +155,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             refused: bytes = _fatal(rsp, Refusal(str(e), "TooDeep"), "").SerializeToString()
             return refused
         with wire.lifted() if deep else contextlib.nullcontext():
-            request_key = response_cache.key(req)
-            cached = self.cache.get(request_key)
+            # The digest only where there is a cache to look it up in (--response-cache-mib 0).
+            request_key = response_cache.key(req) if self.cache.enabled else None
+            cached = None if request_key is None else self.cache.get(request_key)
             if cached is not None:
                 if self.observe is not None:
                     rsp = fnv1.RunFunctionResponse.FromString(cached)
@@ -168,8 +170,9 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 return fatal
             # Kept while an answer sent now would not outlive what it depends on once
             # Crossplane has kept it for its meta.ttl (_ttl): a preview's expiry.
-            until = answered.holds_until - answered.response.meta.ttl.seconds
-            self.cache.put(request_key, out, until)
+            if request_key is not None:
+                until = answered.holds_until - answered.response.meta.ttl.seconds
+                self.cache.put(request_key, out, until)
             return out
 
     @contextlib.contextmanager
@@ -221,6 +224,21 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return _fatal(
             fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=req.meta.tag)), refusal, subject
         )
+
+
+# The SDK's default ttl (response.DEFAULT_TTL, a minute), built once: the SDK's response.to
+# builds it from a timedelta on every call. A composed answer gets its own (_write).
+_DEFAULT_TTL = duration_pb2.Duration(seconds=int(response.DEFAULT_TTL.total_seconds()))
+
+
+def _response_to(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    """The SDK's response.to(req): the request's tag, desired state and context, the
+    default ttl."""
+    return fnv1.RunFunctionResponse(
+        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=_DEFAULT_TTL),
+        desired=req.desired,
+        context=req.context,
+    )
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
@@ -330,14 +348,14 @@ def respond(
                 **logs.describe_exception(e),
             )
         internal = Refusal(f"internal error composing {what}; see function logs", "InternalError")
-        return Answer(_fatal(response.to(req), internal, what), response_cache.VOLATILE)
+        return Answer(_fatal(_response_to(req), internal, what), response_cache.VOLATILE)
 
 
 def _compose(
     req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None, waiting: Waiting
 ) -> Answer:
     """An XR's desired state: every step refuses what it cannot accept, with one FATAL."""
-    rsp = response.to(req)
+    rsp = _response_to(req)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
     required = _required(req)
@@ -414,7 +432,7 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
     (install/components/vault-gc) or the removal of expired XRs
     (install/components/remove-expired), as its input says. Both act on state outside the
     request, so their answers are never kept."""
-    rsp = response.to(req)
+    rsp = _response_to(req)
     # Nor by Crossplane core: it keeps no response of ttl 0 (crossplane v2.3.4
     # internal/xfn/cached/cached_runner.go), and an Operation reads no ttl otherwise.
     rsp.meta.ClearField("ttl")

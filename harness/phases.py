@@ -97,7 +97,7 @@ def _owners() -> list[tuple[str, object, str]]:
         ("Vault step", runner, "_sync_vault"),
         ("readiness and status", runner, "_write"),
         ("dict to Struct", runner, "merge_into"),
-        ("dict to Struct", sdk_response, "to"),
+        ("dict to Struct", runner, "_response_to"),
         ("dict to Struct", sdk_response, "require_resources"),
     ]
 
