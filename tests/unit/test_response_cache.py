@@ -167,6 +167,18 @@ def test_an_internal_error_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> Non
     assert sorted(fixed.desired.resources) == ["connection-secret", "release"]
 
 
+def test_with_the_cache_off_no_request_is_digested(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every call composes: hashing the whole request would be work for nothing.
+    def digest(_: fnv1.RunFunctionRequest) -> bytes:
+        raise AssertionError("the request was digested")
+
+    monkeypatch.setattr(response_cache, "key", digest)
+    runner = FunctionRunner(response_cache.ResponseCache(0))
+    rsp = fnv1.RunFunctionResponse.FromString(call(runner, case("redisinstance/dev")))
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+    assert not rsp.results
+
+
 def test_one_xrs_answer_is_never_served_for_anothers() -> None:
     runner = FunctionRunner(response_cache.ResponseCache())
     team_a = request(xr(*REDIS, {"environment": "dev"}, namespace="team-a"))
