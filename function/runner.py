@@ -154,26 +154,34 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             rsp = fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=e.tag))
             refused: bytes = _fatal(rsp, Refusal(str(e), "TooDeep"), "").SerializeToString()
             return refused
-        with wire.lifted() if deep else contextlib.nullcontext():
-            # The digest only where there is a cache to look it up in (--response-cache-mib 0).
-            request_key = response_cache.key(req) if self.cache.enabled else None
-            cached = None if request_key is None else self.cache.get(request_key)
-            if cached is not None:
-                if self.observe is not None:
-                    rsp = fnv1.RunFunctionResponse.FromString(cached)
-                    self.observe(req, rsp, time.perf_counter() - started)
-                return cached
-            answered = self._respond(req, context, self._waiting)
-            out: bytes = answered.response.SerializeToString(deterministic=True)
-            if len(out) > self.response_max:
-                fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
-                return fatal
-            # Kept while an answer sent now would not outlive what it depends on once
-            # Crossplane has kept it for its meta.ttl (_ttl): a preview's expiry.
-            if request_key is not None:
-                until = answered.holds_until - answered.response.meta.ttl.seconds
-                self.cache.put(request_key, out, until)
-            return out
+        if deep:
+            with wire.lifted():
+                return self._answer(req, context, started)
+        return self._answer(req, context, started)
+
+    def _answer(
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext, started: float
+    ) -> bytes:
+        """The kept answer to an equal request, else the one composed now, serialized."""
+        # The digest only where there is a cache to look it up in (--response-cache-mib 0).
+        request_key = response_cache.key(req) if self.cache.enabled else None
+        cached = None if request_key is None else self.cache.get(request_key)
+        if cached is not None:
+            if self.observe is not None:
+                rsp = fnv1.RunFunctionResponse.FromString(cached)
+                self.observe(req, rsp, time.perf_counter() - started)
+            return cached
+        answered = self._respond(req, context, self._waiting)
+        out: bytes = answered.response.SerializeToString(deterministic=True)
+        if len(out) > self.response_max:
+            fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
+            return fatal
+        # Kept while an answer sent now would not outlive what it depends on once
+        # Crossplane has kept it for its meta.ttl (_ttl): a preview's expiry.
+        if request_key is not None:
+            until = answered.holds_until - answered.response.meta.ttl.seconds
+            self.cache.put(request_key, out, until)
+        return out
 
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
@@ -299,12 +307,13 @@ def _observed(req: fnv1.RunFunctionRequest, readiness: Readiness) -> Observed:
     def loader(r: fnv1.Resource) -> Callable[[], JSON]:
         return lambda: to_dict(r.resource)
 
-    resources = req.observed.resources
-    return Observed(
-        {name: loader(r) for name, r in resources.items()},
-        readiness,
-        {name: dict(r.connection_details) for name, r in resources.items() if r.connection_details},
-    )
+    loaders: dict[str, Callable[[], JSON]] = {}
+    details: dict[str, Mapping[str, bytes]] = {}
+    for name, r in req.observed.resources.items():
+        loaders[name] = loader(r)
+        if r.connection_details:
+            details[name] = dict(r.connection_details)
+    return Observed(loaders, readiness, details)
 
 
 def _input(req: fnv1.RunFunctionRequest) -> bytes:
