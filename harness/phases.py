@@ -10,7 +10,8 @@ each phase consists of wrapped, each wrapper adding the CPU time spent in it, le
 of the wrapped phases it calls, to its phase. Serializing the response is a protobuf method
 no wrapper reaches: it is timed alone over the same number of calls. What no phase covers
 (admission, the composing turn, the runner's own code between the phases) is "other": the
-plain calls' time less every phase's.
+plain calls' time less every phase's. The three alternate in blocks, so that a change of
+load weighs on all alike; what is left of it shows in "other", which can come out negative.
 
 Over gRPC, client and server in separate processes: the function's server composing every
 call, and the floor, a bare server on the same transport answering the same bytes
@@ -207,6 +208,11 @@ def per_call_ns(work: Callable[[], object], calls: int) -> float:
     return (time.thread_time_ns() - start) / calls
 
 
+# The plain and the instrumented calls alternate in this many blocks, and the serialization
+# is timed between them, so that a change of load on the machine weighs on all alike.
+BLOCKS = 10
+
+
 def in_process(case_id: str, data: bytes, calls: int, cost: float) -> CaseFigures:
     """The plain and the instrumented calls of one request, and its serialization alone."""
     serving = runner.FunctionRunner(response_cache.ResponseCache(0))
@@ -214,25 +220,30 @@ def in_process(case_id: str, data: bytes, calls: int, cost: float) -> CaseFigure
     out = serving.serve(data, context)
     for _ in range(max(50, calls // 10)):  # warm-up: imports, caches, the allocator
         serving.serve(data, context)
-    total = per_call_ns(lambda: serving.serve(data, context), calls)
-    clock = PhaseClock()
-    with instrumented(clock):
-        for _ in range(calls):
-            if serving.serve(data, context) != out:
-                raise AssertionError(f"{case_id}: the instrumented call answered differently")
     rsp = fnv1.RunFunctionResponse.FromString(out)
+    block = max(1, calls // BLOCKS)
+    total = serialize = 0.0
+    clock = PhaseClock()
+    for _ in range(BLOCKS):
+        total += per_call_ns(lambda: serving.serve(data, context), block) * block
+        with instrumented(clock):
+            for _ in range(block):
+                if serving.serve(data, context) != out:
+                    raise AssertionError(f"{case_id}: the instrumented call answered differently")
+        serialize += per_call_ns(lambda: rsp.SerializeToString(deterministic=True), block) * block
+    n = block * BLOCKS
     phases = {
-        p: max(0.0, clock.spent[p] - clock.calls[p] * cost) / calls
+        p: max(0.0, clock.spent[p] - clock.calls[p] * cost) / n
         for p in PHASES
         if p not in ("serialize", "other")
     }
-    phases["serialize"] = per_call_ns(lambda: rsp.SerializeToString(deterministic=True), calls)
-    phases["other"] = total - sum(phases.values())
+    phases["serialize"] = serialize / n
+    phases["other"] = total / n - sum(phases.values())
     return CaseFigures(
         case_id,
         len(data),
         len(out),
-        total / 1000,
+        total / n / 1000,
         {p: ns / 1000 for p, ns in phases.items()},
     )
 
@@ -401,7 +412,8 @@ def section(
     ]
     if variants:
         lines += [
-            f"The floor's alternatives ({rows[0].case}'s bytes; p50 and req/s are wall-clock, "
+            f"The floor's alternatives ({head['variants_case']}'s bytes; p50 and req/s are "
+            "wall-clock, "
             "client and server sharing a loaded machine):",
             "",
             "| server | CPU µs per call | p50 ms (c=1) | req/s (c=8) | refused (c=8) |",
@@ -509,6 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(report(previous, rows, head, []))  # kept should the alternatives fail
     if args.variants and rows:
         first = args.variants_case if args.variants_case in requests else rows[0].case
+        head["variants_case"] = first
         variants = []
         for name, flags in VARIANTS:
             variants.append(
