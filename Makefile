@@ -19,7 +19,7 @@
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
 #   make fuzz             the property-based fuzzing at a larger, random budget (FUZZ_EXAMPLES per kind)
 #   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary,
-#                         built from its source: see PNT below)
+#                         built from its source: see PNT in this Makefile)
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
