@@ -18,10 +18,13 @@
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m generate`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
 #   make fuzz             the property-based fuzzing at a larger, random budget (FUZZ_EXAMPLES per kind)
-#   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary)
+#   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary,
+#                         built from its source: see PNT in this Makefile)
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
+#   make bench-phases     CPU time of each phase of a composing call, and the serving floor
+#                         (python -m harness.phases; BENCH_ARGS=--baseline before a change)
 #   make bench-memory     one process's memory under 16 concurrent ~4 MB requests, and SIGTERM
 #                         with 64 calls in flight (harness.memory, harness.drain)
 #   make package          build the runtime image (linux/amd64, linux/arm64) and every xpkg into
@@ -90,11 +93,14 @@ FRONTDOORS_JS_STAMP := $(FRONTDOORS_JS)/node_modules/.stamp
 GHZ_VERSION := v0.121.0
 GHZ := $(TOOLS_BIN)/ghz
 export GHZ
-PNT_MODULE := github.com/crossplane-contrib/function-patch-and-transform
+# The peer of bench-compare and bench-scale: PNT=/path/to/function-patch-and-transform, a
+# binary built from a checkout of its source at PNT_VERSION (the Go module proxy does not
+# serve it as a module to install):
+#   git clone https://github.com/crossplane-contrib/function-patch-and-transform
+#   cd function-patch-and-transform && git checkout v0.10.8
+#   go build -o function-patch-and-transform .
 PNT_VERSION := v0.10.8
-# The peer binary: PNT=/path/to/function-patch-and-transform, else `go install` of
-# PNT_VERSION into .tools/bin (where the module proxy serves it).
-PNT ?= $(TOOLS_BIN)/function-patch-and-transform
+PNT ?=
 export PNT PNT_VERSION GHZ_VERSION
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
@@ -132,14 +138,14 @@ RENDER_OUT := $(ROOT)/.cache/render
 
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
 	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
-	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory fuzz xrds generate ghz \
+	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory bench-phases fuzz xrds generate ghz \
 	bench-tools bench-compare bench-scale soak postgresql package package-test update-examples \
 	clean distclean help
 
 all: render
 
 help:
-	@sed -n '3,31p' $(ROOT)/Makefile
+	@sed -n '3,34p' $(ROOT)/Makefile
 
 # build_tool(binary, package, version): rebuild only if the binary is missing
 # or its stamp does not name the pinned version (a tool of tools/go.mod).
@@ -315,6 +321,10 @@ bench: venv
 bench-metrics: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.metrics_cost --out bench/metrics-hook.md
 
+# CPU time, so it may run on a busy machine (bench/phases.md says how much it skews).
+bench-phases: venv
+	cd $(ROOT) && $(VENV_PY) -m harness.phases --variants $(BENCH_ARGS)
+
 # Benchmarks of the serving limits (docs/serving.md), run once on a quiet machine.
 bench-memory: venv
 	cd $(ROOT) && $(VENV_PY) -m harness.memory --out bench/memory.md
@@ -333,8 +343,9 @@ ghz:
 	@$(call install_tool,$(GHZ),github.com/bojand/ghz/cmd/ghz,$(GHZ_VERSION))
 
 bench-tools: ghz
-	@if [[ "$(PNT)" == "$(TOOLS_BIN)/function-patch-and-transform" ]]; then \
-		$(call install_tool,$(PNT),$(PNT_MODULE),$(PNT_VERSION)); \
+	@if [[ -z "$(PNT)" ]]; then \
+		echo "bench-tools: give PNT=/path/to/function-patch-and-transform, built from its"; \
+		echo "source at $(PNT_VERSION) with go build (see PNT in the Makefile)"; exit 1; \
 	elif [[ ! -x "$(PNT)" ]]; then echo "bench-tools: PNT=$(PNT) is not an executable"; exit 1; fi
 
 bench-compare: venv bench-tools

@@ -36,8 +36,7 @@ class Admission:
         self.in_flight = 0
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def hold(self, size: int) -> Iterator[None]:
+    def hold(self, size: int) -> "_Held":
         """Count size bytes in flight for the block; BusyError when they would pass the
         budget while another request is in flight."""
         with self._lock:
@@ -48,11 +47,26 @@ class Admission:
                     "(--in-flight-mib); retried on a later reconcile"
                 )
             self.in_flight += size
-        try:
-            yield
-        finally:
-            with self._lock:
-                self.in_flight -= size
+        return _Held(self, size)
+
+    def _release(self, size: int) -> None:
+        with self._lock:
+            self.in_flight -= size
+
+
+class _Held:
+    """Bytes counted in flight until the block ends (a class, not a generator: it is entered
+    on every call)."""
+
+    def __init__(self, admission: Admission, size: int) -> None:
+        self.admission = admission
+        self.size = size
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        self.admission._release(self.size)
 
 
 class Turn:
@@ -62,8 +76,11 @@ class Turn:
         self._lock = threading.Lock()
 
     def take(self, timeout: float | None = None) -> bool:
-        """Wait for the turn (at most timeout seconds); whether it was taken."""
-        return self._lock.acquire(timeout=-1 if timeout is None else max(timeout, 0))
+        """Wait for the turn (at most timeout seconds); whether it was taken. A call without a
+        deadline has one centuries away (grpc's time_remaining), past what a lock waits."""
+        if timeout is None or timeout >= threading.TIMEOUT_MAX:
+            return self._lock.acquire()
+        return self._lock.acquire(timeout=max(timeout, 0))
 
     def give(self) -> None:
         self._lock.release()

@@ -20,12 +20,14 @@ import grpc
 from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
+from google.protobuf import duration_pb2
 from google.protobuf.message import DecodeError
 
 from function import logs, response_cache, wire
 from function.admission import Admission, BusyError, Turn
 from function.catalogue import lookup
 from function.context import Composite, Context, Desired, Observed, WarningResult
+from function.expiry import lifetime
 from function.input import (
     SETTINGS_NOT_REQUESTED,
     SETTINGS_REQUIREMENT,
@@ -152,21 +154,34 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             rsp = fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=e.tag))
             refused: bytes = _fatal(rsp, Refusal(str(e), "TooDeep"), "").SerializeToString()
             return refused
-        with wire.lifted() if deep else contextlib.nullcontext():
-            request_key = response_cache.key(req)
-            cached = self.cache.get(request_key)
-            if cached is not None:
-                if self.observe is not None:
-                    rsp = fnv1.RunFunctionResponse.FromString(cached)
-                    self.observe(req, rsp, time.perf_counter() - started)
-                return cached
-            answered = self._respond(req, context, self._waiting)
-            out: bytes = answered.response.SerializeToString(deterministic=True)
-            if len(out) > self.response_max:
-                fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
-                return fatal
-            self.cache.put(request_key, out, answered.holds_until)  # not kept once past
-            return out
+        if deep:
+            with wire.lifted():
+                return self._answer(req, context, started)
+        return self._answer(req, context, started)
+
+    def _answer(
+        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext, started: float
+    ) -> bytes:
+        """The kept answer to an equal request, else the one composed now, serialized."""
+        # The digest only where there is a cache to look it up in (--response-cache-mib 0).
+        request_key = response_cache.key(req) if self.cache.enabled else None
+        cached = None if request_key is None else self.cache.get(request_key)
+        if cached is not None:
+            if self.observe is not None:
+                rsp = fnv1.RunFunctionResponse.FromString(cached)
+                self.observe(req, rsp, time.perf_counter() - started)
+            return cached
+        answered = self._respond(req, context, self._waiting)
+        out: bytes = answered.response.SerializeToString(deterministic=True)
+        if len(out) > self.response_max:
+            fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
+            return fatal
+        # Kept while an answer sent now would not outlive what it depends on once
+        # Crossplane has kept it for its meta.ttl (_ttl): a preview's expiry.
+        if request_key is not None:
+            until = answered.holds_until - answered.response.meta.ttl.seconds
+            self.cache.put(request_key, out, until)
+        return out
 
     @contextlib.contextmanager
     def _waiting(self) -> Iterator[None]:
@@ -217,6 +232,21 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return _fatal(
             fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=req.meta.tag)), refusal, subject
         )
+
+
+# The SDK's default ttl (response.DEFAULT_TTL, a minute), built once: the SDK's response.to
+# builds it from a timedelta on every call. A composed answer gets its own (_write).
+_DEFAULT_TTL = duration_pb2.Duration(seconds=int(response.DEFAULT_TTL.total_seconds()))
+
+
+def _response_to(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
+    """The SDK's response.to(req): the request's tag, desired state and context, the
+    default ttl."""
+    return fnv1.RunFunctionResponse(
+        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=_DEFAULT_TTL),
+        desired=req.desired,
+        context=req.context,
+    )
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
@@ -277,12 +307,13 @@ def _observed(req: fnv1.RunFunctionRequest, readiness: Readiness) -> Observed:
     def loader(r: fnv1.Resource) -> Callable[[], JSON]:
         return lambda: to_dict(r.resource)
 
-    resources = req.observed.resources
-    return Observed(
-        {name: loader(r) for name, r in resources.items()},
-        readiness,
-        {name: dict(r.connection_details) for name, r in resources.items() if r.connection_details},
-    )
+    loaders: dict[str, Callable[[], JSON]] = {}
+    details: dict[str, Mapping[str, bytes]] = {}
+    for name, r in req.observed.resources.items():
+        loaders[name] = loader(r)
+        if r.connection_details:
+            details[name] = dict(r.connection_details)
+    return Observed(loaders, readiness, details)
 
 
 def _input(req: fnv1.RunFunctionRequest) -> bytes:
@@ -326,14 +357,14 @@ def respond(
                 **logs.describe_exception(e),
             )
         internal = Refusal(f"internal error composing {what}; see function logs", "InternalError")
-        return Answer(_fatal(response.to(req), internal, what), response_cache.VOLATILE)
+        return Answer(_fatal(_response_to(req), internal, what), response_cache.VOLATILE)
 
 
 def _compose(
     req: fnv1.RunFunctionRequest, log: Logger | None, deadline: float | None, waiting: Waiting
 ) -> Answer:
     """An XR's desired state: every step refuses what it cannot accept, with one FATAL."""
-    rsp = response.to(req)
+    rsp = _response_to(req)
     xr_object = to_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
     required = _required(req)
@@ -361,6 +392,25 @@ def _compose(
     vault = _sync_vault(ctx, desired, log, observed, deadline, waiting=waiting)
     _write(rsp, ctx, desired, vault.retry_after if vault else None)
     return Answer(rsp, response_cache.VOLATILE if vault and vault.volatile else desired.holds_until)
+
+
+def _ttl(seconds: int, retry_after: int | None, holds_until: float) -> int:
+    """meta.ttl in seconds: the platform's interval, shorter when Vault asks for a retry, and
+    ending at least a second before the answer stops holding (a preview's Expired=False).
+
+    Crossplane core with --enable-function-response-cache serves a response again for an
+    equal request (by meta.tag) until meta.ttl after it received it, without calling the
+    function; with realtime compositions it calls again meta.ttl later (crossplane v2.3.4
+    internal/xfn/cached/cached_runner.go, internal/controller/apiextensions/composite/
+    reconciler.go). The second absorbs the time the answer takes to reach core; an answer
+    holding less than that gets 0, which core does not cache.
+    """
+    if retry_after:
+        seconds = min(seconds, retry_after)
+    if math.isfinite(holds_until):
+        left = holds_until - lifetime.clock().timestamp()
+        seconds = min(seconds, max(0, math.floor(left) - 1))
+    return seconds
 
 
 def _settings_asked(rsp: fnv1.RunFunctionResponse, required: Mapping[str, object]) -> bool:
@@ -394,7 +444,10 @@ def _operation(req: fnv1.RunFunctionRequest, log: Logger | None) -> Answer:
     (install/components/vault-gc) or the removal of expired XRs
     (install/components/remove-expired), as its input says. Both act on state outside the
     request, so their answers are never kept."""
-    rsp = response.to(req)
+    rsp = _response_to(req)
+    # Nor by Crossplane core: it keeps no response of ttl 0 (crossplane v2.3.4
+    # internal/xfn/cached/cached_runner.go), and an Operation reads no ttl otherwise.
+    rsp.meta.ClearField("ttl")
     required = _required(req)
     try:
         if SETTINGS_REQUIREMENT not in required:  # an Operation acts on the cluster's settings
@@ -525,7 +578,7 @@ def _write(
         _condition(rsp, condition)
     ttl = ctx.platform.ttl
     seconds = ttl.readySeconds if all_ready else ttl.provisioningSeconds
-    rsp.meta.ttl.FromSeconds(min(seconds, retry_after) if retry_after else seconds)
+    rsp.meta.ttl.FromSeconds(_ttl(seconds, retry_after, desired.holds_until))
 
 
 def _warn(rsp: fnv1.RunFunctionResponse, warning: WarningResult) -> None:

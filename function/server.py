@@ -190,8 +190,22 @@ def _on_stop_signals(handler: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
-    """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
+# A call as the server takes it: the request's bytes in, the response's bytes out.
+BytesHandler = Callable[[bytes, grpc.ServicerContext], bytes]
+
+
+def bytes_server(
+    config: ServeConfig,
+    handle: BytesHandler,
+    *,
+    reuse_port: bool,
+    threads: int = THREADS_PER_WORKER,
+    max_concurrent_rpcs: int | None = None,
+) -> tuple[grpc.Server, _Pool]:
+    """grpc's threaded server on config's address and options, answering RunFunction of both
+    services with handle, and its thread pool; not started. The server's own threads and
+    maximum_concurrent_rpcs are parameters for the benchmarks that weigh them
+    (harness/floor.py)."""
     options = [
         *config.options,
         ("grpc.so_reuseport", 1 if reuse_port else 0),
@@ -201,18 +215,12 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
         ("grpc.http2.bdp_probe", 0),
     ]
-    pool = _Pool(THREADS_PER_WORKER)
-    server = grpc.server(pool, options=options)
-    runner = FunctionRunner(
-        response_cache.ResponseCache(config.response_cache_mib),
-        config.observe,
-        admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
-        response_max=config.response_max,
-    )
+    pool = _Pool(threads)
+    server = grpc.server(pool, options=options, maximum_concurrent_rpcs=max_concurrent_rpcs)
     # Without grpc's (de)serializers: the runner takes and gives bytes, so a cached answer
     # is sent as it was kept, never parsed (function/response_cache.py), and a request is
     # counted by its size before it is parsed (function/admission.py).
-    handler = grpc.unary_unary_rpc_method_handler(runner.serve)
+    handler = grpc.unary_unary_rpc_method_handler(handle)
     server.add_generic_rpc_handlers(
         tuple(grpc.method_handlers_generic_handler(s, {"RunFunction": handler}) for s in SERVICES)
     )
@@ -220,6 +228,18 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         server.add_insecure_port(config.address)
     else:
         server.add_secure_port(config.address, config.tls.credentials())
+    return server, pool
+
+
+def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
+    """Serve in this process until SIGTERM/SIGINT, then drain within the grace period."""
+    runner = FunctionRunner(
+        response_cache.ResponseCache(config.response_cache_mib),
+        config.observe,
+        admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
+        response_max=config.response_max,
+    )
+    server, pool = bytes_server(config, runner.serve, reuse_port=reuse_port)
     stopping = threading.Event()
 
     def drain() -> None:

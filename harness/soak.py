@@ -26,8 +26,8 @@ from harness.bench import machine, pss_mib
 from harness.cases import find_cases
 from harness.compare import (
     BOTH_CPUS,
+    CACHED,
     COMPOSING,
-    REMEMBERING,
     call,
     calls_vault,
     load_average,
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chunk = args.requests // CHUNKS
     rows: list[tuple[int, float, float, int]] = []
     failures: dict[str, int] = {}
-    server_args = COMPOSING if args.composing else REMEMBERING
+    server_args = COMPOSING if args.composing else CACHED
     with (
         ours(BOTH_CPUS, workers=args.workers, args=server_args) as served,
         tempfile.TemporaryDirectory() as tmp,

@@ -10,7 +10,7 @@ import http.server
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,47 @@ def test_previews_are_small_without_backups_and_production_has_no_ttl() -> None:
 
 def run_xr(parameters: JSON) -> fnv1.RunFunctionResponse:
     return run(request(xr(KIND.api.api_version, KIND.api.kind, parameters)))
+
+
+def preview_request(settings: JSON | None = None) -> fnv1.RunFunctionRequest:
+    """examples/postgresqlinstance/preview's XR (created CREATED, 168h to live)."""
+    composite = yaml.safe_load((ROOT / "examples/postgresqlinstance/preview/xr.yaml").read_text())
+    return request(composite, settings=settings)
+
+
+@pytest.mark.parametrize(
+    ("left", "settings", "longest"),
+    [
+        (timedelta(hours=2), None, 30),  # far from its expiry: the platform's 30 s
+        (timedelta(seconds=20), None, 20),
+        (timedelta(seconds=300), {"ttl": {"provisioningSeconds": 3600}}, 300),
+        (timedelta(milliseconds=500), None, 0.5),
+    ],
+)
+def test_meta_ttl_never_outlives_the_preview(
+    monkeypatch: pytest.MonkeyPatch, left: timedelta, settings: JSON | None, longest: float
+) -> None:
+    # Crossplane core with --enable-function-response-cache serves an answer again for an
+    # equal request, without calling the function, until meta.ttl after it received it, and
+    # with realtime compositions calls again only meta.ttl later (crossplane v2.3.4
+    # internal/xfn/cached/cached_runner.go CacheFunction; composite/reconciler.go): an
+    # Expired=False answer kept past the expiry would hide that it expired.
+    monkeypatch.setattr(lifetime, "clock", lambda: datetime(2026, 1, 12, 10, tzinfo=UTC) - left)
+    rsp = run(preview_request(settings))
+    assert [(c.type, c.status) for c in rsp.conditions] == [
+        ("Expired", fnv1.STATUS_CONDITION_FALSE)
+    ]
+    ttl = rsp.meta.ttl.ToTimedelta().total_seconds()
+    assert 0 <= ttl <= longest
+    assert ttl >= longest - 2 or longest < 2  # requeued near the expiry, not long before
+
+
+def test_an_operations_answer_is_not_kept_by_crossplane() -> None:
+    # It deletes XRs or Vault entries and depends on the clock and the cluster: an answer
+    # core kept (meta.ttl > 0; core caches Operations' responses too, internal/controller/
+    # ops/operation/reconciler.go tags them) would skip the work. Core keeps none of ttl 0.
+    rsp = run(operation_request({"operation": "remove-expired"}, {"expiring": []}))
+    assert rsp.meta.ttl.ToTimedelta() == timedelta(0)
 
 
 # --- deciding what to remove ---------------------------------------------------------------------

@@ -489,3 +489,45 @@ def test_bench_counts_the_cpu_and_memory_of_a_servers_workers(tmp_path: Path) ->
         assert peak_rss_mib(supervisor.pid) > 64
     finally:
         supervisor.stop()
+
+
+# ---------------------------------------------------------------- the benchmarks' reports
+
+
+def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores() -> None:
+    from harness import compare  # noqa: PLC0415 (its imports are the benchmark's)
+
+    def figures(p50: float, rps: float) -> compare.Figures:
+        return compare.Figures([p50], [rps])
+
+    cases = ["redisinstance/dev", "redisinstance/ready"]
+    results = compare.Results(
+        figures={c: (figures(0.5, 3000), figures(0.3, 8000), figures(0.4, 3500)) for c in cases},
+        composed=dict.fromkeys(cases, (2, 1)),
+        rss=dict.fromkeys(
+            ["composing", "cached", "peer", "composing_peak", "cached_peak", "peer_peak"], 50.0
+        ),
+        wide=[(c, 3300.0, 6000.0, 3800.0) for c in cases],
+        skipped=[],
+        starts=[],
+        load_before="0.1 / 0.1 / 0.1",
+        load_after="0.2 / 0.2 / 0.2",
+    )
+    plan = compare.Plan(Path("function-patch-and-transform"), 3, 2, 5, 4)
+    lines = compare.report(plan, results).splitlines()
+    head = next(line for line in lines if line.startswith("| case | resources"))
+    assert [c.strip() for c in head.split("|")[3:8]] == [
+        "P&T p50 (c=1)",
+        "composing",
+        "ratio",
+        "cached",
+        "ratio",
+    ]
+    # composing 0.5 ms against P&T's 0.4; cached 0.3 ms
+    assert (
+        "| redisinstance/dev | 2 / 1 | 0.40 ms | 0.50 ms | 1.25x | 0.30 ms | 0.75x |"
+        in "\n".join(lines)
+    )
+    wide = [line for line in lines if line.endswith("| 1.58x |")]
+    assert [line.split("|")[1].strip() for line in wide] == cases  # 6000 / 3800, every case
+    assert all("| 3300 | 0.87x |" in line for line in wide)

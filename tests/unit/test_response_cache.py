@@ -3,7 +3,7 @@ volatile is kept."""
 
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -116,26 +116,38 @@ def test_what_is_cached(case_id: str, kept: bool, reason: str) -> None:
     assert first == second, case_id
 
 
-def test_an_answer_holding_until_its_expiry_is_cached_until_then(
+def test_an_answer_holding_until_its_expiry_is_cached_while_its_ttl_ends_before(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # examples/postgresqlinstance/preview: created 2026-01-05T10:00:00Z, 168h to live.
+    # examples/postgresqlinstance/preview: created 2026-01-05T10:00:00Z, 168h to live. Crossplane
+    # core may keep what it is sent for its meta.ttl from when it gets it (crossplane v2.3.4
+    # internal/xfn/cached/cached_runner.go): a kept answer sent again must not outlive the
+    # expiry either.
+    expiry = datetime(2026, 1, 12, 10, 0, 0, tzinfo=UTC)
     now = [datetime(2026, 1, 5, 12, 0, tzinfo=UTC)]
     monkeypatch.setattr(lifetime, "clock", lambda: now[0])
     runner = FunctionRunner(response_cache.ResponseCache(clock=lambda: now[0].timestamp()))  # noqa: PLW0108 (now[0] changes)
     req = case("postgresqlinstance/preview")
 
-    def expired() -> str:
+    def expired() -> tuple[str, int]:
+        """Expired's status and the answer's ttl, which must end by the expiry."""
         rsp = fnv1.RunFunctionResponse.FromString(call(runner, req))
-        return next(fnv1.Status.Name(c.status) for c in rsp.conditions if c.type == "Expired")
+        if now[0] < expiry:
+            assert now[0] + rsp.meta.ttl.ToTimedelta() <= expiry
+        status = next(c.status for c in rsp.conditions if c.type == "Expired")
+        return fnv1.Status.Name(status), rsp.meta.ttl.seconds
 
-    assert (expired(), runner.cache.entries.hits) == ("STATUS_CONDITION_FALSE", 0)
-    now[0] = datetime(2026, 1, 12, 9, 59, 59, tzinfo=UTC)  # a second before it expires
-    assert (expired(), runner.cache.entries.hits) == ("STATUS_CONDITION_FALSE", 1)
-    now[0] = datetime(2026, 1, 12, 10, 0, 0, tzinfo=UTC)  # expired: composed again
-    assert expired() == "STATUS_CONDITION_TRUE"
+    assert (expired(), runner.cache.entries.hits) == (("STATUS_CONDITION_FALSE", 30), 0)
+    now[0] = expiry - timedelta(seconds=60)  # its 30 s end before the expiry: the kept answer
+    assert (expired(), runner.cache.entries.hits) == (("STATUS_CONDITION_FALSE", 30), 1)
+    now[0] = expiry - timedelta(seconds=20)  # they would not: composed again, a shorter ttl
+    assert expired() == ("STATUS_CONDITION_FALSE", 19)
+    now[0] = expiry - timedelta(seconds=1)
+    assert expired() == ("STATUS_CONDITION_FALSE", 0)
+    now[0] = expiry  # expired: composed again
+    assert expired()[0] == "STATUS_CONDITION_TRUE"
     now[0] = datetime(2026, 2, 1, tzinfo=UTC)  # and from then on it stays True, cached
-    assert expired() == "STATUS_CONDITION_TRUE"
+    assert expired()[0] == "STATUS_CONDITION_TRUE"
     assert len(runner.cache.entries) == 1
 
 
@@ -153,6 +165,18 @@ def test_an_internal_error_is_not_cached(monkeypatch: pytest.MonkeyPatch) -> Non
     fixed = fnv1.RunFunctionResponse.FromString(call(runner, req))
     assert not fixed.results
     assert sorted(fixed.desired.resources) == ["connection-secret", "release"]
+
+
+def test_with_the_cache_off_no_request_is_digested(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every call composes: hashing the whole request would be work for nothing.
+    def digest(_: fnv1.RunFunctionRequest) -> bytes:
+        raise AssertionError("the request was digested")
+
+    monkeypatch.setattr(response_cache, "key", digest)
+    runner = FunctionRunner(response_cache.ResponseCache(0))
+    rsp = fnv1.RunFunctionResponse.FromString(call(runner, case("redisinstance/dev")))
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+    assert not rsp.results
 
 
 def test_one_xrs_answer_is_never_served_for_anothers() -> None:

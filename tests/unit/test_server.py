@@ -53,6 +53,17 @@ def test_run_function_over_plaintext_grpc(server: str) -> None:
     assert not rsp.results
 
 
+def test_a_call_without_a_deadline_is_composed(server: str) -> None:
+    # grpc gives such a call a time remaining of centuries, past what a lock's wait takes.
+    with grpc.insecure_channel(server) as channel:
+        stub = grpcv1.FunctionRunnerServiceStub(channel)
+        req = request(
+            xr("cache.platform.example.org/v1alpha1", "RedisInstance", {"environment": "dev"})
+        )
+        rsp: fnv1.RunFunctionResponse = stub.RunFunction(req)
+    assert sorted(rsp.desired.resources) == ["connection-secret", "release"]
+
+
 def test_invalid_request_over_grpc_is_a_fatal_result_not_an_rpc_error(server: str) -> None:
     with grpc.insecure_channel(server) as channel:
         stub = grpcv1.FunctionRunnerServiceStub(channel)
