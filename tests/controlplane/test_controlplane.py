@@ -125,6 +125,111 @@ def converged(
 
 # ---------------------------------------------------------------- installing
 
+PKG_API = "pkg.crossplane.io/v1"
+
+
+def dependency_name(package: str) -> str:
+    """The name Crossplane gives a package it installs as a dependency, written from upstream:
+    crossplane v2.3.4 internal/controller/pkg/resolver/reconciler.go NewPackage,
+    xpkg.ToDNSLabel(ref.Context().RepositoryStr()) (crossplane-runtime pkg/xpkg/name.go:
+    a-z and 0-9 kept, '.', '/', ':' and '-' become '-', at most 63, '-' trimmed). The
+    packages here name a registry host holding a '.', so RepositoryStr is the path after it."""
+    repository = package.split("/", 1)[1]
+    label = "".join(c if c in "abcdefghijklmnopqrstuvwxyz0123456789" else "-" for c in repository)
+    return label[:63].strip("-")
+
+
+def _conditions(obj: dict[str, Any] | None) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in ((obj or {}).get("status") or {}).get("conditions", [])}
+
+
+def test_installed_from_the_registry(plane: ControlPlane) -> None:
+    """The Configurations of install/ are Installed and Healthy, pulled from the test's
+    registry through the mirror, and own every kind's XRD and Composition."""
+    configurations = [d for d in plane.install_docs if d["kind"] == "Configuration"]
+    assert sorted(
+        d["spec"]["package"].rsplit(":", 1)[0].rsplit("/", 1)[1] for d in configurations
+    ) == [
+        f"platform-{c}"
+        for c in sorted(p.name for p in (ROOT / "install" / "capabilities").iterdir())
+    ]
+    owners: dict[str, str] = {}
+    for doc in configurations:
+        name = doc["metadata"]["name"]
+        cfg = cluster.wait_for(
+            f"Configuration {name} Installed and Healthy",
+            lambda name=name: (
+                (c := plane.get(PKG_API, "Configuration", name))
+                and _conditions(c) == {"Installed": "True", "Healthy": "True"}
+                and c
+            ),
+        )
+        (rev,) = [
+            r
+            for r in plane.list(PKG_API, "ConfigurationRevision")
+            if r["metadata"]["labels"]["pkg.crossplane.io/package"] == name
+        ]
+        status = rev["status"]
+        assert status["resolvedImage"].startswith(f"{plane.registry_host}/"), status
+        assert {"name": "e2e-registry-mirror", "reason": "RewriteImage"} in status[
+            "appliedImageConfigRefs"
+        ]
+        assert cfg["spec"]["package"] == rev["spec"]["image"]
+        for ref in status["objectRefs"]:
+            owners[f"{ref['kind']}/{ref['name']}"] = name
+    for kind in catalogue.kinds():
+        assert f"CompositeResourceDefinition/{kind.api.xrd_name}" in owners, kind.api.kind
+        comps = [
+            c
+            for c in plane.list("apiextensions.crossplane.io/v1", "Composition")
+            if c["spec"]["compositeTypeRef"]["kind"] == kind.api.kind
+            and f"Composition/{c['metadata']['name']}" in owners
+        ]
+        assert comps, f"no Composition of {kind.api.kind} from a Configuration"
+
+
+def test_function_installed_where_core_dials_it(plane: ControlPlane) -> None:
+    """The Function of install/ is the one every installed Composition calls and the name
+    Crossplane would give it as the capabilities' dependency; core derived its endpoint from
+    the Service it made for it, and the function process serves there."""
+    (function,) = [d for d in plane.install_docs if d["kind"] == "Function"]
+    name = function["metadata"]["name"]
+    for meta in sorted((ROOT / "package" / "configurations").glob("*/crossplane.yaml")):
+        for dep in load_yaml_docs(meta)[0]["spec"].get("dependsOn", []):
+            if dep.get("kind") == "Function":
+                assert dependency_name(dep["package"]) == name, meta
+                assert function["spec"]["package"].startswith(f"{dep['package']}:"), meta
+    installed = [
+        c
+        for c in plane.list("apiextensions.crossplane.io/v1", "Composition")
+        if any(
+            o["kind"] == "ConfigurationRevision" for o in c["metadata"].get("ownerReferences", [])
+        )
+    ]
+    assert installed
+    for comp in installed:
+        for step in comp["spec"]["pipeline"]:
+            assert step["functionRef"]["name"] == name, comp["metadata"]["name"]
+    assert _conditions(plane.get(PKG_API, "Function", name)).get("Installed") == "True"
+    (rev,) = [
+        r
+        for r in plane.list(PKG_API, "FunctionRevision")
+        if r["metadata"]["labels"]["pkg.crossplane.io/package"] == name
+    ]
+    assert rev["spec"]["desiredState"] == "Active"
+    assert rev["status"]["capabilities"] == ["composition", "operation"]
+    services = [
+        s
+        for s in plane.list("v1", "Service", "crossplane-system")
+        if any(o["uid"] == rev["metadata"]["uid"] for o in s["metadata"].get("ownerReferences", []))
+    ]
+    (service,) = services
+    (port,) = [p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"]
+    endpoint = f"dns:///{service['metadata']['name']}.{service['metadata']['namespace']}:{port}"
+    assert rev["status"]["endpoint"] == endpoint
+    assert plane.function is not None
+    assert plane.function.port == port
+
 
 def test_every_kind_served(plane: ControlPlane) -> None:
     """Each kind's XRD is Established, so the API server serves the kind (its CRD's schema)."""
@@ -223,6 +328,28 @@ def test_ready_follows_observed_readiness(
         assert have == want, f"Ready is {cluster.condition(xr, 'Ready')}, the render says {want}"
 
 
+# ---------------------------------------------------------------- tenants
+
+
+def test_tenant_refused_in_another_namespace(
+    plane: ControlPlane, created: dict[str, dict[str, Any]]
+) -> None:
+    """A team's tenant, who created its XR in its own namespace, may not create one in
+    another team's namespace: crossplane-edit is bound in its namespace only."""
+    mine, theirs = (
+        COMPOSING[0],
+        next(c for c in COMPOSING if cluster.namespace(c) != cluster.namespace(COMPOSING[0])),
+    )
+    doc = cluster.xr_doc(mine)
+    doc["metadata"]["namespace"] = cluster.namespace(theirs)
+    refused = cluster.refusal(
+        lambda: plane.create(doc, user=cluster.tenant(cluster.namespace(mine)))
+    )
+    assert refused is not None, "created in another team's namespace"
+    assert refused.status == 403, refused
+    assert created[mine.id]["xr"]["metadata"]["namespace"] == cluster.namespace(mine)
+
+
 # ---------------------------------------------------------------- admission
 
 
@@ -313,7 +440,9 @@ def test_update_rolls_through(
         for other in (c for c in candidates if c is not base):
             doc = cluster.xr_doc(base)
             doc["spec"]["parameters"] = cluster.xr_doc(other)["spec"]["parameters"]
-            refusal = cluster.refusal(lambda doc=doc: plane.apply(doc))
+            refusal = cluster.refusal(
+                lambda doc=doc: plane.apply(doc, user=cluster.tenant(doc["metadata"]["namespace"]))
+            )
             if refusal is not None:
                 assert refusal.status == 422, refusal
                 refused.append(f"{other.id} onto {base.id}")
