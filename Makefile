@@ -13,8 +13,8 @@
 #   make package-test     build the packages (make package, root) and run the tests that read them
 #   make e2e              the control-plane e2e: etcd, kube-apiserver, Crossplane core and the
 #                         function on loopback (tests/controlplane; builds them with e2e-tools)
-#   make e2e-tools        build etcd, kube-apiserver, kube-controller-manager and the OCI
-#                         registry (distribution) into .tools/bin
+#   make e2e-tools        build etcd, kube-apiserver, kube-controller-manager, the OCI registry
+#                         (distribution) and provider-kubernetes into .tools/bin
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m generate`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
@@ -114,6 +114,9 @@ KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(KUBE_MODULE)" { print
 # The registry the e2e installs the packages from (tools/registry).
 REGISTRY_MODULE := github.com/distribution/distribution/v3
 REGISTRY_BIN_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(REGISTRY_MODULE)" { print $$3 }' $(ROOT)/tools/registry/go.mod)
+# The one provider the e2e runs for real (tools/provider-kubernetes).
+PROVIDER_KUBERNETES_MODULE := github.com/crossplane-contrib/provider-kubernetes
+PROVIDER_KUBERNETES_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(PROVIDER_KUBERNETES_MODULE)" { print $$3 }' $(ROOT)/tools/provider-kubernetes/go.mod)
 # kube-apiserver reports (and kube-controller-manager checks) the version it is built as.
 KUBE_VERSION_VARS := $(foreach v,gitVersion=$(KUBE_VERSION) gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION:v%=%))) \
 	gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))),-X=k8s.io/component-base/version.$(v))
@@ -184,6 +187,7 @@ e2e-tools:
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-apiserver,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-apiserver,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-controller-manager,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-controller-manager,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 	@$(call build_module_tool,$(TOOLS_BIN)/registry,$(ROOT)/tools/registry,$(REGISTRY_MODULE)/cmd/registry,$(REGISTRY_BIN_VERSION),)
+	@$(call build_module_tool,$(TOOLS_BIN)/provider-kubernetes,$(ROOT)/tools/provider-kubernetes,$(PROVIDER_KUBERNETES_MODULE)/cmd/provider,$(PROVIDER_KUBERNETES_VERSION),)
 
 # Each target builds only the tools it runs: render the crossplane CLI and Crossplane core;
 # the tests (make test) every one of them.

@@ -65,6 +65,11 @@ TLS_SECRETS = {
 # those ServiceAccounts) and its Secrets and Service are what `core init` fills (TLS_SECRETS).
 CHART_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 CORE_SA, RBAC_MANAGER_SA = "crossplane", "rbac-manager"
+# The providers that run for real, by the API group of their managed resources; every other
+# composed kind's status is written by the test (tests/controlplane/cluster.py).
+PROVIDER_KUBERNETES = "provider-kubernetes"
+PROVIDER_KUBERNETES_MODULE = "github.com/crossplane-contrib/provider-kubernetes"
+REAL_PROVIDERS = {"kubernetes.m.crossplane.io": PROVIDER_KUBERNETES}
 
 
 # ---------------------------------------------------------------- certificates
@@ -145,7 +150,15 @@ def kubeconfig(
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "e2e", "cluster": {"server": server, "certificate-authority": str(ca)}}
+            # The CA inline: provider-kubernetes reads a kubeconfig from a Secret, where a
+            # file path would name nothing.
+            {
+                "name": "e2e",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca.read_bytes()).decode(),
+                },
+            }
         ],
         "users": [{"name": user, "user": creds}],
         "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
@@ -209,6 +222,7 @@ class ControlPlane:
         for doc in self.install_docs:
             self.apply(doc)
         self._start_function()
+        self._start_provider_kubernetes()
         return self
 
     def stop(self) -> None:
@@ -455,25 +469,16 @@ class ControlPlane:
         )
 
     def _start_rbac_manager(self) -> None:
-        """`crossplane rbac start` of the core binary, as the chart runs it (its args), as its
+        """`crossplane rbac start` of the core binary, with the chart's args, as its
         ServiceAccount, in a network namespace of its own: its metrics server binds :8080,
         which no flag moves (harness/netns.py)."""
-        sock = self.dir / "rbac-manager.sock"
-        python = self.python or sys.executable
-        forward, isolated = netns.wrap(
-            python, sock, self.server.removeprefix("https://"),
+        self._start_isolated(
+            "crossplane-rbac-manager",
             [str(go_tool("crossplane-core", self.root)), "rbac", "start",
              "--provider-clusterrole=crossplane:allowed-provider-permissions"],
+            self._service_account_kubeconfig(RBAC_MANAGER_SA),
+            {},
         )  # fmt: skip
-        env = {"PYTHONPATH": str(self.root)}
-        self._start("rbac-manager-forward", forward, sock.exists, env=env)
-        self._start(
-            "crossplane-rbac-manager",
-            isolated,
-            lambda: True,
-            kubeconfig_path=self._service_account_kubeconfig(RBAC_MANAGER_SA),
-            env=env,
-        )
 
     def _usage_webhook(self, port: int) -> None:
         """Crossplane's Usage webhook, pointed at core on loopback.
@@ -553,6 +558,81 @@ class ControlPlane:
             if endpoint and secret and (secret.get("data") or {}).get("tls.crt"):
                 return rev, secret
         return None
+
+    # ------------------------------------------------------------ providers
+
+    def _start_provider_kubernetes(self) -> None:
+        """provider-kubernetes (tools/provider-kubernetes/go.mod's version) against this API
+        server, configured as docs/install.md step 4 has a platform engineer do it.
+
+        Its package is on a registry this machine cannot reach, so what installing it would
+        do is done here: its CRDs are the package's own (package/crds of the Go module the
+        binary is built from), and it runs as a ServiceAccount bound to cluster-admin, the
+        usual grant for a provider applying arbitrary manifests. ClusterProviderConfig
+        `default` (the name the Compositions use) reaches this cluster with a kubeconfig of
+        that ServiceAccount. It runs in a network namespace of its own: its metrics (:8080)
+        and webhook (:9443) ports are fixed (harness/netns.py).
+        """
+        crds = sorted(
+            (go_module_dir(self.root, PROVIDER_KUBERNETES_MODULE) / "package" / "crds").glob(
+                "*.yaml"
+            )
+        )
+        for path in crds:
+            for doc in load_yaml_docs(path):
+                # Crossplane points a conversion webhook at the provider's Service when it
+                # installs the package; with no Service routing here, none: only the legacy
+                # cluster-scoped Object converts, and nothing here makes one.
+                if (doc["spec"].get("conversion") or {}).get("strategy") == "Webhook":
+                    doc["spec"]["conversion"] = {"strategy": "None"}
+                self.apply(doc)
+        self.wait_established(crd_names(crds))
+        rbac = "rbac.authorization.k8s.io"
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": PROVIDER_KUBERNETES, "namespace": CROSSPLANE_NAMESPACE},
+            }
+        )
+        self.apply({
+            "apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": PROVIDER_KUBERNETES},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": PROVIDER_KUBERNETES,
+                          "namespace": CROSSPLANE_NAMESPACE}],
+        })  # fmt: skip
+        config = self._service_account_kubeconfig(PROVIDER_KUBERNETES)
+        secret = f"{PROVIDER_KUBERNETES}-kubeconfig"
+        self.apply(_secret(secret, CROSSPLANE_NAMESPACE, {"kubeconfig": config.read_bytes()}))
+        self.apply({
+            "apiVersion": "kubernetes.m.crossplane.io/v1alpha1", "kind": "ClusterProviderConfig",
+            "metadata": {"name": "default"},
+            "spec": {"credentials": {"source": "Secret", "secretRef": {
+                "namespace": CROSSPLANE_NAMESPACE, "name": secret, "key": "kubeconfig"}}},
+        })  # fmt: skip
+        certs = self.pki.bundle(
+            PROVIDER_KUBERNETES, PROVIDER_KUBERNETES, self.dir / "provider-certs"
+        )
+        self._start_isolated(
+            PROVIDER_KUBERNETES,
+            [str(go_tool(PROVIDER_KUBERNETES, self.root))],
+            config,
+            {"TLS_SERVER_CERTS_DIR": str(certs)},
+        )
+
+    def _start_isolated(
+        self, name: str, cmd: Sequence[str], config: Path, env: dict[str, str]
+    ) -> None:
+        """cmd as the kubeconfig's user, in a network namespace of its own that reaches this
+        API server (harness/netns.py)."""
+        sock = self.dir / f"{name}.sock"
+        forward, isolated = netns.wrap(
+            self.python or sys.executable, sock, self.server.removeprefix("https://"), cmd
+        )
+        env = {**env, "PYTHONPATH": str(self.root)}
+        self._start(f"{name}-forward", forward, sock.exists, env=env)
+        self._start(name, isolated, lambda: True, kubeconfig_path=config, env=env)
 
     # ------------------------------------------------------------ API
 
@@ -687,13 +767,35 @@ def _dynamic_client(config: Path, discovery_cache: Path) -> dynamic.DynamicClien
     )
 
 
+def go_module_dir(root: Path, module: str) -> Path:
+    """Where the Go module cache holds `module` at the version its consumer module under
+    tools/ pins (tools/go.mod, or tools/<name>/go.mod of a tool with its own)."""
+    direct = re.compile(rf"^\s*(require\s+)?{re.escape(module)}\s+v\S+\s*$", re.MULTILINE)
+    consumer = next(
+        (d for d in sorted((root / "tools").iterdir()) if direct.search(_requires(d))),
+        root / "tools",
+    )
+    out = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", module],
+        cwd=consumer, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return Path(out.stdout.strip())
+
+
+def _requires(directory: Path) -> str:
+    """A consumer module's go.mod under tools/ ("" for anything else)."""
+    go_mod = directory / "go.mod"
+    return go_mod.read_text() if directory.is_dir() and go_mod.is_file() else ""
+
+
 def crossplane_chart(root: Path) -> Path:
     """Crossplane's chart at the core version tools/go.mod pins, in the Go module cache."""
-    out = subprocess.run(
-        ["go", "list", "-m", "-f", "{{.Dir}}", "github.com/crossplane/crossplane/v2"],
-        cwd=root / "tools", capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return Path(out.stdout.strip()) / "cluster" / "charts" / "crossplane"
+    return (
+        go_module_dir(root, "github.com/crossplane/crossplane/v2")
+        / "cluster"
+        / "charts"
+        / "crossplane"
+    )
 
 
 def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -28,12 +28,13 @@ from function.kind import AnyKind
 from function.structs import to_dict, to_struct
 from harness import requests
 from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
-from harness.controlplane import ControlPlane
+from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from harness.paths import shared_dir
 
 RESOURCE_NAME = requests.RESOURCE_NAME
 CONVERGE_SECONDS = 120.0
 XRD_API = "apiextensions.crossplane.io/v2"
+ARGOCD_CRDS = "crds/argo-cd/application-crd.yaml"
 RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_API = f"{RBAC_GROUP}/v1"
 
@@ -171,6 +172,12 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
         for doc in load_yaml_docs(shared / path):
             plane.apply(doc)
             names.append(doc["metadata"]["name"])
+    # What Argo CD's installation brings, which the real provider-kubernetes applies the
+    # gitops registration into: its Application CRD and its namespace (the settings' default).
+    for doc in load_yaml_docs(shared / ARGOCD_CRDS):
+        plane.apply(doc)
+        names.append(doc["metadata"]["name"])
+    plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})
     plane.wait_established(names)
     xrds = [kind.api.xrd_name for kind in catalogue.kinds()]
     wait_for(
@@ -430,15 +437,50 @@ def _ready(rsp: fnv1.RunFunctionResponse) -> bool:
     return all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
 
 
+def provider_of(group: str) -> str:
+    """The provider or controller serving an API group: the $SHARED/crds directory of the
+    CRD a catalogue kind declares for it ("crossplane" for Crossplane's own kinds)."""
+    for kind in catalogue.kinds():
+        for path in kind.crds:
+            if any(d["spec"]["group"] == group for d in _crd_docs(path)):
+                return path.split("/")[1]
+    return "unknown"
+
+
+_CRDS: dict[str, list[JSON]] = {}
+
+
+def _crd_docs(path: str) -> list[JSON]:
+    if path not in _CRDS:
+        _CRDS[path] = load_yaml_docs(shared_dir() / path)
+    return _CRDS[path]
+
+
+# Per case: which providers ran for real and which were simulated (printed at the end).
+PROVIDERS_SEEN: dict[str, dict[str, list[str]]] = {}
+
+
+def providers(plane: ControlPlane, xr: JSON) -> dict[str, list[str]]:
+    """Of what the XR composes, which providers ran for real and which the test stood in for."""
+    groups = {obj["apiVersion"].rpartition("/")[0] for obj in composed(plane, xr).values()} - {
+        ""
+    }  # core kinds (Secrets) need no provider
+    real = sorted({REAL_PROVIDERS[g] for g in groups if g in REAL_PROVIDERS})
+    simulated = sorted({provider_of(g) for g in groups if g not in REAL_PROVIDERS} - {"crossplane"})
+    return {"real": real, "simulated": simulated}
+
+
 def simulate_providers(plane: ControlPlane, case: Case, xr: JSON) -> set[str]:
-    """Write observed.yaml's status onto the composed objects it names, as providers would.
+    """Write observed.yaml's status onto the composed objects it names, as providers would,
+    except for the kinds a real provider serves (REAL_PROVIDERS): those statuses are its own.
 
     Returns the names whose status was written.
     """
     patched = set()
     have = composed(plane, xr)
     for name, doc in requests.observed_resources(case).items():
-        if doc.get("status") and name in have:
+        group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+        if doc.get("status") and name in have and group not in REAL_PROVIDERS:
             plane.patch_status(have[name], doc["status"])
             patched.add(name)
     return patched

@@ -27,7 +27,7 @@ from function.model import Rule
 from function.structs import api_group
 from harness import requests
 from harness.cases import Case, find_cases, load_yaml_docs
-from harness.controlplane import ControlPlane
+from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from harness.paths import ROOT
 from harness.render import expected_error_lines
 from harness.validate import RENDER_PSEUDO_GROUPS
@@ -302,7 +302,9 @@ def test_cluster_holds_what_the_function_returns(
 ) -> None:
     """Server-side applied desired state, XR status and conditions are the function's answer
     for what the API server holds; Ready is Crossplane's reading of the function's readiness."""
-    assert not isinstance(cluster.agreement(plane, run, case), cluster.Mismatch)
+    xr = cluster.agreement(plane, run, case)
+    assert not isinstance(xr, cluster.Mismatch)
+    cluster.PROVIDERS_SEEN[case.id] = cluster.providers(plane, xr)
 
 
 @pytest.mark.parametrize("case", COMPOSING, ids=[c.id for c in COMPOSING])
@@ -348,6 +350,49 @@ def test_tenant_refused_in_another_namespace(
     assert refused is not None, "created in another team's namespace"
     assert refused.status == 403, refused
     assert created[mine.id]["xr"]["metadata"]["namespace"] == cluster.namespace(mine)
+
+
+# ---------------------------------------------------------------- the real provider
+
+MANAGED_FINALIZER = "finalizer.managedresource.crossplane.io"
+
+
+def test_real_provider_serves_its_kinds(
+    plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """provider-kubernetes writes every composed Object's status itself (the test writes none
+    of them); an Object it synced carries its finalizer and what it applied is in the
+    cluster. Objects into a virtual cluster are not synced: the kubeconfig vCluster would
+    write is, with no vCluster here, the example's placeholder."""
+    applied = []
+    for case in COMPOSING:
+        objs = cluster.composed(plane, cluster.get_xr(plane, case) or {})
+        for name, obj in objs.items():
+            if (
+                obj["apiVersion"].rpartition("/")[0] not in REAL_PROVIDERS
+                or obj["kind"] != "Object"
+            ):
+                continue
+            assert name not in converged[case.id]["patched"], f"{case.id}: {name} simulated"
+            meta = obj["metadata"]
+            live = cluster.wait_for(
+                f"{case.id}: {name} Synced by the provider",
+                lambda meta=meta, obj=obj: cluster.condition(
+                    plane.get(obj["apiVersion"], "Object", meta["name"], meta["namespace"]),
+                    "Synced",
+                ),
+            )
+            if live["status"] != "True":
+                continue
+            now = plane.get(obj["apiVersion"], "Object", meta["name"], meta["namespace"]) or {}
+            assert MANAGED_FINALIZER in now["metadata"].get("finalizers", []), name
+            manifest = now["spec"]["forProvider"]["manifest"]
+            target = manifest["metadata"]
+            assert plane.get(
+                manifest["apiVersion"], manifest["kind"], target["name"], target.get("namespace")
+            ), f"{case.id}: {name} Synced but {manifest['kind']} {target['name']} not applied"
+            applied.append(f"{case.id}/{name}")
+    assert applied, "provider-kubernetes synced no Object"
 
 
 # ---------------------------------------------------------------- admission
