@@ -456,8 +456,10 @@ def _crd_docs(path: str) -> list[JSON]:
     return _CRDS[path]
 
 
-# Per case: which providers ran for real and which were simulated (printed at the end).
+# Per case: which providers ran for real and which were simulated; where the time went.
+# Both printed at the end (conftest.py).
 PROVIDERS_SEEN: dict[str, dict[str, list[str]]] = {}
+TIMINGS: dict[str, float] = {}
 
 
 def providers(plane: ControlPlane, xr: JSON) -> dict[str, list[str]]:

@@ -63,10 +63,14 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     workdir = tmp_path_factory.mktemp("controlplane")
     python = os.environ.get("PYTHON") or sys.executable
     with ControlPlane(workdir, python=python) as cp:
-        cluster.install(cp, ROOT, CASES)
-        yield cp
-        assert cp.function is not None
-        assert cp.function.alive(), "function died:\n" + cp.logs()
+        try:
+            with cp.timed("test: upstream CRDs, XRDs Established, RBAC manager's roles"):
+                cluster.install(cp, ROOT, CASES)
+            yield cp
+            assert cp.function is not None
+            assert cp.function.alive(), "function died:\n" + cp.logs()
+        finally:
+            cluster.TIMINGS.update(cp.timings)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +82,11 @@ def run(plane: ControlPlane) -> cluster.FunctionClient:
 def created(plane: ControlPlane) -> dict[str, dict[str, Any]]:
     """Every composing example applied; per case the XR once it first composed, and its
     Ready condition then (before any provider status is written)."""
+    with plane.timed("test: XRs created, first composed"):
+        return _create_all(plane)
+
+
+def _create_all(plane: ControlPlane) -> dict[str, dict[str, Any]]:
     for case in COMPOSING:
         cluster.create_case(plane, case)
     out: dict[str, dict[str, Any]] = {}
@@ -104,6 +113,13 @@ def converged(
     plane: ControlPlane, run: cluster.FunctionClient, created: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Providers simulated from observed.yaml, then every XR agreeing with the function."""
+    with plane.timed("test: providers simulated, every XR agreeing"):
+        return _converge_all(plane, run, created)
+
+
+def _converge_all(
+    plane: ControlPlane, run: cluster.FunctionClient, created: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     for case in COMPOSING:
         state = created[case.id]
         state["patched"] = set()
@@ -539,49 +555,105 @@ def _with_usages(plane: ControlPlane) -> list[Case]:
     return out
 
 
-def test_delete_follows_usages(plane: ControlPlane, converged: dict[str, dict[str, Any]]) -> None:
-    """Deleting an XR whose composition has Usages: the garbage collector deletes what it
-    composed, and every used object outlives the objects using it (the Usage webhook refuses
-    the early delete; replayDeletion retries it)."""
+def _usage_pairs(plane: ControlPlane, objs: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(user, used) composition resource names, one per composed Usage."""
+    usages = [
+        o
+        for o in objs.values()
+        if o["kind"] == "Usage" and o["apiVersion"].startswith("protection.crossplane.io/")
+    ]
+    return [(_used(plane, u, objs, "by"), _used(plane, u, objs, "of")) for u in usages]
+
+
+def test_usage_refuses_early_delete(
+    plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """An object a Usage names is labelled in use, and deleting it directly is refused by the
+    Usage webhook while the object using it exists."""
     cases = _with_usages(plane)
     assert cases, "no example composes a Usage once converged"
-    case = cases[0]
-    xr = cluster.get_xr(plane, case)
-    assert xr is not None
-    objs = cluster.composed(plane, xr)
-    usages = [o for o in objs.values() if o["kind"] == "Usage"]
-    order = [(_used(plane, u, objs, "by"), _used(plane, u, objs, "of")) for u in usages]
-    for _, of in order:
-        cluster.wait_for(
-            f"{of} labelled in use",
-            lambda of=of: (
-                ((_exists(plane, objs[of]) or {}).get("metadata", {}).get("labels") or {}).get(
-                    "crossplane.io/in-use"
-                )
-                == "true"
-            ),
-        )
-    for by, of in order:
-        with pytest.raises(ApiException) as refused:
-            plane.delete(objs[of])
-        assert "in-use by" in str(refused.value.body), (
-            f"deleting {of} (used by {by}): {refused.value}"
-        )
-        assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
-    plane.delete(xr)
+    for case in cases[:1]:
+        objs = cluster.composed(plane, cluster.get_xr(plane, case) or {})
+        for by, of in _usage_pairs(plane, objs):
+            cluster.wait_for(
+                f"{of} labelled in use",
+                lambda of=of, objs=objs: (
+                    ((_exists(plane, objs[of]) or {}).get("metadata", {}).get("labels") or {}).get(
+                        "crossplane.io/in-use"
+                    )
+                    == "true"
+                ),
+            )
+            with pytest.raises(ApiException) as refused:
+                plane.delete(objs[of])
+            assert "in-use by" in str(refused.value.body), (
+                f"deleting {of} (used by {by}): {refused.value}"
+            )
+            assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
+
+
+def _present(plane: ControlPlane, objs: Iterable[dict[str, Any]]) -> set[str]:
+    """The uids of those objects the API server still holds: one list per kind."""
+    kinds = {(o["apiVersion"], o["kind"]) for o in objs}
+    return {
+        item["metadata"]["uid"] for api, kind in sorted(kinds) for item in plane.list(api, kind)
+    }
+
+
+def test_delete_every_xr(plane: ControlPlane, converged: dict[str, dict[str, Any]]) -> None:
+    """Every XR deleted by its tenant: the garbage collector removes everything composed,
+    every used object outlives the objects using it (the Usage webhook refuses the early
+    delete; replayDeletion retries it), and an object the real provider holds a finalizer
+    on goes only once the provider removed what it applied."""
+    with plane.timed("test: every XR deleted"):
+        _delete_every_xr(plane)
+
+
+def _delete_every_xr(plane: ControlPlane) -> None:
+    xrs = {c.id: cluster.get_xr(plane, c) for c in COMPOSING}
+    objs = {
+        f"{case_id}/{name}": obj
+        for case_id, xr in xrs.items()
+        if xr
+        for name, obj in cluster.composed(plane, xr).items()
+    }
+    order = [
+        (f"{case_id}/{by}", f"{case_id}/{of}")
+        for case_id, xr in xrs.items()
+        if xr
+        for by, of in _usage_pairs(plane, cluster.composed(plane, xr))
+    ]
+    assert order, "no Usage among the composed objects"
+    finalized = {
+        key: obj["spec"]["forProvider"]["manifest"]
+        for key, obj in objs.items()
+        if MANAGED_FINALIZER
+        in ((_exists(plane, obj) or {}).get("metadata", {}).get("finalizers") or [])
+    }
+    assert finalized, "no object carries the real provider's finalizer"
+    for xr in xrs.values():
+        if xr:
+            plane.delete(xr, user=cluster.tenant(xr["metadata"]["namespace"]))
     gone: dict[str, float] = {}
     start = time.monotonic()
     # Each object is stamped with the start of the sweep that first found it gone: two
     # objects gone in one sweep are simultaneous as far as the test can tell.
     while len(gone) < len(objs) and time.monotonic() - start < cluster.CONVERGE_SECONDS * 2:
         sweep = time.monotonic() - start
-        for name, obj in objs.items():
-            if name not in gone and not _exists(plane, obj):
-                gone[name] = sweep
-        time.sleep(0.2)
+        present = _present(plane, objs.values())
+        for key, obj in objs.items():
+            if key not in gone and obj["metadata"]["uid"] not in present:
+                gone[key] = sweep
+        time.sleep(0.5)
     assert set(gone) == set(objs), f"not deleted: {sorted(set(objs) - set(gone))}\n{plane.logs(10)}"
-    assert cluster.get_xr(plane, case) is None
+    assert not [c.id for c in COMPOSING if cluster.get_xr(plane, c)], "XRs left"
     for by, of in order:
         assert gone[of] >= gone[by], (
             f"{of} deleted at {gone[of]:.1f}s, before {by} at {gone[by]:.1f}s which uses it"
         )
+    for key, manifest in finalized.items():
+        meta = manifest["metadata"]
+        assert (
+            plane.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
+            is None
+        ), f"{key} gone, but the {manifest['kind']} it applied is still there"
