@@ -1,11 +1,13 @@
-"""End to end in a real control plane: etcd, kube-apiserver, kube-controller-manager,
-Crossplane core v2.3.4 (as its own user, under its aggregated ClusterRole) and this function
-over mTLS (harness/controlplane.py). `make e2e`.
+"""End to end in a real control plane: etcd, kube-apiserver, kube-controller-manager, an OCI
+registry holding the packages, Crossplane core v2.3.4 and its RBAC manager (as the chart's
+ServiceAccounts under its RBAC), provider-kubernetes, and this function over mTLS
+(harness/controlplane.py). `make e2e`.
 
-Driven by the catalogue and examples/: every kind's upstream CRDs (its catalogue entry's
-`crds`), the XRDs, input CRD, Compositions and install/ files, and every example XR, each in
-a namespace of its own. Composed managed resources have no provider; the test writes the
-status observed.yaml gives them, as a provider would.
+The platform is installed from its packages through Crossplane's package manager, as
+docs/install.md has a user do it. Driven by the catalogue and examples/: every kind's upstream
+CRDs (its catalogue entry's `crds`) and every example XR, each in a namespace of its own,
+created by that namespace's tenant. Composed Objects are synced by provider-kubernetes; for
+every other provider the test writes the status observed.yaml gives, as it would.
 """
 
 from __future__ import annotations
