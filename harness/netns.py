@@ -8,7 +8,7 @@ shared machine. Inside, the API server's loopback address is forwarded through a
 
     python -m harness.netns host SOCKET HOST:PORT          # on the host: SOCKET -> HOST:PORT
     unshare --net python -m harness.netns guest SOCKET HOST:PORT -- CMD...
-                                                           # inside: HOST:PORT -> SOCKET, runs CMD
+                                            # inside: lo up, HOST:PORT -> SOCKET, runs CMD
 
 `wrap` builds both commands.
 """
@@ -16,8 +16,10 @@ shared machine. Inside, the API server's loopback address is forwarded through a
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -28,11 +30,18 @@ from pathlib import Path
 def wrap(python: str, sock: Path, address: str, cmd: Sequence[str]) -> tuple[list[str], list[str]]:
     """(the host forwarder's command, cmd run in a new network namespace with `address`)."""
     host = [python, "-m", "harness.netns", "host", str(sock), address]
-    guest = [
-        "unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "netns",
-        python, "-m", "harness.netns", "guest", str(sock), address, "--", *cmd,
-    ]  # fmt: skip
-    return host, guest
+    guest = ["unshare", "--net", python, "-m", "harness.netns", "guest", str(sock), address, "--"]
+    return host, [*guest, *cmd]
+
+
+def loopback_up() -> None:
+    """Bring up `lo`, down in a new network namespace (what `ip link set lo up` does, with no
+    iproute2 needed): SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP (linux/sockios.h, if.h)."""
+    get_flags, set_flags, up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sh", b"lo", 0)
+        flags = struct.unpack("16sh", fcntl.ioctl(s, get_flags, request))[1]
+        fcntl.ioctl(s, set_flags, struct.pack("16sh", b"lo", flags | up))
 
 
 def _pipe(src: socket.socket, dst: socket.socket) -> None:
@@ -74,6 +83,7 @@ def host(sock: Path, address: str) -> None:
 
 
 def guest(sock: Path, address: str, cmd: Sequence[str]) -> int:
+    loopback_up()
     listener = socket.create_server(_tcp(address))
 
     def connect() -> socket.socket:

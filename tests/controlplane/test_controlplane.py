@@ -204,6 +204,17 @@ def test_installed_from_the_registry(plane: ControlPlane) -> None:
             and f"Composition/{c['metadata']['name']}" in owners
         ]
         assert comps, f"no Composition of {kind.api.kind} from a Configuration"
+    # The packages are this checkout's: what make package built from it, not an older build.
+    committed = {
+        d["metadata"]["name"]: d for p in sorted((ROOT / "compositions").glob("*.yaml"))
+        for d in load_yaml_docs(p)
+    }  # fmt: skip
+    for key in owners:
+        kind, _, name = key.partition("/")
+        if kind == "Composition":
+            have = plane.get("apiextensions.crossplane.io/v1", kind, name) or {}
+            problems = cluster.subset_problems(committed[name]["spec"], have.get("spec"))
+            assert not problems, f"{name} differs from compositions/ (run make package): {problems}"
 
 
 def test_function_installed_where_core_dials_it(plane: ControlPlane) -> None:
