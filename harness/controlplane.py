@@ -1,9 +1,10 @@
 """A real control plane on loopback, no Docker: etcd, kube-apiserver, kube-controller-manager,
-an OCI registry, Crossplane core, and this project's function served with mTLS.
+an OCI registry, Crossplane core and its RBAC manager, provider-kubernetes, and this project's
+function served with mTLS.
 
 Used by the control-plane e2e test (tests/controlplane, `make e2e`). Every binary is the real
-one at its pinned version (`make e2e-tools`); only the kubelet and the providers are missing,
-so composed managed resources just sit there and the test writes their status itself.
+one at its pinned version (`make e2e-tools`); the kubelet and every provider but
+provider-kubernetes are missing, so the test writes those managed resources' status itself.
 
 The platform is installed as docs/install.md has a user install it: the packages `make
 package` built are pushed to the registry and the kustomization of install/ is applied
