@@ -439,7 +439,11 @@ def _ready(rsp: fnv1.RunFunctionResponse) -> bool:
 
 def provider_of(group: str) -> str:
     """The provider or controller serving an API group: the $SHARED/crds directory of the
-    CRD a catalogue kind declares for it ("crossplane" for Crossplane's own kinds)."""
+    CRD a catalogue kind declares for it ("crossplane" for Crossplane's own kinds), or
+    "kubernetes" for a group the API server serves itself (apps, *.k8s.io), whose workload
+    controllers and kubelet do not run here."""
+    if "." not in group or group.endswith(".k8s.io"):
+        return "kubernetes"
     for kind in catalogue.kinds():
         for path in kind.crds:
             if any(d["spec"]["group"] == group for d in _crd_docs(path)):
