@@ -13,7 +13,8 @@
 #   make package-test     build the packages (make package, root) and run the tests that read them
 #   make e2e              the control-plane e2e: etcd, kube-apiserver, Crossplane core and the
 #                         function on loopback (tests/controlplane; builds them with e2e-tools)
-#   make e2e-tools        build etcd, kube-apiserver and kube-controller-manager into .tools/bin
+#   make e2e-tools        build etcd, kube-apiserver, kube-controller-manager, the OCI registry
+#                         (distribution) and provider-kubernetes into .tools/bin
 #   make update-examples  re-render and rewrite every examples/*/*/expected.yaml (same harness code)
 #   make xrds (generate)  regenerate xrds/ etc. with `python -m generate`
 #   make bench            run the RunFunction benchmark (python -m harness.bench)
@@ -116,6 +117,12 @@ ETCD_MODULE := go.etcd.io/etcd/server/v3
 KUBE_MODULE := k8s.io/kubernetes
 ETCD_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(ETCD_MODULE)" { print $$3 }' $(ROOT)/tools/etcd/go.mod)
 KUBE_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(KUBE_MODULE)" { print $$3 }' $(ROOT)/tools/kube-apiserver/go.mod)
+# The registry the e2e installs the packages from (tools/registry).
+REGISTRY_MODULE := github.com/distribution/distribution/v3
+REGISTRY_BIN_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(REGISTRY_MODULE)" { print $$3 }' $(ROOT)/tools/registry/go.mod)
+# The one provider the e2e runs for real (tools/provider-kubernetes).
+PROVIDER_KUBERNETES_MODULE := github.com/crossplane-contrib/provider-kubernetes
+PROVIDER_KUBERNETES_VERSION := $(shell awk '$$1 == "require" && $$2 == "$(PROVIDER_KUBERNETES_MODULE)" { print $$3 }' $(ROOT)/tools/provider-kubernetes/go.mod)
 # kube-apiserver reports (and kube-controller-manager checks) the version it is built as.
 KUBE_VERSION_VARS := $(foreach v,gitVersion=$(KUBE_VERSION) gitMajor=$(word 1,$(subst ., ,$(KUBE_VERSION:v%=%))) \
 	gitMinor=$(word 2,$(subst ., ,$(KUBE_VERSION))),-X=k8s.io/component-base/version.$(v))
@@ -185,6 +192,8 @@ e2e-tools:
 	@$(call build_module_tool,$(TOOLS_BIN)/etcd,$(ROOT)/tools/etcd,$(ETCD_MODULE),$(ETCD_VERSION),)
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-apiserver,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-apiserver,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
 	@$(call build_module_tool,$(TOOLS_BIN)/kube-controller-manager,$(ROOT)/tools/kube-apiserver,$(KUBE_MODULE)/cmd/kube-controller-manager,$(KUBE_VERSION),$(KUBE_VERSION_VARS))
+	@$(call build_module_tool,$(TOOLS_BIN)/registry,$(ROOT)/tools/registry,$(REGISTRY_MODULE)/cmd/registry,$(REGISTRY_BIN_VERSION),)
+	@$(call build_module_tool,$(TOOLS_BIN)/provider-kubernetes,$(ROOT)/tools/provider-kubernetes,$(PROVIDER_KUBERNETES_MODULE)/cmd/provider,$(PROVIDER_KUBERNETES_VERSION),)
 
 # Each target builds only the tools it runs: render the crossplane CLI and Crossplane core;
 # the tests (make test) every one of them.
@@ -294,8 +303,13 @@ test: tools venv deps postgresql node-deps
 	if (( rc )); then echo "test: FAILED (see above)"; else echo "test: all passed"; fi; \
 	exit $$rc
 
-e2e: tools e2e-tools venv deps
-	cd $(ROOT) && $(VENV_PY) -m pytest tests/controlplane
+# It installs the packages `make package` (root) wrote into $(PACKAGE_OUT), as CI builds them
+# in make package-test just before.
+# The Go tools' build time is measured here and printed in the run's time budget.
+e2e: venv deps
+	@ls $(PACKAGE_OUT)/*.xpkg >/dev/null 2>&1 || { echo "e2e: no packages in $(PACKAGE_OUT); run make package (root) first"; exit 1; }
+	@start=$$(date +%s); $(MAKE) --no-print-directory tools e2e-tools; \
+	cd $(ROOT) && E2E_TOOLS_SECONDS=$$(( $$(date +%s) - start )) $(VENV_PY) -m pytest tests/controlplane
 
 # Only the render e2e (tests/e2e: every example through `crossplane composition render`);
 # `make test` runs it too.

@@ -1,23 +1,31 @@
 """A real control plane on loopback, no Docker: etcd, kube-apiserver, kube-controller-manager,
-Crossplane core, and this project's function served with mTLS.
+an OCI registry, Crossplane core and its RBAC manager, provider-kubernetes, and this project's
+function served with mTLS.
 
 Used by the control-plane e2e test (tests/controlplane, `make e2e`). Every binary is the real
-one at its pinned version (`make e2e-tools`); only the kubelet and the providers are missing,
-so composed managed resources just sit there and the test writes their status itself.
+one at its pinned version (`make e2e-tools`); the kubelet and every provider but
+provider-kubernetes are missing, so the test writes those managed resources' status itself.
 
-How Crossplane core reaches a function it did not install: a paused Function and a paused,
-Active FunctionRevision labelled pkg.crossplane.io/package=<name>, whose status.endpoint
-(written through the status subresource) names the function's loopback port. Core lists the
-revisions by that label and dials the Active one's endpoint with its client certificate
-(crossplane v2.3.4 internal/xfn/function_runner.go, getClientConn).
+The platform is installed as docs/install.md has a user install it: the packages `make
+package` built are pushed to the registry and the kustomization of install/ is applied
+(harness/installation.py); Crossplane's package manager pulls them (trusting the registry's
+CA through --ca-bundle-path), establishes the XRDs, Compositions and the input CRD, and makes
+the function's Service, TLS server Secret and Deployment. With no kubelet the Deployment has
+no pods: the function runs as a process here instead, serving the endpoint core derives for
+the FunctionRevision with the certificate core issued for it (see _start_function).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import os
+import random
+import re
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -30,21 +38,23 @@ from kubernetes import dynamic
 from kubernetes.dynamic.exceptions import NotFoundError
 
 from generate import release
-from harness import process
+from harness import installation, netns, process, registry
 from harness.cases import JSON, load_yaml_docs, split_api_version
 from harness.paths import ROOT, go_tool, shared_dir
 from harness.server import FunctionServer
 
-# The Function object the Compositions call, and its package (generate/release.py).
+# The release the packages are built for (generate/release.py).
 RELEASE = release.default()
-FUNCTION_NAME = RELEASE.function_name
 CROSSPLANE_NAMESPACE = "crossplane-system"
 FIELD_MANAGER = "e2e"
-ADMIN, CORE_USER = "e2e-admin", "crossplane"
+ADMIN = "e2e-admin"
 # Secrets `crossplane core init` fills, and reuses when they already hold a certificate
 # (crossplane v2.3.4 internal/initializer/tls.go): the harness writes them from one CA of its
 # own, so core's webhook server, its client certificate and the function's server
 # certificate can all carry the loopback address.
+# The gRPC port core derives for every function (crossplane v2.3.4
+# internal/controller/pkg/runtime/runtime.go GRPCPort).
+FUNCTION_PORT = 9443
 TLS_SECRETS = {
     "ca": "crossplane-root-ca",
     "server": "crossplane-tls-server",
@@ -52,35 +62,16 @@ TLS_SECRETS = {
 }
 
 
-# The rules of crossplane:system:aggregate-to-crossplane, Crossplane's own ClusterRole, as
-# crossplane v2.3.4 cluster/charts/crossplane/templates/clusterrole.yaml writes them.
-_CHART_RULES: list[JSON] = yaml.safe_load("""
-- apiGroups: [""]
-  resources: [events]
-  verbs: [create, update, patch, delete]
-- apiGroups: [apiextensions.k8s.io]
-  resources: [customresourcedefinitions, customresourcedefinitions/status]
-  verbs: ["*"]
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [""]
-  resources: [serviceaccounts, services]
-  verbs: ["*"]
-- apiGroups: [apiextensions.crossplane.io, ops.crossplane.io, pkg.crossplane.io,
-    protection.crossplane.io]
-  resources: ["*"]
-  verbs: ["*"]
-- apiGroups: [extensions, apps]
-  resources: [deployments]
-  verbs: [get, list, create, update, patch, delete, watch]
-- apiGroups: ["", coordination.k8s.io]
-  resources: [configmaps, leases]
-  verbs: [get, list, create, update, patch, watch, delete]
-- apiGroups: [admissionregistration.k8s.io]
-  resources: [validatingwebhookconfigurations, mutatingwebhookconfigurations]
-  verbs: [get, list, create, update, patch, watch, delete]
-""")
+# What of Crossplane's chart the control plane applies: its ServiceAccounts and RBAC. Its
+# Deployments have no kubelet to run them (core and the RBAC manager run as processes here, as
+# those ServiceAccounts) and its Secrets and Service are what `core init` fills (TLS_SECRETS).
+CHART_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
+CORE_SA, RBAC_MANAGER_SA = "crossplane", "rbac-manager"
+# The providers that run for real, by the API group of their managed resources; every other
+# composed kind's status is written by the test (tests/controlplane/cluster.py).
+PROVIDER_KUBERNETES = "provider-kubernetes"
+PROVIDER_KUBERNETES_MODULE = "github.com/crossplane-contrib/provider-kubernetes"
+REAL_PROVIDERS = {"kubernetes.m.crossplane.io": PROVIDER_KUBERNETES}
 
 
 # ---------------------------------------------------------------- certificates
@@ -144,14 +135,34 @@ class PKI:
 # ---------------------------------------------------------------- the control plane
 
 
-def kubeconfig(path: Path, server: str, ca: Path, user: str, token: str) -> Path:
+def kubeconfig(
+    path: Path,
+    server: str,
+    ca: Path,
+    user: str,
+    *,
+    token: str = "",
+    cert: tuple[Path, Path] | None = None,
+) -> Path:
+    """A kubeconfig for `user`: a bearer token, or a client certificate and key."""
+    creds = {"token": token}
+    if cert:
+        creds = {"client-certificate": str(cert[0]), "client-key": str(cert[1])}
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [
-            {"name": "e2e", "cluster": {"server": server, "certificate-authority": str(ca)}}
+            # The CA inline: provider-kubernetes reads a kubeconfig from a Secret, where a
+            # file path would name nothing.
+            {
+                "name": "e2e",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca.read_bytes()).decode(),
+                },
+            }
         ],
-        "users": [{"name": user, "user": {"token": token}}],
+        "users": [{"name": user, "user": creds}],
         "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user}}],
         "current-context": "e2e",
     }
@@ -169,6 +180,11 @@ class ControlPlane:
         self.processes: list[process.Process] = []
         self.function: FunctionServer | None = None
         self._api: dynamic.DynamicClient | None = None
+        self._users: dict[str, dynamic.DynamicClient] = {}
+        self.timings: dict[str, float] = {}
+        # Where the function serves: a loopback address of its own, so the gRPC port core
+        # derives for every function (9443) is free there whatever else runs on the machine.
+        self.function_address = _free_loopback_address(FUNCTION_PORT)
 
     # ------------------------------------------------------------ processes
 
@@ -177,10 +193,14 @@ class ControlPlane:
         name: str,
         cmd: Sequence[str],
         ready: Callable[[], bool],
+        *,
         timeout: float = 90,
         kubeconfig_path: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> process.Process:
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig_path)} if kubeconfig_path else None
+        env = {**os.environ, **(env or {})}
+        if kubeconfig_path:
+            env["KUBECONFIG"] = str(kubeconfig_path)
         proc = process.start(name, cmd, log_path=self.dir / f"{name}.log", cwd=self.dir, env=env)
         self.processes.append(proc)
         process.wait_until(ready, timeout, name, proc)
@@ -195,18 +215,40 @@ class ControlPlane:
 
     def start(self) -> ControlPlane:
         self.start_api_server()
-        self._start_controller_manager()
-        self._install_crossplane()
-        self._start_function()
+        with self.timed("kube-controller-manager"):
+            self._start_controller_manager()
+        with self.timed("registry: start, push the packages"):
+            self._start_registry()
+        with self.timed("kustomize build of install/"):
+            self.install_docs = self._build_installation()
+        with self.timed("Crossplane core and RBAC manager"):
+            self._install_crossplane()
+        with self.timed("packages installed, function serving"):
+            for doc in self.install_docs:
+                self.apply(doc)
+            self._start_function()
+        with self.timed("provider-kubernetes"):
+            self._start_provider_kubernetes()
         return self
 
     def start_api_server(self) -> ControlPlane:
         """etcd and kube-apiserver only: enough for admission (CRDs, policies, dry runs)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.pki = PKI(self.dir / "pki")
-        self._start_etcd()
-        self._start_apiserver()
+        with self.timed("certificates"):
+            self.pki = PKI(self.dir / "pki")
+        with self.timed("etcd, kube-apiserver"):
+            self._start_etcd()
+            self._start_apiserver()
         return self
+
+    @contextlib.contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the time the block takes to `timings[phase]` (the e2e prints the budget)."""
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.monotonic() - start
 
     def stop(self) -> None:
         if self.function is not None:
@@ -245,18 +287,13 @@ class ControlPlane:
         crt, key = self.pki.issue("apiserver", "kube-apiserver", ["kubernetes.default.svc"])
         _openssl("genrsa", "-out", "sa.key", "2048", cwd=self.pki.dir)
         _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=self.pki.dir)
-        admin_token, core_token = "e2e-admin-token", "e2e-crossplane-token"
+        admin_token = "e2e-admin-token"
         tokens = self.dir / "tokens.csv"
-        tokens.write_text(
-            f'{admin_token},{ADMIN},{ADMIN},"system:masters"\n{core_token},{CORE_USER},{CORE_USER}\n'
-        )
+        tokens.write_text(f'{admin_token},{ADMIN},{ADMIN},"system:masters"\n')
         port = process.free_port()
         self.server = f"https://127.0.0.1:{port}"
         self.admin_kubeconfig = kubeconfig(
-            self.dir / "admin.kubeconfig", self.server, self.pki.ca_crt, ADMIN, admin_token
-        )
-        self.core_kubeconfig = kubeconfig(
-            self.dir / "crossplane.kubeconfig", self.server, self.pki.ca_crt, CORE_USER, core_token
+            self.dir / "admin.kubeconfig", self.server, self.pki.ca_crt, ADMIN, token=admin_token
         )
         self._start(
             "kube-apiserver",
@@ -303,13 +340,60 @@ class ControlPlane:
             lambda: True,
         )
 
+    # ------------------------------------------------------------ packages
+
+    def _start_registry(self) -> None:
+        """The registry, holding every package `make package` built, pushed as docs/install.md
+        pushes them, under the mirror's host."""
+        crt, key = self.pki.issue("registry", "registry")
+        proc, self.registry_host = registry.start(self.dir / "registry", crt, key, self.root)
+        self.processes.append(proc)
+        package_dir = Path(os.environ.get("PACKAGE_OUT") or self.root / "build" / "package")
+        prefix = installation.mirrored(RELEASE.registry, self.registry_host)
+        for repo, files in registry.package_files(package_dir, RELEASE.version).items():
+            registry.push(
+                go_tool("crossplane", self.root),
+                files,
+                f"{prefix}{repo}:{RELEASE.version}",
+                self.pki.ca_crt,
+                self.dir / "registry" / "push.log",
+            )
+
+    def _build_installation(self) -> list[JSON]:
+        """The objects the user's kustomization of install/ holds (harness/installation.py),
+        with the examples' password key."""
+        credentials = load_yaml_docs(self.root / "examples" / "credentials.yaml")[0]
+        directory = installation.kustomization(
+            self.root,
+            self.dir / "installation",
+            credentials["stringData"]["password-key"],
+            installation.mirror(RELEASE.registry, self.registry_host),
+        )
+        return installation.build(self.root, directory.parent)
+
+    @property
+    def function_name(self) -> str:
+        """The Function object install/ creates."""
+        (fn,) = [d for d in self.install_docs if d["kind"] == "Function"]
+        return str(fn["metadata"]["name"])
+
+    @property
+    def function_host(self) -> str:
+        """The host of the endpoint core derives: the Service it makes for the function,
+        named after the package (crossplane v2.3.4 internal/controller/pkg/runtime
+        runtime.go Service, runtime_function.go ServiceEndpointFmt)."""
+        return f"{self.function_name}.{CROSSPLANE_NAMESPACE}"
+
     # ------------------------------------------------------------ Crossplane
 
     def _install_crossplane(self) -> None:
         self.apply(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CROSSPLANE_NAMESPACE}}
         )
-        self._crossplane_rbac()
+        for doc in self._crossplane_chart():
+            self.apply(doc)
+        core_kubeconfig = self._service_account_kubeconfig(CORE_SA)
+        self._start_rbac_manager()
         server_dir = self.pki.bundle("core-server", "crossplane-webhooks", self.dir / "core-server")
         client_dir = self.pki.bundle("core-client", "crossplane", self.dir / "core-client")
         for role, name in TLS_SECRETS.items():
@@ -335,16 +419,19 @@ class ControlPlane:
             f"--webhook-service-namespace={CROSSPLANE_NAMESPACE}",
             "--webhook-service-port=9443",
         ]  # fmt: skip
-        env = {"KUBECONFIG": str(self.admin_kubeconfig), "POD_NAMESPACE": CROSSPLANE_NAMESPACE}
+        env = {"KUBECONFIG": str(core_kubeconfig), "POD_NAMESPACE": CROSSPLANE_NAMESPACE}
         _retry_command(init, env, self.dir / "crossplane-init.log")
         webhook_port = process.free_port()
         self._usage_webhook(webhook_port)
+        # Core caches the packages it pulls there and fails to parse one it cannot cache.
+        (self.dir / "xpkg").mkdir(exist_ok=True)
         self.core_probe = process.free_port()
         self._start(
             "crossplane",
             [
+                *self._with_function_host(),
                 core, "core", "start",
-                "--package-runtime=External",
+                f"--ca-bundle-path={self.pki.ca_crt}",
                 f"--tls-server-certs-dir={server_dir}", f"--tls-client-certs-dir={client_dir}",
                 f"--xpkg-cache-dir={self.dir / 'xpkg'}", f"--xfn-cache-dir={self.dir / 'xfn'}",
                 f"--webhook-port={webhook_port}",
@@ -353,35 +440,57 @@ class ControlPlane:
             ],
             lambda: process.port_open("127.0.0.1", webhook_port),
             timeout=120,
-            kubeconfig_path=self.core_kubeconfig,
+            kubeconfig_path=core_kubeconfig,
         )  # fmt: skip
 
-    def _crossplane_rbac(self) -> None:
-        """Crossplane core runs as its own user, bound to its aggregated ClusterRole.
+    def _with_function_host(self) -> list[str]:
+        """A command prefix: run in a mount namespace of its own where /etc/hosts also maps the
+        function's Service name to the function's loopback address.
 
-        The rules are those of the Crossplane chart at v2.3.4
-        (cluster/charts/crossplane/templates/clusterrole.yaml): the base role
-        crossplane:system:aggregate-to-crossplane and the aggregating `crossplane` role, to
-        which each XRD's role (`aggregate_to_crossplane`) and install/crossplane-rbac.yaml (what
-        the function composes) are added. So a composed kind missing from the latter fails.
+        Core dials `dns:///<Function>.crossplane-system:9443`, the headless Service it made for
+        the function's pods. Here there is no cluster DNS and no pods; this mapping, seen by
+        core alone (the machine's /etc/hosts is untouched), is the one shortcut between the
+        endpoint core derives and the process serving it. Nothing is patched into the
+        FunctionRevision. Needs root (unshare, mount), as `make package` does.
         """
-        aggregate = {"rbac.crossplane.io/aggregate-to-crossplane": "true"}
-        rbac = "rbac.authorization.k8s.io"
-        for doc in (
-            _cluster_role("crossplane:system:aggregate-to-crossplane", _CHART_RULES, aggregate),
-            {
-                **_cluster_role("crossplane", []),
-                "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": aggregate}]},
-            },
-            {
-                "apiVersion": f"{rbac}/v1",
-                "kind": "ClusterRoleBinding",
-                "metadata": {"name": "crossplane"},
-                "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "crossplane"},
-                "subjects": [{"apiGroup": rbac, "kind": "User", "name": CORE_USER}],
-            },
-        ):
-            self.apply(doc)
+        hosts = self.dir / "hosts"
+        hosts.write_text(
+            Path("/etc/hosts").read_text() + f"{self.function_address} {self.function_host}\n"
+        )
+        script = 'mount --bind "$0" /etc/hosts && exec "$@"'
+        return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(hosts)]
+
+    def _crossplane_chart(self) -> list[JSON]:
+        """The ServiceAccounts and RBAC of Crossplane's chart (crossplane_chart_rbac)."""
+        return crossplane_chart_rbac(self.root)
+
+    def _service_account_kubeconfig(self, name: str) -> Path:
+        """A kubeconfig with a token of the ServiceAccount (TokenRequest), as a pod mounts."""
+        request = kclient.AuthenticationV1TokenRequest(
+            spec=kclient.V1TokenRequestSpec(audiences=[], expiration_seconds=48 * 3600)
+        )
+        core = kclient.CoreV1Api(self.api.client)
+        answer = core.create_namespaced_service_account_token(name, CROSSPLANE_NAMESPACE, request)
+        assert answer.status is not None
+        return kubeconfig(
+            self.dir / f"{name}.kubeconfig",
+            self.server,
+            self.pki.ca_crt,
+            name,
+            token=str(answer.status.token),
+        )
+
+    def _start_rbac_manager(self) -> None:
+        """`crossplane rbac start` of the core binary, with the chart's args, as its
+        ServiceAccount, in a network namespace of its own: its metrics server binds :8080,
+        which no flag moves (harness/netns.py)."""
+        self._start_isolated(
+            "crossplane-rbac-manager",
+            [str(go_tool("crossplane-core", self.root)), "rbac", "start",
+             "--provider-clusterrole=crossplane:allowed-provider-permissions"],
+            self._service_account_kubeconfig(RBAC_MANAGER_SA),
+            {},
+        )  # fmt: skip
 
     def _usage_webhook(self, port: int) -> None:
         """Crossplane's Usage webhook, pointed at core on loopback.
@@ -420,71 +529,158 @@ class ControlPlane:
         )
 
     def _start_function(self) -> None:
-        certs = self.pki.bundle("function", FUNCTION_NAME, self.dir / "function-certs")
+        """Serve the function where core dials the installed FunctionRevision.
+
+        What a pod of the Deployment core made would do: serve gRPC on the endpoint's port with
+        the TLS server certificate core issued for the revision (its tlsServerSecretName,
+        which a pod mounts at /tls/server), requiring core's client certificate.
+        """
+        revision, secret = poll(
+            self._active_function_revision, 180, "an Active FunctionRevision with an endpoint"
+        )
+        endpoint = revision["status"]["endpoint"]
+        host, _, port = endpoint.removeprefix("dns:///").rpartition(":")
+        if host != self.function_host:
+            raise RuntimeError(f"core dials {endpoint}; /etc/hosts maps {self.function_host}")
+        certs = self.dir / "function-certs"
+        certs.mkdir(exist_ok=True)
+        for key in ("tls.crt", "tls.key", "ca.crt"):
+            (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
         self.function = FunctionServer(
-            self.root, python=self.python, log_path=self.dir / "function.log", tls_certs_dir=certs
+            self.root,
+            python=self.python,
+            log_path=self.dir / "function.log",
+            tls_certs_dir=certs,
+            host=self.function_address,
+            port=int(port),
         ).start()
-        package = RELEASE.reference(release.FUNCTION)
-        paused = {"crossplane.io/paused": "true"}
+
+    def _active_function_revision(self) -> tuple[JSON, JSON] | None:
+        """The Active revision of the Function with core's endpoint, and its TLS server
+        Secret once core has filled it."""
+        for rev in self.list("pkg.crossplane.io/v1", "FunctionRevision"):
+            labels = rev["metadata"].get("labels") or {}
+            if labels.get("pkg.crossplane.io/package") != self.function_name:
+                continue
+            if rev["spec"].get("desiredState") != "Active":
+                continue
+            endpoint = (rev.get("status") or {}).get("endpoint")
+            name = rev["spec"].get("tlsServerSecretName")
+            secret = name and self.get("v1", "Secret", name, CROSSPLANE_NAMESPACE)
+            if endpoint and secret and (secret.get("data") or {}).get("tls.crt"):
+                return rev, secret
+        return None
+
+    # ------------------------------------------------------------ providers
+
+    def _start_provider_kubernetes(self) -> None:
+        """provider-kubernetes (tools/provider-kubernetes/go.mod's version) against this API
+        server, configured as docs/install.md step 4 has a platform engineer do it.
+
+        Its package is on a registry this machine cannot reach, so what installing it would
+        do is done here: its CRDs are the package's own (package/crds of the Go module the
+        binary is built from), and it runs as a ServiceAccount bound to cluster-admin, the
+        usual grant for a provider applying arbitrary manifests. ClusterProviderConfig
+        `default` (the name the Compositions use) reaches this cluster with a kubeconfig of
+        that ServiceAccount. It runs in a network namespace of its own: its metrics (:8080)
+        and webhook (:9443) ports are fixed (harness/netns.py).
+        """
+        crds = sorted(
+            (go_module_dir(self.root, PROVIDER_KUBERNETES_MODULE) / "package" / "crds").glob(
+                "*.yaml"
+            )
+        )
+        for path in crds:
+            for doc in load_yaml_docs(path):
+                # Crossplane points a conversion webhook at the provider's Service when it
+                # installs the package; with no Service routing here, none: only the legacy
+                # cluster-scoped Object converts, and nothing here makes one.
+                if (doc["spec"].get("conversion") or {}).get("strategy") == "Webhook":
+                    doc["spec"]["conversion"] = {"strategy": "None"}
+                self.apply(doc)
+        self.wait_established(crd_names(crds))
+        rbac = "rbac.authorization.k8s.io"
         self.apply(
             {
-                "apiVersion": "pkg.crossplane.io/v1",
-                "kind": "Function",
-                "metadata": {"name": FUNCTION_NAME, "annotations": paused},
-                "spec": {"package": package},
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": PROVIDER_KUBERNETES, "namespace": CROSSPLANE_NAMESPACE},
             }
         )
-        revision = {
-            "apiVersion": "pkg.crossplane.io/v1",
-            "kind": "FunctionRevision",
-            "metadata": {
-                "name": f"{FUNCTION_NAME}-e2e",
-                "annotations": paused,
-                "labels": {"pkg.crossplane.io/package": FUNCTION_NAME},
-            },
-            "spec": {"desiredState": "Active", "image": package, "revision": 1},
-        }
-        self.apply(revision)
-        # What the revision controller would copy from the package's metadata: core refuses a
-        # pipeline step whose function lacks the capability.
-        meta = load_yaml_docs(self.root / "package" / "crossplane.yaml")[0]
-        self.patch_status(
-            revision,
-            {
-                "endpoint": f"dns:///{self.function.target}",
-                "capabilities": meta["spec"].get("capabilities", []),
-            },
+        self.apply({
+            "apiVersion": f"{rbac}/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": PROVIDER_KUBERNETES},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": PROVIDER_KUBERNETES,
+                          "namespace": CROSSPLANE_NAMESPACE}],
+        })  # fmt: skip
+        config = self._service_account_kubeconfig(PROVIDER_KUBERNETES)
+        secret = f"{PROVIDER_KUBERNETES}-kubeconfig"
+        self.apply(_secret(secret, CROSSPLANE_NAMESPACE, {"kubeconfig": config.read_bytes()}))
+        self.apply({
+            "apiVersion": "kubernetes.m.crossplane.io/v1alpha1", "kind": "ClusterProviderConfig",
+            "metadata": {"name": "default"},
+            "spec": {"credentials": {"source": "Secret", "secretRef": {
+                "namespace": CROSSPLANE_NAMESPACE, "name": secret, "key": "kubeconfig"}}},
+        })  # fmt: skip
+        certs = self.pki.bundle(
+            PROVIDER_KUBERNETES, PROVIDER_KUBERNETES, self.dir / "provider-certs"
         )
+        self._start_isolated(
+            PROVIDER_KUBERNETES,
+            [str(go_tool(PROVIDER_KUBERNETES, self.root))],
+            config,
+            {"TLS_SERVER_CERTS_DIR": str(certs)},
+        )
+
+    def _start_isolated(
+        self, name: str, cmd: Sequence[str], config: Path, env: dict[str, str]
+    ) -> None:
+        """cmd as the kubeconfig's user, in a network namespace of its own that reaches this
+        API server (harness/netns.py)."""
+        sock = self.dir / f"{name}.sock"
+        forward, isolated = netns.wrap(
+            self.python or sys.executable, sock, self.server.removeprefix("https://"), cmd
+        )
+        env = {**env, "PYTHONPATH": str(self.root)}
+        self._start(f"{name}-forward", forward, sock.exists, env=env)
+        self._start(name, isolated, lambda: True, kubeconfig_path=config, env=env)
 
     # ------------------------------------------------------------ API
 
     @property
     def api(self) -> dynamic.DynamicClient:
         if self._api is None:
-            # The kubernetes client is untyped at its entry points.
-            cfg = kclient.Configuration()
-            kconfig.load_kube_config(  # type: ignore[no-untyped-call]
-                config_file=str(self.admin_kubeconfig), client_configuration=cfg
-            )
-            self._api = dynamic.DynamicClient(  # type: ignore[no-untyped-call]
-                kclient.ApiClient(cfg), cache_file=str(self.dir / "discovery.json")
-            )
+            self._api = _dynamic_client(self.admin_kubeconfig, self.dir / "discovery.json")
         return self._api
+
+    def user_api(self, user: str) -> dynamic.DynamicClient:
+        """A client authenticated as `user` (no groups) by a client certificate of the CA
+        the API server trusts (--client-ca-file): the common name is the user name."""
+        if user not in self._users:
+            name = re.sub(r"[^a-z0-9-]", "-", user)
+            cert = self.pki.issue(f"user-{name}", user)
+            config = kubeconfig(
+                self.dir / f"user-{name}.kubeconfig", self.server, self.pki.ca_crt, user, cert=cert
+            )
+            self._users[user] = _dynamic_client(config, self.dir / f"discovery-{name}.json")
+        return self._users[user]
 
     def rediscover(self) -> None:
         """Forget discovery, after new CRDs are served."""
         self.api.resources.invalidate_cache()
 
-    def resource(self, api_version: str, kind: str) -> Any:
+    def resource(self, api_version: str, kind: str, user: str | None = None) -> Any:
+        api = self.user_api(user) if user else self.api
         try:
-            return self.api.resources.get(api_version=api_version, kind=kind)
+            return api.resources.get(api_version=api_version, kind=kind)
         except Exception:
-            self.rediscover()
-            return self.api.resources.get(api_version=api_version, kind=kind)
+            api.resources.invalidate_cache()
+            return api.resources.get(api_version=api_version, kind=kind)
 
-    def apply(self, doc: JSON) -> JSON:
-        """Server-side apply as the admin."""
-        res = self.resource(doc["apiVersion"], doc["kind"])
+    def apply(self, doc: JSON, user: str | None = None) -> JSON:
+        """Server-side apply, as the admin or as `user`."""
+        res = self.resource(doc["apiVersion"], doc["kind"], user)
         meta = doc["metadata"]
         out = res.server_side_apply(
             body=doc,
@@ -495,9 +691,9 @@ class ControlPlane:
         )
         return dict(out.to_dict())
 
-    def create(self, doc: JSON) -> JSON:
-        """POST doc as the admin."""
-        res = self.resource(doc["apiVersion"], doc["kind"])
+    def create(self, doc: JSON, user: str | None = None) -> JSON:
+        """POST doc, as the admin or as `user`."""
+        res = self.resource(doc["apiVersion"], doc["kind"], user)
         namespace = doc["metadata"].get("namespace") if res.namespaced else None
         return dict(res.create(body=doc, namespace=namespace).to_dict())
 
@@ -543,8 +739,9 @@ class ControlPlane:
             content_type="application/merge-patch+json",
         )
 
-    def delete(self, doc: JSON) -> None:
-        res = self.resource(doc["apiVersion"], doc["kind"])
+    def delete(self, doc: JSON, user: str | None = None) -> None:
+        """Delete, as the admin or as `user`; gone already is fine."""
+        res = self.resource(doc["apiVersion"], doc["kind"], user)
         meta = doc["metadata"]
         with contextlib.suppress(NotFoundError):
             res.delete(
@@ -576,31 +773,88 @@ def _secret(name: str, namespace: str, data: dict[str, bytes]) -> JSON:
     }
 
 
-def aggregate_to_crossplane(xrd: JSON) -> JSON:
-    """The ClusterRole Crossplane's RBAC manager makes for an XRD so core may serve its XRs.
-
-    As crossplane v2.3.4 internal/controller/rbac/definition/roles.go (RenderClusterRoles,
-    the "system" role). The RBAC manager itself is not run: its metrics server always binds
-    :8080, which a shared machine cannot promise.
-    """
-    group, plural = xrd["spec"]["group"], xrd["spec"]["names"]["plural"]
-    return _cluster_role(
-        f"crossplane:composite:{xrd['metadata']['name']}:aggregate-to-crossplane",
-        [
-            {"apiGroups": [group], "resources": [plural, f"{plural}/status"], "verbs": ["*"]},
-            {"apiGroups": [group], "resources": [f"{plural}/finalizers"], "verbs": ["update"]},
-        ],
-        {"rbac.crossplane.io/aggregate-to-crossplane": "true"},
+def _dynamic_client(config: Path, discovery_cache: Path) -> dynamic.DynamicClient:
+    # The kubernetes client is untyped at its entry points.
+    cfg = kclient.Configuration()
+    kconfig.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(config), client_configuration=cfg
+    )
+    return dynamic.DynamicClient(  # type: ignore[no-untyped-call]
+        kclient.ApiClient(cfg), cache_file=str(discovery_cache)
     )
 
 
-def _cluster_role(name: str, rules: list[JSON], labels: dict[str, str] | None = None) -> JSON:
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": name, "labels": labels or {}},
-        "rules": rules,
-    }
+def go_module_dir(root: Path, module: str) -> Path:
+    """Where the Go module cache holds `module` at the version its consumer module under
+    tools/ pins (tools/go.mod, or tools/<name>/go.mod of a tool with its own)."""
+    direct = re.compile(rf"^\s*(require\s+)?{re.escape(module)}\s+v\S+\s*$", re.MULTILINE)
+    consumer = next(
+        (d for d in sorted((root / "tools").iterdir()) if direct.search(_requires(d))),
+        root / "tools",
+    )
+    out = subprocess.run(
+        ["go", "list", "-m", "-f", "{{.Dir}}", module],
+        cwd=consumer, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return Path(out.stdout.strip())
+
+
+def _requires(directory: Path) -> str:
+    """A consumer module's go.mod under tools/ ("" for anything else)."""
+    go_mod = directory / "go.mod"
+    return go_mod.read_text() if directory.is_dir() and go_mod.is_file() else ""
+
+
+@functools.cache
+def crossplane_chart_rbac(root: Path) -> list[JSON]:
+    """The ServiceAccounts and RBAC of Crossplane's chart at the pinned core version.
+
+    `helm template` of cluster/charts/crossplane from the Go module cache, where building
+    crossplane-core put crossplane/crossplane at tools/go.mod's version: core's ClusterRole
+    `crossplane` (aggregating crossplane:system:aggregate-to-crossplane, each XRD's role
+    the RBAC manager makes and install/crossplane-rbac.yaml), the RBAC manager's, and the
+    roles it manages (crossplane-edit and the rest), each bound as the chart binds it.
+    """
+    out = subprocess.run(
+        [str(go_tool("helm", root)), "template", "crossplane", str(crossplane_chart(root)),
+         "--namespace", CROSSPLANE_NAMESPACE],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return [d for d in yaml.safe_load_all(out.stdout) if d and d["kind"] in CHART_KINDS]
+
+
+def crossplane_chart(root: Path) -> Path:
+    """Crossplane's chart at the core version tools/go.mod pins, in the Go module cache."""
+    return (
+        go_module_dir(root, "github.com/crossplane/crossplane/v2")
+        / "cluster"
+        / "charts"
+        / "crossplane"
+    )
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """check()'s first truthy answer, asked every second for up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout:.0f}s")
+        time.sleep(1)
+    return found
+
+
+def _free_loopback_address(port: int) -> str:
+    """A 127.x.y.z address (all of 127/8 is loopback on Linux) where `port` is free."""
+    rng = random.SystemRandom()
+    for _ in range(50):
+        address = f"127.{rng.randrange(1, 255)}.{rng.randrange(0, 256)}.{rng.randrange(1, 255)}"
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((address, port))
+            except OSError:
+                continue
+        return address
+    raise RuntimeError(f"no loopback address with port {port} free")
 
 
 def _retry_command(cmd: Sequence[str], env: dict[str, str], log: Path, attempts: int = 5) -> None:

@@ -48,6 +48,8 @@ class FunctionServer:
         args: Sequence[str] = (),
         tls_certs_dir: Path | None = None,
         wrapper: Sequence[str] = (),
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.root = root
         self.python = str(python or default_python(root))
@@ -59,10 +61,12 @@ class FunctionServer:
         self._log_path = log_path
         self.external = bool(target)
         if target:
-            host, _, port = target.rpartition(":")
-            self.host, self.port = host or "127.0.0.1", int(port)
+            given_host, _, given_port = target.rpartition(":")
+            self.host, self.port = given_host or "127.0.0.1", int(given_port)
         else:
-            self.host, self.port = "127.0.0.1", 0
+            # A fixed port when the address is given by someone else (the Service port
+            # Crossplane derives), else a free one at start.
+            self.host, self.port = host, port
 
     @property
     def target(self) -> str:
@@ -81,7 +85,7 @@ class FunctionServer:
             raise ToolMissingError(
                 f"python interpreter {self.python} not found; run `make venv` first"
             )
-        self.port = process.free_port(self.host)
+        self.port = self.port or process.free_port(self.host)
         security = (
             ["--tls-server-certs-dir", str(self.tls_certs_dir)]
             if self.tls_certs_dir

@@ -1,4 +1,5 @@
-"""What Crossplane core may do with its aggregated ClusterRole: its own chart's rules, each
+"""What Crossplane core may do with its aggregated ClusterRole: its own chart's rules (the
+chart at the pinned core version, through helm template), each
 XRD's role from Crossplane's RBAC manager and install/crossplane-rbac.yaml, as the
 control-plane e2e binds it (harness/controlplane.py).
 
@@ -13,11 +14,12 @@ from typing import Any
 import yaml
 
 from function import catalogue
-from harness.controlplane import _CHART_RULES, aggregate_to_crossplane
+from harness.controlplane import crossplane_chart_rbac
 from harness.paths import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 READ = {"get", "list", "watch"}
+AGGREGATE_TO_CROSSPLANE = "rbac.crossplane.io/aggregate-to-crossplane"
 # Plurals of the core and Crossplane kinds a function may require (Kubernetes v1 API
 # discovery; Crossplane's apiextensions group, which its own ClusterRole covers).
 _BUILT_IN = {
@@ -29,14 +31,34 @@ _BUILT_IN = {
 }
 
 
+def xrd_rules(xrd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules of the ClusterRole Crossplane's RBAC manager makes for an XRD so core may
+    serve its XRs, aggregated into core's (crossplane v2.3.4
+    internal/controller/rbac/definition/roles.go, RenderClusterRoles, the "system" role);
+    make e2e runs the RBAC manager itself."""
+    group, plural = xrd["spec"]["group"], xrd["spec"]["names"]["plural"]
+    return [
+        {"apiGroups": [group], "resources": [plural, f"{plural}/status"], "verbs": ["*"]},
+        {"apiGroups": [group], "resources": [f"{plural}/finalizers"], "verbs": ["update"]},
+    ]
+
+
 @functools.cache
 def rules() -> list[dict[str, Any]]:
     """Crossplane core's rules once the XRDs' roles and install/crossplane-rbac.yaml are
     aggregated."""
     generated = yaml.safe_load((ROOT / "install/crossplane-rbac.yaml").read_text())
     xrds = [yaml.safe_load(p.read_text()) for p in sorted((ROOT / "xrds").glob("*.yaml"))]
-    per_xrd = [r for xrd in xrds for r in aggregate_to_crossplane(xrd)["rules"]]
-    return [*_CHART_RULES, *per_xrd, *generated["rules"]]
+    per_xrd = [r for xrd in xrds for r in xrd_rules(xrd)]
+    # Core's own: what the chart aggregates into its ClusterRole `crossplane`.
+    chart = [
+        rule
+        for doc in crossplane_chart_rbac(ROOT)
+        if doc["kind"] == "ClusterRole"
+        and (doc["metadata"].get("labels") or {}).get(AGGREGATE_TO_CROSSPLANE) == "true"
+        for rule in doc.get("rules") or []
+    ]
+    return [*chart, *per_xrd, *generated["rules"]]
 
 
 def may_fetch(api_version: str, kind: str) -> bool:

@@ -13,7 +13,7 @@ import base64
 import copy
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +28,74 @@ from function.kind import AnyKind
 from function.structs import to_dict, to_struct
 from harness import requests
 from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
-from harness.controlplane import ControlPlane, aggregate_to_crossplane
+from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from harness.paths import shared_dir
 
 RESOURCE_NAME = requests.RESOURCE_NAME
 CONVERGE_SECONDS = 120.0
+XRD_API = "apiextensions.crossplane.io/v2"
+ARGOCD_CRDS = "crds/argo-cd/application-crd.yaml"
+RBAC_GROUP = "rbac.authorization.k8s.io"
+RBAC_API = f"{RBAC_GROUP}/v1"
+
+
+def system_role(xrd: str) -> str:
+    """The ClusterRole the RBAC manager makes so core may serve the XRD's XRs (crossplane
+    v2.3.4 internal/controller/rbac/definition/roles.go, nameSuffixSystem)."""
+    return f"crossplane:composite:{xrd}:aggregate-to-crossplane"
+
+
+# The edit role of Crossplane's chart (templates/rbac-manager-managed-clusterroles.yaml): it
+# aggregates every role labelled rbac.crossplane.io/aggregate-to-edit, among them the edit
+# role the RBAC manager makes for each XRD (roles.go nameSuffixEdit).
+EDIT_ROLE = "crossplane-edit"
+
+
+def tenant(ns: str) -> str:
+    """The user whose team owns the namespace: creates and changes the XRs there, nothing else."""
+    return f"tenant:{ns}"
+
+
+def grant_tenant(plane: ControlPlane, ns: str, xr: JSON) -> None:
+    """Bind the namespace's tenant to crossplane-edit there, and wait until the API server
+    lets them create the XR's kind there."""
+    plane.apply(
+        {
+            "apiVersion": RBAC_API,
+            "kind": "RoleBinding",
+            "metadata": {"name": "tenant", "namespace": ns},
+            "roleRef": {
+                "apiGroup": RBAC_GROUP,
+                "kind": "ClusterRole",
+                "name": EDIT_ROLE,
+            },
+            "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": tenant(ns)}],
+        }
+    )
+    wait_for(
+        f"{tenant(ns)} may create {xr['kind']} in {ns}",
+        lambda: allowed(plane, tenant(ns), "create", xr, ns),
+    )
+
+
+def allowed(plane: ControlPlane, user: str, verb: str, obj: JSON, ns: str) -> bool:
+    """The API server's own answer (SubjectAccessReview) to whether user may verb obj's kind."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    res = plane.resource(obj["apiVersion"], obj["kind"])
+    review = plane.create(
+        {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "metadata": {"name": ""},
+            "spec": {
+                "user": user,
+                "resourceAttributes": {
+                    "namespace": ns, "verb": verb, "group": group, "resource": res.name,
+                },
+            },
+        }
+    )  # fmt: skip
+    return bool((review.get("status") or {}).get("allowed"))
 
 
 def kind_of(case: Case) -> AnyKind:
@@ -107,7 +170,9 @@ class Mismatch(str):
 
 
 def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
-    """The upstream CRDs every kind declares, then the project's own files."""
+    """What the packages cannot bring, once they are installed: the upstream CRDs every kind
+    declares (the providers' and other controllers'), the examples' credentials and each
+    case's own Composition."""
     shared = shared_dir(root)
     crds = sorted({path for kind in catalogue.kinds() for path in kind.crds})
     names = []
@@ -115,20 +180,29 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
         for doc in load_yaml_docs(shared / path):
             plane.apply(doc)
             names.append(doc["metadata"]["name"])
-    for doc in _docs(root / "package" / "input"):
+    # What Argo CD's installation brings, which the real provider-kubernetes applies the
+    # gitops registration into: its Application CRD and its namespace (the settings' default).
+    for doc in load_yaml_docs(shared / ARGOCD_CRDS):
         plane.apply(doc)
         names.append(doc["metadata"]["name"])
+    plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})
     plane.wait_established(names)
-    xrds = _docs(root / "xrds")
-    for doc in xrds:
-        plane.apply(doc)
-        plane.apply(aggregate_to_crossplane(doc))
-    plane.wait_established([d["metadata"]["name"] for d in xrds])
-    directories = [root / "install", *sorted((root / "install" / "components").iterdir())]
-    applied = [d for directory in directories for d in _docs(directory, skip=NOT_APPLIED)]
-    for doc in [*applied, *example_credentials(root)]:
-        plane.apply(doc)
-    for doc in _docs(root / "compositions"):
+    xrds = [kind.api.xrd_name for kind in catalogue.kinds()]
+    wait_for(
+        "every kind's XRD installed by its Configuration",
+        lambda: all(plane.get(XRD_API, "CompositeResourceDefinition", n) for n in xrds),
+        timeout=180,
+    )
+    plane.wait_established(xrds)
+    # Core may serve an XR only once Crossplane's RBAC manager has made the XRD's role
+    # aggregated into core's own (crossplane v2.3.4 internal/controller/rbac/definition).
+    wait_for(
+        "the RBAC manager's role for every XRD",
+        lambda: all(plane.get(RBAC_API, "ClusterRole", system_role(n)) for n in xrds),
+    )
+    # The Secret install/ generates holds the password key; the examples' also name the
+    # Vault address their renders use.
+    for doc in example_credentials(root):
         plane.apply(doc)
     for case in cases:
         if own_composition(case):
@@ -140,28 +214,6 @@ def install(plane: ControlPlane, root: Path, cases: Iterable[Case]) -> None:
                 (wanted,) = step["requirements"]["requiredResources"]
                 wanted["name"] = composition_name(case)
             plane.apply(doc)
-
-
-# Files of install/ and its components the control plane does not take as they are:
-# (file, why). install/capabilities/ holds only Configurations from a registry.
-NOT_APPLIED = {
-    "kustomization.yaml": "kustomize's own file, not an object",
-    "packages.yaml": "the Function and Configuration from a registry: here the test serves "
-    "the function itself, as a paused Function of the same name",
-    "monitoring.yaml": "the Prometheus Operator's kinds (checked offline and by promtool)",
-    "settings.yaml": "an example to copy; each case with settings applies its own",
-    "host-ownership.yaml": "exempts Crossplane's ServiceAccount, which core here is not (it "
-    "runs as a user of its own); tests/controlplane/test_host_ownership.py checks the policy",
-}
-
-
-def _docs(directory: Path, skip: Mapping[str, str] | None = None) -> list[JSON]:
-    return [
-        d
-        for p in sorted(directory.glob("*.yaml"))
-        if p.name not in (skip or {})
-        for d in load_yaml_docs(p)
-    ]
 
 
 def xr_doc(case: Case) -> JSON:
@@ -182,13 +234,14 @@ def xr_doc_namespace(case: Case) -> str:
 
 
 def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSON:
-    """Namespace, required resources and the XR of a case; the XR as applied.
+    """Namespace, its tenant, required resources and the XR of a case; the XR as applied.
 
     With `create` the XR is POSTed rather than server-side applied: a schema error is then
     the API server's 422 with every message (apply answers 500 for a patch it cannot type).
     """
     ns = namespace(case)
     plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    grant_tenant(plane, ns, xr_doc(case))
     original = xr_doc_namespace(case)
     for doc in case.optional_docs("required.yaml"):
         if doc.get("kind") == SETTINGS_SELECTOR.kind:
@@ -203,7 +256,10 @@ def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSO
             k: v for k, v in doc["metadata"].items() if k not in ("uid", "resourceVersion")
         }
         plane.apply(doc)
-    return plane.create(xr_doc(case)) if create else plane.apply(xr_doc(case))
+    # The XR as the namespace's tenant: what core does with it, it does with its own rights.
+    if create:
+        return plane.create(xr_doc(case), user=tenant(ns))
+    return plane.apply(xr_doc(case), user=tenant(ns))
 
 
 def refusal(apply: Callable[[], Any]) -> ApiException | None:
@@ -246,7 +302,12 @@ class FunctionClient:
             private_key=(certs / "tls.key").read_bytes(),
             certificate_chain=(certs / "tls.crt").read_bytes(),
         )
-        self.channel = grpc.secure_channel(plane.function.target, creds)
+        # The certificate core issued for the function names its Service, not the address.
+        self.channel = grpc.secure_channel(
+            plane.function.target,
+            creds,
+            options=[("grpc.ssl_target_name_override", plane.function_host)],
+        )
         self.stub = fngrpc.FunctionRunnerServiceStub(self.channel)
 
     def __call__(self, req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
@@ -394,15 +455,56 @@ def _ready(rsp: fnv1.RunFunctionResponse) -> bool:
     return all(r.ready == fnv1.READY_TRUE for r in rsp.desired.resources.values())
 
 
+def provider_of(group: str) -> str:
+    """The provider or controller serving an API group: the $SHARED/crds directory of the
+    CRD a catalogue kind declares for it ("crossplane" for Crossplane's own kinds), or
+    "kubernetes" for a group the API server serves itself (apps, *.k8s.io), whose workload
+    controllers and kubelet do not run here."""
+    if "." not in group or group.endswith(".k8s.io"):
+        return "kubernetes"
+    for kind in catalogue.kinds():
+        for path in kind.crds:
+            if any(d["spec"]["group"] == group for d in _crd_docs(path)):
+                return path.split("/")[1]
+    return "unknown"
+
+
+_CRDS: dict[str, list[JSON]] = {}
+
+
+def _crd_docs(path: str) -> list[JSON]:
+    if path not in _CRDS:
+        _CRDS[path] = load_yaml_docs(shared_dir() / path)
+    return _CRDS[path]
+
+
+# Per case: which providers ran for real and which were simulated; where the time went.
+# Both printed at the end (conftest.py).
+PROVIDERS_SEEN: dict[str, dict[str, list[str]]] = {}
+TIMINGS: dict[str, float] = {}
+
+
+def providers(plane: ControlPlane, xr: JSON) -> dict[str, list[str]]:
+    """Of what the XR composes, which providers ran for real and which the test stood in for."""
+    groups = {obj["apiVersion"].rpartition("/")[0] for obj in composed(plane, xr).values()} - {
+        ""
+    }  # core kinds (Secrets) need no provider
+    real = sorted({REAL_PROVIDERS[g] for g in groups if g in REAL_PROVIDERS})
+    simulated = sorted({provider_of(g) for g in groups if g not in REAL_PROVIDERS} - {"crossplane"})
+    return {"real": real, "simulated": simulated}
+
+
 def simulate_providers(plane: ControlPlane, case: Case, xr: JSON) -> set[str]:
-    """Write observed.yaml's status onto the composed objects it names, as providers would.
+    """Write observed.yaml's status onto the composed objects it names, as providers would,
+    except for the kinds a real provider serves (REAL_PROVIDERS): those statuses are its own.
 
     Returns the names whose status was written.
     """
     patched = set()
     have = composed(plane, xr)
     for name, doc in requests.observed_resources(case).items():
-        if doc.get("status") and name in have:
+        group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+        if doc.get("status") and name in have and group not in REAL_PROVIDERS:
             plane.patch_status(have[name], doc["status"])
             patched.add(name)
     return patched

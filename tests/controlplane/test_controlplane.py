@@ -1,11 +1,13 @@
-"""End to end in a real control plane: etcd, kube-apiserver, kube-controller-manager,
-Crossplane core v2.3.4 (as its own user, under its aggregated ClusterRole) and this function
-over mTLS (harness/controlplane.py). `make e2e`.
+"""End to end in a real control plane: etcd, kube-apiserver, kube-controller-manager, an OCI
+registry holding the packages, Crossplane core v2.3.4 and its RBAC manager (as the chart's
+ServiceAccounts under its RBAC), provider-kubernetes, and this function over mTLS
+(harness/controlplane.py). `make e2e`.
 
-Driven by the catalogue and examples/: every kind's upstream CRDs (its catalogue entry's
-`crds`), the XRDs, input CRD, Compositions and install/ files, and every example XR, each in
-a namespace of its own. Composed managed resources have no provider; the test writes the
-status observed.yaml gives them, as a provider would.
+The platform is installed from its packages through Crossplane's package manager, as
+docs/install.md has a user do it. Driven by the catalogue and examples/: every kind's upstream
+CRDs (its catalogue entry's `crds`) and every example XR, each in a namespace of its own,
+created by that namespace's tenant. Composed Objects are synced by provider-kubernetes; for
+every other provider the test writes the status observed.yaml gives, as it would.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from function.model import Rule
 from function.structs import api_group
 from harness import requests
 from harness.cases import Case, find_cases, load_yaml_docs
-from harness.controlplane import ControlPlane
+from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from harness.paths import ROOT
 from harness.render import expected_error_lines
 from harness.validate import RENDER_PSEUDO_GROUPS
@@ -63,10 +65,14 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     workdir = tmp_path_factory.mktemp("controlplane")
     python = os.environ.get("PYTHON") or sys.executable
     with ControlPlane(workdir, python=python) as cp:
-        cluster.install(cp, ROOT, CASES)
-        yield cp
-        assert cp.function is not None
-        assert cp.function.alive(), "function died:\n" + cp.logs()
+        try:
+            with cp.timed("test: upstream CRDs, XRDs Established, RBAC manager's roles"):
+                cluster.install(cp, ROOT, CASES)
+            yield cp
+            assert cp.function is not None
+            assert cp.function.alive(), "function died:\n" + cp.logs()
+        finally:
+            cluster.TIMINGS.update(cp.timings)
 
 
 @pytest.fixture(scope="session")
@@ -78,6 +84,11 @@ def run(plane: ControlPlane) -> cluster.FunctionClient:
 def created(plane: ControlPlane) -> dict[str, dict[str, Any]]:
     """Every composing example applied; per case the XR once it first composed, and its
     Ready condition then (before any provider status is written)."""
+    with plane.timed("test: XRs created, first composed"):
+        return _create_all(plane)
+
+
+def _create_all(plane: ControlPlane) -> dict[str, dict[str, Any]]:
     for case in COMPOSING:
         cluster.create_case(plane, case)
     out: dict[str, dict[str, Any]] = {}
@@ -104,6 +115,13 @@ def converged(
     plane: ControlPlane, run: cluster.FunctionClient, created: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
     """Providers simulated from observed.yaml, then every XR agreeing with the function."""
+    with plane.timed("test: providers simulated, every XR agreeing"):
+        return _converge_all(plane, run, created)
+
+
+def _converge_all(
+    plane: ControlPlane, run: cluster.FunctionClient, created: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
     for case in COMPOSING:
         state = created[case.id]
         state["patched"] = set()
@@ -124,6 +142,122 @@ def converged(
 
 
 # ---------------------------------------------------------------- installing
+
+PKG_API = "pkg.crossplane.io/v1"
+
+
+def dependency_name(package: str) -> str:
+    """The name Crossplane gives a package it installs as a dependency, written from upstream:
+    crossplane v2.3.4 internal/controller/pkg/resolver/reconciler.go NewPackage,
+    xpkg.ToDNSLabel(ref.Context().RepositoryStr()) (crossplane-runtime pkg/xpkg/name.go:
+    a-z and 0-9 kept, '.', '/', ':' and '-' become '-', at most 63, '-' trimmed). The
+    packages here name a registry host holding a '.', so RepositoryStr is the path after it."""
+    repository = package.split("/", 1)[1]
+    label = "".join(c if c in "abcdefghijklmnopqrstuvwxyz0123456789" else "-" for c in repository)
+    return label[:63].strip("-")
+
+
+def _conditions(obj: dict[str, Any] | None) -> dict[str, str]:
+    return {c["type"]: c["status"] for c in ((obj or {}).get("status") or {}).get("conditions", [])}
+
+
+def test_installed_from_the_registry(plane: ControlPlane) -> None:
+    """The Configurations of install/ are Installed and Healthy, pulled from the test's
+    registry through the mirror, and own every kind's XRD and Composition."""
+    configurations = [d for d in plane.install_docs if d["kind"] == "Configuration"]
+    assert sorted(
+        d["spec"]["package"].rsplit(":", 1)[0].rsplit("/", 1)[1] for d in configurations
+    ) == [
+        f"platform-{c}"
+        for c in sorted(p.name for p in (ROOT / "install" / "capabilities").iterdir())
+    ]
+    owners: dict[str, str] = {}
+    for doc in configurations:
+        name = doc["metadata"]["name"]
+        cfg = cluster.wait_for(
+            f"Configuration {name} Installed and Healthy",
+            lambda name=name: (
+                (c := plane.get(PKG_API, "Configuration", name))
+                and _conditions(c) == {"Installed": "True", "Healthy": "True"}
+                and c
+            ),
+        )
+        (rev,) = [
+            r
+            for r in plane.list(PKG_API, "ConfigurationRevision")
+            if r["metadata"]["labels"]["pkg.crossplane.io/package"] == name
+        ]
+        status = rev["status"]
+        assert status["resolvedImage"].startswith(f"{plane.registry_host}/"), status
+        assert {"name": "e2e-registry-mirror", "reason": "RewriteImage"} in status[
+            "appliedImageConfigRefs"
+        ]
+        assert cfg["spec"]["package"] == rev["spec"]["image"]
+        for ref in status["objectRefs"]:
+            owners[f"{ref['kind']}/{ref['name']}"] = name
+    for kind in catalogue.kinds():
+        assert f"CompositeResourceDefinition/{kind.api.xrd_name}" in owners, kind.api.kind
+        comps = [
+            c
+            for c in plane.list("apiextensions.crossplane.io/v1", "Composition")
+            if c["spec"]["compositeTypeRef"]["kind"] == kind.api.kind
+            and f"Composition/{c['metadata']['name']}" in owners
+        ]
+        assert comps, f"no Composition of {kind.api.kind} from a Configuration"
+    # The packages are this checkout's: what make package built from it, not an older build.
+    committed = {
+        d["metadata"]["name"]: d for p in sorted((ROOT / "compositions").glob("*.yaml"))
+        for d in load_yaml_docs(p)
+    }  # fmt: skip
+    for key in owners:
+        kind, _, name = key.partition("/")
+        if kind == "Composition":
+            have = plane.get("apiextensions.crossplane.io/v1", kind, name) or {}
+            problems = cluster.subset_problems(committed[name]["spec"], have.get("spec"))
+            assert not problems, f"{name} differs from compositions/ (run make package): {problems}"
+
+
+def test_function_installed_where_core_dials_it(plane: ControlPlane) -> None:
+    """The Function of install/ is the one every installed Composition calls and the name
+    Crossplane would give it as the capabilities' dependency; core derived its endpoint from
+    the Service it made for it, and the function process serves there."""
+    (function,) = [d for d in plane.install_docs if d["kind"] == "Function"]
+    name = function["metadata"]["name"]
+    for meta in sorted((ROOT / "package" / "configurations").glob("*/crossplane.yaml")):
+        for dep in load_yaml_docs(meta)[0]["spec"].get("dependsOn", []):
+            if dep.get("kind") == "Function":
+                assert dependency_name(dep["package"]) == name, meta
+                assert function["spec"]["package"].startswith(f"{dep['package']}:"), meta
+    installed = [
+        c
+        for c in plane.list("apiextensions.crossplane.io/v1", "Composition")
+        if any(
+            o["kind"] == "ConfigurationRevision" for o in c["metadata"].get("ownerReferences", [])
+        )
+    ]
+    assert installed
+    for comp in installed:
+        for step in comp["spec"]["pipeline"]:
+            assert step["functionRef"]["name"] == name, comp["metadata"]["name"]
+    assert _conditions(plane.get(PKG_API, "Function", name)).get("Installed") == "True"
+    (rev,) = [
+        r
+        for r in plane.list(PKG_API, "FunctionRevision")
+        if r["metadata"]["labels"]["pkg.crossplane.io/package"] == name
+    ]
+    assert rev["spec"]["desiredState"] == "Active"
+    assert rev["status"]["capabilities"] == ["composition", "operation"]
+    services = [
+        s
+        for s in plane.list("v1", "Service", "crossplane-system")
+        if any(o["uid"] == rev["metadata"]["uid"] for o in s["metadata"].get("ownerReferences", []))
+    ]
+    (service,) = services
+    (port,) = [p["port"] for p in service["spec"]["ports"] if p["name"] == "grpc"]
+    endpoint = f"dns:///{service['metadata']['name']}.{service['metadata']['namespace']}:{port}"
+    assert rev["status"]["endpoint"] == endpoint
+    assert plane.function is not None
+    assert plane.function.port == port
 
 
 def test_every_kind_served(plane: ControlPlane) -> None:
@@ -197,7 +331,13 @@ def test_cluster_holds_what_the_function_returns(
 ) -> None:
     """Server-side applied desired state, XR status and conditions are the function's answer
     for what the API server holds; Ready is Crossplane's reading of the function's readiness."""
-    assert not isinstance(cluster.agreement(plane, run, case), cluster.Mismatch)
+    # Polled, not read once: the real provider keeps writing its Objects' status after the
+    # run converged (retries of what it cannot reach), and core follows each change.
+    xr = cluster.wait_for(
+        f"{case.id}: cluster agrees with the function",
+        lambda: cluster.agreement(plane, run, case),
+    )
+    cluster.PROVIDERS_SEEN[case.id] = cluster.providers(plane, xr)
 
 
 @pytest.mark.parametrize("case", COMPOSING, ids=[c.id for c in COMPOSING])
@@ -221,6 +361,71 @@ def test_ready_follows_observed_readiness(
             assert state["ready_before"] != "True", "Ready before any provider status was written"
     elif not observed_names:
         assert have == want, f"Ready is {cluster.condition(xr, 'Ready')}, the render says {want}"
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def test_tenant_refused_in_another_namespace(
+    plane: ControlPlane, created: dict[str, dict[str, Any]]
+) -> None:
+    """A team's tenant, who created its XR in its own namespace, may not create one in
+    another team's namespace: crossplane-edit is bound in its namespace only."""
+    mine, theirs = (
+        COMPOSING[0],
+        next(c for c in COMPOSING if cluster.namespace(c) != cluster.namespace(COMPOSING[0])),
+    )
+    doc = cluster.xr_doc(mine)
+    doc["metadata"]["namespace"] = cluster.namespace(theirs)
+    refused = cluster.refusal(
+        lambda: plane.create(doc, user=cluster.tenant(cluster.namespace(mine)))
+    )
+    assert refused is not None, "created in another team's namespace"
+    assert refused.status == 403, refused
+    assert created[mine.id]["xr"]["metadata"]["namespace"] == cluster.namespace(mine)
+
+
+# ---------------------------------------------------------------- the real provider
+
+MANAGED_FINALIZER = "finalizer.managedresource.crossplane.io"
+
+
+def test_real_provider_serves_its_kinds(
+    plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """provider-kubernetes writes every composed Object's status itself (the test writes none
+    of them); an Object it synced carries its finalizer and what it applied is in the
+    cluster. Objects into a virtual cluster are not synced: the kubeconfig vCluster would
+    write is, with no vCluster here, the example's placeholder."""
+    applied = []
+    for case in COMPOSING:
+        objs = cluster.composed(plane, cluster.get_xr(plane, case) or {})
+        for name, obj in objs.items():
+            if (
+                obj["apiVersion"].rpartition("/")[0] not in REAL_PROVIDERS
+                or obj["kind"] != "Object"
+            ):
+                continue
+            assert name not in converged[case.id]["patched"], f"{case.id}: {name} simulated"
+            meta = obj["metadata"]
+            live = cluster.wait_for(
+                f"{case.id}: {name} Synced by the provider",
+                lambda meta=meta, obj=obj: cluster.condition(
+                    plane.get(obj["apiVersion"], "Object", meta["name"], meta["namespace"]),
+                    "Synced",
+                ),
+            )
+            if live["status"] != "True":
+                continue
+            now = plane.get(obj["apiVersion"], "Object", meta["name"], meta["namespace"]) or {}
+            assert MANAGED_FINALIZER in now["metadata"].get("finalizers", []), name
+            manifest = now["spec"]["forProvider"]["manifest"]
+            target = manifest["metadata"]
+            assert plane.get(
+                manifest["apiVersion"], manifest["kind"], target["name"], target.get("namespace")
+            ), f"{case.id}: {name} Synced but {manifest['kind']} {target['name']} not applied"
+            applied.append(f"{case.id}/{name}")
+    assert applied, "provider-kubernetes synced no Object"
 
 
 # ---------------------------------------------------------------- admission
@@ -323,7 +528,9 @@ def test_update_rolls_through(
         for other in (c for c in candidates if c is not base):
             doc = cluster.xr_doc(base)
             doc["spec"]["parameters"] = cluster.xr_doc(other)["spec"]["parameters"]
-            refusal = cluster.refusal(lambda doc=doc: plane.apply(doc))
+            refusal = cluster.refusal(
+                lambda doc=doc: plane.apply(doc, user=cluster.tenant(doc["metadata"]["namespace"]))
+            )
             if refusal is not None:
                 assert refusal.status == 422, refusal
                 refused.append(f"{other.id} onto {base.id}")
@@ -375,49 +582,105 @@ def _with_usages(plane: ControlPlane) -> list[Case]:
     return out
 
 
-def test_delete_follows_usages(plane: ControlPlane, converged: dict[str, dict[str, Any]]) -> None:
-    """Deleting an XR whose composition has Usages: the garbage collector deletes what it
-    composed, and every used object outlives the objects using it (the Usage webhook refuses
-    the early delete; replayDeletion retries it)."""
+def _usage_pairs(plane: ControlPlane, objs: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """(user, used) composition resource names, one per composed Usage."""
+    usages = [
+        o
+        for o in objs.values()
+        if o["kind"] == "Usage" and o["apiVersion"].startswith("protection.crossplane.io/")
+    ]
+    return [(_used(plane, u, objs, "by"), _used(plane, u, objs, "of")) for u in usages]
+
+
+def test_usage_refuses_early_delete(
+    plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """An object a Usage names is labelled in use, and deleting it directly is refused by the
+    Usage webhook while the object using it exists."""
     cases = _with_usages(plane)
     assert cases, "no example composes a Usage once converged"
-    case = cases[0]
-    xr = cluster.get_xr(plane, case)
-    assert xr is not None
-    objs = cluster.composed(plane, xr)
-    usages = [o for o in objs.values() if o["kind"] == "Usage"]
-    order = [(_used(plane, u, objs, "by"), _used(plane, u, objs, "of")) for u in usages]
-    for _, of in order:
-        cluster.wait_for(
-            f"{of} labelled in use",
-            lambda of=of: (
-                ((_exists(plane, objs[of]) or {}).get("metadata", {}).get("labels") or {}).get(
-                    "crossplane.io/in-use"
-                )
-                == "true"
-            ),
-        )
-    for by, of in order:
-        with pytest.raises(ApiException) as refused:
-            plane.delete(objs[of])
-        assert "in-use by" in str(refused.value.body), (
-            f"deleting {of} (used by {by}): {refused.value}"
-        )
-        assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
-    plane.delete(xr)
+    for case in cases[:1]:
+        objs = cluster.composed(plane, cluster.get_xr(plane, case) or {})
+        for by, of in _usage_pairs(plane, objs):
+            cluster.wait_for(
+                f"{of} labelled in use",
+                lambda of=of, objs=objs: (
+                    ((_exists(plane, objs[of]) or {}).get("metadata", {}).get("labels") or {}).get(
+                        "crossplane.io/in-use"
+                    )
+                    == "true"
+                ),
+            )
+            with pytest.raises(ApiException) as refused:
+                plane.delete(objs[of])
+            assert "in-use by" in str(refused.value.body), (
+                f"deleting {of} (used by {by}): {refused.value}"
+            )
+            assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
+
+
+def _present(plane: ControlPlane, objs: Iterable[dict[str, Any]]) -> set[str]:
+    """The uids of those objects the API server still holds: one list per kind."""
+    kinds = {(o["apiVersion"], o["kind"]) for o in objs}
+    return {
+        item["metadata"]["uid"] for api, kind in sorted(kinds) for item in plane.list(api, kind)
+    }
+
+
+def test_delete_every_xr(plane: ControlPlane, converged: dict[str, dict[str, Any]]) -> None:
+    """Every XR deleted by its tenant: the garbage collector removes everything composed,
+    every used object outlives the objects using it (the Usage webhook refuses the early
+    delete; replayDeletion retries it), and an object the real provider holds a finalizer
+    on goes only once the provider removed what it applied."""
+    with plane.timed("test: every XR deleted"):
+        _delete_every_xr(plane)
+
+
+def _delete_every_xr(plane: ControlPlane) -> None:
+    xrs = {c.id: cluster.get_xr(plane, c) for c in COMPOSING}
+    objs = {
+        f"{case_id}/{name}": obj
+        for case_id, xr in xrs.items()
+        if xr
+        for name, obj in cluster.composed(plane, xr).items()
+    }
+    order = [
+        (f"{case_id}/{by}", f"{case_id}/{of}")
+        for case_id, xr in xrs.items()
+        if xr
+        for by, of in _usage_pairs(plane, cluster.composed(plane, xr))
+    ]
+    assert order, "no Usage among the composed objects"
+    finalized = {
+        key: obj["spec"]["forProvider"]["manifest"]
+        for key, obj in objs.items()
+        if MANAGED_FINALIZER
+        in ((_exists(plane, obj) or {}).get("metadata", {}).get("finalizers") or [])
+    }
+    assert finalized, "no object carries the real provider's finalizer"
+    for xr in xrs.values():
+        if xr:
+            plane.delete(xr, user=cluster.tenant(xr["metadata"]["namespace"]))
     gone: dict[str, float] = {}
     start = time.monotonic()
     # Each object is stamped with the start of the sweep that first found it gone: two
     # objects gone in one sweep are simultaneous as far as the test can tell.
     while len(gone) < len(objs) and time.monotonic() - start < cluster.CONVERGE_SECONDS * 2:
         sweep = time.monotonic() - start
-        for name, obj in objs.items():
-            if name not in gone and not _exists(plane, obj):
-                gone[name] = sweep
-        time.sleep(0.2)
+        present = _present(plane, objs.values())
+        for key, obj in objs.items():
+            if key not in gone and obj["metadata"]["uid"] not in present:
+                gone[key] = sweep
+        time.sleep(0.5)
     assert set(gone) == set(objs), f"not deleted: {sorted(set(objs) - set(gone))}\n{plane.logs(10)}"
-    assert cluster.get_xr(plane, case) is None
+    assert not [c.id for c in COMPOSING if cluster.get_xr(plane, c)], "XRs left"
     for by, of in order:
         assert gone[of] >= gone[by], (
             f"{of} deleted at {gone[of]:.1f}s, before {by} at {gone[by]:.1f}s which uses it"
         )
+    for key, manifest in finalized.items():
+        meta = manifest["metadata"]
+        assert (
+            plane.get(manifest["apiVersion"], manifest["kind"], meta["name"], meta.get("namespace"))
+            is None
+        ), f"{key} gone, but the {manifest['kind']} it applied is still there"

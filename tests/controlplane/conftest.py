@@ -1,0 +1,32 @@
+"""The control-plane e2e's report: per case, the providers that ran for real; the time budget."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.controlplane import cluster
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per case: which providers served what it composed, and which the test
+    stood in for by writing observed.yaml's status. Then where the time went: the Go tools
+    (make e2e measures them into E2E_TOOLS_SECONDS) and each phase of the run."""
+    if cluster.PROVIDERS_SEEN:
+        terminalreporter.section("providers per case")
+        for case_id, seen in sorted(cluster.PROVIDERS_SEEN.items()):
+            real = ", ".join(seen["real"]) or "none"
+            simulated = ", ".join(seen["simulated"]) or "none"
+            terminalreporter.write_line(f"{case_id}: real {real}; simulated {simulated}")
+    if cluster.TIMINGS:
+        terminalreporter.section("time budget (seconds)")
+        tools = os.environ.get("E2E_TOOLS_SECONDS")
+        if tools:
+            terminalreporter.write_line(f"{float(tools):7.1f}  Go tools (make tools e2e-tools)")
+        for phase, seconds in cluster.TIMINGS.items():
+            terminalreporter.write_line(f"{seconds:7.1f}  {phase}")
+        terminalreporter.write_line(
+            f"{sum(cluster.TIMINGS.values()):7.1f}  total of the phases above (the rest of "
+            "the tests run between them)"
+        )
