@@ -463,6 +463,7 @@ def test_bad_xr_refused_at_admission(case: Case, plane: ControlPlane) -> None:
         ln.replace(f"{original}/", f"{own}/")
         .replace(f"'{original}'", f"'{own}'")
         .replace(f"namespace {original} ", f"namespace {own} ")
+        .replace(f"namespace {original}'s ", f"namespace {own}'s ")
         .replace(settings, f"{SETTINGS_SELECTOR.kind} {cluster.composition_name(case)}:")
         for ln in expected_error_lines(case)
     ]
