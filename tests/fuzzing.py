@@ -37,6 +37,8 @@ from urllib.parse import quote
 from hypothesis import strategies as st
 
 from function import catalogue
+from function.formats import DNS_1123_SUBDOMAIN
+from function.hostname import HOSTNAME_PATTERN
 from function.kind import AnyKind
 from function.quantity import QUANTITY_PATTERN
 from function.refusal import PROBLEMS_MAX
@@ -476,6 +478,48 @@ def _settings(draw: Draw, kind: AnyKind, seed: Seed | None) -> Drawn:
     return Drawn(settings, [p for p in drawn.bad if p not in fixed])
 
 
+_HOST = re.compile(HOSTNAME_PATTERN)
+_SUBDOMAIN = re.compile(DNS_1123_SUBDOMAIN)
+_TEAM_PROJECT = "fuzz-team"
+
+
+def _with_tenant(settings: Any, xr: JSON) -> Any:
+    """settings with a tenant first in `tenancy` for the XR's namespace allowing what the XR
+    names (its hosts, its issuer) and giving it an Argo CD project, as a platform engineer
+    sets up a team: without one the defaults allow no host, and an XR drawn in a namespace
+    of its own would be refused before anything else is tried. Left as it is when the
+    settings or the XR are not of the shape a tenant is made from."""
+    meta = xr.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    params = (xr.get("spec") or {}).get("parameters") if isinstance(xr.get("spec"), dict) else None
+    if not isinstance(namespace, str) or not namespace or not isinstance(params, dict):
+        return settings
+    if settings is not None and not isinstance(settings, dict):
+        return settings
+    out = copy.deepcopy(settings) if settings else {}
+    tenancy = out.setdefault("tenancy", {})
+    if not isinstance(tenancy, dict) or not isinstance(tenancy.get("tenants", []), list):
+        return settings
+    hosts = params.get("hosts")
+    tenant: JSON = {
+        "namespaces": [namespace],
+        "hosts": sorted(
+            {h for h in hosts if isinstance(h, str) and len(h) <= 253 and _HOST.fullmatch(h)}
+        )
+        if isinstance(hosts, list)
+        else [],
+        "argocdProject": _TEAM_PROJECT,
+    }
+    issuer = (
+        (params.get("tls") or {}).get("issuerRef") if isinstance(params.get("tls"), dict) else None
+    )
+    name = issuer.get("name") if isinstance(issuer, dict) else None
+    if isinstance(issuer, dict) and isinstance(name, str) and _SUBDOMAIN.fullmatch(name):
+        tenant["issuers"] = [{k: issuer[k] for k in ("kind", "name") if k in issuer}]
+    tenancy["tenants"] = [tenant, *tenancy.get("tenants", [])]
+    return out
+
+
 def _credentials(draw: Draw, secrets: Secrets) -> dict[str, dict[str, bytes]]:
     platform: dict[str, bytes] = {}
     if not chance(draw, 10):
@@ -529,6 +573,8 @@ def draw_request(draw: Draw, kind: AnyKind) -> Request:
         xr["spec"] = draw(st.one_of(st.none(), TEXT, st.integers()))
         bad.append("spec")
     settings = _settings(draw, kind, seed)
+    if not settings.bad and not chance(draw, 4):
+        settings.value = _with_tenant(settings.value, xr)
     secrets = Secrets()
     return Request(
         xr=xr,
