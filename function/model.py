@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from function.formats import DNS_1123_LABEL
 from function.naming import dns_label
 
 API_VERSION = "v1alpha1"
@@ -21,6 +22,16 @@ Environment = Literal["dev", "staging", "uat", "preprod", "production", "sandbox
 ENVIRONMENT_FIELD = Field(
     description="Environment the instance belongs to; picks per-environment defaults.",
 )
+# A team's name: a DNS label, which is also a valid label value (at most 63 characters).
+Team = Annotated[str, Field(pattern=DNS_1123_LABEL, max_length=63)]
+TEAM_FIELD = Field(
+    description="The team the instance belongs to (a DNS label): what the platform's "
+    "policies and cost reports select it by.",
+)
+# Governance labels: what policies (network, admission, cost) select a team's and an
+# environment's objects by. One key each, for every kind that sets them.
+ENVIRONMENT_LABEL = f"{DOMAIN}/environment"
+TEAM_LABEL = f"{DOMAIN}/team"
 
 
 def kubernetes_version_pattern(minors: tuple[str, ...]) -> str:

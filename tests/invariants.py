@@ -473,10 +473,47 @@ def mlops(c: Check) -> None:
     enabled = c.param("notebooks", "enabled", default=False)
     c.want_true("a Notebook with notebooks disabled", enabled or not notebooks)
     _mlops_quota(c, res)
+    _mlops_namespace_labels(c)
     bucket = c.param("objectStore", "bucketName")
     for b in c.of("s3.aws.m.upbound.io", "Bucket"):
         if bucket is not None:
             c.want("bucket name", dig(b, "metadata", "annotations", EXTERNAL_NAME), bucket)
+
+
+def _mlops_namespace_labels(c: Check) -> None:
+    """The workspace namespace gets exactly the environment and team labels, through an
+    Object in it that may observe and update the namespace, never create or delete it."""
+    objects = [
+        o
+        for o in c.of(KUBERNETES_OBJECT, "Object")
+        if dig(o, "spec", "forProvider", "manifest", "kind") == "Namespace"
+    ]
+    c.want_true(f"{len(objects)} Objects placing a Namespace", len(objects) <= 1)
+    for obj in objects:
+        manifest = dig(obj, "spec", "forProvider", "manifest")
+        c.want(
+            "namespace labels' manifest",
+            manifest,
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": c.name,
+                    "labels": {
+                        "platform.example.org/environment": c.params["environment"],
+                        "platform.example.org/team": c.params["team"],
+                    },
+                },
+            },
+        )
+        c.want("namespace labels' Object namespace", dig(obj, "metadata", "namespace"), c.name)
+        policies = dig(obj, "spec", "managementPolicies")
+        c.want_true(
+            f"namespace labels' managementPolicies {policies!r} without Create, Delete or *",
+            isinstance(policies, list)
+            and "Observe" in policies
+            and not {"Create", "Delete", "*"} & set(policies),
+        )
 
 
 def _gpus(container: Any) -> int:

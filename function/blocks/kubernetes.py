@@ -23,6 +23,8 @@ PROVIDER_CONFIG_CRDS = ("crds/provider-kubernetes/kubernetes.m.crossplane.io_pro
 # spec.readiness.policy of the Object CRD: SuccessfulCreate (the default) is Ready
 # once applied; DeriveFromObject copies the manifest's own Ready condition.
 ReadinessPolicy = Literal["SuccessfulCreate", "DeriveFromObject"]
+# spec.managementPolicies of the Object CRD (unset: "*", every action).
+ManagementAction = Literal["Observe", "Create", "Update", "Delete", "LateInitialize"]
 
 READINESS: readiness.Rules = {(KUBERNETES_GROUP, "ProviderConfig"): readiness.exists}
 
@@ -31,15 +33,25 @@ def kubernetes_object(
     manifest: JSON,
     provider_config: ProviderConfigRef,
     policy: ReadinessPolicy = "SuccessfulCreate",
+    *,
+    namespace: str | None = None,
+    management: tuple[ManagementAction, ...] | None = None,
 ) -> JSON:
-    """An Object applying manifest through provider_config; Crossplane names the Object."""
+    """An Object applying manifest through provider_config; Crossplane names the Object and
+    puts it in the XR's namespace (a cluster-scoped XR names one). management: the only
+    actions the provider may take (unset: all)."""
     spec: JSON = {
         "forProvider": {"manifest": manifest},
         "providerConfigRef": provider_config.model_dump(),
     }
     if policy != "SuccessfulCreate":
         spec["readiness"] = {"policy": policy}
-    return {"apiVersion": KUBERNETES_API, "kind": "Object", "spec": spec}
+    if management is not None:
+        spec["managementPolicies"] = list(management)
+    obj: JSON = {"apiVersion": KUBERNETES_API, "kind": "Object", "spec": spec}
+    if namespace is not None:
+        obj["metadata"] = {"namespace": namespace}
+    return obj
 
 
 def observed_manifest(obj: JSON | None) -> JSON | None:

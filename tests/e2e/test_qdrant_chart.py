@@ -40,7 +40,12 @@ NAMESPACE = {
 
 def composed(vector_database: JSON, settings: JSON | None = None) -> tuple[JSON, JSON]:
     """The composed Qdrant Release and its API key Secret."""
-    params = {"environment": "dev", "owner": "ada@example.org", "vectorDatabase": vector_database}
+    params = {
+        "environment": "dev",
+        "team": "vision",
+        "owner": "ada@example.org",
+        "vectorDatabase": vector_database,
+    }
     ctx = context(
         KIND,
         params,

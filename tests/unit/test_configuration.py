@@ -98,7 +98,7 @@ def _meta(repository: str) -> dict[str, object]:
 PROVIDERS = {
     "platform-data": {"provider-sql", "provider-helm"},
     "platform-compute": {"provider-helm", "provider-kubernetes"},
-    "platform-ml": {"provider-aws-iam", "provider-aws-s3", "provider-helm"},
+    "platform-ml": {"provider-aws-iam", "provider-aws-s3", "provider-helm", "provider-kubernetes"},
     "platform-network": {"provider-aws-apigatewayv2"},
 }
 

@@ -5,7 +5,9 @@ harness.requests: the drawn XR, input and credentials; then, when the first resp
 composed something, the same XR again with that desired state observed back (as the
 API server holds it, with statuses written by hand or drawn from the upstream CRDs'
 status schemas, valid or broken, and connection details), the requirements answered
-with Secrets whose data may be binary, not base64 or missing; then, when that composed
+with Secrets whose data may be binary, not base64 or missing, and Namespaces sometimes
+controlled by a composed object of their name (as a Kubeflow Profile controls its own);
+then, when that composed
 too, a third with the second's output observed back (its statuses kept, the XR's status
 the second wrote); then, when the second composed objects the first had not, a fourth
 with those observed too, with statuses of their own.
@@ -341,15 +343,35 @@ def _answers(
             continue  # not there (yet)
         if selector.kind == "Secret":
             out[key] = [fuzzing.secret_answer(draw, selector.match_name, keys, secrets)]
-        else:
-            out[key] = [
-                {
-                    "apiVersion": selector.api_version,
-                    "kind": selector.kind,
-                    "metadata": {"name": selector.match_name},
-                }
-            ]
+            continue
+        answer: dict[str, Any] = {
+            "apiVersion": selector.api_version,
+            "kind": selector.kind,
+            "metadata": {"name": selector.match_name},
+        }
+        creator = _creator(rsp, selector) if selector.kind == "Namespace" else None
+        if creator is not None and draw(st.booleans()):
+            answer["metadata"]["ownerReferences"] = [creator]
+        out[key] = [answer]
     return out
+
+
+def _creator(rsp: fnv1.RunFunctionResponse, selector: Any) -> dict[str, Any] | None:
+    """The controller reference a composed cluster-scoped object of the namespace's name
+    would put on a namespace it creates (as Kubeflow's profile controller does for its
+    Profile), with the uid fuzzing.applied gives it; None when there is none."""
+    for name, obj in sorted(desired(rsp).items()):
+        meta = obj.get("metadata") or {}
+        if meta.get("name") == selector.match_name and not meta.get("namespace"):
+            return {
+                "apiVersion": obj.get("apiVersion"),
+                "kind": obj.get("kind"),
+                "name": selector.match_name,
+                "uid": f"uid-{name}",
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+    return None
 
 
 def _strings(obj: Any) -> list[str]:

@@ -18,6 +18,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.context import Desired
 from function.kinds.mlopsplatform import KIND, storage
 from function.kinds.mlopsplatform.compose import PROFILE, WORKSPACE_NAMESPACE
+from function.kinds.mlopsplatform.labels import NAMESPACE_LABELS
 from function.kinds.mlopsplatform.storage import (
     ACCESS_KEY,
     ATTACHMENT,
@@ -59,6 +60,7 @@ MODEL_B = {"name": "ranker", "storageUri": "s3://vision-ml-artifacts/m/b", "mode
 JOB = {"name": "train-a", "image": "registry.example.org/train:1.0.0", "parameterServers": 1}
 EVERYTHING = {
     "environment": "dev",
+    "team": "vision-research",
     "owner": "ada@example.org",
     "resources": {"gpu": 2},
     "vectorDatabase": {"enabled": True, "storageGB": 20, "replicas": 3},
@@ -131,12 +133,13 @@ def test_without_the_access_key_only_what_does_not_need_it_is_composed() -> None
 
 
 def test_what_was_composed_stays_while_an_input_is_briefly_missing() -> None:
+    """All but the namespace labels' Object, which would create the namespace if kept."""
     before = compose()
     observed = {
         n: observed_secret(o) if o["kind"] == "Secret" else o for n, o in before.resources.items()
     }
     after = compose(observed=observed, required={}, connection_details={})
-    assert set(after.resources) == set(before.resources)
+    assert set(after.resources) == set(before.resources) - {NAMESPACE_LABELS}
     # The key is read back from the workspace Secret already written.
     data = after.resources[STORAGE_SECRET]["stringData"]
     assert (data["AWS_ACCESS_KEY_ID"], data["AWS_SECRET_ACCESS_KEY"]) == (KEY_ID, KEY_SECRET)
@@ -371,6 +374,7 @@ def test_everything_off_is_the_workspace_and_its_credentials() -> None:
         *storage.CLOUD,
         STORAGE_SECRET,
         SERVING_ACCOUNT,
+        NAMESPACE_LABELS,
     }
 
 

@@ -185,7 +185,7 @@ QUOTA_CASES = {
 def test_the_function_refuses_what_the_quota_would_not_admit_whole(
     case: JSON, tmp_path: Path
 ) -> None:
-    params = {"environment": "dev", "owner": "ada@example.org"} | case
+    params = {"environment": "dev", "team": "vision", "owner": "ada@example.org"} | case
     # What the request would create, composed under a quota that holds anything...
     lifted = params | {"resources": {"gpu": 64, "storage": "100Ti"}}
     d = compose(lifted)
@@ -242,6 +242,7 @@ def test_the_refusal_names_each_field_and_number() -> None:
 
 NOTEBOOKS = {
     "environment": "dev",
+    "team": "vision",
     "owner": "ada@example.org",
     "notebooks": {"enabled": True, "workspaceGB": 20},
 }
@@ -295,7 +296,12 @@ def test_turning_notebooks_off_stops_the_server_and_keeps_the_files() -> None:
 
 
 def test_fewer_qdrant_servers_are_refused_more_are_not() -> None:
-    three = {"environment": "dev", "owner": "ada@example.org", "vectorDatabase": {"replicas": 3}}
+    three = {
+        "environment": "dev",
+        "team": "vision",
+        "owner": "ada@example.org",
+        "vectorDatabase": {"replicas": 3},
+    }
     observed = {VECTOR_DB: compose(three).resources[VECTOR_DB]}
     more = compose(three | {"vectorDatabase": {"replicas": 5}}, observed=observed)
     assert more.resources[VECTOR_DB]["spec"]["forProvider"]["values"]["replicaCount"] == 5
@@ -365,7 +371,7 @@ def _pod_specs(obj: JSON) -> list[JSON]:
 )
 def test_only_a_store_that_accepts_an_iam_key_is_taken(endpoint: str, accepted: bool) -> None:
     settings = {"mlopsPlatform": {"objectStore": {"endpoint": endpoint}}}
-    params = {"environment": "dev", "owner": "ada@example.org"}
+    params = {"environment": "dev", "team": "vision", "owner": "ada@example.org"}
     rsp = run(request(xr(API, "MLOpsPlatform", params, name=WS, namespace=""), settings=settings))
     fatal = [r for r in rsp.results if r.severity == fnv1.SEVERITY_FATAL]
     if accepted:

@@ -70,7 +70,11 @@ def workspace(
 ) -> Desired:
     """Compose workspace name (its namespace the Profile's unless required says otherwise;
     with boundary, its permissions boundary created)."""
-    params: dict[str, Any] = {"environment": "dev", "owner": f"lead@{name}.example.org"}
+    params: dict[str, Any] = {
+        "environment": "dev",
+        "team": name,
+        "owner": f"lead@{name}.example.org",
+    }
     if bucket:
         params["objectStore"] = {"bucketName": bucket}
     found = {WORKSPACE_NAMESPACE: [_namespace(name, _profile_ref(name))]}
@@ -196,7 +200,7 @@ def test_the_iam_user_is_bounded_by_a_policy_on_the_tenant_prefix() -> None:
 
 
 def test_without_the_boundary_arn_no_new_iam_user_is_made() -> None:
-    params = {"environment": "dev", "owner": "lead@team-b.example.org"}
+    params = {"environment": "dev", "team": "team-b", "owner": "lead@team-b.example.org"}
     ctx = context(KIND, params, name="team-b", namespace="", required={})
     d = KIND.compose(ctx)
     assert not set(storage.USER_OBJECTS) & set(d.resources)

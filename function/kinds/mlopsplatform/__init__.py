@@ -1,6 +1,6 @@
 """MLOpsPlatform: a Kubeflow workspace with its bucket, credentials, Qdrant and workloads."""
 
-from function.blocks import helm, usage
+from function.blocks import helm, kubernetes, usage
 from function.kind import Kind
 from function.kinds.mlopsplatform import compose as composer
 from function.kinds.mlopsplatform import storage, workloads
@@ -14,7 +14,7 @@ KIND = Kind[MLOpsPlatformParameters, MLOpsPlatformSettings](
     settings=MLOpsPlatformSettings,
     compose=composer.compose,
     readiness=READINESS,
-    crds=workloads.CRDS + storage.CRDS + helm.RELEASE_CRDS + usage.CRDS,
+    crds=workloads.CRDS + storage.CRDS + helm.RELEASE_CRDS + kubernetes.OBJECT_CRDS + usage.CRDS,
     builtins=(
         ("", "secrets"),
         ("", "configmaps"),

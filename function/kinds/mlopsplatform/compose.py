@@ -9,16 +9,17 @@ Order of things on a cluster:
    profile controller then refuses to own. A namespace that exists but is not the
    Profile's (another team's, or kubeflow itself) is never written into: the workspace
    is then its Profile alone, waiting, with a warning naming who owns the namespace.
+   While the namespace is the Profile's, an Object sets its governance labels (labels.py).
 3. The credentials Secrets, and the workloads that mount them, wait for the access
    key's connection details. Once composed, nothing is dropped because an input went
    missing for a moment (function/blocks/lifecycle.py); only the user's toggles and
-   lists remove things.
+   lists remove things, and the labels' Object goes with the namespace.
 """
 
 from function.blocks.lifecycle import compose_once_input_exists, kept
 from function.blocks.usage import deletion_order
 from function.context import NAMESPACE, Desired, WarningResult
-from function.kinds.mlopsplatform import storage, workloads
+from function.kinds.mlopsplatform import labels, storage, workloads
 from function.kinds.mlopsplatform.model import MLOpsPlatformStatus, ModelStatus, TrainingJobStatus
 from function.kinds.mlopsplatform.readiness import notebook_ready, training_phase
 from function.kinds.mlopsplatform.storage import MLOpsContext
@@ -142,6 +143,9 @@ def compose(ctx: MLOpsContext) -> Desired:
         wanted = kept(composed, "metadata", "type", "data") if maybe is None and composed else maybe
         if wanted is not None and compose_once_input_exists(have_key, ctx.observed, [name]):
             desired.resources[name] = wanted
+    # Not kept once composed: the labels' Object must not outlive the namespace (labels.py).
+    if namespace is not None and not labels.being_deleted(namespace):
+        desired.resources[labels.NAMESPACE_LABELS] = labels.namespace_labels(ctx, ws)
 
     if namespace is None and not any(n in ctx.observed for n in (*in_workspace, *needs_key)):
         desired.warnings.append(
@@ -166,10 +170,11 @@ def compose(ctx: MLOpsContext) -> Desired:
 
 def _foreign_namespace(ctx: MLOpsContext, desired: Desired, ws: str, found: JSON) -> Desired:
     """The namespace exists and is not the Profile's: the Profile alone (and what was
-    composed before, as it is), waiting, with a warning naming the owner."""
+    composed before, as it is, but the labels' Object: the labels are not for another's
+    namespace), waiting, with a warning naming the owner."""
     for name in ctx.observed.names():
         observed = ctx.observed.get(name)
-        if name != PROFILE and observed is not None:
+        if name not in (PROFILE, labels.NAMESPACE_LABELS) and observed is not None:
             desired.resources[name] = kept(observed, *(k for k in observed if k != "status"))
     owner = controller_of(found) or "no Kubeflow Profile"
     desired.warnings.append(

@@ -21,6 +21,7 @@ from function.kinds.mlopsplatform.quota import (
 from function.model import (
     DOMAIN,
     ENVIRONMENT_FIELD,
+    TEAM_FIELD,
     CompositeAPI,
     CompositeStatus,
     Environment,
@@ -29,6 +30,7 @@ from function.model import (
     Rule,
     StatusModel,
     StrictModel,
+    Team,
     immutable,
     never_lower,
     section,
@@ -216,6 +218,7 @@ class MLOpsPlatformParameters(Parameters):
     """spec.parameters of an MLOpsPlatform."""
 
     environment: Environment = ENVIRONMENT_FIELD
+    team: Team = TEAM_FIELD
     owner: str = Field(
         pattern=EMAIL_PATTERN,
         max_length=254,
@@ -335,6 +338,7 @@ API = CompositeAPI(
     "training jobs, and a Qdrant vector database.",
     printer_columns=(
         PrinterColumn("Environment", ".spec.parameters.environment"),
+        PrinterColumn("Team", ".spec.parameters.team"),
         PrinterColumn("Owner", ".spec.parameters.owner"),
         PrinterColumn("Namespace", ".status.namespace"),
         PrinterColumn("Phase", ".status.phase"),

@@ -92,11 +92,23 @@ class QdrantSettings(SettingsModel):
     waitTimeout: WaitTimeout = "10m"
 
 
+class NamespaceLabelsSettings(SettingsModel):
+    """How the governance labels reach the workspace namespace: a provider-kubernetes Object
+    in that namespace, updating the Namespace the Kubeflow profile controller created."""
+
+    providerConfigRef: ProviderConfigRef = Field(
+        default=ProviderConfigRef(name="default"),
+        description="provider-kubernetes configuration reaching the host cluster, allowed to "
+        "get and patch Namespaces (a ProviderConfig: one in each workspace namespace).",
+    )
+
+
 class MLOpsPlatformSettings(SettingsModel):
     """ML workspaces: Kubeflow profiles wired to an object store, KServe and Qdrant."""
 
     objectStore: ObjectStoreSettings = section(ObjectStoreSettings)
     vectorDatabase: QdrantSettings = section(QdrantSettings)
+    namespaceLabels: NamespaceLabelsSettings = section(NamespaceLabelsSettings)
     notebookStorageClass: StorageClass = None
     notebookImage: str = Field(
         default="ghcr.io/kubeflow/kubeflow/notebook-servers/jupyter-scipy:v1.10.0",
