@@ -46,7 +46,7 @@ NAMESPACE = "cel"
 ITEMS = "[]"  # a path step into every item of a list
 _SELF_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
 _STRING_LITERAL = re.compile(r"'([^']*)'")
-# What the function refuses and the XRD cannot say (function/quantity.py): a draw refused
+# Bounds the function checks and the XRD does not say (function/quantity.py): a draw refused
 # for these alone counts as accepted.
 FUNCTION_ONLY = (QUANTITY_MAX_RULE, CORES_MAX_RULE)
 _INT_LITERAL = re.compile(r"(?<![\w.'])(\d+)(?![\w.'])")
