@@ -41,15 +41,21 @@ def parse(quantity: str) -> Decimal:
     return Decimal(quantity)
 
 
+# The function's own bounds, not in the XRD: CEL's quantity() cannot see the first, as it
+# caps what it parses at 2^63-1 (k8s.io/apimachinery pkg/api/resource/quantity.go).
+QUANTITY_MAX_RULE = "must be at most 2^63-1 (the largest Kubernetes quantity)"
+CORES_MAX_RULE = f"must be at most {CORES_MAX} (a virtual machine's cores are an int32)"
+
+
 def _bounded(quantity: str) -> str:
     if parse(quantity) > QUANTITY_MAX:
-        raise ValueError("must be at most 2^63-1 (the largest Kubernetes quantity)")
+        raise ValueError(QUANTITY_MAX_RULE)
     return quantity
 
 
 def _fits_cores(quantity: str) -> str:
     if parse(quantity) > CORES_MAX:
-        raise ValueError(f"must be at most {CORES_MAX} (a virtual machine's cores are an int32)")
+        raise ValueError(CORES_MAX_RULE)
     return quantity
 
 

@@ -241,6 +241,45 @@ class ControlPlane:
             self._start_apiserver()
         return self
 
+    def start_core_alone(self) -> ControlPlane:
+        """Crossplane core beside start_api_server's etcd and kube-apiserver, as the admin,
+        without webhooks, packages or the function: its XRD controller makes and establishes
+        the CRD of every XRD applied, as in a real cluster.
+
+        `core init` makes its own CRDs; with --webhook-enabled=false neither it nor `core
+        start` needs a server certificate, and start still loads its client certificate
+        (crossplane v2.3.4 cmd/crossplane/core/init.go, core.go).
+        """
+        self.apply(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CROSSPLANE_NAMESPACE}}
+        )
+        client_dir = self.pki.bundle("core-client", "crossplane", self.dir / "core-client")
+        core = str(go_tool("crossplane-core", self.root))
+        env = {"KUBECONFIG": str(self.admin_kubeconfig), "POD_NAMESPACE": CROSSPLANE_NAMESPACE}
+        no_webhooks = "--webhook-enabled=false"
+        init = [
+            core, "core", "init", no_webhooks,
+            f"--cr-ds-path={shared_dir(self.root) / 'crds' / 'crossplane'}",
+            f"--tlsca-secret-name={TLS_SECRETS['ca']}",
+            f"--tls-client-secret-name={TLS_SECRETS['client']}",
+        ]  # fmt: skip
+        _retry_command(init, env, self.dir / "crossplane-init.log")
+        probe = process.free_port()
+        self._start(
+            "crossplane",
+            [
+                core, "core", "start", no_webhooks,
+                f"--tls-client-certs-dir={client_dir}",
+                f"--xpkg-cache-dir={self.dir / 'xpkg'}", f"--xfn-cache-dir={self.dir / 'xfn'}",
+                f"--metrics-port={process.free_port()}", f"--health-probe-port={probe}",
+            ],
+            lambda: process.port_open("127.0.0.1", probe),
+            timeout=120,
+            kubeconfig_path=self.admin_kubeconfig,
+            env={"POD_NAMESPACE": CROSSPLANE_NAMESPACE},
+        )  # fmt: skip
+        return self
+
     @contextlib.contextmanager
     def timed(self, phase: str) -> Iterator[None]:
         """Add the time the block takes to `timings[phase]` (the e2e prints the budget)."""

@@ -132,6 +132,15 @@ REFUSED = {
         params=params(routes=[ROUTES[0] | {"match": {"path": {"value": "/a/../b"}}}]),
         want=["spec.parameters.routes[0].match.path: must not contain '/../'"],
     ),
+    "PathEndingInNewline": RefusedCase(
+        reason="The CRD's matches() is RE2, whose $ is the end of the text only: a newline "
+        "after the path is not a URL path character.",
+        params=params(routes=[ROUTES[0] | {"match": {"path": {"value": "/cart\n"}}}]),
+        want=[
+            "spec.parameters.routes[0].match.path: must only contain the characters of a URL "
+            "path (or %-escapes)"
+        ],
+    ),
     "UnknownPathType": RefusedCase(
         reason="Path types are Exact, PathPrefix, RegularExpression.",
         params=params(routes=[ROUTES[0] | {"match": {"path": {"type": "Prefix", "value": "/"}}}]),

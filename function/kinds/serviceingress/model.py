@@ -46,6 +46,8 @@ HEADER_NAME_PATTERN = r"^[A-Za-z0-9!#$%&'*+\-.^_\x60|~]+$"
 CORS_ORIGIN_PATTERN = (
     r"(^\*$)|(^(http(s)?):\/\/(((\*\.)?([a-zA-Z0-9\-]+\.)*[a-zA-Z0-9-]+|\*)(:([0-9]{1,5}))?)$)"
 )
+# Matched whole (fullmatch): the CRD's matches() is RE2, whose $ is the end of the text only,
+# not also before a final newline as Python's.
 _PATH_CHARS = re.compile(r"^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|[%][0-9a-fA-F]{2})+$")
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
@@ -108,7 +110,7 @@ class PathMatch(RuledModel):
             cel="self.type == 'RegularExpression' || self.value.matches("
             + 'r"""^(?:[-A-Za-z0-9/._~!$&\'()*+,;=:@]|[%][0-9a-fA-F]{2})+$""")',
             message="must only contain the characters of a URL path (or %-escapes)",
-            check=lambda p: _is_regex(p) or bool(_PATH_CHARS.match(p.value)),
+            check=lambda p: _is_regex(p) or bool(_PATH_CHARS.fullmatch(p.value)),
         ),
     )
 
