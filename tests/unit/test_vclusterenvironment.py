@@ -14,7 +14,7 @@ from function.blocks.helm import HELM_API
 from function.blocks.kubernetes import KUBERNETES_API
 from function.blocks.usage import usage_name
 from function.context import Desired
-from function.kinds.vclusterenvironment import KIND, addons, argocd, compose, services
+from function.kinds.vclusterenvironment import KIND, addons, argocd, compose, services, vcluster
 from function.refusal import Refusal
 from function.structs import JSON
 from generate import crossplane
@@ -331,6 +331,33 @@ def test_a_replicated_service_stays_while_its_endpoint_is_gone() -> None:
     assert again.resources[compose.VCLUSTER] == first[compose.VCLUSTER]
     never = composed(params, required=down)
     assert [w.reason for w in never.warnings] == ["WaitingForService"]
+
+
+@pytest.mark.parametrize("end", ["", "\n"], ids=["as written", "a final newline"])
+def test_a_service_host_is_matched_whole(end: str) -> None:
+    """A host or Secret name is read only if the whole of it matches, as Kubernetes' RE2
+    patterns do: Python's $ also matches before a final newline."""
+    instance = _instance("RedisInstance", "cache", f"cache-redis.{NAMESPACE}.svc{end}:6379")
+    instance["status"]["connectionSecret"] = f"cache-conn{end}"
+    params = {"services": [{"kind": "RedisInstance", "name": "cache"}]}
+    desired = composed(params, required={"service-redisinstance-cache": [instance]})
+    values = desired.resources[compose.VCLUSTER]["spec"]["forProvider"]["values"]
+    replicated = values["networking"]["replicateServices"]["fromHost"]
+    if end:
+        assert replicated == []
+        assert [w.reason for w in desired.warnings] == ["WaitingForService"]
+    else:
+        assert replicated == [
+            {"from": f"{NAMESPACE}/cache-redis", "to": f"{NAMESPACE}/cache-redis"}
+        ]
+        assert (
+            f"{NAMESPACE}/cache-conn" in values["sync"]["fromHost"]["secrets"]["mappings"]["byName"]
+        )
+
+
+def test_a_release_name_is_matched_whole() -> None:
+    with pytest.raises(Refusal, match="must be a DNS-1035 label"):
+        vcluster.names("dev\n", NAMESPACE)
 
 
 # ---------------------------------------------------------------- bad input

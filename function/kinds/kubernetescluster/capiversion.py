@@ -29,7 +29,8 @@ REQUIREMENT = "cluster-api-controller"  # required resource key
 MANAGER = "manager"  # the container of Cluster API's controller Deployment
 # Read, never composed: Crossplane is given get/list/watch on it (Kind.requires).
 DEPLOYMENT = RequiredKind("apps/v1", "Deployment", "deployments")
-_TAG = re.compile(r":v?([0-9]+)\.([0-9]+)\.([0-9]+)(?:[-+][^@/:]*)?(?:@sha256:[0-9a-f]{64})?$")
+# \Z, not $: $ also matches before a final newline, which no image reference ends with.
+_TAG = re.compile(r":v?([0-9]+)\.([0-9]+)\.([0-9]+)(?:[-+][^@/:]*)?(?:@sha256:[0-9a-f]{64})?\Z")
 
 
 def selector(settings: ClusterAPIController) -> Selector:

@@ -81,7 +81,7 @@ class Replicated:
 
 def host_service(host: str) -> tuple[str, str]:
     """(service, namespace) of a cluster Service host name; ValueError for any other host."""
-    found = _SERVICE_HOST.match(host)
+    found = _SERVICE_HOST.fullmatch(host)
     if found is None:
         raise ValueError(host)
     return found.group(1), found.group(3)
@@ -112,7 +112,7 @@ def recorded(release: JSON | None) -> dict[str, str]:
 
 def _secret_name(name: str | None) -> str | None:
     """A Secret name (DNS-1123 subdomain of at most 253 characters), else None."""
-    return name if name is not None and len(name) <= 253 and _SECRET_NAME.match(name) else None
+    return name if name is not None and len(name) <= 253 and _SECRET_NAME.fullmatch(name) else None
 
 
 def recorded_secrets(release: JSON | None) -> dict[str, str]:

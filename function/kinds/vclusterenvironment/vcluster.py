@@ -72,7 +72,7 @@ class Names:
 
 def names(xr_name: str, namespace: str) -> Names:
     """The release is the XR's name, which must fit the chart's Service and StatefulSet."""
-    if len(xr_name) > NAME_LIMIT or not _NAME.match(xr_name):
+    if len(xr_name) > NAME_LIMIT or not _NAME.fullmatch(xr_name):
         raise Refusal(
             f"metadata.name {xr_name!r} must be a DNS-1035 label of at most {NAME_LIMIT} "
             "characters (a lowercase letter first, then letters, digits and '-'): the vCluster's "
@@ -92,7 +92,7 @@ class Limits:
 
 def twice(quantity: str) -> str:
     """2 x a quantity, in its own unit ("4" -> "8", "500m" -> "1000m", "8Gi" -> "16Gi")."""
-    found = re.match(r"^([0-9]*\.?[0-9]*)(.*)$", quantity)
+    found = re.fullmatch(r"([0-9]*\.?[0-9]*)(.*)", quantity)
     assert found is not None  # every Quantity matches
     doubled = (Decimal(found.group(1)) * 2).normalize()
     return f"{doubled:f}{found.group(2)}"
