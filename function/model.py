@@ -35,8 +35,14 @@ TEAM_LABEL = f"{DOMAIN}/team"
 
 
 def kubernetes_version_pattern(minors: tuple[str, ...]) -> str:
-    """vX.Y.Z of one of these minors ("1.36"): the pattern of a kubernetesVersion parameter."""
-    return r"^v(" + "|".join(m.replace(".", r"\.") for m in minors) + r")\.(0|[1-9][0-9]*)$"
+    """vX.Y.Z of one of these minors ("1.36"): the pattern of a kubernetesVersion parameter.
+
+    The patch has at most nine digits: what the function reads as a number
+    (function.observed.digits) and far within the int64 of the XRD's CEL, whose int() of a
+    longer one fails and refuses any change with the no-downgrade rule's message.
+    """
+    minor = "|".join(m.replace(".", r"\.") for m in minors)
+    return r"^v(" + minor + r")\.(0|[1-9][0-9]{0,8})$"
 
 
 # The Kubernetes minors a kubernetesVersion parameter may name: the one place they are

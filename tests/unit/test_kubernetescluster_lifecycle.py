@@ -296,6 +296,8 @@ def test_the_default_version_is_of_a_supported_minor_and_pairs_with_its_disk_ima
         pytest.param("v1.37.0", False, id="a minor Cluster API v1.14 does not list"),
         pytest.param("v1.36.01", False, id="a leading zero in the patch"),
         pytest.param("1.36.1", False, id="no v"),
+        pytest.param("v1.36.999999999", True, id="a patch of nine digits"),
+        pytest.param("v1.36.1000000000", False, id="a patch of ten digits: not read as a number"),
     ],
 )
 def test_allowed_versions_come_from_one_list(version: str, ok: bool) -> None:
