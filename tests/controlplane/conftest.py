@@ -1,12 +1,16 @@
-"""The control-plane e2e's report: per case, the providers that ran for real; the time budget."""
+"""The control-plane e2e's report (per case, the providers that ran for real; the time
+budget), and the control plane of Crossplane core alone the CEL tests share."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
+from harness.controlplane import ControlPlane
 from tests.controlplane import cluster
+from tests.controlplane.core import start_core_plane
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -30,3 +34,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{sum(cluster.TIMINGS.values()):7.1f}  total of the phases above (the rest of "
             "the tests run between them)"
         )
+
+
+@pytest.fixture(scope="module")
+def core_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """Crossplane core alone with every XRD's CRD (tests/controlplane/core.py), per module."""
+    cp = start_core_plane(tmp_path_factory.mktemp("core-plane"))
+    try:
+        yield cp
+    finally:
+        cp.stop()

@@ -11,8 +11,8 @@ function's:
   rule the function judges (it leaves out a rule reading a field already bad);
 - for a Rule of the models, its Python `check` false exactly when the API server names it.
 The function's own bounds the XRD cannot say (FUNCTION_ONLY) are left out of the verdict.
-Transition rules (oldSelf) are not drawn here: the function judges those against what it
-observed, not against the old parameters.
+Transition rules (oldSelf) are drawn in test_cel_transitions.py: the function judges those
+against what it observed, not against the old parameters.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from function.validation import parse_parameters
 from harness.cases import JSON, load_yaml_docs
 from harness.controlplane import ControlPlane
 from harness.paths import ROOT
+from tests.controlplane.core import NAMESPACE
 from tests.fuzzing import Draw, kinds, seeds, valid
 
 # Draws per rule: a fixed budget, so that the file keeps within about three minutes.
 EXAMPLES = 100
-NAMESPACE = "cel"
 ITEMS = "[]"  # a path step into every item of a list
 _SELF_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
 _STRING_LITERAL = re.compile(r"'([^']*)'")
@@ -229,7 +229,8 @@ class Verdict:
     text: str
 
 
-def _xr(kind: AnyKind, name: str, parameters: JSON) -> JSON:
+def composite(kind: AnyKind, name: str, parameters: JSON) -> JSON:
+    """An XR of kind with these parameters, in NAMESPACE when the kind is namespaced."""
     meta = {"name": name} | ({"namespace": NAMESPACE} if kind.api.scope == "Namespaced" else {})
     return {
         "apiVersion": kind.api.api_version,
@@ -254,7 +255,7 @@ def _api_verdict(call: Any, messages: list[str]) -> Verdict:
 def api_create(plane: ControlPlane, kind: AnyKind, params: JSON, messages: list[str]) -> Verdict:
     """The API server's verdict on a dry-run create of an XR with these parameters."""
     res = plane.resource(kind.api.api_version, kind.api.kind)
-    doc = _xr(kind, "draw", params)
+    doc = composite(kind, "draw", params)
     namespace = NAMESPACE if res.namespaced else None
     return _api_verdict(
         lambda: res.create(body=doc, namespace=namespace, query_params=[("dryRun", "All")]),
@@ -364,39 +365,26 @@ def disagreement(rule: CelRule, rules: list[CelRule], params: JSON, api: Verdict
 
 
 @pytest.fixture(scope="module")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    cp = ControlPlane(tmp_path_factory.mktemp("cel-agreement"))
-    try:
-        cp.start_api_server()
-        cp.start_core_alone()
-        names = []
-        for path in sorted((ROOT / "xrds").glob("*.yaml")):
-            for doc in load_yaml_docs(path):
-                cp.apply(doc)
-                names.append(doc["spec"]["names"]["plural"] + "." + doc["spec"]["group"])
-        cp.wait_established(names)
-        cp.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-        yield cp
-    finally:
-        cp.stop()
-
-
-@pytest.fixture(scope="module")
-def served(plane: ControlPlane) -> dict[str, tuple[JSON, list[CelRule]]]:
+def served(core_plane: ControlPlane) -> dict[str, tuple[JSON, list[CelRule]]]:
     """Per kind: its served parameters schema and its rules."""
     out = {}
     for kind in kinds():
-        schema = served_schema(plane, kind)
+        schema = served_schema(core_plane, kind)
         out[kind.api.kind] = (schema, cel_rules(kind, schema))
     return out
 
 
-def generated_rules(kind: AnyKind) -> list[CelRule]:
-    """The kind's rules as the generated XRD (what core is given) has them."""
+def generated_schema(kind: AnyKind) -> JSON:
+    """spec.parameters of the kind's generated XRD (what core is given)."""
     (xrd,) = load_yaml_docs(ROOT / "xrds" / f"{kind.api.xrd_name}.yaml")
     (version,) = xrd["spec"]["versions"]
     spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
-    return cel_rules(kind, spec["properties"]["parameters"])
+    return dict(spec["properties"]["parameters"])
+
+
+def generated_rules(kind: AnyKind) -> list[CelRule]:
+    """The kind's rules as the generated XRD (what core is given) has them."""
+    return cel_rules(kind, generated_schema(kind))
 
 
 # (kind, path, CEL) of every rule but transitions.
@@ -429,7 +417,7 @@ def test_core_serves_every_rule(served: dict[str, tuple[JSON, list[CelRule]]]) -
 )
 def test_cel_and_python_agree(
     served: dict[str, tuple[JSON, list[CelRule]]],
-    plane: ControlPlane,
+    core_plane: ControlPlane,
     kind_name: str,
     path: tuple[str, ...],
     cel: str,
@@ -453,7 +441,7 @@ def test_cel_and_python_agree(
             lambda draw, obj: draw_object(draw, rule, obj),
         )
         messages = [r.message for r in rules if not r.transition]
-        api = api_create(plane, rule.kind, params, messages)
+        api = api_create(core_plane, rule.kind, params, messages)
         found = disagreement(rule, [r for r in rules if not r.transition], params, api)
         assert found is None, found
 
