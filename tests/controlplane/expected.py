@@ -131,12 +131,14 @@ UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def _masked(text: str, swap: dict[str, str]) -> str:
-    """text with what is derived from the case's identity masked: each name of swap's keys
-    in any spelling (a SQL identifier's underscores too), uids, and short hex hashes (a
-    database name's hash of namespace and name)."""
+    """text with what is derived from the case's identity masked: the first of each name of
+    swap's keys in either spelling (a SQL identifier's underscores too), uids, and short hex
+    hashes (a database name's hash of namespace and name)."""
     for old in sorted(swap, key=len, reverse=True):
-        for spelling in {old, old.replace("-", "_")}:
-            text = text.replace(spelling, "<name>")
+        for spelling in sorted({old, old.replace("-", "_")}):
+            # The first only: a SQL name is <namespace>_<name>_<hash>, and the name may
+            # start like the namespace (dev_dev_database_8cc669).
+            text = text.replace(spelling, "<name>", 1)
     return HASH.sub("<hash>", UID.sub("<uid>", text))
 
 
