@@ -67,11 +67,17 @@ TLS_SECRETS = {
 # those ServiceAccounts) and its Secrets and Service are what `core init` fills (TLS_SECRETS).
 CHART_KINDS = ("ServiceAccount", "ClusterRole", "ClusterRoleBinding")
 CORE_SA, RBAC_MANAGER_SA = "crossplane", "rbac-manager"
+# The function's ServiceAccount (install/packages.yaml's DeploymentRuntimeConfig).
+FUNCTION_SA = "function-platform"
 # The providers that run for real, by the API group of their managed resources; every other
 # composed kind's status is written by the test (tests/controlplane/cluster.py).
 PROVIDER_KUBERNETES = "provider-kubernetes"
 PROVIDER_KUBERNETES_MODULE = "github.com/crossplane-contrib/provider-kubernetes"
 REAL_PROVIDERS = {"kubernetes.m.crossplane.io": PROVIDER_KUBERNETES}
+# Core's --poll-interval here: how often it reconciles each XR again. The chart leaves
+# core's default, 1m (crossplane v2.3.4 cmd/crossplane/core/core.go PollInterval); 5s
+# keeps a run short, and each poll is the same full reconcile.
+POLL_INTERVAL_SECONDS = 5
 
 
 # ---------------------------------------------------------------- certificates
@@ -371,7 +377,9 @@ class ControlPlane:
             [
                 str(go_tool("kube-controller-manager", self.root)),
                 f"--kubeconfig={self.admin_kubeconfig}",
-                "--controllers=garbagecollector,namespace,clusterrole-aggregation",
+                # pvc-protection: the API server gives every claim its finalizer, and this
+                # controller removes it once no pod uses the claim.
+                "--controllers=garbagecollector,namespace,clusterrole-aggregation,pvc-protection",
                 "--leader-elect=false",
                 "--bind-address=127.0.0.1",
                 f"--secure-port={process.free_port()}",
@@ -475,7 +483,11 @@ class ControlPlane:
                 f"--xpkg-cache-dir={self.dir / 'xpkg'}", f"--xfn-cache-dir={self.dir / 'xfn'}",
                 f"--webhook-port={webhook_port}",
                 f"--metrics-port={process.free_port()}", f"--health-probe-port={self.core_probe}",
-                "--poll-interval=5s",
+                f"--poll-interval={POLL_INTERVAL_SECONDS}s",
+                # Operations are an alpha feature, off by default (crossplane v2.3.4
+                # cmd/crossplane/core/core.go EnableOperations): install/components'
+                # CronOperations need it, as docs/install.md says.
+                "--enable-operations",
             ],
             lambda: process.port_open("127.0.0.1", webhook_port),
             timeout=120,
@@ -503,21 +515,34 @@ class ControlPlane:
         """The ServiceAccounts and RBAC of Crossplane's chart (crossplane_chart_rbac)."""
         return crossplane_chart_rbac(self.root)
 
-    def _service_account_kubeconfig(self, name: str) -> Path:
-        """A kubeconfig with a token of the ServiceAccount (TokenRequest), as a pod mounts."""
+    def service_account_token(self, name: str) -> str:
+        """A token of the ServiceAccount in crossplane-system (TokenRequest), as a pod mounts."""
         request = kclient.AuthenticationV1TokenRequest(
             spec=kclient.V1TokenRequestSpec(audiences=[], expiration_seconds=48 * 3600)
         )
         core = kclient.CoreV1Api(self.api.client)
         answer = core.create_namespaced_service_account_token(name, CROSSPLANE_NAMESPACE, request)
         assert answer.status is not None
+        return str(answer.status.token)
+
+    def _service_account_kubeconfig(self, name: str) -> Path:
+        """A kubeconfig with a token of the ServiceAccount, as a pod mounts."""
         return kubeconfig(
             self.dir / f"{name}.kubeconfig",
             self.server,
             self.pki.ca_crt,
             name,
-            token=str(answer.status.token),
+            token=self.service_account_token(name),
         )
+
+    def service_account_user(self, name: str) -> str:
+        """The user name of the ServiceAccount of crossplane-system, for `user=`: requests
+        then carry a token of that account, as its pods' would."""
+        key = f"system:serviceaccount:{CROSSPLANE_NAMESPACE}:{name}"
+        if key not in self._users:
+            config = self._service_account_kubeconfig(name)
+            self._users[key] = _dynamic_client(config, self.dir / f"discovery-sa-{name}.json")
+        return key
 
     def _start_rbac_manager(self) -> None:
         """`crossplane rbac start` of the core binary, with the chart's args, as its
@@ -592,7 +617,40 @@ class ControlPlane:
             tls_certs_dir=certs,
             host=self.function_address,
             port=int(port),
+            wrapper=self._in_cluster_identity(),
         ).start()
+
+    def _in_cluster_identity(self) -> list[str]:
+        """A command prefix giving the function what a pod of its Deployment has: the API
+        server's address in KUBERNETES_SERVICE_HOST/PORT and its ServiceAccount's token and
+        the cluster CA at /var/run/secrets/kubernetes.io/serviceaccount (the remove-expired
+        Operation deletes XRs as that account, function/expiry/kubeapi.py).
+
+        The ServiceAccount is the one install/packages.yaml's DeploymentRuntimeConfig names.
+        The files appear there only in a mount namespace of the function's own, on a tmpfs
+        over /run (/var/run links to it), so the machine is untouched. Needs root.
+        """
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": FUNCTION_SA, "namespace": CROSSPLANE_NAMESPACE},
+            }
+        )
+        account = self.dir / "function-serviceaccount"
+        account.mkdir(exist_ok=True)
+        (account / "token").write_text(self.service_account_token(FUNCTION_SA))
+        (account / "ca.crt").write_bytes(self.pki.ca_crt.read_bytes())
+        host, _, port = self.server.removeprefix("https://").rpartition(":")
+        target = "/run/secrets/kubernetes.io/serviceaccount"
+        script = (
+            f'mount -t tmpfs tmpfs /run && mkdir -p {target} && mount --bind "$0" {target} '
+            '&& exec "$@"'
+        )
+        return [
+            "env", f"KUBERNETES_SERVICE_HOST={host}", f"KUBERNETES_SERVICE_PORT={port}",
+            "unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(account),
+        ]  # fmt: skip
 
     def _active_function_revision(self) -> tuple[JSON, JSON] | None:
         """The Active revision of the Function with core's endpoint, and its TLS server
@@ -773,6 +831,17 @@ class ControlPlane:
             }
         res.status.patch(
             body={"status": status},
+            name=meta["name"],
+            namespace=meta.get("namespace") if res.namespaced else None,
+            content_type="application/merge-patch+json",
+        )
+
+    def patch(self, doc: JSON, body: JSON) -> None:
+        """Merge-patch the object, as a controller other than its owner fills fields in."""
+        res = self.resource(doc["apiVersion"], doc["kind"])
+        meta = doc["metadata"]
+        res.patch(
+            body=body,
             name=meta["name"],
             namespace=meta.get("namespace") if res.namespaced else None,
             content_type="application/merge-patch+json",

@@ -56,9 +56,33 @@ def tenant(ns: str) -> str:
     return f"tenant:{ns}"
 
 
+def tenant_of(xr: JSON) -> str:
+    """The tenant who creates and changes the XR: its namespace's, or, for a cluster-scoped
+    XR, one of its own."""
+    meta = xr["metadata"]
+    return tenant(meta["namespace"]) if meta.get("namespace") else f"tenant:{meta['name']}"
+
+
 def grant_tenant(plane: ControlPlane, ns: str, xr: JSON) -> None:
     """Bind the namespace's tenant to crossplane-edit there, and wait until the API server
-    lets them create the XR's kind there."""
+    lets them create the XR's kind there. A cluster-scoped XR's tenant is bound, across the
+    cluster, to the edit role the RBAC manager makes for that kind alone (roles.go
+    nameSuffixEdit), so it may change that kind's XRs and nothing else."""
+    if not ns:
+        user = tenant_of(xr)
+        role = f"crossplane:composite:{plane.resource(xr['apiVersion'], xr['kind']).name}"
+        role += f".{xr['apiVersion'].rpartition('/')[0]}:aggregate-to-edit"
+        plane.apply(
+            {
+                "apiVersion": RBAC_API,
+                "kind": "ClusterRoleBinding",
+                "metadata": {"name": re.sub(r"[^a-z0-9-]", "-", user)},
+                "roleRef": {"apiGroup": RBAC_GROUP, "kind": "ClusterRole", "name": role},
+                "subjects": [{"apiGroup": RBAC_GROUP, "kind": "User", "name": user}],
+            }
+        )
+        wait_for(f"{user} may create {xr['kind']}", lambda: allowed(plane, user, "create", xr, ""))
+        return
     plane.apply(
         {
             "apiVersion": RBAC_API,
@@ -107,8 +131,42 @@ def kind_of(case: Case) -> AnyKind:
 
 
 def namespace(case: Case) -> str:
-    """A namespace of the case's own: a DNS label."""
+    """A namespace of the case's own: a DNS label ("" for a cluster-scoped kind's case)."""
+    if cluster_scoped(case):
+        return ""
     return re.sub(r"[^a-z0-9-]", "-", f"e2e-{case.kind[:24]}-{case.name}")[:63].rstrip("-")
+
+
+def cluster_scoped(case: Case) -> bool:
+    return kind_of(case).api.scope == "Cluster"
+
+
+def xr_name(case: Case) -> str:
+    """The XR's name here: the example's, or, for a cluster-scoped kind (whose examples
+    share names), one of the case's own."""
+    name = str(load_yaml_docs(case.xr)[0]["metadata"]["name"])
+    return f"e2e-{case.name}"[:40].rstrip("-") if cluster_scoped(case) else name
+
+
+def names(case: Case) -> dict[str, str]:
+    """The example's XR name and the case's own, when they differ."""
+    original = str(load_yaml_docs(case.xr)[0]["metadata"]["name"])
+    return {original: xr_name(case)} if xr_name(case) != original else {}
+
+
+def case_tenant(case: Case) -> str:
+    return tenant_of(xr_doc(case))
+
+
+def rename_text(text: str, case: Case) -> str:
+    """text with the example's XR name, and what is named after it (a workspace
+    namespace, `<name>-ml-artifacts`), the case's own."""
+    for old, new in names(case).items():
+        # Not in an API group (kubeflow.org/v1 of an XR named kubeflow).
+        text = re.sub(
+            rf"(?<![A-Za-z0-9-]){re.escape(old)}(?![A-Za-z0-9]|\.[a-z0-9.-]*/)", new, text
+        )
+    return text
 
 
 def settings_config(case: Case) -> bool:
@@ -134,11 +192,72 @@ def composition_name(case: Case) -> str:
 
 
 def tenants_in_own_namespace(settings: JSON, case: Case) -> None:
-    """The tenancy rules the case's input gives the example's namespace, given to the
-    namespace of the case's own instead (the rules are per namespace)."""
-    original, own = xr_doc_namespace(case), namespace(case)
+    """The tenancy rules the case's input gives the example's namespaces, given to the
+    case's own stand-ins instead (the rules are per namespace)."""
+    spaces = namespaces(case)
     for tenant in (settings.get("tenancy") or {}).get("tenants") or []:
-        tenant["namespaces"] = [own if n == original else n for n in tenant["namespaces"]]
+        tenant["namespaces"] = [spaces.get(n, n) for n in tenant["namespaces"]]
+
+
+# Where the platform keeps what every case shares (the shared PostgreSQL server's admin
+# Secret): a case's required objects there are applied there.
+PLATFORM_NAMESPACE = "crossplane-system"
+
+
+def namespaces(case: Case) -> dict[str, str]:
+    """Each namespace the example names (its XR's, its required objects', those its XR's
+    parameters point at: a clone's source) and the case's own stand-in for it, so cases
+    sharing a namespace name do not meet. The platform's namespace is kept."""
+    own = namespace(case)
+    if not own:  # a cluster-scoped XR: names its own (rename_text)
+        return {}
+    original = xr_doc_namespace(case)
+    named = {d["metadata"].get("namespace") for d in case.optional_docs("required.yaml")}
+    named |= set(_namespace_values(load_yaml_docs(case.xr)[0].get("spec")))
+    out = {original: own}
+    for other in sorted(n for n in named - {original, None, PLATFORM_NAMESPACE} if n):
+        out[other] = f"{own[: 62 - len(other)]}-{other}"[:63].strip("-")
+    return out
+
+
+def _namespace_values(value: Any) -> Iterable[str]:
+    """Strings held under a `namespace` key or in a `namespaces` list, anywhere in value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "namespace" and isinstance(v, str):
+                yield v
+            elif k == "namespaces" and isinstance(v, list):
+                yield from (n for n in v if isinstance(n, str))
+            else:
+                yield from _namespace_values(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _namespace_values(v)
+
+
+def renamed(value: Any, case: Case) -> Any:
+    """value with every namespace named under a `namespace` key or in a `namespaces` list
+    replaced by its stand-in (other strings, an environment called like a namespace, kept),
+    and the XR's name the case's own (rename_text)."""
+    return _renamed(value, namespaces(case), case)
+
+
+def _renamed(value: Any, spaces: dict[str, str], case: Case) -> Any:
+    if isinstance(value, str):
+        return rename_text(value, case)
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "namespace" and isinstance(v, str):
+                out[k] = rename_text(spaces.get(v, v), case)
+            elif k == "namespaces" and isinstance(v, list):
+                out[k] = [_renamed(spaces.get(n, n), spaces, case) for n in v]
+            else:
+                out[k] = _renamed(v, spaces, case)
+        return out
+    if isinstance(value, list):
+        return [_renamed(v, spaces, case) for v in value]
+    return value
 
 
 def condition(obj: JSON | None, typ: str) -> JSON:
@@ -222,7 +341,10 @@ def xr_doc(case: Case) -> JSON:
     xr["metadata"] = {
         k: v for k, v in xr["metadata"].items() if k not in ("uid", "resourceVersion")
     }
-    xr["metadata"]["namespace"] = namespace(case)
+    if namespace(case):
+        xr["metadata"]["namespace"] = namespace(case)
+    xr["metadata"]["name"] = xr_name(case)
+    xr["spec"] = renamed(xr["spec"], case)
     if own_composition(case):
         xr["spec"].setdefault("crossplane", {})["compositionRef"] = {"name": composition_name(case)}
     return xr
@@ -233,33 +355,67 @@ def xr_doc_namespace(case: Case) -> str:
     return str(load_yaml_docs(case.xr)[0]["metadata"].get("namespace", ""))
 
 
-def create_case(plane: ControlPlane, case: Case, *, create: bool = False) -> JSON:
-    """Namespace, its tenant, required resources and the XR of a case; the XR as applied.
+def create_case(
+    plane: ControlPlane, case: Case, *, create: bool = False, xr: JSON | None = None
+) -> JSON:
+    """Namespaces, the tenant, required resources and the XR of a case (`xr`, else the
+    case's own); the XR as applied.
 
     With `create` the XR is POSTed rather than server-side applied: a schema error is then
     the API server's 422 with every message (apply answers 500 for a patch it cannot type).
+    A required object owned by something the XR composes is made once that exists
+    (made_by_controller).
     """
     ns = namespace(case)
-    plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    grant_tenant(plane, ns, xr_doc(case))
-    original = xr_doc_namespace(case)
-    for doc in case.optional_docs("required.yaml"):
-        if doc.get("kind") == SETTINGS_SELECTOR.kind:
-            doc["metadata"]["name"] = composition_name(case)
-        if doc["metadata"].get("namespace") == original:
-            doc["metadata"]["namespace"] = ns
-        elif doc["metadata"].get("namespace"):  # another namespace's object (a clone's source)
-            other = doc["metadata"]["namespace"]
-            plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}})
+    for stand_in in sorted(namespaces(case).values()):
+        plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": stand_in}})
+    doc = xr if xr is not None else xr_doc(case)
+    grant_tenant(plane, ns, doc)
+    later = []
+    # Another namespace's objects (a clone's source) go to its stand-in too.
+    for required in (renamed(d, case) for d in case.optional_docs("required.yaml")):
+        if required.get("kind") == SETTINGS_SELECTOR.kind:
+            required["metadata"]["name"] = composition_name(case)
         # What the API server assigns (a required XR's uid, as a render sees it) cannot be applied.
-        doc["metadata"] = {
-            k: v for k, v in doc["metadata"].items() if k not in ("uid", "resourceVersion")
+        required["metadata"] = {
+            k: v for k, v in required["metadata"].items() if k not in ("uid", "resourceVersion")
         }
-        plane.apply(doc)
-    # The XR as the namespace's tenant: what core does with it, it does with its own rights.
+        if _owner(plane, required) is None:
+            later.append(required)
+        else:
+            plane.apply(required)
+    # The XR as its tenant: what core does with it, it does with its own rights.
     if create:
-        return plane.create(xr_doc(case), user=tenant(ns))
-    return plane.apply(xr_doc(case), user=tenant(ns))
+        out = plane.create(doc, user=tenant_of(doc))
+    else:
+        out = plane.apply(doc, user=tenant_of(doc))
+    for required in later:
+        made_by_controller(plane, required)
+    return out
+
+
+def _owner(plane: ControlPlane, doc: JSON) -> JSON | None:
+    """The controller owner doc names, {} when it names none, None when it does not exist."""
+    for ref in doc["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            ns = doc["metadata"].get("namespace")
+            return plane.get(ref["apiVersion"], ref["kind"], ref["name"], ns)
+    return {}
+
+
+def made_by_controller(plane: ControlPlane, doc: JSON) -> None:
+    """Play the controller that makes doc from its owner: once the XR composed the owner,
+    doc is created with the owner's uid. No Kubeflow runs here, so this is how a workspace
+    Namespace appears: as kubeflow/dashboard v2.0.0 components/profile-controller/
+    controllers/profile_controller.go does for a Profile (creates the Namespace named after
+    it, with the Profile as its controller owner: SetControllerReference)."""
+    (ref,) = [r for r in doc["metadata"]["ownerReferences"] if r.get("controller")]
+    owner = wait_for(
+        f"{ref['kind']} {ref['name']} composed, to own {doc['kind']} {doc['metadata']['name']}",
+        lambda: _owner(plane, doc),
+    )
+    ref["uid"] = owner["metadata"]["uid"]
+    plane.apply(doc)
 
 
 def refusal(apply: Callable[[], Any]) -> ApiException | None:
@@ -273,15 +429,16 @@ def refusal(apply: Callable[[], Any]) -> ApiException | None:
 
 def get_xr(plane: ControlPlane, case: Case) -> JSON | None:
     xr = xr_doc(case)
-    return plane.get(xr["apiVersion"], xr["kind"], xr["metadata"]["name"], namespace(case))
+    return plane.get(xr["apiVersion"], xr["kind"], xr["metadata"]["name"], namespace(case) or None)
 
 
 def composed(plane: ControlPlane, xr: JSON) -> dict[str, JSON]:
     """The XR's composed objects (spec.crossplane.resourceRefs), by composition resource name."""
-    ns = xr["metadata"]["namespace"]
+    ns = xr["metadata"].get("namespace")
     out: dict[str, JSON] = {}
     for ref in (xr.get("spec") or {}).get("crossplane", {}).get("resourceRefs") or []:
-        obj = plane.get(ref["apiVersion"], ref["kind"], ref["name"], ns)
+        # A cluster-scoped XR's refs name each object's namespace.
+        obj = plane.get(ref["apiVersion"], ref["kind"], ref["name"], ref.get("namespace", ns))
         if obj is not None:
             name = (obj["metadata"].get("annotations") or {}).get(RESOURCE_NAME, ref["name"])
             out[name] = obj
@@ -348,21 +505,41 @@ def ask(plane: ControlPlane, run: FunctionClient, case: Case, xr: JSON) -> fnv1.
         step.get("input"),
         credentials(plane, step),
     )
-    first = run(req)
-    for key, sel in first.requirements.resources.items():
-        if sel.HasField("match_labels"):  # every object carrying the labels
-            labels = ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.labels.items()))
-            found = plane.list(sel.api_version, sel.kind, sel.namespace or None, labels)
+    bootstrap = {k: list(v.items) for k, v in req.required_resources.items()}
+    asked: fnv1.Requirements | None = None
+    # As core does: run again with what the function asks for until it asks for the same
+    # (crossplane v2.3.4 internal/xfn/required_resources.go, MaxRequirementsIterations 5).
+    for _ in range(MAX_REQUIREMENTS_ITERATIONS + 1):
+        rsp = run(req)
+        if any(r.severity == fnv1.SEVERITY_FATAL for r in rsp.results):
+            return rsp
+        if asked is not None and rsp.requirements == asked:
+            return rsp
+        asked = rsp.requirements
+        req.required_resources.clear()
+        for key, items in bootstrap.items():
+            req.required_resources[key].items.extend(items)
+        for key, sel in asked.resources.items():
             req.required_resources[key].SetInParent()
-        elif sel.WhichOneof("match") is None:  # every object of the kind, as Crossplane lists
-            found = plane.list(sel.api_version, sel.kind, sel.namespace or None)
-            req.required_resources[key].SetInParent()
-        else:
-            obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
-            found = [obj] if obj is not None else []
-        for obj in found:
-            req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
-    return run(req) if first.requirements.resources else first
+            for obj in _fetch(plane, sel):
+                req.required_resources[key].items.add().resource.CopyFrom(to_struct(_clean(obj)))
+        req.context.CopyFrom(rsp.context)
+    raise AssertionError(f"{step.get('step')}: requirements did not settle")
+
+
+MAX_REQUIREMENTS_ITERATIONS = 5
+
+
+def _fetch(plane: ControlPlane, sel: fnv1.ResourceSelector) -> list[JSON]:
+    """What core hands the function for one selector: the labelled objects, every object
+    of the kind, or the one named (none when it does not exist)."""
+    if sel.HasField("match_labels"):
+        labels = ",".join(f"{k}={v}" for k, v in sorted(sel.match_labels.labels.items()))
+        return plane.list(sel.api_version, sel.kind, sel.namespace or None, labels)
+    if sel.WhichOneof("match") is None:
+        return plane.list(sel.api_version, sel.kind, sel.namespace or None)
+    obj = plane.get(sel.api_version, sel.kind, sel.match_name, sel.namespace or None)
+    return [obj] if obj is not None else []
 
 
 def _clean(obj: JSON) -> JSON:
@@ -497,6 +674,9 @@ def providers(plane: ControlPlane, xr: JSON) -> dict[str, list[str]]:
 def simulate_providers(plane: ControlPlane, case: Case, xr: JSON) -> set[str]:
     """Write observed.yaml's status onto the composed objects it names, as providers would,
     except for the kinds a real provider serves (REAL_PROVIDERS): those statuses are its own.
+    So are the spec fields observed.yaml holds and the composed object lacks: what a
+    controller fills in (Cluster API's Cluster controller writes spec.controlPlaneEndpoint,
+    cluster-api v1.13 internal/controllers/cluster).
 
     Returns the names whose status was written.
     """
@@ -504,7 +684,67 @@ def simulate_providers(plane: ControlPlane, case: Case, xr: JSON) -> set[str]:
     have = composed(plane, xr)
     for name, doc in requests.observed_resources(case).items():
         group = str(doc.get("apiVersion", "")).rpartition("/")[0]
-        if doc.get("status") and name in have and group not in REAL_PROVIDERS:
-            plane.patch_status(have[name], doc["status"])
+        if name not in have or group in REAL_PROVIDERS:
+            continue
+        filled = _missing(renamed(doc.get("spec"), case), have[name].get("spec"))
+        if filled:
+            plane.patch(have[name], {"spec": filled})
+        if doc.get("status"):
+            status = renamed(doc["status"], case)
+            plane.patch_status(have[name], _required_filled(plane, have[name], status))
             patched.add(name)
     return patched
+
+
+_EMPTY = {"object": {}, "array": [], "string": "", "integer": 0, "number": 0, "boolean": False}
+
+
+def _required_filled(plane: ControlPlane, obj: JSON, status: JSON) -> JSON:
+    """status with the top-level fields its CRD requires and observed.yaml leaves out, empty,
+    as the controller writing the whole status would have them (a Notebook's containerState
+    before its pod runs). The example gives only what the function reads."""
+    group = obj["apiVersion"].rpartition("/")[0]
+    if "." not in group:
+        return status
+    res = plane.resource(obj["apiVersion"], obj["kind"])
+    crd = plane.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", f"{res.name}.{group}")
+    version = obj["apiVersion"].rpartition("/")[2]
+    for v in (crd or {}).get("spec", {}).get("versions", []):
+        if v["name"] == version:
+            schema = v["schema"]["openAPIV3Schema"]["properties"].get("status") or {}
+            props = schema.get("properties") or {}
+            missing = [k for k in schema.get("required") or [] if k not in status]
+            return status | {k: _EMPTY.get(props.get(k, {}).get("type", ""), {}) for k in missing}
+    return status
+
+
+def _missing(observed: Any, have: Any) -> Any:
+    """What of observed (an object) is not in have at all: keys have lacks, recursively."""
+    if not isinstance(observed, dict) or not isinstance(have, dict):
+        return None
+    out = {}
+    for k, v in observed.items():
+        if k not in have:
+            out[k] = v
+        elif (sub := _missing(v, have[k])) is not None and sub != {}:
+            out[k] = sub
+    return out or None
+
+
+# ---------------------------------------------------------------- steadiness
+
+
+def versions(plane: ControlPlane, xrs: Iterable[JSON]) -> dict[str, str]:
+    """Per composed object, what changes when anything writes it again: its resourceVersion,
+    or, for a real provider's kinds, its generation (the provider keeps writing the status
+    of the Objects it cannot reach, which bumps the resourceVersion only)."""
+    out = {}
+    for xr in xrs:
+        for name, obj in composed(plane, xr).items():
+            meta = obj["metadata"]
+            key = f"{meta.get('namespace', '')}/{meta['name']} ({name})"
+            if obj["apiVersion"].rpartition("/")[0] in REAL_PROVIDERS:
+                out[key] = f"generation {meta['generation']}"
+            else:
+                out[key] = f"resourceVersion {meta['resourceVersion']}"
+    return out
