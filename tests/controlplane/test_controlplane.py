@@ -412,8 +412,8 @@ def _unready(xr: dict[str, Any]) -> set[str]:
 # Cases whose expected.yaml this run cannot yet reproduce, each for a reason of the
 # harness, not of the function (the render e2e checks them against expected.yaml as they are):
 NOT_COMPARED = {
-    "kubernetescluster/add-ons-kept": "a fresh XR does not replay the earlier state the case keeps",
-    "vclusterenvironment/add-ons-kept": "a fresh XR does not replay the earlier state the case keeps",
+    "kubernetescluster/add-ons-kept": "a fresh XR does not replay the earlier state",
+    "vclusterenvironment/add-ons-kept": "a fresh XR does not replay the earlier state",
     "mlopsplatform/notebook-restart-keeps-files": "a fresh XR does not replay the earlier state",
     "vclusterenvironment/gitops": "renaming rewrites the namespace inside vcluster.<ns>.<name>",
     "vclusterenvironment/ready": "renaming rewrites the namespace inside vcluster.<ns>.<name>",
