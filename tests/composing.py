@@ -81,11 +81,11 @@ class NoDeadline:
         return None
 
 
-def profile_namespace(name: str, uid: str = "") -> JSON:
-    """A workspace Namespace as Kubeflow's profile controller creates it: controlled by the
-    Profile of the same name (kubeflow/dashboard v2.0.0 profile_controller.go,
-    controllerutil.SetControllerReference)."""
-    ref = {
+def profile_ref(name: str, uid: str = "") -> JSON:
+    """The reference Kubeflow's profile controller puts on the namespace it creates: the
+    Profile of the same name as its controller (kubeflow/dashboard v2.0.0
+    profile_controller.go, controllerutil.SetControllerReference)."""
+    return {
         "apiVersion": "kubeflow.org/v1",
         "kind": "Profile",
         "name": name,
@@ -93,8 +93,16 @@ def profile_namespace(name: str, uid: str = "") -> JSON:
         "controller": True,
         "blockOwnerDeletion": True,
     }
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "ownerReferences": [ref]},
-    }
+
+
+def namespace(name: str, controller: JSON | None) -> JSON:
+    """A Namespace, with controller as its controller reference when given."""
+    meta: JSON = {"name": name}
+    if controller is not None:
+        meta["ownerReferences"] = [controller]
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+def profile_namespace(name: str, uid: str = "") -> JSON:
+    """A workspace Namespace as Kubeflow's profile controller creates it."""
+    return namespace(name, profile_ref(name, uid))

@@ -17,31 +17,11 @@ from function.kinds.mlopsplatform.compose import BUCKET_HOLDERS, PROFILE, WORKSP
 from function.refusal import Refusal
 from function.structs import JSON
 from function.tenancy import Tenancy, rules_for
-from tests.composing import context
+from tests.composing import context, namespace, profile_ref
 
 INFRA = "crossplane-system"
 EXTERNAL_NAME = "crossplane.io/external-name"
 BOUNDARY_ARN = "arn:aws:iam::123456789012:policy/mlops/boundary"
-
-
-def _namespace(name: str, controller: JSON | None) -> JSON:
-    meta: JSON = {"name": name}
-    if controller is not None:
-        meta["ownerReferences"] = [controller]
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
-
-
-def _profile_ref(name: str, uid: str = "") -> JSON:
-    """The reference kubeflow/dashboard v2.0.0's profile controller puts on the namespace
-    it creates (controllerutil.SetControllerReference: controller and blockOwnerDeletion)."""
-    return {
-        "apiVersion": "kubeflow.org/v1",
-        "kind": "Profile",
-        "name": name,
-        "uid": uid or f"uid-profile-{name}",
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 def _bucket(name: str, resource: str, created: str) -> JSON:
@@ -77,7 +57,7 @@ def workspace(
     }
     if bucket:
         params["objectStore"] = {"bucketName": bucket}
-    found = {WORKSPACE_NAMESPACE: [_namespace(name, _profile_ref(name))]}
+    found = {WORKSPACE_NAMESPACE: [namespace(name, profile_ref(name))]}
     created = {storage.BOUNDARY: {"status": {"atProvider": {"arn": BOUNDARY_ARN}}}}
     ctx = context(
         KIND,
@@ -221,7 +201,7 @@ def test_a_long_namespace_fills_the_prefix_without_failing() -> None:
     ("controller", "owner"),
     [
         (None, "no Kubeflow Profile"),
-        ({**_profile_ref("team-a"), "controller": False}, "no Kubeflow Profile"),
+        ({**profile_ref("team-a"), "controller": False}, "no Kubeflow Profile"),
         (
             {
                 "apiVersion": "apps/v1",
@@ -237,7 +217,7 @@ def test_a_long_namespace_fills_the_prefix_without_failing() -> None:
 def test_b_naming_its_workspace_after_as_namespace_composes_the_profile_alone(
     controller: JSON | None, owner: str
 ) -> None:
-    found = {WORKSPACE_NAMESPACE: [_namespace("team-a", controller)]}
+    found = {WORKSPACE_NAMESPACE: [namespace("team-a", controller)]}
     d = workspace("team-a", required=found, boundary=False)
     assert set(d.resources) == {PROFILE}
     (warning,) = d.warnings
@@ -249,7 +229,7 @@ def test_b_naming_its_workspace_after_as_namespace_composes_the_profile_alone(
 
 def test_a_namespace_controlled_by_another_profile_of_that_name_is_not_the_workspaces() -> None:
     """A Profile of the same name made before (another uid) does not make it ours."""
-    found = {WORKSPACE_NAMESPACE: [_namespace("team-a", _profile_ref("team-a", "old-uid"))]}
+    found = {WORKSPACE_NAMESPACE: [namespace("team-a", profile_ref("team-a", "old-uid"))]}
     observed_profile = {"metadata": {"name": "team-a", "uid": "new-uid"}}
     d = workspace("team-a", required=found, observed={PROFILE: observed_profile}, boundary=False)
     assert set(d.resources) == {PROFILE}
