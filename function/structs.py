@@ -20,8 +20,10 @@ listing them) is the same in every replica.
 """
 
 import pickle
+from collections.abc import Sequence
 from typing import Any
 
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import struct_pb2
 
 from function import wire
@@ -37,6 +39,8 @@ _MAX_ENTRY_BYTES = 64 * 1024
 
 _DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> pickled dict
 _STRUCTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # pickled dict -> serialized Struct
+# pickled (resources, composite) -> serialized State (merge_state)
+_STATES = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)
 
 
 def _key(item: tuple[str, Any]) -> str:
@@ -94,6 +98,45 @@ def to_struct(d: JSON) -> struct_pb2.Struct:
 def merge_into(target: struct_pb2.Struct, d: JSON) -> None:
     """Set d's top-level keys in target (as target.update(d)), parsed straight into it."""
     wire.merge_struct(target, _serialized(d))
+
+
+# A desired resource: its name, its object and its readiness.
+Named = tuple[str, JSON, fnv1.Ready]
+
+
+def _state(resources: Sequence[Named], composite: JSON) -> bytes:
+    state = fnv1.State()
+    for name, d, ready in resources:
+        composed = state.resources[name]
+        merge_into(composed.resource, d)
+        composed.ready = ready
+    merge_into(state.composite.resource, composite)
+    out: bytes = state.SerializeToString()
+    return out
+
+
+def merge_state(target: fnv1.State, resources: Sequence[Named], composite: JSON) -> None:
+    """Set each resource, with its readiness, in target's resources, and composite's top-level
+    keys in target's composite resource (as merge_into each).
+
+    Parsed into target from one serialization of them all, kept by their pickle like a
+    Struct's: one parse instead of one per resource. Parsing a map entry replaces the entry
+    already there (protobuf's map merge), while merge_into keeps the keys it does not set:
+    where target holds one of these resources already (an earlier pipeline step's), each is
+    merged on its own."""
+    if any(name in target.resources for name, _, _ in resources):
+        for name, d, ready in resources:
+            composed = target.resources[name]
+            merge_into(composed.resource, d)
+            composed.ready = ready
+        merge_into(target.composite.resource, composite)
+        return
+    key = pickle.dumps((resources, composite), protocol=pickle.HIGHEST_PROTOCOL)
+    cached = _STATES.get(key) if len(key) <= _MAX_ENTRY_BYTES else None
+    if cached is None:
+        cached = _state(resources, composite)
+        _STATES.put(key, cached)
+    wire.merge_message(target, cached)
 
 
 def api_group(api_version: str) -> str:
