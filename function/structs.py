@@ -10,7 +10,8 @@ Crossplane sends the same XR and observed resources on every reconcile, and the
 function then composes the same desired resources, so both directions are cached
 per content in a byte-bounded LRU: a Struct seen before comes back as a fresh
 dict from its pickle (C code, several times faster than the walk), a dict seen
-before as a Struct parsed from its cached serialization. Every call gets its own
+before as a Struct parsed from its cached serialization, and a call's whole desired
+state as one State parsed into the response (merge_state). Every call gets its own
 objects, so nothing is shared between calls or threads.
 
 A Struct's fields are a protobuf map, whose order is not defined: with the upb
@@ -38,9 +39,10 @@ CACHE_BYTES = 8 * 1024 * 1024
 _MAX_ENTRY_BYTES = 64 * 1024
 
 _DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> pickled dict
-_STRUCTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # pickled dict -> serialized Struct
-# pickled (resources, composite) -> serialized State (merge_state)
-_STATES = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)
+# pickled dict -> serialized Struct; composed resources are kept whole in _STATES, and here
+# for the State of a call that changed one of them.
+_STRUCTS = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)
+_STATES = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)  # pickled (resources, composite) -> State
 
 
 def _key(item: tuple[str, Any]) -> str:
@@ -104,13 +106,17 @@ def merge_into(target: struct_pb2.Struct, d: JSON) -> None:
 Named = tuple[str, JSON, fnv1.Ready]
 
 
-def _state(resources: Sequence[Named], composite: JSON) -> bytes:
-    state = fnv1.State()
+def _merge_each(target: fnv1.State, resources: Sequence[Named], composite: JSON) -> None:
     for name, d, ready in resources:
-        composed = state.resources[name]
+        composed = target.resources[name]
         merge_into(composed.resource, d)
         composed.ready = ready
-    merge_into(state.composite.resource, composite)
+    merge_into(target.composite.resource, composite)
+
+
+def _state(resources: Sequence[Named], composite: JSON) -> bytes:
+    state = fnv1.State()
+    _merge_each(state, resources, composite)
     out: bytes = state.SerializeToString()
     return out
 
@@ -125,11 +131,7 @@ def merge_state(target: fnv1.State, resources: Sequence[Named], composite: JSON)
     where target holds one of these resources already (an earlier pipeline step's), each is
     merged on its own."""
     if any(name in target.resources for name, _, _ in resources):
-        for name, d, ready in resources:
-            composed = target.resources[name]
-            merge_into(composed.resource, d)
-            composed.ready = ready
-        merge_into(target.composite.resource, composite)
+        _merge_each(target, resources, composite)
         return
     key = pickle.dumps((resources, composite), protocol=pickle.HIGHEST_PROTOCOL)
     cached = _STATES.get(key) if len(key) <= _MAX_ENTRY_BYTES else None
