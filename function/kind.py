@@ -59,6 +59,8 @@ class Kind(Generic[P, S]):
 
     def undeclared(self, requirements: Mapping[str, Selector]) -> list[str]:
         """The requirements whose kind is not in requires: Crossplane could not fetch them."""
+        if not requirements:
+            return []
         declared = {(api_group(r.api_version), r.kind) for r in self.requires}
         return sorted(
             key

@@ -7,13 +7,37 @@ password in a KeyError, a credential in a frame), and a log is read by more peop
 than a Secret is.
 """
 
+import contextlib
 import logging
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
-import structlog
+
+@contextlib.contextmanager
+def _absent(module: str) -> Iterator[None]:
+    """Within the block, importing module fails as if it were not installed (a None entry in
+    sys.modules), unless it is imported already."""
+    if module in sys.modules:
+        yield
+        return
+    sys.modules[module] = None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        if sys.modules.get(module, ...) is None:
+            del sys.modules[module]
+
+
+# structlog imports rich when it is installed, for the console renderer's exception
+# formatter (structlog 26.1.0 dev.py, tracebacks.py): a twentieth of a second of start-up.
+# These logs never format an exception (_exception_without_values takes it out first), and
+# the image does not install rich (import-linter brings it into the development
+# environment only): structlog is imported as the image has it.
+with _absent("rich"):
+    import structlog
 
 _ROOT = Path(__file__).resolve().parent.parent
 FRAMES_MAX = 8

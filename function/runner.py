@@ -42,7 +42,7 @@ from function.platform import PlatformSettings
 from function.readiness import Readiness, is_failing
 from function.refusal import Refusal
 from function.settings import SettingsModel
-from function.structs import JSON, dig, merge_into, to_dict, to_struct
+from function.structs import JSON, dig, merge_state, to_dict, to_struct
 from function.validation import check_composite, cut, parse_parameters
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
@@ -551,15 +551,11 @@ def _write(
 ) -> None:
     observed = {name: ctx.observed.get(name) for name in sorted(desired.resources)}
     ready = {name: ctx.observed.ready(name) for name in observed}
-    for name in observed:
-        target = rsp.desired.resources[name]
-        merge_into(target.resource, desired.resources[name])
-        target.ready = _READY[ready[name]]
-
     phase, all_ready = _phase(ready, any(is_failing(o) for o in observed.values()))
     status: JSON = desired.status.model_dump(exclude_none=True) if desired.status else {}
     status["phase"] = phase
-    merge_into(rsp.desired.composite.resource, {"status": status})
+    composed = [(name, desired.resources[name], _READY[ready[name]]) for name in observed]
+    merge_state(rsp.desired, composed, {"status": status})
 
     for key in sorted(desired.requirements):
         sel = desired.requirements[key]

@@ -188,6 +188,13 @@ def merge_struct(target: struct_pb2.Struct, data: bytes) -> None:
     """target.MergeFromString(data) for a Struct this process serialized. A parse that stops
     at the depth limit may have merged some entries already: merged again lifted, each is
     replaced by itself (a Struct is one map)."""
+    merge_message(target, data)
+
+
+def merge_message(target: Message, data: bytes) -> None:
+    """target.MergeFromString(data) for a message this process serialized, of maps and
+    singular fields only (a Struct, a State): merged again lifted after a parse that stopped
+    at the depth limit, each map entry and field already merged is replaced by itself."""
     try:
         target.MergeFromString(data)
     except DecodeError:

@@ -97,7 +97,7 @@ def _owners() -> list[tuple[str, object, str]]:
         ("validation", runner, "parse_parameters"),
         ("Vault step", runner, "_sync_vault"),
         ("readiness and status", runner, "_write"),
-        ("dict to Struct", runner, "merge_into"),
+        ("dict to Struct", runner, "merge_state"),
         ("dict to Struct", runner, "_response_to"),
         ("dict to Struct", sdk_response, "require_resources"),
     ]

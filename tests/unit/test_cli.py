@@ -1,11 +1,17 @@
 """The command line: the SDK's standard flags, declared in function/cli.py, stay the SDK's."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import click
 import click.testing
 import pytest
 from crossplane.function import cli as sdkcli
 
 from function import cli
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _options(command: click.Command) -> dict[str, tuple[object, ...]]:
@@ -47,3 +53,16 @@ def test_the_standard_flags_are_the_sdks() -> None:
 def test_the_sdks_aliases_are_accepted(args: list[str], reason: str) -> None:
     result = click.testing.CliRunner().invoke(cli.main, args)
     assert result.exit_code == 0, (reason, result.output)
+
+
+def test_start_up_imports_only_what_serving_needs() -> None:
+    # A fresh interpreter imports the command as `python -m function` does.
+    script = "import sys\nimport function.cli\nprint(' '.join(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    tops = {name.split(".")[0] for name in done.stdout.split()}
+    # rich and pygments: structlog's console exception formatter, which these logs never use
+    # (the image does not install rich); the others load when a call needs them.
+    assert tops & {"rich", "pygments", "hvac", "requests", "prometheus_client", "yaml"} == set()
+    assert not [n for n in done.stdout.split() if n.startswith("function.kinds.")]

@@ -1,7 +1,11 @@
 """Struct conversion keeps integers integers and round-trips."""
 
+from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from google.protobuf import json_format
+
+from function import wire
 from function.lru import ByteLRU
-from function.structs import merge_into, to_dict, to_struct
+from function.structs import merge_into, merge_state, to_dict, to_struct
 
 
 def test_round_trip_keeps_types() -> None:
@@ -47,3 +51,54 @@ def test_the_cache_stays_within_its_byte_budget() -> None:
     assert cache.get(b"key-000") is None  # the oldest went first
     cache.put(b"huge", b"x" * 5000)  # bigger than the budget: converted, never kept
     assert cache.get(b"huge") is None
+
+
+def _resource(state: fnv1.State, name: str) -> tuple[dict[str, object], int, dict[str, bytes]]:
+    r = state.resources[name]
+    return json_format.MessageToDict(r.resource), r.ready, dict(r.connection_details)
+
+
+def test_merge_state_sets_each_resource_with_its_readiness_and_the_composite() -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "stringData": {"port": "6379"}}
+    release = {"kind": "Release", "spec": {"forProvider": {"values": {"replicas": 2}}}}
+    for _ in range(2):  # composed, then from the cache
+        target = fnv1.State()
+        target.composite.resource.update({"spec": {"a": 1}, "status": {"old": True}})
+        merge_state(
+            target,
+            [("a", secret, fnv1.READY_TRUE), ("b", release, fnv1.READY_FALSE)],
+            {"status": {"phase": "Provisioning"}},
+        )
+        assert sorted(target.resources) == ["a", "b"]
+        assert _resource(target, "a") == (secret, fnv1.READY_TRUE, {})
+        assert _resource(target, "b") == (release, fnv1.READY_FALSE, {})
+        # The composite's top-level keys set, the others kept, as Struct.update does.
+        assert json_format.MessageToDict(target.composite.resource) == {
+            "spec": {"a": 1},
+            "status": {"phase": "Provisioning"},
+        }
+
+
+def test_merge_state_keeps_what_an_earlier_step_set_on_the_same_resource() -> None:
+    target = fnv1.State()
+    earlier = target.resources["a"]
+    earlier.resource.update({"kind": "Secret", "metadata": {"labels": {"x": "y"}}})
+    earlier.connection_details["url"] = b"https://example.org"
+    target.resources["other"].resource.update({"kind": "ConfigMap"})
+    merge_state(target, [("a", {"kind": "Secret", "data": {"k": "dg=="}}, fnv1.READY_TRUE)], {})
+    assert _resource(target, "a") == (
+        {"kind": "Secret", "metadata": {"labels": {"x": "y"}}, "data": {"k": "dg=="}},
+        fnv1.READY_TRUE,
+        {"url": b"https://example.org"},
+    )
+    assert json_format.MessageToDict(target.resources["other"].resource) == {"kind": "ConfigMap"}
+
+
+def test_merge_state_takes_resources_nested_past_protobufs_default_depth() -> None:
+    deep: dict[str, object] = {"leaf": 1}
+    for _ in range(40):  # 40 JSON levels: 120 message levels below the Struct
+        deep = {"d": deep}
+    target = fnv1.State()
+    merge_state(target, [("deep", {"spec": deep}, fnv1.READY_TRUE)], {"status": {}})
+    with wire.lifted():
+        assert to_dict(target.resources["deep"].resource) == {"spec": deep}
