@@ -8,12 +8,14 @@ Vault is wired up as docs/vault.md has a platform engineer do it: the function's
 credentials Secret (`vault-token`), the address in the platform settings (EnvironmentConfig
 `function-platform`). Those are cluster-wide, so they are in place only while this module
 runs: the examples' XRs (tests/controlplane/test_controlplane.py) expect the unreachable
-Vault of examples/credentials.yaml, and are deleted before this module starts.
+Vault of examples/credentials.yaml. Test files run in name order, so those that compose are
+deleted before this module starts; the bad ones the function refuses never reach Vault.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -21,20 +23,19 @@ from typing import Any
 import pytest
 from hvac import exceptions as vexc
 
+from function.input import SETTINGS_REQUIREMENT
 from harness.cases import JSON, load_yaml_docs
-from harness.controlplane import CROSSPLANE_NAMESPACE, ControlPlane
+from harness.controlplane import ControlPlane
 from harness.installation import VAULT_GC, VAULT_GC_SCHEDULE
 from harness.paths import ROOT
 from tests.controlplane import cluster
 from tests.integration.servers import Bao
 
 OPS_API = "ops.crossplane.io/v1alpha1"
-SETTINGS_API = "apiextensions.crossplane.io/v1beta1"
 # crossplane v2.3.4 apis/ops/v1alpha1/cronoperation_types.go LabelCronOperationName.
 CRON_LABEL = "ops.crossplane.io/cronoperation"
 COMPONENT = ROOT / "install" / "components" / "vault-gc" / "vault-gc.yaml"
 EXAMPLE = ROOT / "examples" / "postgresqlinstance" / "dev" / "xr.yaml"
-CREDENTIALS = "function-platform"
 POLICY = "function-platform"
 TEAMS = ("vault-gc-team-a", "vault-gc-team-b")
 # The schedule's period and the Operation's own run, with room for a busy machine.
@@ -47,6 +48,13 @@ def documented_policy() -> str:
     found = re.search(r"`function-platform\.hcl`.*?```hcl\n(.*?)```", page, re.DOTALL)
     assert found, "docs/vault.md has no function-platform.hcl block"
     return found.group(1)
+
+
+def component_step() -> JSON:
+    """The vault-gc step of the component's CronOperation: what its Operations read."""
+    (component,) = load_yaml_docs(COMPONENT)
+    (step,) = component["spec"]["operationTemplate"]["spec"]["pipeline"]
+    return dict(step)
 
 
 def entry_path(namespace: str, vault_path: str) -> str:
@@ -78,6 +86,44 @@ def bao(plane: ControlPlane) -> Iterator[Bao]:
         server.close()
 
 
+@contextlib.contextmanager
+def token_in_credentials(plane: ControlPlane, step: JSON, token: str) -> Iterator[None]:
+    """The token as key vault-token of the step's credentials Secret, the key restored after."""
+    (ref,) = [c["secretRef"] for c in step["credentials"]]
+    secret = plane.get("v1", "Secret", ref["name"], ref["namespace"])
+    assert secret is not None, "no credentials Secret: install/ generates it"
+    before = (secret.get("data") or {}).get("vault-token")
+    plane.patch(secret, {"stringData": {"vault-token": token}})
+    try:
+        yield
+    finally:
+        plane.patch(secret, {"data": {"vault-token": before}})
+
+
+@contextlib.contextmanager
+def vault_in_settings(plane: ControlPlane, step: JSON, vault: JSON) -> Iterator[None]:
+    """`vault` in the platform settings the step asks for, as they were after."""
+    (wanted,) = [
+        r
+        for r in step["requirements"]["requiredResources"]
+        if r["requirementName"] == SETTINGS_REQUIREMENT
+    ]
+    doc = {"apiVersion": wanted["apiVersion"], "kind": wanted["kind"]}
+    doc["metadata"] = {"name": wanted["name"]}
+    settings = plane.get(doc["apiVersion"], doc["kind"], wanted["name"])
+    if settings is None:
+        plane.create(doc | {"data": {"vault": vault}})
+    else:
+        plane.patch(settings, {"data": {"vault": vault}})
+    try:
+        yield
+    finally:
+        if settings is None:
+            plane.delete(doc)
+        else:
+            plane.patch(settings, {"data": {"vault": (settings.get("data") or {}).get("vault")}})
+
+
 @pytest.fixture(scope="module")
 def wired(plane: ControlPlane, bao: Bao) -> Iterator[Bao]:
     """docs/vault.md, Wiring it up: 1. the KV v2 mount and the function's policy, 2. token
@@ -90,33 +136,10 @@ def wired(plane: ControlPlane, bao: Bao) -> Iterator[Bao]:
     assert (mounts["secret/"]["type"], mounts["secret/"]["options"]["version"]) == ("kv", "2")
     admin.sys.create_or_update_policy(name=POLICY, policy=documented_policy())
     token = admin.auth.token.create(policies=[POLICY], period="1h")["auth"]["client_token"]
-    secret = plane.get("v1", "Secret", CREDENTIALS, CROSSPLANE_NAMESPACE)
-    assert secret is not None, "no credentials Secret: install/ generates it"
-    before_token = (secret.get("data") or {}).get("vault-token")
-    plane.patch(secret, {"stringData": {"vault-token": token}})
-    settings = plane.get(SETTINGS_API, "EnvironmentConfig", "function-platform")
-    before_vault = ((settings or {}).get("data") or {}).get("vault")
+    step = component_step()
     vault = {"address": bao.address, "database": {"enabled": False}}
-    if settings is None:
-        plane.create(
-            {
-                "apiVersion": SETTINGS_API,
-                "kind": "EnvironmentConfig",
-                "metadata": {"name": "function-platform"},
-                "data": {"vault": vault},
-            }
-        )
-    else:
-        plane.patch(settings, {"data": {"vault": vault}})
-    try:
+    with token_in_credentials(plane, step, token), vault_in_settings(plane, step, vault):
         yield bao
-    finally:
-        if settings is None:
-            plane.delete({"apiVersion": SETTINGS_API, "kind": "EnvironmentConfig",
-                          "metadata": {"name": "function-platform"}})  # fmt: skip
-        else:
-            plane.patch(settings, {"data": {"vault": before_vault}})
-        plane.patch(secret, {"data": {"vault-token": before_token}})
 
 
 def team_xr(namespace: str) -> JSON:
