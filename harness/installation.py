@@ -2,7 +2,7 @@
 base, every capability's component and the optional components that need nothing outside
 Crossplane, built by kustomize.
 
-Two differences from a user's, both for what this machine lacks:
+Three differences from a user's, the first two for what this machine lacks:
 - an ImageConfig rewriting the packages' registry to the test's own registry on loopback, as
   one mirrors packages into a private registry (crossplane-runtime v2.3.3
   pkg/xpkg/config.go RewritePath: the longest matching prefix is replaced; the package
@@ -17,7 +17,10 @@ Two differences from a user's, both for what this machine lacks:
   Function object, named as dependency resolution would name it (docs/install.md, How the
   Function is named). So the umbrella Configuration, which brings the capabilities only
   through dependency resolution, is replaced by the four capability components, as a user
-  picking capabilities does.
+  picking capabilities does;
+- vault-gc's CronOperation runs every VAULT_GC_SCHEDULE instead of every 15 minutes, a
+  kustomize patch of its schedule as a user may write one: the e2e waits for one of its
+  runs after deleting an XR (tests/controlplane/test_vault_gc.py).
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ from harness.paths import go_tool
 # offline and by promtool).
 COMPONENTS = ("remove-expired", "vault-gc")
 MIRROR = "e2e-registry-mirror"
+VAULT_GC = "function-platform-vault-gc"
+# Crossplane v2.3.4 parses a CronOperation's schedule with robfig/cron v3 ParseStandard
+# (internal/controller/ops/cronoperation/constructor.go), which takes the `@every <duration>`
+# descriptor: the next run is the last Operation's creation plus the duration.
+VAULT_GC_SCHEDULE = "@every 15s"
 
 
 def mirrored(registry: str, host: str) -> str:
@@ -79,7 +87,13 @@ def kustomization(root: Path, directory: Path, password_key: str, mirror_doc: JS
                 "patch": yaml.safe_dump(
                     [{"op": "add", "path": "/spec/skipDependencyResolution", "value": True}]
                 ),
-            }
+            },
+            {
+                "target": {"group": "ops.crossplane.io", "kind": "CronOperation", "name": VAULT_GC},
+                "patch": yaml.safe_dump(
+                    [{"op": "replace", "path": "/spec/schedule", "value": VAULT_GC_SCHEDULE}]
+                ),
+            },
         ],
         "sortOptions": {"order": "fifo"},
     }

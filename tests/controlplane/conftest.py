@@ -1,14 +1,18 @@
 """The control-plane e2e's report (per case, the providers that ran for real; the time
-budget), and the control plane of Crossplane core alone the CEL tests share."""
+budget), the whole control plane the e2e's modules share, and the control plane of
+Crossplane core alone the CEL tests share."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
 
+from harness.cases import find_cases
 from harness.controlplane import ControlPlane
+from harness.paths import ROOT
 from tests.controlplane import cluster
 from tests.controlplane.core import start_core_plane
 
@@ -34,6 +38,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{sum(cluster.TIMINGS.values()):7.1f}  total of the phases above (the rest of "
             "the tests run between them)"
         )
+
+
+@pytest.fixture(scope="session")
+def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    """The platform installed in a real control plane (harness/controlplane.py), with what
+    every example needs beside its XR (cluster.install); one per run."""
+    workdir = tmp_path_factory.mktemp("controlplane")
+    python = os.environ.get("PYTHON") or sys.executable
+    with ControlPlane(workdir, python=python) as cp:
+        try:
+            with cp.timed("test: upstream CRDs, XRDs Established, RBAC manager's roles"):
+                cluster.install(cp, ROOT, find_cases(ROOT))
+            yield cp
+            assert cp.function is not None
+            assert cp.function.alive(), "function died:\n" + cp.logs()
+        finally:
+            cluster.TIMINGS.update(cp.timings)
 
 
 @pytest.fixture(scope="module")

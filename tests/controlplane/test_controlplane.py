@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -60,21 +58,6 @@ TRANSITION = re.compile(
 )
 SIMULATION_ROUNDS = 12
 TRANSITIONS = [c for c in CASES if c.expects_error and c.optional("observed.yaml")]
-
-
-@pytest.fixture(scope="session")
-def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
-    workdir = tmp_path_factory.mktemp("controlplane")
-    python = os.environ.get("PYTHON") or sys.executable
-    with ControlPlane(workdir, python=python) as cp:
-        try:
-            with cp.timed("test: upstream CRDs, XRDs Established, RBAC manager's roles"):
-                cluster.install(cp, ROOT, CASES)
-            yield cp
-            assert cp.function is not None
-            assert cp.function.alive(), "function died:\n" + cp.logs()
-        finally:
-            cluster.TIMINGS.update(cp.timings)
 
 
 @pytest.fixture(scope="session")
