@@ -906,6 +906,15 @@ class ControlPlane:
                 name=meta["name"], namespace=meta.get("namespace") if res.namespaced else None
             )
 
+    def apply_crds(self, paths: Sequence[Path]) -> None:
+        """Apply every CRD in the files and wait until all are Established."""
+        names = []
+        for path in paths:
+            for doc in load_yaml_docs(path):
+                self.apply(doc)
+                names.append(doc["metadata"]["name"])
+        self.wait_established(names)
+
     def wait_established(self, crds: Sequence[str]) -> None:
         """Wait until every named CRD is Established (served)."""
 

@@ -113,12 +113,7 @@ def install(plane: ControlPlane, folder: str) -> Subject:
     """What the kind needs beside the packages: the upstream CRDs of what it composes, the
     examples' credentials, P&T and its Composition for the kind."""
     kind = kind_of(folder)
-    names = []
-    for path in kind.crds:
-        for doc in load_yaml_docs(shared_dir() / path):
-            plane.apply(doc)
-            names.append(doc["metadata"]["name"])
-    plane.wait_established(names)
+    plane.apply_crds([shared_dir() / path for path in kind.crds])
     for doc in example_credentials(ROOT):
         plane.apply(doc)
     xrd = kind.api.xrd_name
@@ -284,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     package = args.pnt_package or args.pnt.resolve().parent / "package"
     process.exit_on_sigterm()
     load_before = load_average()
+    measured = commit()  # what is imported now, whatever is committed meanwhile
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="loop-") as tmp:
         plane = ControlPlane(Path(tmp), poll_interval=POLL_INTERVAL)
@@ -305,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if p is not None:
                 p.pnt.stop()
             plane.stop()
-    text = report(args, runs, load_before)
+    text = report(args, runs, load_before, measured)
     args.out.write_text(text)
     print(text)
     return 0 if all(r.wall_s is not None for r in runs) else 1
@@ -341,7 +337,7 @@ def pnt_version() -> str:
     return os.environ.get("PNT_VERSION", "v0.10.8")
 
 
-def report(args: argparse.Namespace, runs: Sequence[Run], load_before: str) -> str:
+def report(args: argparse.Namespace, runs: Sequence[Run], load_before: str, measured: str) -> str:
     """The Markdown of bench/loop.md."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     core = Path(f"{go_tool('crossplane-core')}.version").read_text().strip()
@@ -350,7 +346,7 @@ def report(args: argparse.Namespace, runs: Sequence[Run], load_before: str) -> s
         "# The reconcile loop: function-platform against function-patch-and-transform",
         "",
         f"`make bench-loop` (python -m harness.loop --counts {counts} --repeats {args.repeats}) "
-        f"on {when}, commit {commit()}; Crossplane core {core}; P&T "
+        f"on {when}, commit {measured}; Crossplane core {core}; P&T "
         f"{pnt_version()} ({args.pnt.name}).",
         f"Machine: {machine()}.",
         f"Load average (1/5/15 min) before: {load_before}; after: {load_average()}.",
