@@ -10,7 +10,10 @@ package manager then does for it what it does for this function: a revision, the
 endpoint of the Service it makes and a TLS server certificate; the binary serves that endpoint
 with that certificate (--tls-certs-dir), reached through the same hosts mapping this function is
 (ControlPlane._with_function_host). Both functions are wired alike, so the loop measures the
-functions, not their wiring.
+functions, not their wiring: core's package runtime is chosen per package kind, not per
+package (crossplane v2.3.4 internal/controller/pkg/controller/runtime.go, --package-runtime
+'Function=External'), so P&T has the runtime this function has in the e2e, core's default
+Deployment runtime, whose Deployment no kubelet runs and whose endpoint the harness serves.
 
 The platform team's P&T Compositions target Crossplane v1 (a cluster-scoped XR kind, legacy
 cluster-scoped managed resources); peer_composition moves one to this project's namespaced XR
