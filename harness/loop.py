@@ -189,7 +189,11 @@ def run(
     start = time.monotonic()
     in_parallel(plane.create, docs)
     created = time.monotonic() - start
-    converged = tracker.done.wait(timeout)
+    deadline = time.monotonic() + timeout
+    while not tracker.done.wait(1):
+        if tracker.watch.error is not None or time.monotonic() > deadline:
+            break
+    converged = tracker.done.is_set()
     if not converged:
         samples.append(cpu(pids))
     steady = None

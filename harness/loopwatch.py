@@ -16,11 +16,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kubernetes import watch
+
 from harness.cases import JSON
 from harness.controlplane import ControlPlane
 
 # Server-side timeout of one watch request; the watch is made again until stopped.
 WATCH_SECONDS = 5
+# Watches failing in a row before the watch gives up and reports the error.
+FAILURES = 10
 
 
 def condition_true(obj: JSON, typ: str) -> bool:
@@ -43,16 +47,35 @@ class Watch(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        try:
-            while not self.stopped.is_set():
-                # A new watch starts with an ADDED event for each object that exists, so
-                # nothing changed between two watches is missed.
-                for event in self.resource.watch(timeout=WATCH_SECONDS):
-                    if self.stopped.is_set():
-                        return
-                    self.handle(str(event["type"]), dict(event["raw_object"]))
-        except BaseException as e:  # reported by the benchmark, which then stops
-            self.error = e
+        failures = 0
+        while not self.stopped.is_set():
+            try:
+                self._watch_once()
+                failures = 0
+            except Exception as e:  # a dropped watch is made again; only a lasting failure ends it
+                failures += 1
+                if failures >= FAILURES:
+                    self.error = e
+                    return
+                time.sleep(1)
+
+    def _watch_once(self) -> None:
+        # A new watch starts with an ADDED event for each object that exists, so nothing
+        # changed between two watches is missed. The read timeout ends a watch the server
+        # leaves open past its own timeout.
+        stream = watch.Watch().stream(  # type: ignore[no-untyped-call]
+            self.resource.get,
+            serialize=False,
+            timeout_seconds=WATCH_SECONDS,
+            _request_timeout=3 * WATCH_SECONDS,
+        )
+        for event in stream:
+            if self.stopped.is_set():
+                return
+            obj = event["object"]
+            # ERROR events carry a Status, not an object (an expired resourceVersion).
+            if event["type"] != "ERROR" and isinstance(obj, dict) and "metadata" in obj:
+                self.handle(str(event["type"]), obj)
 
     def stop(self) -> None:
         self.stopped.set()
