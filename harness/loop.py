@@ -298,7 +298,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for s in subjects:
                 statuses |= ready_statuses(s.case.dir)
             provider = SimulatedProvider(plane, statuses).start()
-            runs = measure(p, subjects, args)
+            runs = measure(
+                p, subjects, args, lambda done: args.out.write_text(
+                    report(args, done, load_before, measured)
+                )
+            )  # fmt: skip
         finally:
             if provider is not None:
                 provider.stop()
@@ -311,7 +315,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(r.wall_s is not None for r in runs) else 1
 
 
-def measure(p: Plane, subjects: Sequence[Subject], args: argparse.Namespace) -> list[Run]:
+def measure(
+    p: Plane,
+    subjects: Sequence[Subject],
+    args: argparse.Namespace,
+    save: Callable[[list[Run]], object],
+) -> list[Run]:
+    """Every configuration's runs; `save` gets the runs so far after each (a partial file
+    if the benchmark is stopped)."""
     runs: list[Run] = []
     core_cache: bool | None = None
     for step, (cache, count, order) in enumerate(configuration_order(args.counts, args.repeats)):
@@ -334,6 +345,7 @@ def measure(p: Plane, subjects: Sequence[Subject], args: argparse.Namespace) -> 
                     timeout=args.timeout,
                 )  # fmt: skip
                 runs.append(measured)
+                save(runs)
     return runs
 
 
