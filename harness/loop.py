@@ -361,7 +361,8 @@ def report(args: argparse.Namespace, runs: Sequence[Run], load_before: str, meas
     lines = [
         "# The reconcile loop: function-platform against function-patch-and-transform",
         "",
-        f"`make bench-loop` (python -m harness.loop --counts {counts} --repeats {args.repeats}) "
+        f"`make bench-loop` (python -m harness.loop --counts {counts} --repeats {args.repeats} "
+        f"--steady-seconds {args.steady_seconds:g} --timeout {args.timeout:g}) "
         f"on {when}, commit {measured}; Crossplane core {core}; P&T "
         f"{pnt_version()} ({args.pnt.name}).",
         f"Machine: {machine()}.",
