@@ -22,6 +22,9 @@
 #   make bench-compare    side by side with function-patch-and-transform (PNT=/path/to/binary,
 #                         built from its source: see PNT in this Makefile)
 #   make bench-scale      latency and memory with 10, 100, 500 composed/observed resources
+#   make bench-loop       the whole reconcile loop in the e2e's control plane: 100 and 500 XRs
+#                         to Synced and Ready, wall and CPU, against P&T (PNT=..., root,
+#                         the packages of make package; python -m harness.loop)
 #   make soak             1,000,000 mixed calls at concurrency 32 (SOAK_REQUESTS=...)
 #   make bench-metrics    what the metrics hook costs per request (python -m harness.metrics_cost)
 #   make bench-phases     CPU time of each phase of a composing call, and the serving floor
@@ -102,7 +105,10 @@ export GHZ
 #   go build -o function-patch-and-transform .
 PNT_VERSION := v0.10.8
 PNT ?=
-export PNT PNT_VERSION GHZ_VERSION
+# bench-loop installs P&T as a Function package built from its package metadata and input
+# CRD: the package/ folder of that checkout, by default beside PNT.
+PNT_PACKAGE ?=
+export PNT PNT_VERSION PNT_PACKAGE GHZ_VERSION
 # The Crossplane image whose built-in CRDs `crossplane resource validate` wants;
 # pre-seeded in the validate cache dir from $(SHARED)/crds/crossplane, never pulled.
 export CROSSPLANE_IMAGE := xpkg.crossplane.io/crossplane/crossplane:$(CORE_VERSION)
@@ -146,7 +152,7 @@ RENDER_OUT := $(ROOT)/.cache/render
 .PHONY: all tools render-tools tool-crossplane tool-crossplane-core tool-helm tool-promtool \
 	tool-cue tool-kustomize tool-crane e2e-tools node-deps venv deps deps-files render validate \
 	test lint typecheck pytest e2e e2e-render bench bench-metrics bench-memory bench-phases fuzz xrds generate ghz \
-	bench-tools bench-compare bench-scale soak postgresql package package-test update-examples \
+	bench-tools bench-compare bench-scale bench-loop soak postgresql package package-test update-examples \
 	clean distclean help
 
 all: render
@@ -367,6 +373,13 @@ bench-compare: venv bench-tools
 
 bench-scale: venv bench-tools
 	cd $(ROOT) && $(VENV_PY) -m harness.scale --pnt $(PNT)
+
+# In the control plane of make e2e (its packages, tools and root); LOOP_ARGS: e.g. "--counts 100".
+bench-loop: venv deps
+	@ls $(PACKAGE_OUT)/*.xpkg >/dev/null 2>&1 || { echo "bench-loop: no packages in $(PACKAGE_OUT); run make package (root) first"; exit 1; }
+	@[[ -x "$(PNT)" ]] || { echo "bench-loop: give PNT=/path/to/function-patch-and-transform (see PNT in the Makefile)"; exit 1; }
+	@$(MAKE) --no-print-directory tools e2e-tools
+	cd $(ROOT) && $(VENV_PY) -m harness.loop --pnt $(PNT) $(LOOP_ARGS)
 
 SOAK_REQUESTS ?= 1000000
 # SOAK_ARGS: e.g. "--composing --out bench/soak-composing.md" (every call composes).

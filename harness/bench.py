@@ -69,9 +69,16 @@ def cpu_seconds(pid: int) -> float:
     total = 0
     for p in process.tree(pid):
         with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            total += stat_cpu_ticks(Path(f"/proc/{p}/stat").read_text())
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def stat_cpu_ticks(stat: str) -> int:
+    """utime + stime, in clock ticks, of a /proc/<pid>/stat line: fields 14 and 15 (proc(5)),
+    counted after the command name, which is in parentheses and may hold spaces and ')'. The
+    process's figures cover all its threads."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 
 
 def bench_case(target: str, case: Case, requests: int, concurrency: int, pid: int) -> Row:

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -114,18 +115,30 @@ def call(target: str) -> Callable[[fnv1.RunFunctionRequest], fnv1.RunFunctionRes
 # ---------------------------------------------------------------- the cases
 
 
-def peer_inputs(dirs: Sequence[Path]) -> dict[str, dict[str, object]]:
-    """P&T's step input by example kind folder ("redisinstance"), from every Composition found."""
-    out: dict[str, dict[str, object]] = {}
+def peer_compositions(dirs: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    """Every P&T Composition found, by example kind folder ("redisinstance")."""
+    out: dict[str, dict[str, Any]] = {}
     for folder in dirs:
         for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
             for doc in load_yaml_docs(path):
                 if doc.get("kind") != "Composition":
                     continue
                 xr_kind = str(doc["spec"]["compositeTypeRef"]["kind"])
-                folder_name = xr_kind.lower().removeprefix("x")
-                out[folder_name] = doc["spec"]["pipeline"][0]["input"]
+                out[xr_kind.lower().removeprefix("x")] = doc
     return out
+
+
+def peer_dirs() -> list[Path]:
+    """Where the P&T Compositions are: the platform team's, then this project's."""
+    return [shared_dir() / "bench" / "patch-and-transform", ROOT / "bench" / "patch-and-transform"]
+
+
+def peer_inputs(dirs: Sequence[Path]) -> dict[str, dict[str, object]]:
+    """P&T's step input by example kind folder ("redisinstance"), from every Composition found."""
+    return {
+        folder: doc["spec"]["pipeline"][0]["input"]
+        for folder, doc in peer_compositions(dirs).items()
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -380,9 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     process.exit_on_sigterm()
     plan = Plan(args.pnt, args.rounds, args.seconds, args.c32_seconds, args.c32_connections)
     load_before = load_average()
-    inputs = peer_inputs(
-        [shared_dir() / "bench" / "patch-and-transform", ROOT / "bench" / "patch-and-transform"]
-    )
+    inputs = peer_inputs(peer_dirs())
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     with ours(BOTH_CPUS) as probe:
         compared, skipped = pairs(cases, inputs, probe.target)

@@ -179,10 +179,23 @@ def kubeconfig(
 class ControlPlane:
     """Starts everything in `workdir`; `api` is a dynamic client as the cluster admin."""
 
-    def __init__(self, workdir: Path, root: Path = ROOT, python: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        root: Path = ROOT,
+        python: str | None = None,
+        core_args: Sequence[str] = (),
+        poll_interval: str = f"{POLL_INTERVAL_SECONDS}s",
+    ) -> None:
         self.root = root
         self.dir = workdir
         self.python = python
+        # Flags added to `core start` (harness/loop.py: the function response cache).
+        self.core_args = list(core_args)
+        self.poll_interval = poll_interval
+        # Further Service hosts core resolves to a loopback address (map_host).
+        self.hosts: dict[str, str] = {}
+        self._core_starts = 0
         self.processes: list[process.Process] = []
         self.function: FunctionServer | None = None
         self._api: dynamic.DynamicClient | None = None
@@ -190,7 +203,7 @@ class ControlPlane:
         self.timings: dict[str, float] = {}
         # Where the function serves: a loopback address of its own, so the gRPC port core
         # derives for every function (9443) is free there whatever else runs on the machine.
-        self.function_address = _free_loopback_address(FUNCTION_PORT)
+        self.function_address = free_loopback_address(FUNCTION_PORT)
 
     # ------------------------------------------------------------ processes
 
@@ -473,26 +486,43 @@ class ControlPlane:
         # Core caches the packages it pulls there and fails to parse one it cannot cache.
         (self.dir / "xpkg").mkdir(exist_ok=True)
         self.core_probe = process.free_port()
-        self._start(
+        self._core_cmd = [
+            *self._with_function_host(),
+            core, "core", "start",
+            f"--ca-bundle-path={self.pki.ca_crt}",
+            f"--tls-server-certs-dir={server_dir}", f"--tls-client-certs-dir={client_dir}",
+            f"--xpkg-cache-dir={self.dir / 'xpkg'}",
+            f"--webhook-port={webhook_port}",
+            f"--metrics-port={process.free_port()}", f"--health-probe-port={self.core_probe}",
+            f"--poll-interval={self.poll_interval}",
+            # Operations are an alpha feature, off by default (crossplane v2.3.4
+            # cmd/crossplane/core/core.go EnableOperations): install/components'
+            # CronOperations need it, as docs/install.md says.
+            "--enable-operations",
+        ]  # fmt: skip
+        self._core_ready = lambda: process.port_open("127.0.0.1", webhook_port)
+        self._core_kubeconfig = core_kubeconfig
+        self._start_core()
+
+    def _start_core(self) -> None:
+        # A new response cache directory for every start: what core kept before is not reused.
+        self._core_starts += 1
+        xfn = self.dir / f"xfn-{self._core_starts}"
+        xfn.mkdir(exist_ok=True)
+        self.core = self._start(
             "crossplane",
-            [
-                *self._with_function_host(),
-                core, "core", "start",
-                f"--ca-bundle-path={self.pki.ca_crt}",
-                f"--tls-server-certs-dir={server_dir}", f"--tls-client-certs-dir={client_dir}",
-                f"--xpkg-cache-dir={self.dir / 'xpkg'}", f"--xfn-cache-dir={self.dir / 'xfn'}",
-                f"--webhook-port={webhook_port}",
-                f"--metrics-port={process.free_port()}", f"--health-probe-port={self.core_probe}",
-                f"--poll-interval={POLL_INTERVAL_SECONDS}s",
-                # Operations are an alpha feature, off by default (crossplane v2.3.4
-                # cmd/crossplane/core/core.go EnableOperations): install/components'
-                # CronOperations need it, as docs/install.md says.
-                "--enable-operations",
-            ],
-            lambda: process.port_open("127.0.0.1", webhook_port),
+            [*self._core_cmd, f"--xfn-cache-dir={xfn}", *self.core_args],
+            self._core_ready,
             timeout=120,
-            kubeconfig_path=core_kubeconfig,
-        )  # fmt: skip
+            kubeconfig_path=self._core_kubeconfig,
+        )
+
+    def restart_core(self, core_args: Sequence[str]) -> None:
+        """Stop Crossplane core and start it again with `core_args` instead of the last ones."""
+        self.core.stop()
+        self.processes.remove(self.core)
+        self.core_args = list(core_args)
+        self._start_core()
 
     def _with_function_host(self) -> list[str]:
         """A command prefix: run in a mount namespace of its own where /etc/hosts also maps the
@@ -504,12 +534,23 @@ class ControlPlane:
         endpoint core derives and the process serving it. Nothing is patched into the
         FunctionRevision. Needs root (unshare, mount), as `make package` does.
         """
-        hosts = self.dir / "hosts"
-        hosts.write_text(
-            Path("/etc/hosts").read_text() + f"{self.function_address} {self.function_host}\n"
-        )
+        self.hosts[self.function_host] = self.function_address
+        hosts = self._write_hosts()
         script = 'mount --bind "$0" /etc/hosts && exec "$@"'
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(hosts)]
+
+    def _write_hosts(self) -> Path:
+        """The hosts file core sees: the machine's and `hosts`, rewritten in place (the
+        same file stays bind-mounted over core's /etc/hosts)."""
+        hosts = self.dir / "hosts"
+        mapped = "".join(f"{address} {host}\n" for host, address in sorted(self.hosts.items()))
+        hosts.write_text(Path("/etc/hosts").read_text() + mapped)
+        return hosts
+
+    def map_host(self, host: str, address: str) -> None:
+        """Have core resolve `host` (another function's Service) to `address`."""
+        self.hosts[host] = address
+        self._write_hosts()
 
     def _crossplane_chart(self) -> list[JSON]:
         """The ServiceAccounts and RBAC of Crossplane's chart (crossplane_chart_rbac)."""
@@ -599,26 +640,35 @@ class ControlPlane:
         the TLS server certificate core issued for the revision (its tlsServerSecretName,
         which a pod mounts at /tls/server), requiring core's client certificate.
         """
-        revision, secret = poll(
-            self._active_function_revision, 180, "an Active FunctionRevision with an endpoint"
-        )
-        endpoint = revision["status"]["endpoint"]
-        host, _, port = endpoint.removeprefix("dns:///").rpartition(":")
-        if host != self.function_host:
-            raise RuntimeError(f"core dials {endpoint}; /etc/hosts maps {self.function_host}")
         certs = self.dir / "function-certs"
-        certs.mkdir(exist_ok=True)
-        for key in ("tls.crt", "tls.key", "ca.crt"):
-            (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
+        port = self.function_endpoint(self.function_name, self.function_host, certs)
         self.function = FunctionServer(
             self.root,
             python=self.python,
             log_path=self.dir / "function.log",
             tls_certs_dir=certs,
             host=self.function_address,
-            port=int(port),
+            port=port,
             wrapper=self._in_cluster_identity(),
         ).start()
+
+    def function_endpoint(self, function: str, host: str, certs: Path) -> int:
+        """The port core dials the Function's Active revision on, once it has one, and the
+        TLS server certificate core issued for it, written to `certs` (tls.crt, tls.key,
+        ca.crt: what a pod mounts at /tls/server)."""
+        revision, secret = poll(
+            functools.partial(self.active_function_revision, function),
+            180,
+            f"an Active FunctionRevision of {function} with an endpoint",
+        )
+        endpoint = revision["status"]["endpoint"]
+        dialed, _, port = endpoint.removeprefix("dns:///").rpartition(":")
+        if dialed != host:
+            raise RuntimeError(f"core dials {endpoint}; /etc/hosts maps {host}")
+        certs.mkdir(exist_ok=True)
+        for key in ("tls.crt", "tls.key", "ca.crt"):
+            (certs / key).write_bytes(base64.b64decode(secret["data"][key]))
+        return int(port)
 
     def _in_cluster_identity(self) -> list[str]:
         """A command prefix giving the function what a pod of its Deployment has: the API
@@ -652,12 +702,12 @@ class ControlPlane:
             "unshare", "--mount", "--propagation", "private", "sh", "-c", script, str(account),
         ]  # fmt: skip
 
-    def _active_function_revision(self) -> tuple[JSON, JSON] | None:
-        """The Active revision of the Function with core's endpoint, and its TLS server
-        Secret once core has filled it."""
+    def active_function_revision(self, function: str) -> tuple[JSON, JSON] | None:
+        """The Active revision of the Function named `function` with core's endpoint, and
+        its TLS server Secret once core has filled it."""
         for rev in self.list("pkg.crossplane.io/v1", "FunctionRevision"):
             labels = rev["metadata"].get("labels") or {}
-            if labels.get("pkg.crossplane.io/package") != self.function_name:
+            if labels.get("pkg.crossplane.io/package") != function:
                 continue
             if rev["spec"].get("desiredState") != "Active":
                 continue
@@ -856,6 +906,15 @@ class ControlPlane:
                 name=meta["name"], namespace=meta.get("namespace") if res.namespaced else None
             )
 
+    def apply_crds(self, paths: Sequence[Path]) -> None:
+        """Apply every CRD in the files and wait until all are Established."""
+        names = []
+        for path in paths:
+            for doc in load_yaml_docs(path):
+                self.apply(doc)
+                names.append(doc["metadata"]["name"])
+        self.wait_established(names)
+
     def wait_established(self, crds: Sequence[str]) -> None:
         """Wait until every named CRD is Established (served)."""
 
@@ -951,7 +1010,7 @@ def poll(check: Callable[[], Any], timeout: float, what: str) -> Any:
     return found
 
 
-def _free_loopback_address(port: int) -> str:
+def free_loopback_address(port: int) -> str:
     """A 127.x.y.z address (all of 127/8 is loopback on Linux) where `port` is free."""
     rng = random.SystemRandom()
     for _ in range(50):

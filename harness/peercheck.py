@@ -22,7 +22,7 @@ from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from function.structs import to_dict
 from harness import compare
 from harness.cases import find_cases
-from harness.paths import ROOT, shared_dir
+from harness.paths import ROOT
 
 
 def composed(rsp: fnv1.RunFunctionResponse) -> dict[str, str]:
@@ -41,9 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.pnt is None:
         parser.error("give the P&T binary: --pnt PATH or PNT=PATH")
-    inputs = compare.peer_inputs(
-        [shared_dir() / "bench" / "patch-and-transform", ROOT / "bench" / "patch-and-transform"]
-    )
+    inputs = compare.peer_inputs(compare.peer_dirs())
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     fatal = False
     with compare.ours(compare.BOTH_CPUS) as mine, compare.pnt(args.pnt, compare.BOTH_CPUS) as peer:

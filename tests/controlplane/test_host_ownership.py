@@ -50,12 +50,7 @@ def plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     cp = ControlPlane(tmp_path_factory.mktemp("host-ownership"))
     try:
         cp.start_api_server()
-        names = []
-        for path in CRDS:
-            for doc in load_yaml_docs(shared_dir() / path):
-                cp.apply(doc)
-                names.append(doc["metadata"]["name"])
-        cp.wait_established(names)
+        cp.apply_crds([shared_dir() / path for path in CRDS])
         for doc in load_yaml_docs(POLICY):
             cp.apply(doc)
         cp.apply(SETTINGS)
