@@ -47,7 +47,7 @@ def problems(plane: ControlPlane, case: Case, xr: JSON) -> list[str]:
         for d in docs[1:]
         if cluster.RESOURCE_NAME in ((d.get("metadata") or {}).get("annotations") or {})
     }
-    have = {hashless(k): cluster.restored(v, case) for k, v in cluster.composed(plane, xr).items()}
+    have = {hashless(k): as_example(v, case) for k, v in cluster.composed(plane, xr).items()}
     out = []
     if set(have) != set(want_objs):
         out.append(f"composed {sorted(have)}, expected.yaml {sorted(want_objs)}")
@@ -79,6 +79,23 @@ def problems(plane: ControlPlane, case: Case, xr: JSON) -> list[str]:
                 want_c = {k: c[k] for k in XR_CONDITION_KEYS}
                 got = cluster.condition(xr, c["type"])
                 out += [f"XR {c['type']}{p}" for p in cluster.subset_problems(want_c, got)]
+    return out
+
+
+def as_example(obj: JSON, case: Case) -> JSON:
+    """A composed object read with the example's namespaces (cluster.restored), a Secret's
+    data too: each value that is text is restored as text (a host `<svc>.<ns>.svc`)."""
+    out: JSON = cluster.restored(obj, case)
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        data = {}
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                text = base64.b64decode(value).decode()
+            except UnicodeDecodeError:
+                data[key] = value
+                continue
+            data[key] = base64.b64encode(cluster.restored(text, case).encode()).decode()
+        out["data"] = data
     return out
 
 

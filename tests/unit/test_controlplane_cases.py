@@ -3,6 +3,7 @@ cluster: each case's stand-in namespaces, and an example's earlier state."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -205,3 +206,20 @@ def test_the_earlier_state_composes_what_the_example_observed(case: Case) -> Non
     observed = set(requests.observed_resources(case))
     assert observed <= _reached(case, cluster.earlier_required(case))
     assert not observed <= _reached(case, case.optional_docs("required.yaml"))
+
+
+def test_a_secret_s_text_values_are_restored_too() -> None:
+    """A connection Secret's host names the namespace inside base64: read as the example's;
+    a value that is not text is left as it is."""
+    (case,) = [c for c in CASES if c.id == "redisinstance/dev"]
+    host = f"dev-redis-redis.{cluster.namespace(case)}.svc"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "dev-redis", "namespace": cluster.namespace(case)},
+        "data": {"host": base64.b64encode(host.encode()).decode(), "raw": "/w=="},
+    }
+    out = expected.as_example(secret, case)
+    assert out["metadata"]["namespace"] == "dev"
+    assert base64.b64decode(out["data"]["host"]).decode() == "dev-redis-redis.dev.svc"
+    assert out["data"]["raw"] == "/w=="
