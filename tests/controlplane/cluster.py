@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +28,15 @@ from function.input import SETTINGS_SELECTOR
 from function.kind import AnyKind
 from function.structs import to_dict, to_struct
 from harness import requests
-from harness.cases import JSON, Case, example_credentials, fold_string_data, load_yaml_docs
+from harness.cases import (
+    JSON,
+    Case,
+    example_credentials,
+    find_cases,
+    fold_string_data,
+    identity,
+    load_yaml_docs,
+)
 from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from harness.paths import shared_dir
 
@@ -131,10 +140,8 @@ def kind_of(case: Case) -> AnyKind:
 
 
 def namespace(case: Case) -> str:
-    """A namespace of the case's own: a DNS label ("" for a cluster-scoped kind's case)."""
-    if cluster_scoped(case):
-        return ""
-    return re.sub(r"[^a-z0-9-]", "-", f"e2e-{case.kind[:24]}-{case.name}")[:63].rstrip("-")
+    """The case's own stand-in for its XR's namespace ("" for a cluster-scoped kind's case)."""
+    return namespaces(case).get(xr_doc_namespace(case), "")
 
 
 def cluster_scoped(case: Case) -> bool:
@@ -202,22 +209,116 @@ def tenants_in_own_namespace(settings: JSON, case: Case) -> None:
 # Where the platform keeps what every case shares (the shared PostgreSQL server's admin
 # Secret): a case's required objects there are applied there.
 PLATFORM_NAMESPACE = "crossplane-system"
+# Namespaces the cluster has for other reasons (its own, Argo CD's): never a stand-in.
+RESERVED_NAMESPACES = frozenset(
+    {"default", "kube-system", "kube-public", "kube-node-lease", "argocd", PLATFORM_NAMESPACE}
+)
 
 
 def namespaces(case: Case) -> dict[str, str]:
     """Each namespace the example names (its XR's, its required objects', those its XR's
     parameters point at: a clone's source) and the case's own stand-in for it, so cases
-    sharing a namespace name do not meet. The platform's namespace is kept."""
-    own = namespace(case)
-    if not own:  # a cluster-scoped XR: names its own (rename_text)
-        return {}
+    sharing a namespace name do not meet. The platform's namespace is kept; a
+    cluster-scoped XR names its own instead (rename_text)."""
+    return dict(_stand_ins(case.root).get(case.id, {}))
+
+
+def _named_namespaces(case: Case) -> list[str]:
+    """The namespaces the example names, its XR's first."""
     original = xr_doc_namespace(case)
     named = {d["metadata"].get("namespace") for d in case.optional_docs("required.yaml")}
+    named |= {d["metadata"].get("namespace") for d in earlier_required(case)}
     named |= set(_namespace_values(load_yaml_docs(case.xr)[0].get("spec")))
-    out = {original: own}
-    for other in sorted(n for n in named - {original, None, PLATFORM_NAMESPACE} if n):
-        out[other] = f"{own[: 62 - len(other)]}-{other}"[:63].strip("-")
-    return out
+    return [original, *sorted(n for n in named - {original, None, PLATFORM_NAMESPACE} if n)]
+
+
+# Why a stand-in keeps the function's output comparable with the example's expected.yaml:
+# the function reads a namespace as a string it copies into what it composes
+# (`<name>.<ns>.svc`, `vcluster.<ns>.<name>`, `<ns>/<name>`, `<ns>_<name>`, tenant paths),
+# compares with other namespaces (tenancy rules, instances, a clone's allowed namespaces:
+# each renamed with it), cuts at a length limit (naming.dns_label, sql_identifier), checks
+# by its characters (sql_identifier hashes a name holding '-'), hashes (that suffix, the
+# content hash of a template holding the namespace) and sorts (a vCluster's egress per
+# namespace: the XR's beside the platform's, platform-data). A stand-in has the original's
+# length, its '-' at the same places, a letter where it has a letter and a digit where a
+# digit, and its first letter: so every cut falls at the same place, the same names are
+# hashed, every pattern matches alike, and it sorts like the original against namespaces
+# of another first letter. So the output for the stand-in is the example's with the
+# stand-in for the namespace (restored maps it back), but for hash values, which
+# expected.HASH masks.
+def _stand_ins(root: Path) -> dict[str, dict[str, str]]:
+    """Per case id, each namespace its example names and the case's stand-in: unique over
+    every case, no namespace an example names or the cluster has, and no word of the
+    case's own files (so mapping it back touches only what was derived from it)."""
+    if root not in _STAND_INS:
+        cases = [c for c in find_cases(root) if not cluster_scoped(c)]
+        named = {c.id: _named_namespaces(c) for c in cases}
+        taken = set(RESERVED_NAMESPACES) | {n for ns in named.values() for n in ns}
+        out: dict[str, dict[str, str]] = {}
+        for case in cases:
+            text = "\n".join(p.read_text() for p in sorted(case.dir.rglob("*.yaml")))
+            out[case.id] = {}
+            for original in named[case.id]:
+                own = stand_in(original, case.id, taken, text)
+                taken.add(own)
+                out[case.id][original] = own
+        _STAND_INS[root] = out
+    return _STAND_INS[root]
+
+
+_STAND_INS: dict[Path, dict[str, dict[str, str]]] = {}
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+
+
+def stand_in(original: str, salt: str, taken: set[str], text: str) -> str:
+    """A namespace of original's shape (stand_ins' comment) drawn from a hash of salt and
+    original: not in taken and not a word of text."""
+    for attempt in range(10_000):
+        drawn = hashlib.shake_256(f"{salt}:{original}:{attempt}".encode()).digest(len(original))
+        own = original[0] + "".join(
+            _LETTERS[b % 26] if c in _LETTERS else _DIGITS[b % 10] if c in _DIGITS else c
+            for c, b in zip(original[1:], drawn[1:], strict=True)
+        )
+        if own != original and own not in taken and not _word(own).search(text):
+            return own
+    raise LookupError(f"{salt}: no stand-in left for namespace {original!r}")
+
+
+def _word(name: str) -> re.Pattern[str]:
+    """name as a whole word: not beside another letter or digit."""
+    return re.compile(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])")
+
+
+def restored(value: Any, case: Case) -> Any:
+    """value (what the cluster holds) with each of the case's stand-ins, as a word and in
+    its SQL spelling ('-' as '_'), the example's namespace again."""
+    if isinstance(value, str):
+        for original, own in namespaces(case).items():
+            for old, new in {(own, original), (own.replace("-", "_"), original.replace("-", "_"))}:
+                value = _word(old).sub(new, value)
+        return value
+    if isinstance(value, dict):
+        return {restored(k, case): restored(v, case) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restored(v, case) for v in value]
+    return value
+
+
+def in_stand_ins(value: Any, case: Case) -> Any:
+    """value (a status a controller wrote: an endpoint `<svc>.<ns>.svc:5432`) with each
+    namespace the example names, where it stands as a whole name (not the start of a
+    longer one: `production` in `production-database` is the XR's name), the case's
+    stand-in."""
+    if isinstance(value, str):
+        for original, own in namespaces(case).items():
+            value = re.sub(rf"(?<![a-z0-9-]){re.escape(original)}(?![a-z0-9-])", own, value)
+        return value
+    if isinstance(value, dict):
+        return {k: in_stand_ins(v, case) for k, v in value.items()}
+    if isinstance(value, list):
+        return [in_stand_ins(v, case) for v in value]
+    return value
 
 
 def _namespace_values(value: Any) -> Iterable[str]:
@@ -233,6 +334,11 @@ def _namespace_values(value: Any) -> Iterable[str]:
     elif isinstance(value, list):
         for v in value:
             yield from _namespace_values(v)
+
+
+def with_case_name(value: Any, case: Case) -> Any:
+    """value with the example's XR name the case's own (rename_text), namespaces kept."""
+    return _renamed(value, {}, case)
 
 
 def renamed(value: Any, case: Case) -> Any:
@@ -356,10 +462,16 @@ def xr_doc_namespace(case: Case) -> str:
 
 
 def create_case(
-    plane: ControlPlane, case: Case, *, create: bool = False, xr: JSON | None = None
+    plane: ControlPlane,
+    case: Case,
+    *,
+    create: bool = False,
+    xr: JSON | None = None,
+    earlier: bool = False,
 ) -> JSON:
     """Namespaces, the tenant, required resources and the XR of a case (`xr`, else the
-    case's own); the XR as applied.
+    case's own); the XR as applied. With `earlier`, the required resources are those of the
+    state the example starts from (earlier_required).
 
     With `create` the XR is POSTed rather than server-side applied: a schema error is then
     the API server's 422 with every message (apply answers 500 for a patch it cannot type).
@@ -367,23 +479,17 @@ def create_case(
     (made_by_controller).
     """
     ns = namespace(case)
-    for stand_in in sorted(namespaces(case).values()):
-        plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": stand_in}})
+    for own in sorted(namespaces(case).values()):
+        plane.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": own}})
     doc = xr if xr is not None else xr_doc(case)
     grant_tenant(plane, ns, doc)
     later = []
-    # Another namespace's objects (a clone's source) go to its stand-in too.
-    for required in (renamed(d, case) for d in case.optional_docs("required.yaml")):
-        if required.get("kind") == SETTINGS_SELECTOR.kind:
-            required["metadata"]["name"] = composition_name(case)
-        # What the API server assigns (a required XR's uid, as a render sees it) cannot be applied.
-        required["metadata"] = {
-            k: v for k, v in required["metadata"].items() if k not in ("uid", "resourceVersion")
-        }
+    docs = earlier_required(case) if earlier else case.optional_docs("required.yaml")
+    for required in (_required_doc(d, case) for d in docs):
         if _owner(plane, required) is None:
             later.append(required)
         else:
-            plane.apply(required)
+            _apply_required(plane, required)
     # The XR as its tenant: what core does with it, it does with its own rights.
     if create:
         out = plane.create(doc, user=tenant_of(doc))
@@ -392,6 +498,76 @@ def create_case(
     for required in later:
         made_by_controller(plane, required)
     return out
+
+
+# The directory of an example holding the state it starts from, when a fresh XR cannot
+# reach it (docs/contributing.md): its required.yaml, the required resources then.
+EARLIER = "before"
+
+
+def earlier_required(case: Case) -> list[JSON]:
+    """The required resources of the state the example starts from ([] without one)."""
+    path = case.dir / EARLIER / "required.yaml"
+    return load_yaml_docs(path) if path.is_file() else []
+
+
+def has_earlier_state(case: Case) -> bool:
+    return (case.dir / EARLIER).is_dir()
+
+
+def advance(plane: ControlPlane, case: Case) -> None:
+    """From the state the example starts from to its own: the required resources only the
+    earlier state has deleted, the example's applied, and its XR."""
+    now = {_where(d) for d in case.optional_docs("required.yaml")}
+    for doc in earlier_required(case):
+        if _where(doc) not in now:
+            plane.delete(_required_doc(doc, case))
+    create_case(plane, case)
+
+
+def _where(doc: JSON) -> tuple[str, ...]:
+    return (*identity(doc), str(doc["metadata"].get("namespace", "")))
+
+
+def _required_doc(doc: JSON, case: Case) -> JSON:
+    """A required object of the example as the case applies it: in its stand-in namespaces
+    (another namespace's objects, a clone's source, too), the settings under the case's
+    Composition's name, without what the API server assigns (a required XR's uid, as a
+    render sees it)."""
+    required: JSON = renamed(doc, case)
+    if required.get("kind") == SETTINGS_SELECTOR.kind:
+        required["metadata"]["name"] = composition_name(case)
+    required["metadata"] = {
+        k: v for k, v in required["metadata"].items() if k not in ("uid", "resourceVersion")
+    }
+    if "status" in required:
+        required["status"] = in_stand_ins(doc["status"], case)
+        if _is_xr(required):
+            # A required XR stands for an instance its own controllers made ready: its
+            # status is the example's, so core must not compose it (crossplane v2.3.4
+            # internal/controller/apiextensions/composite/reconciler.go, meta.IsPaused:
+            # a paused XR is left as it is).
+            annotations = required["metadata"].setdefault("annotations", {})
+            annotations[PAUSED] = "true"
+    return required
+
+
+PAUSED = "crossplane.io/paused"
+
+
+def _is_xr(doc: JSON) -> bool:
+    return any(
+        (k.api.api_version, k.api.kind) == (doc.get("apiVersion"), doc.get("kind"))
+        for k in catalogue.kinds()
+    )
+
+
+def _apply_required(plane: ControlPlane, required: JSON) -> None:
+    """Apply a required object, then write the status the example gives it, as the
+    controller it stands for would."""
+    applied = plane.apply(required)
+    if required.get("status"):
+        plane.patch_status(applied, required["status"])
 
 
 def _owner(plane: ControlPlane, doc: JSON) -> JSON | None:

@@ -8,7 +8,6 @@ import base64
 import re
 from typing import Any
 
-from harness import requests
 from harness.cases import JSON, Case
 from harness.controlplane import REAL_PROVIDERS, ControlPlane
 from tests.controlplane import cluster
@@ -33,34 +32,29 @@ def problems(plane: ControlPlane, case: Case, xr: JSON) -> list[str]:
 
     Left out, as the API server or this cluster sets them: metadata but labels and
     annotations (names are generated, uids and resourceVersions assigned), composed
-    objects' status (the providers'), credentials' values (CREDENTIAL_KEY). The case's
-    namespaces and XR name, and the cluster's composed names, stand for the render's (a
-    string equal to the render's once those are renamed agrees). The XR's status is
-    compared only when no object of a real provider is composed: observed.yaml's
-    statuses are the simulated providers', not provider-kubernetes'.
+    objects' status (the providers'), credentials' values (CREDENTIAL_KEY). The cluster's
+    objects are read with the case's namespaces the example's again (cluster.restored:
+    each stand-in is shaped so that the function's output for it is the example's with it,
+    but for hash values, which are masked), the case's XR name and the cluster's composed
+    names stand for the render's. The XR's status is compared only when no object of a
+    real provider is composed: observed.yaml's statuses are the simulated providers', not
+    provider-kubernetes'.
     """
-    docs = [cluster.renamed(d, case) for d in case.optional_docs("expected.yaml")]
+    docs = [cluster.with_case_name(d, case) for d in case.optional_docs("expected.yaml")]
     want_xr = docs[0]
     want_objs = {
         hashless(d["metadata"]["annotations"][cluster.RESOURCE_NAME]): d
         for d in docs[1:]
         if cluster.RESOURCE_NAME in ((d.get("metadata") or {}).get("annotations") or {})
     }
-    have = {hashless(k): v for k, v in cluster.composed(plane, xr).items()}
+    have = {hashless(k): as_example(v, case) for k, v in cluster.composed(plane, xr).items()}
     out = []
-    # An example may start from a history this run does not replay (add-ons composed, then
-    # the kubeconfig they need briefly missing): what its observed.yaml holds and no fresh
-    # XR composes is not looked for.
-    history = {hashless(n) for n in requests.observed_resources(case)} - set(have)
-    if set(have) != set(want_objs) - history:
-        out.append(f"composed {sorted(have)}, expected.yaml {sorted(set(want_objs) - history)}")
+    if set(have) != set(want_objs):
+        out.append(f"composed {sorted(have)}, expected.yaml {sorted(want_objs)}")
     swap = {
-        **cluster.namespaces(case),
-        **{
-            d["metadata"]["name"]: have[k]["metadata"]["name"]
-            for k, d in want_objs.items()
-            if k in have and d["metadata"].get("name")
-        },
+        d["metadata"]["name"]: have[k]["metadata"]["name"]
+        for k, d in want_objs.items()
+        if k in have and d["metadata"].get("name")
     }
     for key, want in sorted(want_objs.items()):
         obj = have.get(key)
@@ -76,9 +70,10 @@ def problems(plane: ControlPlane, case: Case, xr: JSON) -> list[str]:
     real = any(o["apiVersion"].rpartition("/")[0] in REAL_PROVIDERS for o in have.values())
     # Without observed.yaml the render is of the first reconcile, when nothing composed
     # exists yet; the cluster's XR is past it (tests the Ready test makes instead).
-    if case.optional("observed.yaml") and not real and not history:
+    if case.optional("observed.yaml") and not real:
         status = {k: v for k, v in (want_xr.get("status") or {}).items() if k != "conditions"}
-        out += [f"XR status{p}" for p in _content(status, xr.get("status"), swap, "")]
+        have_status = cluster.restored(xr.get("status"), case)
+        out += [f"XR status{p}" for p in _content(status, have_status, swap, "")]
         for c in (want_xr.get("status") or {}).get("conditions") or []:
             if c["type"] in ("Synced", "Ready"):
                 want_c = {k: c[k] for k in XR_CONDITION_KEYS}
@@ -87,11 +82,28 @@ def problems(plane: ControlPlane, case: Case, xr: JSON) -> list[str]:
     return out
 
 
+def as_example(obj: JSON, case: Case) -> JSON:
+    """A composed object read with the example's namespaces (cluster.restored), a Secret's
+    data too: each value that is text is restored as text (a host `<svc>.<ns>.svc`)."""
+    out: JSON = cluster.restored(obj, case)
+    if obj.get("kind") == "Secret" and obj.get("apiVersion") == "v1":
+        data = {}
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                text = base64.b64decode(value).decode()
+            except UnicodeDecodeError:
+                data[key] = value
+                continue
+            data[key] = base64.b64encode(cluster.restored(text, case).encode()).decode()
+        out["data"] = data
+    return out
+
+
 def _content(
     want: Any, have: Any, swap: dict[str, str], path: str, *, secret: bool = False
 ) -> list[str]:
-    """cluster.subset_problems, where a string agrees once the render's namespaces and
-    composed names in it are the cluster's, and a Secret's credential values are not
+    """cluster.subset_problems, where a string agrees once the render's composed names in
+    it are the cluster's, and a Secret's credential values are not
     compared (only that the key is there)."""
     if isinstance(want, dict) and isinstance(have, dict):
         out = []
@@ -133,7 +145,7 @@ UID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 def _masked(text: str, swap: dict[str, str]) -> str:
     """text with what is derived from the case's identity masked: the first of each name of
     swap's keys in either spelling (a SQL identifier's underscores too), uids, and short hex
-    hashes (a database name's hash of namespace and name)."""
+    hashes (a database name's hash of namespace and name, a bucket path's uid)."""
     for old in sorted(swap, key=len, reverse=True):
         for spelling in sorted({old, old.replace("-", "_")}):
             # The first only: a SQL name is <namespace>_<name>_<hash>, and the name may
@@ -143,7 +155,7 @@ def _masked(text: str, swap: dict[str, str]) -> str:
 
 
 def _swapped(text: str, swap: dict[str, str]) -> str:
-    """text with each render name in swap (a namespace, a composed name) as a whole token
+    """text with each render name in swap (a composed name) as a whole token
     (not part of a longer name) replaced by the cluster's."""
     for old, new in sorted(swap.items(), key=lambda kv: -len(kv[0])):
         text = re.sub(rf"(?<![A-Za-z0-9-]){re.escape(old)}(?![A-Za-z0-9-])", new, text)
