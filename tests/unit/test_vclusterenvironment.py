@@ -202,6 +202,35 @@ def test_environments_of_two_namespaces_do_not_collide_in_argo_cds() -> None:
     assert one["metadata"]["name"] != other["metadata"]["name"]
 
 
+def test_environments_of_two_namespaces_get_provider_configs_apart() -> None:
+    """Namespaced ProviderConfigs of one name in two namespaces block each other's deletion:
+    crossplane-runtime v2.0.0-rc.1 (provider-kubernetes v1.2.1), pkg/reconciler/providerconfig/
+    reconciler.go, counts a ProviderConfig's usages by its name in every namespace, and its
+    watch requeues only the usage's own namespace's ProviderConfig."""
+    params = {"addons": ["istio", "knative"]}
+    observed = {addons.KNATIVE_OPERATOR: DEPLOYED}
+    one = composed(params, observed=observed, kubeconfig=True).resources
+    other = composed(params, observed=observed, kubeconfig=True, namespace="team-other").resources
+    for pc in (addons.HELM_PROVIDER_CONFIG, addons.KUBERNETES_PROVIDER_CONFIG):
+        assert one[pc]["metadata"]["name"] != other[pc]["metadata"]["name"]
+    for got in (one, other):
+        helm_pc = got[addons.HELM_PROVIDER_CONFIG]["metadata"]["name"]
+        kube_pc = got[addons.KUBERNETES_PROVIDER_CONFIG]["metadata"]["name"]
+        assert got[addons.ISTIOD]["spec"]["providerConfigRef"]["name"] == helm_pc
+        assert got[addons.KNATIVE_SERVING]["spec"]["providerConfigRef"]["name"] == kube_pc
+
+
+def test_an_existing_provider_config_keeps_its_name() -> None:
+    """Core keeps an observed composed resource's name (crossplane v2.3.4
+    composition_functions.go), so the add-ons must refer to the name it has."""
+    observed = {
+        addons.HELM_PROVIDER_CONFIG: {"apiVersion": HELM_API, "metadata": {"name": "old-helm"}}
+    }
+    got = composed({"addons": ["istio"]}, observed=observed, kubeconfig=True).resources
+    assert got[addons.HELM_PROVIDER_CONFIG]["metadata"]["name"] == "old-helm"
+    assert got[addons.ISTIOD]["spec"]["providerConfigRef"]["name"] == "old-helm"
+
+
 def test_the_token_never_reaches_status_or_results() -> None:
     desired = composed({"gitops": GITOPS, "addons": ["istio"]}, kubeconfig=True)
     shown = json.dumps(status(desired)) + "".join(w.message for w in desired.warnings)

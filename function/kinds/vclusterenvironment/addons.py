@@ -55,8 +55,19 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
     """The add-ons' releases, objects and ProviderConfigs, once the kubeconfig Secret exists."""
     out: dict[str, JSON] = {}
     settings = ctx.settings
-    helm_config = dns_label(names.release, "helm")
-    kubernetes_config = dns_label(names.release, "kubernetes")
+    # Named after the namespace too: crossplane-runtime v2.0.0-rc.1 (which provider-kubernetes
+    # v1.2.1 builds with; fixed by v2.3.3), pkg/reconciler/providerconfig/reconciler.go, counts
+    # a namespaced ProviderConfig's usages by its name in every namespace, so two teams'
+    # environments of one name would hold each other's ProviderConfig past its deletion.
+    # An existing ProviderConfig keeps its name: core keeps an observed composed resource's
+    # name whatever the desired one says (crossplane v2.3.4 internal/controller/apiextensions/
+    # composite/composition_functions.go), and the add-ons must refer to that one.
+    helm_config = _existing_name(ctx, HELM_PROVIDER_CONFIG) or dns_label(
+        names.namespace, names.release, "helm"
+    )
+    kubernetes_config = _existing_name(ctx, KUBERNETES_PROVIDER_CONFIG) or dns_label(
+        names.namespace, names.release, "kubernetes"
+    )
     for add_on in wanted(ctx):
         if not compose_once_input_exists(kubeconfig_exists, ctx.observed, ADD_ONS[add_on]):
             continue
@@ -73,6 +84,12 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
             )
             out.update(_knative(ctx, helm_config, kubernetes_config))
     return out
+
+
+def _existing_name(ctx: EnvironmentContext, resource: str) -> str | None:
+    """The name of the composed resource as observed, if it exists."""
+    name = ((ctx.observed.get(resource) or {}).get("metadata") or {}).get("name")
+    return name if isinstance(name, str) and name else None
 
 
 def _knative(ctx: EnvironmentContext, helm_config: str, kubernetes_config: str) -> JSON:
