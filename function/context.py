@@ -118,6 +118,14 @@ class Observed:
             self._cache[name] = self._loaders[name]()
         return self._cache[name]
 
+    def name_of(self, name: str) -> str | None:
+        """The observed resource's metadata.name (None when it is not observed). Core keeps
+        an existing composed resource's name whatever the desired one says (crossplane v2.3.4
+        internal/controller/apiextensions/composite/composition_functions.go), so what
+        refers to it must use this one."""
+        found = ((self.get(name) or {}).get("metadata") or {}).get("name")
+        return found if isinstance(found, str) and found else None
+
     def ready(self, name: str) -> bool:
         """Whether the observed resource name is ready (False when it is not observed)."""
         if name not in self._ready:

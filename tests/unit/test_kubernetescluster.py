@@ -117,15 +117,26 @@ def test_add_ons_wait_for_the_kubeconfig_and_stay(
 def test_add_ons_reach_the_workload_cluster_through_its_kubeconfig() -> None:
     got = resources(kubeconfig=True)
     pc = got[addons.HELM_PROVIDER_CONFIG]
-    assert pc["metadata"]["name"] == "orders-helm"
+    # After the namespace too: provider-helm's crossplane-runtime v2.0.0-rc.1 counts a
+    # namespaced ProviderConfig's usages by name in every namespace.
+    assert pc["metadata"]["name"] == "team-a-orders-helm"
     assert pc["spec"]["credentials"] == {
         "source": "Secret",
         "secretRef": {"namespace": NAMESPACE, "name": "orders-kubeconfig", "key": "value"},
     }
     assert got[addons.CNI]["spec"]["providerConfigRef"] == {
         "kind": "ProviderConfig",
-        "name": "orders-helm",
+        "name": "team-a-orders-helm",
     }
+
+
+def test_an_existing_provider_config_keeps_its_name() -> None:
+    """Core keeps an observed composed resource's name (crossplane v2.3.4
+    composition_functions.go): the CNI release must refer to that one."""
+    observed = {addons.HELM_PROVIDER_CONFIG: {"metadata": {"name": "orders-helm"}}}
+    got = composed(observed=observed, kubeconfig=True)[0].resources
+    assert got[addons.HELM_PROVIDER_CONFIG]["metadata"]["name"] == "orders-helm"
+    assert got[addons.CNI]["spec"]["providerConfigRef"]["name"] == "orders-helm"
 
 
 @pytest.mark.parametrize(

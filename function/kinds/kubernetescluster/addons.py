@@ -52,7 +52,13 @@ def add_ons(
     if not compose_once_input_exists(kubeconfig is not None, ctx.observed, ADD_ONS):
         return {}
     settings = ctx.settings
-    provider_config = dns_label(cluster, settings.helmProviderConfigSuffix)
+    # Named after the namespace too: crossplane-runtime v2.0.0-rc.1 (which provider-helm builds
+    # with), pkg/reconciler/providerconfig/reconciler.go, counts a namespaced ProviderConfig's
+    # usages by its name in every namespace, so two teams' clusters of one name would hold
+    # each other's ProviderConfig past its deletion. An existing one keeps its name.
+    provider_config = ctx.observed.name_of(HELM_PROVIDER_CONFIG) or dns_label(
+        ctx.xr.namespace, cluster, settings.helmProviderConfigSuffix
+    )
     cni = _plugins(settings)[plugin]
     return {
         HELM_PROVIDER_CONFIG: kubeconfig_provider_config(

@@ -235,7 +235,7 @@ class KubernetesClusterSettings(SettingsModel):
         pattern=DNS_1123_LABEL,
         max_length=20,
         description="The provider-helm ProviderConfig reaching a workload cluster is named "
-        "<cluster>-<suffix>, in the XR's namespace.",
+        "<namespace>-<cluster>-<suffix>, in the XR's namespace (one made before keeps its name).",
     )
 
     @model_validator(mode="after")

@@ -59,13 +59,11 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
     # v1.2.1 builds with; fixed by v2.3.3), pkg/reconciler/providerconfig/reconciler.go, counts
     # a namespaced ProviderConfig's usages by its name in every namespace, so two teams'
     # environments of one name would hold each other's ProviderConfig past its deletion.
-    # An existing ProviderConfig keeps its name: core keeps an observed composed resource's
-    # name whatever the desired one says (crossplane v2.3.4 internal/controller/apiextensions/
-    # composite/composition_functions.go), and the add-ons must refer to that one.
-    helm_config = _existing_name(ctx, HELM_PROVIDER_CONFIG) or dns_label(
+    # An existing ProviderConfig keeps its name (Observed.name_of).
+    helm_config = ctx.observed.name_of(HELM_PROVIDER_CONFIG) or dns_label(
         names.namespace, names.release, "helm"
     )
-    kubernetes_config = _existing_name(ctx, KUBERNETES_PROVIDER_CONFIG) or dns_label(
+    kubernetes_config = ctx.observed.name_of(KUBERNETES_PROVIDER_CONFIG) or dns_label(
         names.namespace, names.release, "kubernetes"
     )
     for add_on in wanted(ctx):
@@ -84,12 +82,6 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
             )
             out.update(_knative(ctx, helm_config, kubernetes_config))
     return out
-
-
-def _existing_name(ctx: EnvironmentContext, resource: str) -> str | None:
-    """The name of the composed resource as observed, if it exists."""
-    name = ((ctx.observed.get(resource) or {}).get("metadata") or {}).get("name")
-    return name if isinstance(name, str) and name else None
 
 
 def _knative(ctx: EnvironmentContext, helm_config: str, kubernetes_config: str) -> JSON:
