@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -213,14 +214,19 @@ def test_each_team_writes_its_entry(
         }
 
 
-def _collected(plane: ControlPlane, path: str) -> JSON | None:
-    """A finished Operation of the CronOperation whose output names path as deleted."""
+def _collected(plane: ControlPlane, bao: Bao, path: str, since: str) -> JSON | None:
+    """A finished Operation of the CronOperation created at or after since, once path is gone
+    from OpenBao. Core may run an Operation's pipeline again when its status update fails
+    (crossplane v2.3.4 internal/controller/ops/operation/reconciler.go returns the error and
+    is requeued), and the output kept is the last run's: the run that deleted path may be
+    followed by one that found nothing left, so OpenBao is the oracle, not the output."""
+    if read_entry(bao, path) is not None:
+        return None
     for op in plane.list(OPS_API, "Operation", labels=f"{CRON_LABEL}={VAULT_GC}"):
-        if cluster.condition(op, "Succeeded").get("status") != "True":
+        if op["metadata"]["creationTimestamp"] < since:
             continue
-        for step in (op.get("status") or {}).get("pipeline") or []:
-            if path in ((step.get("output") or {}).get("deleted") or []):
-                return op
+        if cluster.condition(op, "Succeeded").get("status") == "True":
+            return op
     return None
 
 
@@ -235,6 +241,7 @@ def test_deleted_xrs_entry_removed_the_other_kept(
     kept_before = read_entry(wired, kept_path)
     assert kept_before is not None
     with plane.timed("test: vault-gc, an Operation after an XR's deletion"):
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         plane.delete(gone, user=cluster.tenant(gone_ns))
         cluster.wait_for(
             f"{gone_ns}: XR gone",
@@ -245,7 +252,7 @@ def test_deleted_xrs_entry_removed_the_other_kept(
         )
         op = cluster.wait_for(
             f"an Operation of {VAULT_GC} deleting {gone_path}",
-            lambda: _collected(plane, gone_path),
+            lambda: _collected(plane, wired, gone_path, since),
             timeout=COLLECT_SECONDS,
         )
     cron = plane.get(OPS_API, "CronOperation", VAULT_GC)
@@ -258,8 +265,8 @@ def test_deleted_xrs_entry_removed_the_other_kept(
     assert succeeded.get("reason") == "PipelineSuccess", op["status"]
     (step,) = op["status"]["pipeline"]
     assert step["step"] == "vault-gc"
-    assert step["output"] == {"deleted": [gone_path], "mounts": ["secret"]}
-    assert read_entry(wired, gone_path) is None, f"{gone_path} still in OpenBao"
+    assert step["output"]["mounts"] == ["secret"]
+    assert set(step["output"]["deleted"]) <= {gone_path}, step["output"]
     kept_after = read_entry(wired, kept_path)
     assert kept_after is not None, f"{kept_path}, of a live XR, deleted"
     _same_entry(kept_before, kept_after)
