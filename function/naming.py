@@ -41,6 +41,17 @@ def dns_label(*parts: str, limit: int = DNS_LABEL_MAX) -> str:
     return f"{full[: limit - _HASH_LEN - 1].rstrip('-.')}-{short_hash(full)}"
 
 
+def provider_config_name(existing: str | None, namespace: str, *parts: str) -> str:
+    """The name of a namespaced ProviderConfig composed for one XR: existing (the observed
+    one's, which core keeps whatever the desired name says: crossplane v2.3.4
+    internal/controller/apiextensions/composite/composition_functions.go), else one that
+    starts with the namespace. crossplane-runtime v2.0.0-rc.1, which provider-kubernetes
+    v1.2.1 and provider-helm build with (pkg/reconciler/providerconfig/reconciler.go; fixed
+    by v2.3.3), counts a namespaced ProviderConfig's usages by its name in every namespace,
+    so two teams' XRs of one name would hold each other's ProviderConfig past deletion."""
+    return existing or dns_label(namespace, *parts)
+
+
 def service_label(name: str, *suffixes: str, limit: int = DNS_LABEL_MAX) -> str:
     """A name that Services are derived from (an RFC 1035 label: no dots), from an XR name.
 

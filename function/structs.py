@@ -134,7 +134,10 @@ def merge_state(target: fnv1.State, resources: Sequence[Named], composite: JSON)
         _merge_each(target, resources, composite)
         return
     key = pickle.dumps((resources, composite), protocol=pickle.HIGHEST_PROTOCOL)
-    cached = _STATES.get(key) if len(key) <= _MAX_ENTRY_BYTES else None
+    if len(key) > _MAX_ENTRY_BYTES:  # never kept: serializing it to parse it back is waste
+        _merge_each(target, resources, composite)
+        return
+    cached = _STATES.get(key)
     if cached is None:
         cached = _state(resources, composite)
         _STATES.put(key, cached)

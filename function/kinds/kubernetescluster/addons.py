@@ -16,7 +16,7 @@ from function.blocks.managed import EXTERNAL_NAME
 from function.kinds.kubernetescluster.clusterapi import KUBE_OVN_MASTER_LABEL, ClusterContext
 from function.kinds.kubernetescluster.model import NETWORK_PLUGIN_IMMUTABLE
 from function.kinds.kubernetescluster.settings import KubernetesClusterSettings
-from function.naming import dns_label
+from function.naming import provider_config_name
 from function.observed import text
 from function.settings import AddOnChart
 from function.structs import JSON
@@ -52,12 +52,11 @@ def add_ons(
     if not compose_once_input_exists(kubeconfig is not None, ctx.observed, ADD_ONS):
         return {}
     settings = ctx.settings
-    # Named after the namespace too: crossplane-runtime v2.0.0-rc.1 (which provider-helm builds
-    # with), pkg/reconciler/providerconfig/reconciler.go, counts a namespaced ProviderConfig's
-    # usages by its name in every namespace, so two teams' clusters of one name would hold
-    # each other's ProviderConfig past its deletion. An existing one keeps its name.
-    provider_config = ctx.observed.name_of(HELM_PROVIDER_CONFIG) or dns_label(
-        ctx.xr.namespace, cluster, settings.helmProviderConfigSuffix
+    provider_config = provider_config_name(
+        ctx.observed.name_of(HELM_PROVIDER_CONFIG),
+        ctx.xr.namespace,
+        cluster,
+        settings.helmProviderConfigSuffix,
     )
     cni = _plugins(settings)[plugin]
     return {

@@ -18,7 +18,7 @@ from function.blocks.lifecycle import compose_once_input_exists
 from function.kinds.vclusterenvironment.footprint import ISTIOD_VALUES, KNATIVE_OPERATOR_VALUES
 from function.kinds.vclusterenvironment.settings import EnvironmentContext
 from function.kinds.vclusterenvironment.vcluster import Names
-from function.naming import dns_label
+from function.naming import provider_config_name
 from function.settings import ProviderConfigRef
 from function.structs import JSON
 
@@ -55,16 +55,14 @@ def add_ons(ctx: EnvironmentContext, names: Names, kubeconfig_exists: bool) -> d
     """The add-ons' releases, objects and ProviderConfigs, once the kubeconfig Secret exists."""
     out: dict[str, JSON] = {}
     settings = ctx.settings
-    # Named after the namespace too: crossplane-runtime v2.0.0-rc.1 (which provider-kubernetes
-    # v1.2.1 builds with; fixed by v2.3.3), pkg/reconciler/providerconfig/reconciler.go, counts
-    # a namespaced ProviderConfig's usages by its name in every namespace, so two teams'
-    # environments of one name would hold each other's ProviderConfig past its deletion.
-    # An existing ProviderConfig keeps its name (Observed.name_of).
-    helm_config = ctx.observed.name_of(HELM_PROVIDER_CONFIG) or dns_label(
-        names.namespace, names.release, "helm"
+    helm_config = provider_config_name(
+        ctx.observed.name_of(HELM_PROVIDER_CONFIG), names.namespace, names.release, "helm"
     )
-    kubernetes_config = ctx.observed.name_of(KUBERNETES_PROVIDER_CONFIG) or dns_label(
-        names.namespace, names.release, "kubernetes"
+    kubernetes_config = provider_config_name(
+        ctx.observed.name_of(KUBERNETES_PROVIDER_CONFIG),
+        names.namespace,
+        names.release,
+        "kubernetes",
     )
     for add_on in wanted(ctx):
         if not compose_once_input_exists(kubeconfig_exists, ctx.observed, ADD_ONS[add_on]):
