@@ -279,6 +279,7 @@ update-examples: render-tools venv
 # ruff, and the import contracts of .importlinter (the layers of function/).
 lint: venv
 	$(VENV)/bin/ruff check $(ROOT)
+	$(VENV)/bin/ruff format --check $(ROOT)
 	cd $(ROOT) && $(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv

@@ -486,6 +486,7 @@ class ControlPlane:
         # Core caches the packages it pulls there and fails to parse one it cannot cache.
         (self.dir / "xpkg").mkdir(exist_ok=True)
         self.core_probe = process.free_port()
+        self.core_metrics_port = process.free_port()
         self._core_cmd = [
             *self._with_function_host(),
             core, "core", "start",
@@ -493,7 +494,7 @@ class ControlPlane:
             f"--tls-server-certs-dir={server_dir}", f"--tls-client-certs-dir={client_dir}",
             f"--xpkg-cache-dir={self.dir / 'xpkg'}",
             f"--webhook-port={webhook_port}",
-            f"--metrics-port={process.free_port()}", f"--health-probe-port={self.core_probe}",
+            f"--metrics-port={self.core_metrics_port}", f"--health-probe-port={self.core_probe}",
             f"--poll-interval={self.poll_interval}",
             # Operations are an alpha feature, off by default (crossplane v2.3.4
             # cmd/crossplane/core/core.go EnableOperations): install/components'

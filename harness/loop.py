@@ -25,9 +25,11 @@ import argparse
 import concurrent.futures
 import dataclasses
 import os
+import re
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -43,6 +45,7 @@ from harness.loopreport import (
     PEER,
     Cpu,
     Run,
+    calls_table,
     converging_table,
     runs_table,
     steady_table,
@@ -169,6 +172,20 @@ class Plane:
         assert self.plane.function.pid is not None
         return self.plane.function.pid
 
+    def function_object(self, function: str) -> str:
+        """The name of the function's Function object: core's metrics label its calls so."""
+        return pntfunction.NAME if function == PEER else self.plane.function_name
+
+    def window(self, function: str) -> Cpu:
+        """CPU seconds of core and of function so far, and the calls core has sent it."""
+        return Cpu(
+            cpu_seconds(self.plane.core.pid),
+            cpu_seconds(self.function_pid(function)),
+            calls_sent(metrics_text(self.plane.core_metrics_port)).get(
+                self.function_object(function), 0.0
+            ),
+        )
+
 
 def run(
     p: Plane, subject: Subject, *, function: str, count: int, cache: bool, tag: str, timeout: float
@@ -180,12 +197,11 @@ def run(
     docs = [xr_doc(subject, function, n) for n in spaces]
     api = subject.kind.api
     tracker = Convergence(plane, api.api_version, api.kind, {(n, "loop") for n in spaces})
-    pids = (plane.core.pid, p.function_pid(function))
     samples: list[Cpu] = []
-    tracker.on_done = lambda: samples.append(cpu(pids))
+    tracker.on_done = lambda: samples.append(p.window(function))
     tracker.watch.start()
     load = float(load_average().split(" / ")[0])
-    before = cpu(pids)
+    before = p.window(function)
     start = time.monotonic()
     in_parallel(plane.create, docs)
     created = time.monotonic() - start
@@ -195,11 +211,11 @@ def run(
             break
     converged = tracker.done.is_set()
     if not converged:
-        samples.append(cpu(pids))
+        samples.append(p.window(function))
     steady = None
     if converged and p.steady_seconds:
         time.sleep(p.steady_seconds)
-        steady = since(samples[0], cpu(pids))
+        steady = since(samples[0], p.window(function))
     tracker.watch.stop()
     if tracker.watch.error is not None:
         raise tracker.watch.error
@@ -219,13 +235,39 @@ def run(
     return result
 
 
-def cpu(pids: tuple[int, int]) -> Cpu:
-    """CPU seconds so far of core's and the function's processes (harness/bench.py)."""
-    return Cpu(cpu_seconds(pids[0]), cpu_seconds(pids[1]))
+# A sample of a Prometheus text exposition: name, labels, value.
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+# Core counts every RunFunction it sends, by the Function's name (crossplane v2.3.4
+# internal/xfn/function_runner_metrics.go); an answer from its response cache is not sent.
+CALLS_METRIC = "function_run_function_request_total"
+
+
+def metrics_text(port: int) -> str:
+    """Core's metrics (controller-runtime's plain HTTP server on --metrics-port)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text: str = answer.read().decode()
+    return text
+
+
+def calls_sent(text: str) -> dict[str, float]:
+    """RunFunction calls core has sent, by function name, summed over the other labels."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        sample = _SAMPLE.match(line)
+        if sample is None or sample.group(1) != CALLS_METRIC:
+            continue
+        labels = dict(_LABEL.findall(sample.group(2) or ""))
+        name = labels.get("function_name", "")
+        out[name] = out.get(name, 0.0) + float(sample.group(3))
+    return out
 
 
 def since(before: Cpu, after: Cpu) -> Cpu:
-    return Cpu(after.core_s - before.core_s, after.function_s - before.function_s)
+    calls = None
+    if before.calls is not None and after.calls is not None:
+        calls = after.calls - before.calls
+    return Cpu(after.core_s - before.core_s, after.function_s - before.function_s, calls)
 
 
 def clean(plane: ControlPlane, subject: Subject, spaces: Sequence[str]) -> None:
@@ -378,6 +420,12 @@ def report(args: argparse.Namespace, runs: Sequence[Run], load_before: str, meas
         "at --poll-interval " + POLL_INTERVAL + "; what core's response cache is for):",
         "",
         *steady_table(runs),
+        "",
+        "The RunFunction calls core sent each function (core's "
+        f"`{CALLS_METRIC}`; an answer from core's response cache is no call), and the "
+        "function's CPU per call, over both windows:",
+        "",
+        *calls_table(runs),
         "",
         "Every run, in the order measured (**created**: until the last create returned):",
         "",

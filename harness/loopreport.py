@@ -11,10 +11,16 @@ OURS, PEER = "function-platform", "patch-and-transform"
 
 @dataclasses.dataclass(frozen=True)
 class Cpu:
-    """CPU seconds (utime + stime) of core and of the serving function over a window."""
+    """CPU seconds (utime + stime) of core and of the serving function over a window, and the
+    RunFunction calls core sent the function in it (None: core's metrics were not read)."""
 
     core_s: float
     function_s: float
+    calls: float | None = None
+
+    @property
+    def function_ms_per_call(self) -> float | None:
+        return self.function_s * 1000 / self.calls if self.calls else None
 
     @property
     def total_s(self) -> float:
@@ -37,8 +43,11 @@ class Run:
 
 
 def median_cpu(cpus: Sequence[Cpu]) -> Cpu:
+    calls = [c.calls for c in cpus]
     return Cpu(
-        statistics.median(c.core_s for c in cpus), statistics.median(c.function_s for c in cpus)
+        statistics.median(c.core_s for c in cpus),
+        statistics.median(c.function_s for c in cpus),
+        None if None in calls else statistics.median(c for c in calls if c is not None),
     )
 
 
@@ -126,18 +135,65 @@ def steady_table(runs: Sequence[Run]) -> list[str]:
     return lines
 
 
+def _count(value: float | None) -> str:
+    return f"{value:.0f}" if value is not None else "-"
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.2f} ms" if value is not None else "-"
+
+
+def _calls_cells(peer: Cpu, ours: Cpu) -> str:
+    """Calls and the function's CPU per call: P&T's, ours and the ratio of the latter."""
+    return (
+        f"{_count(peer.calls)} | {_count(ours.calls)} | {_ms(peer.function_ms_per_call)} | "
+        f"{_ms(ours.function_ms_per_call)} | "
+        f"{ratio(ours.function_ms_per_call, peer.function_ms_per_call)}"
+    )
+
+
+CALLS_HEADS = "P&T calls | ours | P&T fn CPU per call | ours | ratio"
+
+
+def calls_table(runs: Sequence[Run]) -> list[str]:
+    """The calls core sent each function, and the function's CPU per call, in both windows
+    (medians)."""
+    lines = [
+        f"| kind | XRs | core cache | {CALLS_HEADS} | steady: {CALLS_HEADS} |",
+        "|---|---:|---|" + "---:|" * 10,
+    ]
+    for key, mine, theirs in _groups(runs):
+        converging = _calls_cells(
+            median_cpu([r.converging for r in theirs]), median_cpu([r.converging for r in mine])
+        )
+        peer = [r.steady for r in theirs if r.steady is not None]
+        ours = [r.steady for r in mine if r.steady is not None]
+        steady = (
+            _calls_cells(median_cpu(peer), median_cpu(ours))
+            if peer and ours
+            else " | ".join(["-"] * 5)
+        )
+        lines.append(f"| {_key_cells(key)} | {converging} | {steady} |")
+    return lines
+
+
 def runs_table(runs: Sequence[Run]) -> list[str]:
     """Every run, in the order measured."""
     lines = [
-        "| kind | function | XRs | core cache | created | wall | core CPU | fn CPU "
-        "| steady core CPU | steady fn CPU | load 1m |",
-        "|---|---|---:|---|" + "---:|" * 7,
+        "| kind | function | XRs | core cache | created | wall | core CPU | fn CPU | calls "
+        "| steady core CPU | steady fn CPU | steady calls | load 1m |",
+        "|---|---|---:|---|" + "---:|" * 9,
     ]
     for r in runs:
-        steady = f"{r.steady.core_s:.1f} s | {r.steady.function_s:.1f} s" if r.steady else "- | -"
+        steady = (
+            f"{r.steady.core_s:.1f} s | {r.steady.function_s:.1f} s | {_count(r.steady.calls)}"
+            if r.steady
+            else "- | - | -"
+        )
         lines.append(
             f"| {r.kind} | {r.function} | {r.count} | {'on' if r.core_cache else 'off'} "
             f"| {r.created_s:.1f} s | {seconds_text(r.wall_s)} | {r.converging.core_s:.1f} s "
-            f"| {r.converging.function_s:.1f} s | {steady} | {r.load:.1f} |"
+            f"| {r.converging.function_s:.1f} s | {_count(r.converging.calls)} | {steady} "
+            f"| {r.load:.1f} |"
         )
     return lines

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -11,8 +12,16 @@ import pytest
 
 from harness.bench import stat_cpu_ticks
 from harness.cases import load_yaml_docs
-from harness.loop import configuration_order, ready_statuses
-from harness.loopreport import OURS, PEER, Cpu, Run, converging_table, steady_table
+from harness.loop import calls_sent, configuration_order, ready_statuses, since
+from harness.loopreport import (
+    OURS,
+    PEER,
+    Cpu,
+    Run,
+    calls_table,
+    converging_table,
+    steady_table,
+)
 from harness.paths import ROOT, shared_dir
 from harness.pntfunction import namespaced_api_version, peer_composition
 
@@ -149,3 +158,52 @@ def test_the_simulated_provider_answers_with_the_ready_examples_provider_status(
         ("Ready", "True"),
         ("Synced", "True"),
     }
+
+
+# Core's metrics as its controller-runtime server writes them (Prometheus text format 0.0.4):
+# one series per label set, a label value may hold an escaped quote.
+_METRICS = """\
+# HELP function_run_function_request_total Total number of RunFunctionRequests sent.
+# TYPE function_run_function_request_total counter
+function_run_function_request_total{function_name="function-platform",function_package="f:v1"} 120
+function_run_function_request_total{function_name="function-platform",function_package="f:v2"} 3
+function_run_function_request_total{function_name="function-patch-and-transform",x="p\\"q"} 7e+01
+function_run_function_response_total{function_name="function-platform",grpc_code="OK"} 99
+function_run_function_request_total_other{function_name="function-platform"} 5
+"""
+
+
+def test_calls_sent_sums_each_functions_requests_over_its_other_labels() -> None:
+    assert calls_sent(_METRICS) == {
+        "function-platform": 123.0,
+        "function-patch-and-transform": 70.0,
+    }
+
+
+def test_a_window_counts_the_calls_between_its_samples() -> None:
+    window = since(Cpu(1.0, 0.5, 100.0), Cpu(3.0, 1.5, 600.0))
+    assert (window.core_s, window.function_s, window.calls) == (2.0, 1.0, 500.0)
+    assert window.function_ms_per_call == 2.0
+    assert since(Cpu(1.0, 0.5), Cpu(3.0, 1.5, 600.0)).calls is None
+
+
+def test_calls_table_gives_each_functions_cpu_per_call_in_both_windows() -> None:
+    ours = _run(OURS, 10.0, 4.0, 1.0, steady=Cpu(1.0, 0.2, 50.0))
+    peer = _run(PEER, 20.0, 5.0, 0.5, steady=Cpu(1.0, 0.1, 100.0))
+    runs = [
+        dataclasses.replace(ours, converging=Cpu(4.0, 1.0, 400.0)),
+        dataclasses.replace(peer, converging=Cpu(5.0, 0.5, 250.0)),
+    ]
+    lines = calls_table(runs)
+    assert len(lines) == 3
+    assert len(_cells(lines[0])) == len(_cells(lines[2]))
+    assert _cells(lines[2]) == [
+        "RedisInstance", "100", "off",
+        "250", "400", "2.00 ms", "2.50 ms", "1.25x",
+        "100", "50", "1.00 ms", "4.00 ms", "4.00x",
+    ]  # fmt: skip
+
+
+def test_calls_table_says_dash_where_calls_were_not_read() -> None:
+    lines = calls_table([_run(OURS, 10.0, 4.0, 1.0), _run(PEER, 20.0, 5.0, 0.5)])
+    assert _cells(lines[2])[3:] == ["-"] * 10

@@ -44,4 +44,3 @@ def tenancy_problems(ctx: IngressContext) -> list[str]:
             f"{where}.issuers of {SETTINGS_WHERE}"
         )
     return problems
-
