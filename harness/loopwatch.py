@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kubernetes import watch
+from kubernetes.client.exceptions import ApiException
 
 from harness.cases import JSON
 from harness.controlplane import ControlPlane
@@ -25,6 +26,12 @@ from harness.controlplane import ControlPlane
 WATCH_SECONDS = 5
 # Watches failing in a row before the watch gives up and reports the error.
 FAILURES = 10
+# What a busy API server answers a watch with while its watch cache is behind etcd, as an ERROR
+# event: 504 "Too large resource version" (kubernetes v1.35.4
+# staging/src/k8s.io/apiserver/pkg/storage/cacher/watch_cache.go waitUntilFreshAndBlock), and
+# 410 Gone for a resourceVersion it no longer holds. Neither is a failure: a new watch lists
+# every object again (ADDED events), so nothing is missed.
+CACHE_BEHIND = (410, 504)
 
 
 def condition_true(obj: JSON, typ: str) -> bool:
@@ -52,12 +59,26 @@ class Watch(threading.Thread):
             try:
                 self._watch_once()
                 failures = 0
+            except ApiException as e:
+                if e.status not in CACHE_BEHIND:
+                    failures = self._failed(e, failures)
+                    if self.error is not None:
+                        return
+                else:  # the server is busy, not failing: watch again once it has caught up
+                    time.sleep(1)
             except Exception as e:  # a dropped watch is made again; only a lasting failure ends it
-                failures += 1
-                if failures >= FAILURES:
-                    self.error = e
+                failures = self._failed(e, failures)
+                if self.error is not None:
                     return
-                time.sleep(1)
+
+    def _failed(self, e: BaseException, failures: int) -> int:
+        """Count a failed watch; the error is kept once FAILURES fail in a row."""
+        failures += 1
+        if failures >= FAILURES:
+            self.error = e
+        else:
+            time.sleep(1)
+        return failures
 
     def _watch_once(self) -> None:
         # A new watch starts with an ADDED event for each object that exists, so nothing

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
+from harness import loopwatch
 from harness.bench import stat_cpu_ticks
 from harness.cases import load_yaml_docs
 from harness.loop import calls_sent, configuration_order, ready_statuses, since
@@ -207,3 +209,34 @@ def test_calls_table_gives_each_functions_cpu_per_call_in_both_windows() -> None
 def test_calls_table_says_dash_where_calls_were_not_read() -> None:
     lines = calls_table([_run(OURS, 10.0, 4.0, 1.0), _run(PEER, 20.0, 5.0, 0.5)])
     assert _cells(lines[2])[3:] == ["-"] * 10
+
+
+class _Plane:
+    def resource(self, api_version: str, kind: str) -> object:
+        return object()
+
+
+@pytest.mark.parametrize(
+    ("status", "gives_up", "reason"),
+    [
+        (504, False, "a watch cache behind etcd: Too large resource version, not a failure"),
+        (410, False, "a resourceVersion the server no longer holds: watched again"),
+        (500, True, "a server error that lasts: reported after FAILURES in a row"),
+    ],
+)
+def test_a_watch_outlasts_a_busy_server_but_not_a_failing_one(
+    monkeypatch: pytest.MonkeyPatch, status: int, gives_up: bool, reason: str
+) -> None:
+    monkeypatch.setattr(loopwatch.time, "sleep", lambda _: None)
+    w = loopwatch.Watch(_Plane(), "v1", "ConfigMap", lambda typ, obj: None)  # type: ignore[arg-type]
+    answers = [status] * (loopwatch.FAILURES + 2)
+
+    def watch_once() -> None:
+        if not answers:
+            w.stopped.set()
+            return
+        raise ApiException(status=answers.pop(), reason="busy")
+
+    monkeypatch.setattr(w, "_watch_once", watch_once)
+    w.run()
+    assert (w.error is not None) == gives_up, reason
