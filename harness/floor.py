@@ -12,6 +12,12 @@ parsed or composed. --threads and --max-concurrent-rpcs weigh the server's optio
 
 from __future__ import annotations
 
+# isort: off
+# First: the function's package chooses grpc's listener before grpc loads (function/__init__.py),
+# so the floor serves on the function's transport.
+import function  # noqa: F401
+# isort: on
+
 import argparse
 import asyncio
 import signal

@@ -656,3 +656,26 @@ def test_the_server_starts_with_grpcs_iomgr_listener(
     )
     assert done.stdout.strip() == served_with, reason
     assert "experiment" not in done.stderr.lower(), done.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("function.cli", "the console script and python -m function"),
+        ("harness.floor", "the floor of bench-phases, which must serve on the same transport"),
+    ],
+)
+def test_the_function_package_loads_before_grpc(entry: str, reason: str) -> None:
+    # grpc reads GRPC_EXPERIMENTS once, when it loads: function/__init__.py sets it, so it
+    # must finish first. -X importtime lists each module as its import completes.
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {entry}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    order = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
+    assert order.index("function") < order.index("grpc"), reason
