@@ -617,6 +617,18 @@ def test_a_port_another_process_listens_on_is_refused(tmp_path: Path) -> None:
     assert b"Traceback" not in proc.stderr
 
 
+def _fresh_python(
+    args: list[str], grpc_experiments: str | None
+) -> subprocess.CompletedProcess[str]:
+    """This interpreter run afresh in the checkout, GRPC_EXPERIMENTS as given (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    if grpc_experiments is not None:
+        env["GRPC_EXPERIMENTS"] = grpc_experiments
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+
+
 _SERVE_ONCE = """
 import os, sys
 import function.cli
@@ -643,17 +655,7 @@ def test_the_server_starts_with_grpcs_iomgr_listener(
 ) -> None:
     # grpc names an experiment it does not know on stderr when it loads: a grpcio that renamed
     # or dropped event_engine_listener fails here, and function/__init__.py needs another look.
-    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
-    if given is not None:
-        env["GRPC_EXPERIMENTS"] = given
-    done = subprocess.run(
-        [sys.executable, "-c", _SERVE_ONCE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _fresh_python(["-c", _SERVE_ONCE], given)
     assert done.stdout.strip() == served_with, reason
     assert "experiment" not in done.stderr.lower(), done.stderr
 
@@ -668,14 +670,6 @@ def test_the_server_starts_with_grpcs_iomgr_listener(
 def test_the_function_package_loads_before_grpc(entry: str, reason: str) -> None:
     # grpc reads GRPC_EXPERIMENTS once, when it loads: function/__init__.py sets it, so it
     # must finish first. -X importtime lists each module as its import completes.
-    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {entry}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = _fresh_python(["-X", "importtime", "-c", f"import {entry}"], None)
     order = [line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()]
     assert order.index("function") < order.index("grpc"), reason
