@@ -25,13 +25,14 @@ import argparse
 import concurrent.futures
 import dataclasses
 import os
-import re
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from function import catalogue
 from function.kind import AnyKind
@@ -236,9 +237,6 @@ def run(
     return result
 
 
-# A sample of a Prometheus text exposition: name, labels, value.
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 # Core counts every RunFunction it sends, by the Function's name (crossplane v2.3.4
 # internal/xfn/function_runner_metrics.go); an answer from its response cache is not sent.
 CALLS_METRIC = "function_run_function_request_total"
@@ -254,13 +252,11 @@ def metrics_text(port: int) -> str:
 def calls_sent(text: str) -> dict[str, float]:
     """RunFunction calls core has sent, by function name, summed over the other labels."""
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        sample = _SAMPLE.match(line)
-        if sample is None or sample.group(1) != CALLS_METRIC:
-            continue
-        labels = dict(_LABEL.findall(sample.group(2) or ""))
-        name = labels.get("function_name", "")
-        out[name] = out.get(name, 0.0) + float(sample.group(3))
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == CALLS_METRIC:
+                name = sample.labels.get("function_name", "")
+                out[name] = out.get(name, 0.0) + sample.value
     return out
 
 

@@ -59,26 +59,14 @@ class Watch(threading.Thread):
             try:
                 self._watch_once()
                 failures = 0
-            except ApiException as e:
-                if e.status not in CACHE_BEHIND:
-                    failures = self._failed(e, failures)
-                    if self.error is not None:
-                        return
-                else:  # the server is busy, not failing: watch again once it has caught up
-                    time.sleep(1)
             except Exception as e:  # a dropped watch is made again; only a lasting failure ends it
-                failures = self._failed(e, failures)
-                if self.error is not None:
-                    return
-
-    def _failed(self, e: BaseException, failures: int) -> int:
-        """Count a failed watch; the error is kept once FAILURES fail in a row."""
-        failures += 1
-        if failures >= FAILURES:
-            self.error = e
-        else:
-            time.sleep(1)
-        return failures
+                busy = isinstance(e, ApiException) and e.status in CACHE_BEHIND
+                if not busy:  # a busy server is not failing: watch again once it has caught up
+                    failures += 1
+                    if failures >= FAILURES:
+                        self.error = e
+                        return
+                time.sleep(1)
 
     def _watch_once(self) -> None:
         # A new watch starts with an ADDED event for each object that exists, so nothing
