@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 import grpc
 from crossplane.function import logging, resource, response
@@ -63,6 +63,15 @@ _STATUS = {
 }
 
 
+class CallContext(Protocol):
+    """What the runner asks of its call: function/transport.py's Context, or grpc's
+    ServicerContext for a caller in this process."""
+
+    def time_remaining(self) -> float | None: ...
+
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn: ...
+
+
 # What is told of every call: function/metrics.py's observe under --metrics-port.
 Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], None]
 # While a call waits on something else (Vault, the Kubernetes API): another composes meanwhile.
@@ -105,14 +114,14 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         self.response_max = response_max
 
     def RunFunction(  # noqa: N802 (gRPC's name)
-        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext
+        self, req: fnv1.RunFunctionRequest, context: CallContext
     ) -> fnv1.RunFunctionResponse:
         """One call as messages (in-process callers); never cached."""
         rsp = self._respond(req, context, contextlib.nullcontext).response
         size = rsp.ByteSize()
         return rsp if size <= self.response_max else self._oversized(req, rsp, size)
 
-    def serve(self, data: bytes, context: grpc.ServicerContext) -> bytes:
+    def serve(self, data: bytes, context: CallContext) -> bytes:
         """One call as the server receives it, serialized (v1, and v1beta1 whose messages
         are the same on the wire): the cached response to an equal request comes back as
         it was kept (function/response_cache.py). Within the process's bounds
@@ -129,18 +138,18 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 in_flight=self.admission.in_flight,
                 budget=self.admission.budget,
             )
-            _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
 
-    def _in_turn(self, data: bytes, context: grpc.ServicerContext, started: float) -> bytes:
+    def _in_turn(self, data: bytes, context: CallContext, started: float) -> bytes:
         if not self.turn.take(context.time_remaining()):
             self.log.info("call dropped: its deadline passed before its turn", bytes=len(data))
-            _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed waiting to compose")
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed waiting to compose")
         try:
             return self._serve(data, context, started)
         finally:
             self.turn.give()
 
-    def _serve(self, data: bytes, context: grpc.ServicerContext, started: float) -> bytes:
+    def _serve(self, data: bytes, context: CallContext, started: float) -> bytes:
         try:
             req, deep = wire.decode_request(data)
         except DecodeError:
@@ -148,7 +157,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 "call refused: not a RunFunctionRequest, or nested past protobuf's 65535 levels",
                 bytes=len(data),
             )
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a RunFunctionRequest")
         except wire.TooDeepError as e:
             self.log.info("request refused: nested too deep", depth=e.depth, bytes=len(data))
             rsp = fnv1.RunFunctionResponse(meta=fnv1.ResponseMeta(tag=e.tag))
@@ -159,9 +168,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 return self._answer(req, context, started)
         return self._answer(req, context, started)
 
-    def _answer(
-        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext, started: float
-    ) -> bytes:
+    def _answer(self, req: fnv1.RunFunctionRequest, context: CallContext, started: float) -> bytes:
         """The kept answer to an equal request, else the one composed now, serialized."""
         # The digest only where there is a cache to look it up in (--response-cache-mib 0).
         request_key = response_cache.key(req) if self.cache.enabled else None
@@ -190,7 +197,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             yield
 
     def _respond(
-        self, req: fnv1.RunFunctionRequest, context: grpc.ServicerContext, waiting: Waiting
+        self, req: fnv1.RunFunctionRequest, context: CallContext, waiting: Waiting
     ) -> Answer:
         # Called on one of the threaded server's threads (function/server.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
@@ -247,11 +254,6 @@ def _response_to(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
         desired=req.desired,
         context=req.context,
     )
-
-
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, details: str) -> NoReturn:
-    context.abort(code, details)
-    raise AssertionError("grpc's abort raises")  # its stubs are not installed
 
 
 def _subject(req: fnv1.RunFunctionRequest) -> str:

@@ -1,9 +1,10 @@
-"""Serving RunFunction: grpc's threaded server, in one or more processes sharing the port.
+"""Serving RunFunction: grpc core's server, in one or more processes sharing the port.
 
 Why not the SDK's runtime.serve: it runs grpc.aio and the servicer hops to a thread
-for every call, which costs more than composing a small XR. grpc's threaded server
-calls the servicer straight from its pool; a call that waits on Vault holds only
-its own thread.
+for every call, which costs more than composing a small XR. Nor grpc.server, which hands
+each call between threads three times: function/transport.py polls grpc core from the
+function's own threads and answers a call on the thread that reads it; a call that waits
+on Vault holds only its own thread.
 
 Python composes one request at a time per process (the GIL), so --workers starts
 that many processes, each with its own server bound to the same port with
@@ -14,12 +15,12 @@ as gladly let a second server share the port with the first: start-up refuses a 
 another process listens on.
 
 SIGTERM (and SIGINT) stop accepting calls and let every call accepted before it finish
-within the grace period; what is still running after it is cancelled. grpc cancels a call
-its connection has received but the server's own thread has not yet taken off it when
-stop() is called (grpc core fails such pending calls at shutdown); that thread takes
-calls only when it gets the interpreter. So at SIGTERM the server first takes the
-composing turn (function/admission.py): no call composes, the thread takes every call
-received, and only once none has arrived for a moment does stop() start the grace period.
+within the grace period; what is still running after it is cancelled. grpc core cancels a
+call its connection has received but no thread has yet asked it for when stop() is called
+(it fails such pending calls at shutdown); a polling thread asks for the next call only
+when it gets the interpreter. So at SIGTERM the server first takes the composing turn
+(function/admission.py): no call composes, the pollers take every call received, and only
+once none has arrived for a moment does stop() start the grace period.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -48,6 +48,7 @@ import grpc
 from function import response_cache
 from function.admission import Admission
 from function.runner import RESPONSE_MAX, FunctionRunner, Observe
+from function.transport import Handler, Transport
 
 # Threads per process. One composes at a time (function/admission.py); the others wait
 # for their turn or on the network (at most MAX_CONCURRENT_SYNCS on Vault,
@@ -170,18 +171,6 @@ def usable_cpus() -> int:
     return max(1, cpus)
 
 
-class _Pool(futures.ThreadPoolExecutor):
-    """grpc's thread pool, noting when grpc last handed it a call."""
-
-    def __init__(self, threads: int) -> None:
-        super().__init__(threads)
-        self.last_call = time.monotonic()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> futures.Future[Any]:
-        self.last_call = time.monotonic()
-        return super().submit(fn, *args, **kwargs)
-
-
 def _on_stop_signals(handler: Callable[[], None]) -> None:
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         handler()
@@ -190,22 +179,12 @@ def _on_stop_signals(handler: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-# A call as the server takes it: the request's bytes in, the response's bytes out.
-BytesHandler = Callable[[bytes, grpc.ServicerContext], bytes]
-
-
-def bytes_server(
-    config: ServeConfig,
-    handle: BytesHandler,
-    *,
-    reuse_port: bool,
-    threads: int = THREADS_PER_WORKER,
-    max_concurrent_rpcs: int | None = None,
-) -> tuple[grpc.Server, _Pool]:
-    """grpc's threaded server on config's address and options, answering RunFunction of both
-    services with handle, and its thread pool; not started. The server's own threads and
-    maximum_concurrent_rpcs are parameters for the benchmarks that weigh them
-    (harness/floor.py)."""
+def transport(
+    config: ServeConfig, handle: Handler, *, reuse_port: bool, threads: int = THREADS_PER_WORKER
+) -> Transport:
+    """The function's transport (function/transport.py) on config's address and options,
+    answering RunFunction of both services with handle; not started. threads is a
+    parameter for the benchmark that weighs it (harness/floor.py)."""
     options = [
         *config.options,
         ("grpc.so_reuseport", 1 if reuse_port else 0),
@@ -215,20 +194,13 @@ def bytes_server(
         # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
         ("grpc.http2.bdp_probe", 0),
     ]
-    pool = _Pool(threads)
-    server = grpc.server(pool, options=options, maximum_concurrent_rpcs=max_concurrent_rpcs)
-    # Without grpc's (de)serializers: the runner takes and gives bytes, so a cached answer
-    # is sent as it was kept, never parsed (function/response_cache.py), and a request is
-    # counted by its size before it is parsed (function/admission.py).
-    handler = grpc.unary_unary_rpc_method_handler(handle)
-    server.add_generic_rpc_handlers(
-        tuple(grpc.method_handlers_generic_handler(s, {"RunFunction": handler}) for s in SERVICES)
-    )
-    if config.tls is None:
-        server.add_insecure_port(config.address)
-    else:
-        server.add_secure_port(config.address, config.tls.credentials())
-    return server, pool
+    # On bytes, without (de)serializers: a cached answer is sent as it was kept, never
+    # parsed (function/response_cache.py), and a request is counted by its size before it
+    # is parsed (function/admission.py).
+    methods = [f"/{service}/RunFunction" for service in SERVICES]
+    served = Transport(handle, methods, options, threads=threads)
+    served.add_port(config.address, None if config.tls is None else config.tls.credentials())
+    return served
 
 
 def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
@@ -239,7 +211,7 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         admission=Admission(int(config.in_flight_mib * 1024 * 1024)),
         response_max=config.response_max,
     )
-    server, pool = bytes_server(config, runner.serve, reuse_port=reuse_port)
+    server = transport(config, runner.serve, reuse_port=reuse_port)
     stopping = threading.Event()
 
     def drain() -> None:
@@ -247,9 +219,9 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         took = runner.turn.take(config.grace_seconds)
         try:
             settle_end = min(end, time.monotonic() + SETTLE_MAX_SECONDS)
-            while (
-                time.monotonic() - pool.last_call < SETTLE_SECONDS and time.monotonic() < settle_end
-            ):
+            while time.monotonic() < settle_end:
+                if time.monotonic() - server.last_call >= SETTLE_SECONDS:
+                    break
                 time.sleep(SETTLE_SECONDS / 4)
             server.stop(max(0.0, end - time.monotonic()))
         finally:

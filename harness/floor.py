@@ -1,13 +1,14 @@
 """The floor of a call: a bare server on the function's transport answering fixed bytes.
 
     python -m harness.floor --address HOST:PORT --response FILE
-                            [--threads N] [--max-concurrent-rpcs N] [--aio]
+                            [--threads N] [--grpc-server | --aio]
 
-The server is function/server.py's (`bytes_server`: grpc's threaded server with the same
-options and the same generic handler on raw bytes); its handler returns the bytes of FILE
-whatever it is sent. What it costs per call is what serving costs before anything is
-parsed or composed. --threads and --max-concurrent-rpcs weigh the server's options;
---aio serves the same bytes with grpc.aio instead (one event loop, no thread pool).
+The server is function/server.py's (`transport`: function/transport.py with the same
+options, on raw bytes); its handler returns the bytes of FILE whatever it is sent. What it
+costs per call is what serving costs before anything is parsed or composed. --threads
+weighs the transport's threads; --grpc-server serves the same bytes with grpc's threaded
+server (grpc.server, a pool of --threads threads) and --aio with grpc.aio (one event loop),
+the two Python servers the transport is measured against.
 """
 
 from __future__ import annotations
@@ -22,13 +23,16 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent import futures
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from function import server
 from function.runner import RESPONSE_MAX
+from function.transport import Context
 
 
 def _config(address: str) -> server.ServeConfig:
@@ -41,22 +45,39 @@ def _config(address: str) -> server.ServeConfig:
     return server.ServeConfig(address=address, tls=None, options=options)
 
 
-def serve_threaded(
-    address: str, response: bytes, threads: int, max_concurrent_rpcs: int | None
-) -> None:
+def serve_transport(address: str, response: bytes, threads: int) -> None:
+    def answer(_data: bytes, _context: Context) -> bytes:
+        return response
+
+    bare = server.transport(_config(address), answer, reuse_port=False, threads=threads)
+    signal.signal(signal.SIGTERM, lambda *_: bare.stop(None))
+    bare.start()
+    bare.wait_for_termination()
+
+
+def serve_grpc_server(address: str, response: bytes, threads: int) -> None:
     def answer(_data: bytes, _context: grpc.ServicerContext) -> bytes:
         return response
 
-    bare, _ = server.bytes_server(
-        _config(address),
-        answer,
-        reuse_port=False,
-        threads=threads,
-        max_concurrent_rpcs=max_concurrent_rpcs,
+    bare = grpc.server(
+        futures.ThreadPoolExecutor(threads), options=[*_config(address).options, *_OPTIONS]
     )
+    bare.add_generic_rpc_handlers(_handlers(answer))
+    bare.add_insecure_port(address)
     signal.signal(signal.SIGTERM, lambda *_: bare.stop(0))
     bare.start()
     bare.wait_for_termination()
+
+
+# What function/server.py's transport adds to the configured options.
+_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.http2.bdp_probe", 0))
+
+
+def _handlers(answer: Callable[..., Any]) -> tuple[grpc.GenericRpcHandler, ...]:
+    handler = grpc.unary_unary_rpc_method_handler(answer)
+    return tuple(
+        grpc.method_handlers_generic_handler(s, {"RunFunction": handler}) for s in server.SERVICES
+    )
 
 
 async def _serve_aio(address: str, response: bytes) -> None:
@@ -64,14 +85,8 @@ async def _serve_aio(address: str, response: bytes) -> None:
         return response
 
     config = _config(address)
-    bare = grpc.aio.server(options=[*config.options, ("grpc.http2.bdp_probe", 0)])
-    handler = grpc.unary_unary_rpc_method_handler(answer)
-    bare.add_generic_rpc_handlers(
-        tuple(
-            grpc.method_handlers_generic_handler(s, {"RunFunction": handler})
-            for s in server.SERVICES
-        )
-    )
+    bare = grpc.aio.server(options=[*config.options, *_OPTIONS])
+    bare.add_generic_rpc_handlers(_handlers(answer))
     bare.add_insecure_port(address)
     await bare.start()
     loop = asyncio.get_running_loop()
@@ -84,14 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--address", required=True)
     parser.add_argument("--response", type=Path, required=True)
     parser.add_argument("--threads", type=int, default=server.THREADS_PER_WORKER)
-    parser.add_argument("--max-concurrent-rpcs", type=int, default=None)
-    parser.add_argument("--aio", action="store_true")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--grpc-server", action="store_true")
+    which.add_argument("--aio", action="store_true")
     args = parser.parse_args(argv)
     response = args.response.read_bytes()
     if args.aio:
         asyncio.run(_serve_aio(args.address, response))
+    elif args.grpc_server:
+        serve_grpc_server(args.address, response, args.threads)
     else:
-        serve_threaded(args.address, response, args.threads, args.max_concurrent_rpcs)
+        serve_transport(args.address, response, args.threads)
     return 0
 
 

@@ -23,7 +23,7 @@ to its CPU time, so the figures hold on a shared machine (the load average is in
 
 --baseline writes the figures as the baseline section of the file (the code before a change),
 kept by later runs, which compare with it. --variants also measures the floor's alternatives
-(threads, maximum_concurrent_rpcs, grpc.aio) on one case's bytes.
+(its threads, grpc.server, grpc.aio) on one case's bytes.
 """
 
 from __future__ import annotations
@@ -305,11 +305,11 @@ class Variant:
 VARIANTS_CASE = "redisinstance/dev"
 # The floor's alternatives: harness/floor.py's flags.
 VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("threaded, 8 threads (as served)", ()),
-    ("threaded, 1 thread", ("--threads", "1")),
-    ("threaded, 2 threads", ("--threads", "2")),
-    ("threaded, 32 threads", ("--threads", "32")),
-    ("threaded, 8 threads, maximum_concurrent_rpcs 8", ("--max-concurrent-rpcs", "8")),
+    ("the function's transport, 8 threads (as served)", ()),
+    ("the function's transport, 1 thread", ("--threads", "1")),
+    ("the function's transport, 32 threads", ("--threads", "32")),
+    ("grpc.server, 8 threads", ("--grpc-server",)),
+    ("grpc.server, 1 thread", ("--grpc-server", "--threads", "1")),
     ("grpc.aio", ("--aio",)),
 )
 

@@ -1,0 +1,259 @@
+"""Unary calls on raw bytes over grpc core's server, polled by the function's own threads.
+
+Why not grpc.server: its Python layer hands every unary call from its polling thread to a
+pool thread and back, then back again (grpc/_server.py at grpcio v1.84.0: _handle_call
+submits the call to the pool; the pool thread's _unary_request starts the read and waits on
+a condition the polling thread notifies when the message is in; the status goes out in a
+batch of its own after a separate receive-close batch). Each hand-off is a thread wake-up
+and a GIL transfer, and together they cost more than composing a small XR: answering fixed
+bytes, grpc.server spends about 250 µs of CPU per call here, this module about 100
+(docs/serving.md, bench/phases.md).
+
+Here every thread polls the one completion queue (grpc core lets any number of threads call
+grpc_completion_queue_next on a queue: include/grpc/grpc.h) and handles the event it gets
+where it gets it: a new call starts reading its message; the thread that gets the message
+answers it and sends metadata, message, status and the receive-close in one batch. A call
+that waits (Vault) holds only its own thread while the others poll on.
+
+Every call is taken from grpc core as soon as it arrives, as grpc.server does, but at most
+`threads` are read and answered at once, and one thread more than that polls: the message
+of a call no thread is free for stays unread (up to a stream's 64 KiB flow-control window
+in grpc core) until one is, so what is in memory is what function/admission.py counts.
+
+grpc._cython.cygrpc is grpc's own layer under grpc.server and grpc.aio, not a public API;
+the SDK pins grpcio to one version (crossplane-function-sdk-python's requirements), and
+tests/unit/test_transport.py fails on the first call it cannot make.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
+
+import grpc
+from grpc._cython import cygrpc
+
+_log = logging.getLogger(__name__)
+
+# grpc.server's own messages for the same cases (grpc/_server.py at v1.84.0), so a client
+# sees what it would from any Python gRPC server.
+_NOT_FOUND = b"Method not found!"
+_ONE_MESSAGE = '"{}" requires exactly one request message.'
+
+
+class AbortError(Exception):
+    """Raised by Context.abort: the call ends with this status and no message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(details)
+        self.code = code
+        self.details = details
+
+
+class Context:
+    """What a handler may ask of its call: the part of grpc.ServicerContext it uses."""
+
+    __slots__ = ("_deadline",)
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline  # Unix time; infinite without a deadline
+
+    def time_remaining(self) -> float:
+        """Seconds left before the caller's deadline (grpc.ServicerContext.time_remaining)."""
+        return max(self._deadline - time.time(), 0.0)
+
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        """End the call with code and details (grpc.ServicerContext.abort)."""
+        raise AbortError(code, details)
+
+
+# A call as the transport takes it: the request's bytes in, the response's bytes out.
+Handler = Callable[[bytes, Context], bytes]
+
+
+def _status(code: grpc.StatusCode, details: bytes) -> cygrpc.Operation:
+    return cygrpc.SendStatusFromServerOperation(None, code.value[0], details, 0)
+
+
+def _finish(call: cygrpc.Call, *operations: cygrpc.Operation) -> None:
+    """Send what ends a call, with its initial metadata and the receive-close, in one batch;
+    its completion needs nothing further."""
+    batch = (
+        cygrpc.SendInitialMetadataOperation(None, 0),
+        *operations,
+        cygrpc.ReceiveCloseOnServerOperation(0),
+    )
+    call.start_server_batch(batch, _ignore)
+
+
+def _ignore(_event: object) -> None:
+    pass
+
+
+class Transport:
+    """A server answering unary calls of the given methods with handle, on raw bytes."""
+
+    def __init__(
+        self,
+        handle: Handler,
+        methods: Iterable[str],
+        options: Sequence[tuple[str, Any]],
+        *,
+        threads: int,
+    ) -> None:
+        self._handle = handle
+        self._methods = frozenset(m.encode() for m in methods)
+        self._threads = threads
+        self._queue = cygrpc.CompletionQueue()
+        self._server = cygrpc.Server(tuple(options), False)
+        self._server.register_completion_queue(self._queue)
+        self._lock = threading.Lock()
+        self._reading = 0  # calls being read or answered: at most threads
+        self._waiting: collections.deque[tuple[cygrpc.Call, Any]] = collections.deque()
+        self._stopping = False
+        self._ended = False  # grpc core has ended every call (after stop)
+        self._stopped = threading.Event()
+        self._pollers: list[threading.Thread] = []
+        # When grpc core last handed over a call (monotonic): the drain at SIGTERM waits for
+        # the calls already on their way (function/server.py).
+        self.last_call = time.monotonic()
+
+    def add_port(self, address: str, credentials: grpc.ServerCredentials | None) -> int:
+        """Listen on address (TLS with credentials, plaintext without); the port bound.
+        RuntimeError when grpc core cannot bind it, as grpc.server's add_*_port."""
+        creds = None if credentials is None else credentials._credentials
+        port: int = self._server.add_http2_port(address.encode(), creds)
+        if port == 0:
+            raise RuntimeError(f"Failed to bind to address {address}")
+        return port
+
+    def start(self) -> None:
+        self._server.start()
+        with self._lock:
+            self._request()
+        for n in range(self._threads + 1):
+            poller = threading.Thread(target=self._poll, name=f"grpc-poll-{n}", daemon=True)
+            poller.start()
+            self._pollers.append(poller)
+
+    def stop(self, grace: float | None) -> None:
+        """Take no new call; cancel what still runs after grace seconds (at once with None).
+        Returns at once; wait_for_termination waits for the end."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self._server.shutdown(self._queue, self._on_shutdown)
+        if grace is None:
+            self._server.cancel_all_calls()
+            return
+
+        def cancel_after_grace() -> None:
+            if not self._stopped.wait(grace):
+                self._server.cancel_all_calls()
+
+        threading.Thread(target=cancel_after_grace, name="grace", daemon=True).start()
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        """Whether every call has ended after stop(), within timeout seconds. Waits in short
+        steps, so that the main thread still runs its signal handlers."""
+        end = None if timeout is None else time.monotonic() + timeout
+        while not self._stopped.wait(1.0):
+            if end is not None and time.monotonic() >= end:
+                return False
+        return True
+
+    # ------------------------------------------------------------- polling threads
+
+    def _poll(self) -> None:
+        while True:
+            event = self._queue.poll()
+            if event.completion_type == cygrpc.CompletionType.queue_shutdown:
+                return
+            if event.completion_type != cygrpc.CompletionType.operation_complete:
+                continue
+            try:
+                event.tag(event)
+            except Exception:  # a poller must outlive any one call
+                _log.exception("handling a gRPC event failed")
+
+    def _request(self) -> None:
+        """Ask grpc core for the next call. Under _lock."""
+        if not self._stopping:
+            self._server.request_call(self._queue, self._queue, self._on_call)
+
+    def _on_shutdown(self, _event: object) -> None:
+        """grpc core has ended every call. The pollers stop once no handler runs: one still
+        running (cancelled after the grace period) sends its end on the queue, and a batch
+        started on a queue shut down fails grpc core's check (grpc_cq_begin_op), which
+        aborts the process."""
+        with self._lock:
+            self._ended = True
+            idle = self._reading == 0
+        self._stopped.set()
+        if idle:
+            self._queue.shutdown()
+
+    def _on_call(self, event: Any) -> None:
+        if not event.success:
+            return  # the server is shutting down
+        with self._lock:
+            self._request()
+        self.last_call = time.monotonic()
+        call, details = event.call, event.call_details
+        if details.method not in self._methods:
+            _finish(call, _status(grpc.StatusCode.UNIMPLEMENTED, _NOT_FOUND))
+            return
+        with self._lock:
+            if self._reading >= self._threads:
+                self._waiting.append((call, details))
+                return
+            self._reading += 1
+        self._read(call, details)
+
+    def _read(self, call: cygrpc.Call, details: Any) -> None:
+        def on_message(received: Any) -> None:
+            try:
+                self._answer(call, details, received)
+            finally:
+                self._next()
+
+        call.start_server_batch((cygrpc.ReceiveMessageOperation(0),), on_message)
+
+    def _next(self) -> None:
+        """A call is answered: read the longest waiting, if any; once grpc core has ended
+        every call and this was the last handler, shut the queue down."""
+        with self._lock:
+            if self._waiting:
+                call, details = self._waiting.popleft()
+            else:
+                self._reading -= 1
+                if self._ended and self._reading == 0:
+                    self._queue.shutdown()
+                return
+        self._read(call, details)
+
+    def _answer(self, call: cygrpc.Call, details: Any, received: Any) -> None:
+        data = received.batch_operations[0].message() if received.success else None
+        if data is None:
+            if received.success:  # the client closed its side without a message
+                why = _ONE_MESSAGE.format(details.method.decode()).encode()
+                _finish(call, _status(grpc.StatusCode.UNIMPLEMENTED, why))
+            return  # else grpc core has ended the call (cancelled, or over the size limit)
+        try:
+            out = self._handle(data, Context(details.deadline))
+        except AbortError as a:
+            _finish(call, _status(a.code, a.details.encode()))
+        except Exception as e:
+            _log.exception("RunFunction raised")
+            _finish(call, _status(grpc.StatusCode.UNKNOWN, f"{type(e).__name__}".encode()))
+        else:
+            _finish(
+                call,
+                cygrpc.SendMessageOperation(out, 0),
+                _status(grpc.StatusCode.OK, b""),
+            )
