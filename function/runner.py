@@ -199,7 +199,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
     def _respond(
         self, req: fnv1.RunFunctionRequest, context: CallContext, waiting: Waiting
     ) -> Answer:
-        # Called on one of the threaded server's threads (function/server.py):
+        # Called on one of the transport's threads (function/transport.py):
         # a call waiting on Vault holds only its own. The Vault step ends in time
         # for the answer to reach the caller before its deadline.
         started = time.perf_counter()
