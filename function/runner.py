@@ -249,11 +249,14 @@ _DEFAULT_TTL = duration_pb2.Duration(seconds=int(response.DEFAULT_TTL.total_seco
 def _response_to(req: fnv1.RunFunctionRequest) -> fnv1.RunFunctionResponse:
     """The SDK's response.to(req): the request's tag, desired state and context, the
     default ttl."""
-    return fnv1.RunFunctionResponse(
-        meta=fnv1.ResponseMeta(tag=req.meta.tag, ttl=_DEFAULT_TTL),
-        desired=req.desired,
-        context=req.context,
-    )
+    # Set field by field: a message given to the constructor is copied by serializing it
+    # and parsing it back.
+    rsp = fnv1.RunFunctionResponse()
+    rsp.meta.tag = req.meta.tag
+    rsp.meta.ttl.CopyFrom(_DEFAULT_TTL)
+    rsp.desired.CopyFrom(req.desired)
+    rsp.context.CopyFrom(req.context)
+    return rsp
 
 
 def _subject(req: fnv1.RunFunctionRequest) -> str:
@@ -289,8 +292,9 @@ def _fatal(
 
 
 def _credentials(req: fnv1.RunFunctionRequest) -> dict[str, Mapping[str, bytes]]:
+    # The request's own maps, read in place: the request outlives the call's composing.
     return {
-        name: dict(c.credential_data.data)
+        name: c.credential_data.data
         for name, c in req.credentials.items()
         if c.WhichOneof("source") == "credential_data"
     }
@@ -420,15 +424,16 @@ def _settings_asked(rsp: fnv1.RunFunctionResponse, required: Mapping[str, object
     or not); a warning when it did not, as its settings are then its input alone."""
     if SETTINGS_REQUIREMENT in required:
         return True
-    rsp.results.append(
-        fnv1.Result(
-            severity=fnv1.SEVERITY_WARNING,
-            reason="SettingsNotRequested",
-            message=SETTINGS_NOT_REQUESTED,
-            target=fnv1.TARGET_COMPOSITE,
-        )
-    )
+    rsp.results.append(_SETTINGS_NOT_REQUESTED)
     return False
+
+
+_SETTINGS_NOT_REQUESTED = fnv1.Result(
+    severity=fnv1.SEVERITY_WARNING,
+    reason="SettingsNotRequested",
+    message=SETTINGS_NOT_REQUESTED,
+    target=fnv1.TARGET_COMPOSITE,
+)
 
 
 def _kind(xr: Composite) -> AnyKind:

@@ -7,6 +7,8 @@ values, so the same request always gives the same desired state.
 """
 
 import base64
+import functools
+import hashlib
 import hmac
 
 from function.context import Context, P, S
@@ -39,9 +41,17 @@ def stable_password(ctx: Context[P, S], resource_name: str, key: str = PASSWORD_
             f"cannot generate a password: the Composition step's credentials {creds.name!r} "
             f"have no key {creds.passwordKeyField!r}"
         )
-    message = f"{ctx.xr.uid}/{resource_name}/{key}".encode()
-    digest = hmac.digest(seed, message, "sha256")
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    mac = _keyed(seed).copy()
+    mac.update(f"{ctx.xr.uid}/{resource_name}/{key}".encode())
+    return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
+
+
+@functools.lru_cache(maxsize=8)
+def _keyed(seed: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with seed, nothing hashed yet, to copy: OpenSSL 3 looks the
+    algorithm up again for every one-shot hmac.digest, a copy only duplicates the state
+    (a few of a platform's seeds at most)."""
+    return hmac.new(seed, digestmod=hashlib.sha256)
 
 
 def connection_secret(

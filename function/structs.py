@@ -9,10 +9,10 @@ formatted or validated.
 Crossplane sends the same XR and observed resources on every reconcile, and the
 function then composes the same desired resources, so both directions are cached
 per content in a byte-bounded LRU: a Struct seen before comes back as a fresh
-dict from its pickle (C code, several times faster than the walk), a dict seen
-before as a Struct parsed from its cached serialization, and a call's whole desired
-state as one State parsed into the response (merge_state). Every call gets its own
-objects, so nothing is shared between calls or threads.
+dict from its marshal serialization (C code, several times faster than the walk), a
+dict seen before as a Struct parsed from its cached serialization, and a call's whole
+desired state as one State parsed into the response (merge_state). Every call gets its
+own objects, so nothing is shared between calls or threads.
 
 A Struct's fields are a protobuf map, whose order is not defined: with the upb
 runtime it differs from one process to the next. The dicts come back with their
@@ -20,6 +20,7 @@ keys sorted, so whatever follows their order (pydantic's errors, the FATAL
 listing them) is the same in every replica.
 """
 
+import marshal
 import pickle
 from collections.abc import Sequence
 from typing import Any
@@ -38,11 +39,26 @@ JSON = dict[str, Any]
 CACHE_BYTES = 8 * 1024 * 1024
 _MAX_ENTRY_BYTES = 64 * 1024
 
-_DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> pickled dict
-# pickled dict -> serialized Struct; composed resources are kept whole in _STATES, and here
-# for the State of a call that changed one of them.
+_DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> marshalled dict
+# content key of a dict -> serialized Struct; composed resources are kept whole in _STATES,
+# and here for the State of a call that changed one of them.
 _STRUCTS = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)
-_STATES = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)  # pickled (resources, composite) -> State
+_STATES = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)  # content key (resources, composite) -> State
+# marshal's newest format: its references to objects met before make it about three
+# times faster than pickle on a composed state.
+_MARSHAL = 4
+
+
+def content_key(value: Any) -> bytes:
+    """Bytes equal only for equal values, telling apart every value a Struct tells apart
+    (True vs 1, "1" vs 1): value's marshal serialization, which loads back to an equal
+    value. Two equal values shared differently may get different keys, a cache miss and
+    never a wrong answer. A value marshal cannot write (a str or int subclass: an enum)
+    is keyed by its pickle, under another first byte."""
+    try:
+        return b"m" + marshal.dumps(value, _MARSHAL)
+    except ValueError:
+        return b"p" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _key(item: tuple[str, Any]) -> str:
@@ -68,21 +84,19 @@ def _value(v: struct_pb2.Value) -> Any:
 def to_dict(s: struct_pb2.Struct) -> JSON:
     """Return the Struct as a dict (a new one on every call), with integral numbers as ints."""
     key = s.SerializeToString()
-    if len(key) > _MAX_ENTRY_BYTES:  # never kept: not pickled for the cache either
+    if len(key) > _MAX_ENTRY_BYTES:  # never kept: not serialized for the cache either
         return {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
     cached = _DICTS.get(key)
     if cached is not None:
-        out: JSON = pickle.loads(cached)
+        out: JSON = marshal.loads(cached)
         return out
     out = {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
-    _DICTS.put(key, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    _DICTS.put(key, marshal.dumps(out, _MARSHAL))  # plain values only: never refused
     return out
 
 
 def _serialized(d: JSON) -> bytes:
-    # The pickle tells every value apart as a Struct does (True vs 1, "1" vs 1), and
-    # equal pickles are equal values; it takes a quarter of the time of json.dumps.
-    key = pickle.dumps(d, protocol=pickle.HIGHEST_PROTOCOL)
+    key = content_key(d)
     cached = _STRUCTS.get(key) if len(key) <= _MAX_ENTRY_BYTES else None
     if cached is None:
         s = struct_pb2.Struct()
@@ -125,15 +139,15 @@ def merge_state(target: fnv1.State, resources: Sequence[Named], composite: JSON)
     """Set each resource, with its readiness, in target's resources, and composite's top-level
     keys in target's composite resource (as merge_into each).
 
-    Parsed into target from one serialization of them all, kept by their pickle like a
-    Struct's: one parse instead of one per resource. Parsing a map entry replaces the entry
+    Parsed into target from one serialization of them all, kept by their content_key like
+    a Struct's: one parse instead of one per resource. Parsing a map entry replaces the entry
     already there (protobuf's map merge), while merge_into keeps the keys it does not set:
     where target holds one of these resources already (an earlier pipeline step's), each is
     merged on its own."""
     if any(name in target.resources for name, _, _ in resources):
         _merge_each(target, resources, composite)
         return
-    key = pickle.dumps((resources, composite), protocol=pickle.HIGHEST_PROTOCOL)
+    key = content_key((resources, composite))
     if len(key) > _MAX_ENTRY_BYTES:  # never kept: serializing it to parse it back is waste
         _merge_each(target, resources, composite)
         return

@@ -1,11 +1,14 @@
 """Struct conversion keeps integers integers and round-trips."""
 
+import enum
+
+import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from google.protobuf import json_format
 
 from function import wire
 from function.lru import ByteLRU
-from function.structs import merge_into, merge_state, to_dict, to_struct
+from function.structs import content_key, merge_into, merge_state, to_dict, to_struct
 
 
 def test_round_trip_keeps_types() -> None:
@@ -34,6 +37,35 @@ def test_values_a_struct_tells_apart_are_not_confused_by_the_cache() -> None:
     for value in (True, 1, "1", 1.5, None, [], {}):
         assert to_dict(to_struct({"v": value})) == {"v": value}
     assert to_dict(to_struct({"v": True}))["v"] is True
+
+
+class Tier(enum.StrEnum):
+    DEV = "dev"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "reason"),
+    [
+        (True, 1, "a bool and an int are equal in Python, not in a Struct"),
+        (1, 1.0, "an int and a float: the Struct keeps 1 and 1.0 apart once read back"),
+        ("1", 1, "a string and a number"),
+        ({"a": [1, 2]}, {"a": [2, 1]}, "a list's order"),
+        ({"a": None}, {"a": False}, "null and false"),
+        ([("r", {"x": 1}, 1)], [("r", {"x": 1}, 2)], "a resource's readiness"),
+    ],
+)
+def test_content_keys_of_values_a_struct_tells_apart_differ(
+    a: object, b: object, reason: str
+) -> None:
+    assert content_key(a) != content_key(b), reason
+
+
+def test_a_value_marshal_cannot_write_is_keyed_by_its_pickle() -> None:
+    keyed = content_key({"tier": Tier.DEV})
+    assert keyed.startswith(b"p"), "an enum member is a str subclass, which marshal refuses"
+    assert keyed == content_key({"tier": Tier.DEV})
+    assert keyed != content_key({"tier": "dev"})
+    assert to_dict(to_struct({"tier": Tier.DEV})) == {"tier": "dev"}
 
 
 def test_merge_into_sets_top_level_keys_like_update() -> None:
