@@ -4,9 +4,10 @@ import os
 
 # grpc core's experiment event_engine_listener, on by default in grpcio 1.84
 # (src/core/lib/experiments/experiments.yaml in grpc/grpc), reads a server's connections on
-# the EventEngine's own threads, which then wake the thread polling the completion queue.
-# With iomgr's listener that thread reads the socket itself: a unary call takes about 14
-# context switches instead of 20, and about an eighth less of the server's CPU.
+# the EventEngine's own threads, which then wake a thread polling the completion queue.
+# With iomgr's listener the polling thread reads the socket itself: on the function's
+# transport a unary call takes about 4 context switches instead of 8.5, and about a
+# sixth less of the serving CPU (docs/benchmarks.md).
 # grpc reads the variable once, when it is first imported, so it is set here: every entry
 # point (the console script, python -m function) imports this package before grpc.
 # An operator's own GRPC_EXPERIMENTS is kept.
