@@ -28,16 +28,16 @@ tests/unit/test_transport.py fails on the first call it cannot make.
 from __future__ import annotations
 
 import collections
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
 import grpc
+from crossplane.function import logging
 from grpc._cython import cygrpc
 
-_log = logging.getLogger(__name__)
+from function import logs
 
 # grpc.server's own messages for the same cases (grpc/_server.py at v1.84.0), so a client
 # sees what it would from any Python gRPC server.
@@ -106,6 +106,7 @@ class Transport:
         threads: int,
     ) -> None:
         self._handle = handle
+        self._log: logs.Logger = logging.get_logger()
         self._methods = frozenset(m.encode() for m in methods)
         self._threads = threads
         self._queue = cygrpc.CompletionQueue()
@@ -178,8 +179,8 @@ class Transport:
                 continue
             try:
                 event.tag(event)
-            except Exception:  # a poller must outlive any one call
-                _log.exception("handling a gRPC event failed")
+            except Exception as e:  # a poller must outlive any one call
+                self._log.error("handling a gRPC event failed", **logs.describe_exception(e))
 
     def _request(self) -> None:
         """Ask grpc core for the next call. Under _lock."""
@@ -248,9 +249,9 @@ class Transport:
             out = self._handle(data, Context(details.deadline))
         except AbortError as a:
             _finish(call, _status(a.code, a.details.encode()))
-        except Exception as e:
-            _log.exception("RunFunction raised")
-            _finish(call, _status(grpc.StatusCode.UNKNOWN, f"{type(e).__name__}".encode()))
+        except Exception as e:  # what it carries may be a secret: its type and where, only
+            self._log.error("the call's handler raised", **logs.describe_exception(e))
+            _finish(call, _status(grpc.StatusCode.UNKNOWN, type(e).__name__.encode()))
         else:
             _finish(
                 call,
