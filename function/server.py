@@ -179,13 +179,9 @@ def _on_stop_signals(handler: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, on_signal)
 
 
-def transport(
-    config: ServeConfig, handle: Handler, *, reuse_port: bool, threads: int = THREADS_PER_WORKER
-) -> Transport:
-    """The function's transport (function/transport.py) on config's address and options,
-    answering RunFunction of both services with handle; not started. threads is a
-    parameter for the benchmark that weighs it (harness/floor.py)."""
-    options = [
+def channel_options(config: ServeConfig, *, reuse_port: bool) -> list[tuple[str, Any]]:
+    """grpc core's options for the server: config's, and what serving adds to them."""
+    return [
         *config.options,
         ("grpc.so_reuseport", 1 if reuse_port else 0),
         # No BDP probing (GRPC_ARG_HTTP2_BDP_PROBE, grpc's grpc_types.h): it grows each
@@ -194,10 +190,19 @@ def transport(
         # no budget counts. Without it a stream's window stays at HTTP/2's 64 KiB.
         ("grpc.http2.bdp_probe", 0),
     ]
+
+
+def transport(
+    config: ServeConfig, handle: Handler, *, reuse_port: bool, threads: int = THREADS_PER_WORKER
+) -> Transport:
+    """The function's transport (function/transport.py) on config's address and options,
+    answering RunFunction of both services with handle; not started. threads is a
+    parameter for the benchmark that weighs it (harness/floor.py)."""
     # On bytes, without (de)serializers: a cached answer is sent as it was kept, never
     # parsed (function/response_cache.py), and a request is counted by its size before it
     # is parsed (function/admission.py).
     methods = [f"/{service}/RunFunction" for service in SERVICES]
+    options = channel_options(config, reuse_port=reuse_port)
     served = Transport(handle, methods, options, threads=threads)
     served.add_port(config.address, None if config.tls is None else config.tls.credentials())
     return served

@@ -116,9 +116,7 @@ class Transport:
         self._reading = 0  # calls being read or answered: at most threads
         self._waiting: collections.deque[tuple[cygrpc.Call, Any]] = collections.deque()
         self._stopping = False
-        self._ended = False  # grpc core has ended every call (after stop)
-        self._stopped = threading.Event()
-        self._pollers: list[threading.Thread] = []
+        self._stopped = threading.Event()  # grpc core has ended every call (after stop)
         # When grpc core last handed over a call (monotonic): the drain at SIGTERM waits for
         # the calls already on their way (function/server.py).
         self.last_call = time.monotonic()
@@ -137,9 +135,7 @@ class Transport:
         with self._lock:
             self._request()
         for n in range(self._threads + 1):
-            poller = threading.Thread(target=self._poll, name=f"grpc-poll-{n}", daemon=True)
-            poller.start()
-            self._pollers.append(poller)
+            threading.Thread(target=self._poll, name=f"grpc-poll-{n}", daemon=True).start()
 
     def stop(self, grace: float | None) -> None:
         """Take no new call; cancel what still runs after grace seconds (at once with None).
@@ -193,9 +189,8 @@ class Transport:
         started on a queue shut down fails grpc core's check (grpc_cq_begin_op), which
         aborts the process."""
         with self._lock:
-            self._ended = True
+            self._stopped.set()
             idle = self._reading == 0
-        self._stopped.set()
         if idle:
             self._queue.shutdown()
 
@@ -233,7 +228,7 @@ class Transport:
                 call, details = self._waiting.popleft()
             else:
                 self._reading -= 1
-                if self._ended and self._reading == 0:
+                if self._stopped.is_set() and self._reading == 0:
                     self._queue.shutdown()
                 return
         self._read(call, details)

@@ -60,17 +60,14 @@ def serve_grpc_server(address: str, response: bytes, threads: int) -> None:
         return response
 
     bare = grpc.server(
-        futures.ThreadPoolExecutor(threads), options=[*_config(address).options, *_OPTIONS]
+        futures.ThreadPoolExecutor(threads),
+        options=server.channel_options(_config(address), reuse_port=False),
     )
     bare.add_generic_rpc_handlers(_handlers(answer))
     bare.add_insecure_port(address)
     signal.signal(signal.SIGTERM, lambda *_: bare.stop(0))
     bare.start()
     bare.wait_for_termination()
-
-
-# What function/server.py's transport adds to the configured options.
-_OPTIONS = (("grpc.so_reuseport", 0), ("grpc.http2.bdp_probe", 0))
 
 
 def _handlers(answer: Callable[..., Any]) -> tuple[grpc.GenericRpcHandler, ...]:
@@ -85,7 +82,7 @@ async def _serve_aio(address: str, response: bytes) -> None:
         return response
 
     config = _config(address)
-    bare = grpc.aio.server(options=[*config.options, *_OPTIONS])
+    bare = grpc.aio.server(options=server.channel_options(config, reuse_port=False))
     bare.add_generic_rpc_handlers(_handlers(answer))
     bare.add_insecure_port(address)
     await bare.start()
