@@ -120,6 +120,16 @@ def condition(obj: Any, kind: str) -> Condition | None:
     return None
 
 
+def condition_status(obj: Any, kind: str) -> str | None:
+    """The status of the condition of that type, as condition(obj, kind) has it, read
+    without building the condition: readiness asks it of every composed resource on every
+    call."""
+    for c in objects(obj, "status", "conditions"):
+        if c.get("type") == kind:
+            return text(c, "status")
+    return None
+
+
 class SecretDataError(Refusal):
     """A Secret value or connection detail that cannot be used as text; the message names the
     key, never the value."""

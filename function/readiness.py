@@ -11,7 +11,7 @@ other object is ready when its Ready condition is True.
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from function.observed import condition, flag
+from function.observed import condition_status, flag
 from function.structs import JSON, api_group
 
 Check = Callable[[JSON], bool]
@@ -21,8 +21,7 @@ Rules = Mapping[tuple[str, str], Check]
 
 
 def condition_true(obj: JSON, kind: str) -> bool:
-    c = condition(obj, kind)
-    return c is not None and c.get("status") == "True"
+    return condition_status(obj, kind) == "True"
 
 
 def exists(_: JSON) -> bool:
@@ -79,7 +78,4 @@ class Readiness:
 
 def is_failing(observed: JSON | None) -> bool:
     """True when a managed resource reports that it cannot sync."""
-    if observed is None:
-        return False
-    synced = condition(observed, "Synced")
-    return synced is not None and synced.get("status") == "False"
+    return observed is not None and condition_status(observed, "Synced") == "False"

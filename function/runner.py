@@ -42,7 +42,7 @@ from function.platform import PlatformSettings
 from function.readiness import Readiness, is_failing
 from function.refusal import Refusal
 from function.settings import SettingsModel
-from function.structs import JSON, dig, merge_state, to_dict, to_struct
+from function.structs import JSON, dig, merge_state, object_dict, to_struct
 from function.validation import check_composite, cut, parse_parameters
 from function.vault import sync as vaultsync
 from function.vault.model import VaultReporting
@@ -305,13 +305,13 @@ def _required(req: fnv1.RunFunctionRequest) -> dict[str, list[JSON]]:
     out: dict[str, list[JSON]] = {}
     for source in (req.extra_resources, req.required_resources):
         for name, found in source.items():
-            out[name] = [to_dict(item.resource) for item in found.items]
+            out[name] = [object_dict(item.resource) for item in found.items]
     return out
 
 
 def _observed(req: fnv1.RunFunctionRequest, readiness: Readiness) -> Observed:
     def loader(r: fnv1.Resource) -> Callable[[], JSON]:
-        return lambda: to_dict(r.resource)
+        return lambda: object_dict(r.resource)
 
     loaders: dict[str, Callable[[], JSON]] = {}
     details: dict[str, Mapping[str, bytes]] = {}
@@ -352,7 +352,7 @@ def respond(
                 return _operation(req, log)
         return _compose(req, log, deadline, waiting)
     except Exception as e:
-        xr = Composite.from_object(to_dict(req.observed.composite.resource))
+        xr = Composite.from_object(object_dict(req.observed.composite.resource))
         what = cut(xr.kind) or "the request"
         if log is not None:
             log.error(
@@ -371,7 +371,7 @@ def _compose(
 ) -> Answer:
     """An XR's desired state: every step refuses what it cannot accept, with one FATAL."""
     rsp = _response_to(req)
-    xr_object = to_dict(req.observed.composite.resource)
+    xr_object = object_dict(req.observed.composite.resource)
     xr = Composite.from_object(xr_object)
     required = _required(req)
     _settings_asked(rsp, required)

@@ -20,9 +20,10 @@ keys sorted, so whatever follows their order (pydantic's errors, the FATAL
 listing them) is the same in every replica.
 """
 
+import hashlib
 import marshal
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
@@ -39,11 +40,18 @@ JSON = dict[str, Any]
 CACHE_BYTES = 8 * 1024 * 1024
 _MAX_ENTRY_BYTES = 64 * 1024
 
-_DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)  # serialized Struct -> marshalled dict
+# SHA-256 of a serialized Struct -> marshalled dict. The digest, as the response cache keys a
+# request (function/response_cache.py): an observed object's serialization is kilobytes,
+# and as the key it would hold as much of the budget as its dict.
+_DICTS = ByteLRU(CACHE_BYTES // 2, _MAX_ENTRY_BYTES)
 # content key of a dict -> serialized Struct; composed resources are kept whole in _STATES,
 # and here for the State of a call that changed one of them.
 _STRUCTS = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)
 _STATES = ByteLRU(CACHE_BYTES // 4, _MAX_ENTRY_BYTES)  # content key (resources, composite) -> State
+# An object's dict is kept under its digest with this byte first, apart from the Struct's
+# to_dict under the digest alone (a key one byte longer).
+_OBJECT = b"o"
+_UNREAD_METADATA = "managedFields"
 # marshal's newest format: its references to objects met before make it about three
 # times faster than pickle on a composed state.
 _MARSHAL = 4
@@ -61,16 +69,12 @@ def content_key(value: Any) -> bytes:
         return b"p" + pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _key(item: tuple[str, Any]) -> str:
-    return item[0]
-
-
 def _value(v: struct_pb2.Value) -> Any:
     kind = v.WhichOneof("kind")
     if kind == "string_value":
         return v.string_value
     if kind == "struct_value":
-        return {k: _value(x) for k, x in sorted(v.struct_value.fields.items(), key=_key)}
+        return _fields(v.struct_value)
     if kind == "number_value":
         n = v.number_value
         return int(n) if n.is_integer() else n
@@ -81,18 +85,55 @@ def _value(v: struct_pb2.Value) -> Any:
     return None
 
 
-def to_dict(s: struct_pb2.Struct) -> JSON:
-    """Return the Struct as a dict (a new one on every call), with integral numbers as ints."""
-    key = s.SerializeToString()
-    if len(key) > _MAX_ENTRY_BYTES:  # never kept: not serialized for the cache either
-        return {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
+def _fields(s: struct_pb2.Struct, leave_out: str = "") -> JSON:
+    # Sorted keys, each looked up: about a third faster than sorting the map's items.
+    fields = s.fields
+    return {k: _value(fields[k]) for k in sorted(fields) if k != leave_out}
+
+
+def _object(s: struct_pb2.Struct) -> JSON:
+    fields = s.fields
+    out: JSON = {}
+    for k in sorted(fields):
+        v = fields[k]
+        if k == "metadata" and v.WhichOneof("kind") == "struct_value":
+            out[k] = _fields(v.struct_value, _UNREAD_METADATA)
+        else:
+            out[k] = _value(v)
+    return out
+
+
+def _converted(
+    s: struct_pb2.Struct, convert: Callable[[struct_pb2.Struct], JSON], tag: bytes
+) -> JSON:
+    serialized = s.SerializeToString()
+    if len(serialized) > _MAX_ENTRY_BYTES:  # never kept: not serialized for the cache either
+        return convert(s)
+    key = tag + hashlib.sha256(serialized).digest()
     cached = _DICTS.get(key)
     if cached is not None:
         out: JSON = marshal.loads(cached)
         return out
-    out = {k: _value(v) for k, v in sorted(s.fields.items(), key=_key)}
+    out = convert(s)
     _DICTS.put(key, marshal.dumps(out, _MARSHAL))  # plain values only: never refused
     return out
+
+
+def to_dict(s: struct_pb2.Struct) -> JSON:
+    """Return the Struct as a dict (a new one on every call), with integral numbers as ints."""
+    return _converted(s, _fields, b"")
+
+
+def object_dict(s: struct_pb2.Struct) -> JSON:
+    """An object the API server returned (the XR, a composed or a required resource) as a
+    dict, as to_dict, without metadata.managedFields.
+
+    Server-side apply's record of which manager set which field: the API server returns it
+    with every object, and Crossplane applies composed resources and the XR's status with
+    server-side apply, so it is often half an observed object's bytes (in a control plane
+    composing RedisInstances: 58% of the XR's, 49% of the Release's). No composer reads it,
+    and the conversion of a changed object costs by the field."""
+    return _converted(s, _object, _OBJECT)
 
 
 def _serialized(d: JSON) -> bytes:

@@ -36,6 +36,7 @@ def collect(
     if missing:
         return {"deleted": []}, "required resources missing: " + ", ".join(missing)
     live = [xr for name in sorted(REQUIREMENTS) for xr in required[name]]
+    login: vclient.Login | None = None
     try:
         login = vclient.resolve(settings, credentials)
         deadline = time.monotonic() + settings.vault.budgetSeconds
@@ -56,7 +57,10 @@ def collect(
             }
             deleted += gc.collect_database(client, settings.vault.database.mount, engines)
     except Exception as e:  # classified; secrets never in the message
-        failure = vclient.classify(e, settings.vault.address or "", ())
+        # The address resolved, which may come from the credentials; and every secret value
+        # redacted from what Vault answers, as the composers' Vault step does.
+        address, secrets = (login.address, login.secrets) if login else ("", ())
+        failure = vclient.classify(e, address, secrets)
         return {"deleted": []}, f"{failure.reason}: {failure.message}"
     if log is not None:
         log.info("vault gc", live=len(live), mounts=mounts, deleted=deleted)

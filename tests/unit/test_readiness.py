@@ -6,6 +6,7 @@ import pytest
 
 from function import catalogue
 from function.kinds import kubernetescluster, postgresqlinstance, redisinstance
+from function.observed import condition, condition_status
 from function.readiness import ANY_KIND, Readiness, exists, is_failing
 
 READY: Any = {"conditions": [{"type": "Ready", "status": "True"}]}
@@ -120,3 +121,26 @@ def test_synced_false_is_failing() -> None:
     assert is_failing(role)
     assert not is_failing(ROLE | {"status": READY})
     assert not is_failing(None)
+
+
+@pytest.mark.parametrize(
+    ("conditions", "want", "reason"),
+    [
+        ([{"type": "Ready", "status": "True"}], "True", "the condition's status"),
+        (
+            [{"type": "Ready", "status": "False"}, {"type": "Ready", "status": "True"}],
+            "False",
+            "the first of two of one type, as condition() reads it",
+        ),
+        ([{"type": "Synced", "status": "True"}], None, "no condition of that type"),
+        ([{"type": "Ready", "status": True}], None, "a status of another shape is absent"),
+        (["Ready", {"type": "Ready"}], None, "items of another shape are skipped; no status"),
+        ("Ready", None, "conditions of another shape"),
+    ],
+)
+def test_condition_status_is_the_status_condition_reads(
+    conditions: Any, want: str | None, reason: str
+) -> None:
+    obj = {"status": {"conditions": conditions}}
+    assert condition_status(obj, "Ready") == want, reason
+    assert (condition(obj, "Ready") or {}).get("status") == want, reason

@@ -1,12 +1,25 @@
 """The request path: dispatch, FATAL results, phase and TTL, the Vault step's outcome."""
 
+import socket
+
 import pytest
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
+from google.protobuf import struct_pb2
 
+from function.input import SETTINGS_REQUIREMENT
 from function.kinds.postgresqlinstance import compose as postgresql_compose
 from function.runner import run
 from function.structs import JSON, to_struct
-from harness.requests import desired, observed_secret, ready_condition, request, status, xr
+from harness.cases import Case, find_cases
+from harness.requests import (
+    answered_case_request,
+    desired,
+    observed_secret,
+    ready_condition,
+    request,
+    status,
+    xr,
+)
 
 PG = "database.platform.example.org/v1alpha1"
 REDIS = "cache.platform.example.org/v1alpha1"
@@ -188,3 +201,49 @@ def test_dedicated_uses_the_cnpg_superuser() -> None:
     assert (sel.match_name, sel.namespace) == ("app-pg-superuser", "team-a")
     (cond,) = [c for c in rsp.conditions if c.type == "VaultSynced"]
     assert cond.reason == "MissingCredentials"
+
+
+def _with_managed_fields(s: struct_pb2.Struct) -> None:
+    """Server-side apply's record in the object's metadata, as the API server returns it."""
+    if s.fields["metadata"].WhichOneof("kind") == "struct_value":
+        s.fields["metadata"].struct_value.update(
+            {"managedFields": [{"manager": "crossplane", "operation": "Apply", "fieldsV1": {}}]}
+        )
+
+
+@pytest.mark.parametrize("case", find_cases(), ids=lambda c: c.id)
+def test_managed_fields_change_no_answer(case: Case) -> None:
+    req = answered_case_request(case, run)
+    applied = fnv1.RunFunctionRequest()
+    applied.CopyFrom(req)
+    objects = [applied.observed.composite.resource]
+    objects += [r.resource for r in applied.observed.resources.values()]
+    objects += [i.resource for r in applied.required_resources.values() for i in r.items]
+    for s in objects:
+        if "metadata" in s.fields:
+            _with_managed_fields(s)
+    assert applied != req
+    assert run(applied).SerializeToString(deterministic=True) == run(req).SerializeToString(
+        deterministic=True
+    )
+
+
+def test_vault_gc_names_the_address_it_could_not_reach_from_the_credentials() -> None:
+    with socket.socket() as s:  # a port bound and not listening: the connection is refused
+        s.bind(("127.0.0.1", 0))
+        address = f"http://127.0.0.1:{s.getsockname()[1]}"
+        req = fnv1.RunFunctionRequest()
+        req.input.update({"apiVersion": "fn.platform.example.org/v1beta1", "kind": "Input"})
+        data = req.credentials["platform"].credential_data.data
+        data["vault-address"] = address.encode()
+        data["vault-token"] = b"s.operation-token"
+        for name in (SETTINGS_REQUIREMENT, "postgresqlinstances", "kubernetesclusters"):
+            req.required_resources[name].SetInParent()
+        rsp = run(req)
+    assert [(r.severity, r.reason) for r in rsp.results] == [
+        (fnv1.SEVERITY_FATAL, "VaultGarbageCollection")
+    ]
+    assert rsp.results[0].message.endswith(
+        f"VaultUnreachable: cannot connect to Vault at {address}"
+    )
+    assert "s.operation-token" not in str(rsp)

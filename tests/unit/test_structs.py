@@ -8,7 +8,14 @@ from google.protobuf import json_format
 
 from function import wire
 from function.lru import ByteLRU
-from function.structs import content_key, merge_into, merge_state, to_dict, to_struct
+from function.structs import (
+    content_key,
+    merge_into,
+    merge_state,
+    object_dict,
+    to_dict,
+    to_struct,
+)
 
 
 def test_round_trip_keeps_types() -> None:
@@ -37,6 +44,52 @@ def test_values_a_struct_tells_apart_are_not_confused_by_the_cache() -> None:
     for value in (True, 1, "1", 1.5, None, [], {}):
         assert to_dict(to_struct({"v": value})) == {"v": value}
     assert to_dict(to_struct({"v": True}))["v"] is True
+
+
+# An object as the API server returns it: server-side apply's managedFields in its metadata.
+APPLIED = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {
+        "name": "s",
+        "labels": {"a": "b"},
+        "managedFields": [{"manager": "crossplane", "fieldsV1": {"f:data": {}}}],
+    },
+    "spec": {"managedFields": "a field of the object's own"},
+    "data": {"port": "NjM3OQ=="},
+}
+
+
+def test_object_dict_leaves_out_only_metadata_managed_fields() -> None:
+    s = to_struct(APPLIED)
+    got = object_dict(s)
+    # The SDK's own conversion (json_format) is the oracle, numbers aside.
+    want = json_format.MessageToDict(s)
+    del want["metadata"]["managedFields"]
+    assert got == want
+    assert list(got) == sorted(got)
+    assert list(got["metadata"]) == ["labels", "name"]
+
+
+def test_object_dict_and_to_dict_of_one_struct_are_kept_apart() -> None:
+    s = to_struct(APPLIED)
+    assert "managedFields" not in object_dict(s)["metadata"]
+    assert to_dict(s) == APPLIED, "to_dict after object_dict: not the object's cached dict"
+    assert "managedFields" not in object_dict(s)["metadata"], "and the other way round"
+
+
+@pytest.mark.parametrize(
+    ("metadata", "reason"),
+    [
+        ("a string", "metadata of another shape is kept as it is, for validation to judge"),
+        (None, "null metadata"),
+        ({"managedFields": []}, "metadata holding only managedFields becomes empty"),
+    ],
+)
+def test_object_dict_of_odd_metadata(metadata: object, reason: str) -> None:
+    got = object_dict(to_struct({"kind": "Secret", "metadata": metadata}))
+    want = {} if isinstance(metadata, dict) else metadata
+    assert got == {"kind": "Secret", "metadata": want}, reason
 
 
 class Tier(enum.StrEnum):
