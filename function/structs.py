@@ -107,7 +107,7 @@ def _converted(
     s: struct_pb2.Struct, convert: Callable[[struct_pb2.Struct], JSON], tag: bytes
 ) -> JSON:
     serialized = s.SerializeToString()
-    if len(serialized) > _MAX_ENTRY_BYTES:  # never kept: not serialized for the cache either
+    if len(serialized) > _MAX_ENTRY_BYTES:  # its dict would pass the entry bound: never kept
         return convert(s)
     key = tag + hashlib.sha256(serialized).digest()
     cached = _DICTS.get(key)
