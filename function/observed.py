@@ -101,33 +101,38 @@ class Condition(TypedDict, total=False):
     observedGeneration: int
 
 
+def _first_condition(obj: Any, kind: str) -> JSON | None:
+    """The first object of status.conditions whose type is kind (other shapes ignored)."""
+    for c in objects(obj, "status", "conditions"):
+        if c.get("type") == kind:
+            return c
+    return None
+
+
 def condition(obj: Any, kind: str) -> Condition | None:
     """The status condition of that type, if any: the first object of status.conditions whose
     type is kind, with only the fields of metav1.Condition's shape (a field of another shape
     is left out). Conditions of another shape are ignored."""
-    for c in objects(obj, "status", "conditions"):
-        if c.get("type") != kind:
-            continue
-        out = Condition(type=kind)
-        for field in ("status", "reason", "message", "lastTransitionTime"):
-            value = text(c, field)
-            if value is not None:
-                out[field] = value
-        generation = integer(c, "observedGeneration", minimum=0)
-        if generation is not None:
-            out["observedGeneration"] = generation
-        return out
-    return None
+    c = _first_condition(obj, kind)
+    if c is None:
+        return None
+    out = Condition(type=kind)
+    for field in ("status", "reason", "message", "lastTransitionTime"):
+        value = text(c, field)
+        if value is not None:
+            out[field] = value
+    generation = integer(c, "observedGeneration", minimum=0)
+    if generation is not None:
+        out["observedGeneration"] = generation
+    return out
 
 
 def condition_status(obj: Any, kind: str) -> str | None:
     """The status of the condition of that type, as condition(obj, kind) has it, read
     without building the condition: readiness asks it of every composed resource on every
     call."""
-    for c in objects(obj, "status", "conditions"):
-        if c.get("type") == kind:
-            return text(c, "status")
-    return None
+    c = _first_condition(obj, kind)
+    return None if c is None else text(c, "status")
 
 
 class SecretDataError(Refusal):
