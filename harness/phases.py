@@ -85,7 +85,7 @@ def _owners() -> list[tuple[str, object, str]]:
         ("digest", response_cache, "key"),
         ("digest", response_cache.ResponseCache, "get"),
         ("digest", response_cache.ResponseCache, "put"),
-        ("Struct to dict", runner, "to_dict"),
+        ("Struct to dict", runner, "object_dict"),
         ("Struct to dict", runner, "_credentials"),
         ("Struct to dict", Composite, "from_object"),
         ("input", runner, "_input"),

@@ -13,10 +13,11 @@ import pytest
 import yaml
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
+from function import response_cache, runner
 from function.input import SETTINGS_REQUIREMENT
 from function.runner import run
 from function.structs import api_group, to_dict
-from harness import process
+from harness import phases, process
 from harness.bench import cpu_seconds, peak_rss_mib
 from harness.cases import (
     JSON,
@@ -531,3 +532,16 @@ def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores(
     wide = [line for line in lines if line.endswith("| 1.58x |")]
     assert [line.split("|")[1].strip() for line in wide] == cases  # 6000 / 3800, every case
     assert all("| 3300 | 0.87x |" in line for line in wide)
+
+
+def test_bench_phases_times_every_phase_the_runner_goes_through() -> None:
+    # harness.phases wraps the runner's functions by name: one the runner no longer calls
+    # leaves its phase at zero and moves its time into "other", unnoticed.
+    case = next(c for c in find_cases() if c.id == "redisinstance/ready")
+    data = answered_case_request(case, run).SerializeToString()
+    serving = runner.FunctionRunner(response_cache.ResponseCache(0))
+    clock = phases.PhaseClock()
+    with phases.instrumented(clock):
+        serving.serve(data, phases._Context())
+    measured = [p for p in phases.PHASES if p not in ("digest", "serialize", "other")]
+    assert {p: clock.calls[p] for p in measured if clock.calls[p] == 0} == {}
