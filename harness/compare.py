@@ -13,8 +13,9 @@ Every valid example case is sent to both servers as the same request (XR, observ
 and required resources), P&T with its own input. Cases that run the Vault step are
 left out of the comparison: P&T has no such step. Each server is pinned to core 0
 and ghz to core 1 (taskset), one connection; each round measures p50 at
-concurrency 1 and requests per second at concurrency 8 for every case on both
-servers, which go first in turn; the table gives the medians of the rounds. This
+concurrency 1, in short blocks the servers take in turn, and requests per second at
+concurrency 8 for every case on both servers, which go first in turn; the table gives the
+medians of the rounds. This
 function is measured composing every call (--response-cache-mib 0), the headline: P&T
 keeps no answers; and as it serves by default, its response cache answering an equal
 request with the bytes it kept, in columns of their own. Then every case with both
@@ -142,13 +143,29 @@ def peer_inputs(dirs: Sequence[Path]) -> dict[str, dict[str, object]]:
 
 
 @dataclasses.dataclass(frozen=True)
+class Answered:
+    """What a server's answer to a case holds. Its size is work for the client too: ghz's
+    latency ends once it has decoded the answer."""
+
+    resources: int  # desired resources
+    size: int  # serialized bytes
+
+    @classmethod
+    def of(cls, rsp: fnv1.RunFunctionResponse) -> Answered:
+        return cls(len(rsp.desired.resources), rsp.ByteSize())
+
+    def __str__(self) -> str:
+        return f"{self.resources} ({self.size} B)"
+
+
+@dataclasses.dataclass(frozen=True)
 class Pair:
     """One case's request for each server."""
 
     case: str
     ours: fnv1.RunFunctionRequest
     peer: fnv1.RunFunctionRequest | None  # None: no P&T Composition for the kind yet
-    composed: int  # desired resources in this function's answer
+    composed: Answered  # this function's answer
 
 
 def calls_vault(rsp: fnv1.RunFunctionResponse) -> bool:
@@ -177,7 +194,7 @@ def pairs(
             peer.CopyFrom(req)
             peer.input.CopyFrom(to_struct(inputs[case.kind]))
             peer.ClearField("credentials")
-        out.append(Pair(case.id, req, peer, len(rsp.desired.resources)))
+        out.append(Pair(case.id, req, peer, Answered.of(rsp)))
     return out, skipped
 
 
@@ -191,12 +208,34 @@ class Figures:
     failures: int = 0
 
 
-def measure(served: Served, data: Path, figures: Figures, seconds: float) -> None:
-    c1 = ghz.run(served.target, data, seconds=seconds, concurrency=1, cpus=LOAD_CPU)
-    c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
-    figures.p50_ms.append(c1.p50_ms)
-    figures.rps.append(c8.rps)
-    figures.failures += c1.failures + c8.failures
+# A round's p50 of a case is the median of this many blocks of calls at concurrency 1, the
+# servers taking turns block by block: a p50 moves with the machine's speed over seconds (a
+# shared host), and servers measured seconds apart would be compared at different speeds.
+P50_BLOCKS = 4
+
+
+def measure(
+    servers: Sequence[tuple[Served, Path, Figures]], seconds: float, first: int = 0
+) -> None:
+    """One round of a case on every server: p50 at concurrency 1 over `seconds`, in blocks
+    the servers take in turn (the server at `first` starting), then req/s at concurrency 8
+    for `seconds` each."""
+    n = len(servers)
+    blocks: list[list[float]] = [[] for _ in servers]
+    for b in range(P50_BLOCKS):
+        for i in ((first + b + k) % n for k in range(n)):
+            served, data, figures = servers[i]
+            c1 = ghz.run(
+                served.target, data, seconds=seconds / P50_BLOCKS, concurrency=1, cpus=LOAD_CPU
+            )
+            blocks[i].append(c1.p50_ms)
+            figures.failures += c1.failures
+    for i in ((first + k) % n for k in range(n)):
+        served, data, figures = servers[i]
+        c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
+        figures.p50_ms.append(statistics.median(blocks[i]))
+        figures.rps.append(c8.rps)
+        figures.failures += c8.failures
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,7 +311,7 @@ class Results:
     """Everything the report shows."""
 
     figures: dict[str, tuple[Figures, Figures, Figures]]  # by case, in SIDES order
-    composed: dict[str, tuple[int, int | None]]  # by case: desired resources, ours and P&T's
+    composed: dict[str, tuple[Answered, Answered | None]]  # by case: ours and P&T's
     rss: dict[str, float]
     wide: list[tuple[str, float, float, float | None]]  # case; req/s on 2 cores, SIDES order
     skipped: list[str]
@@ -294,7 +333,7 @@ class Plan:
 
 def compare_rounds(
     pairs_: Sequence[Pair], plan: Plan, folder: Path
-) -> tuple[dict[str, tuple[Figures, Figures, Figures]], dict[str, int], dict[str, float]]:
+) -> tuple[dict[str, tuple[Figures, Figures, Figures]], dict[str, Answered], dict[str, float]]:
     """Every pair on the three servers, pinned to core 0, for plan.rounds rounds; what P&T
     composes for each case; the RSS of each server."""
     figures = {p.case: (Figures(), Figures(), Figures()) for p in pairs_}
@@ -312,7 +351,7 @@ def compare_rounds(
     ):
         peer_call = call(peer.target)
         peer_composed = {
-            p.case: len(peer_call(p.peer).desired.resources) for p in pairs_ if p.peer is not None
+            p.case: Answered.of(peer_call(p.peer)) for p in pairs_ if p.peer is not None
         }
         for mine_file, peer_file in files.values():  # warm-up, not counted
             for served in (composing, cached):
@@ -321,10 +360,11 @@ def compare_rounds(
                 ghz.run(peer.target, peer_file, total=200, concurrency=8, cpus=LOAD_CPU)
         for n in range(plan.rounds):
             for case, (mine_file, peer_file) in files.items():
-                order = [(composing, mine_file, 0), (cached, mine_file, 1), (peer, peer_file, 2)]
-                for served, data, side in order if n % 2 == 0 else order[::-1]:
-                    if data is not None:
-                        measure(served, data, figures[case][side], plan.seconds)
+                mine, kept, theirs = figures[case]
+                servers = [(composing, mine_file, mine), (cached, mine_file, kept)]
+                if peer_file is not None:
+                    servers.append((peer, peer_file, theirs))
+                measure(servers, plan.seconds, first=n)
             print(f"round {n + 1}/{plan.rounds} done (load {load_average()})", flush=True)
         rss = {
             "composing": pss_mib(composing.pid),
@@ -465,22 +505,25 @@ def report(plan: Plan, r: Results) -> str:
         "request with the bytes it kept; P&T keeps no answers, so this column is not like for "
         "like. "
         f"Medians of {plan.rounds} rounds, the servers going first in turn; per round and "
-        f"case {plan.seconds:g} s of calls at concurrency 1 (p50), then {plan.seconds:g} s at "
-        "concurrency 8 (req/s). Ratios are to P&T: below 1 is better for p50, above 1 for "
-        "req/s. **resources**: desired resources in each answer (ours / P&T's): where they "
-        "differ the P&T Composition cannot express the case (its header says why) and the "
-        "work is not like for like.",
+        f"case {plan.seconds:g} s of calls at concurrency 1 in {P50_BLOCKS} blocks the servers "
+        "take in turn (p50: the median of the blocks'), then "
+        f"{plan.seconds:g} s at concurrency 8 (req/s). Ratios are to P&T: below 1 is better "
+        "for p50, above 1 for "
+        "req/s. **answers**: desired resources in each answer and its bytes (ours / P&T's): "
+        "where the resources differ the P&T Composition cannot express the case (its header "
+        "says why) and the work is not like for like; the bytes are the client's work too, "
+        "as ghz's latency ends once it has decoded the answer (docs/benchmarks.md).",
         "",
-        "| case | resources | P&T p50 (c=1) | composing | ratio | cached | ratio "
+        "| case | answers | P&T p50 (c=1) | composing | ratio | cached | ratio "
         "| P&T req/s (c=8) | composing | ratio | cached | ratio |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case, (composing, cached, peer) in r.figures.items():
-        ours_n, peer_n = r.composed[case]
+        mine, theirs = r.composed[case]
         if peer.p50_ms:
             p50, rps = med(peer.p50_ms), med(peer.rps)
             lines.append(
-                f"| {case} | {ours_n} / {peer_n} | {p50:.2f} ms "
+                f"| {case} | {mine} / {theirs} | {p50:.2f} ms "
                 f"| {med(composing.p50_ms):.2f} ms | {ratio(med(composing.p50_ms), p50)} "
                 f"| {med(cached.p50_ms):.2f} ms | {ratio(med(cached.p50_ms), p50)} "
                 f"| {rps:.0f} | {med(composing.rps):.0f} | {ratio(med(composing.rps), rps)} "
@@ -488,7 +531,7 @@ def report(plan: Plan, r: Results) -> str:
             )
         else:
             lines.append(
-                f"| {case} (no P&T Composition) | {ours_n} / - | - "
+                f"| {case} (no P&T Composition) | {mine} / - | - "
                 f"| {med(composing.p50_ms):.2f} ms | - | {med(cached.p50_ms):.2f} ms | - | - "
                 f"| {med(composing.rps):.0f} | - | {med(cached.rps):.0f} | - |"
             )

@@ -504,7 +504,7 @@ def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores(
     cases = ["redisinstance/dev", "redisinstance/ready"]
     results = compare.Results(
         figures={c: (figures(0.5, 3000), figures(0.3, 8000), figures(0.4, 3500)) for c in cases},
-        composed=dict.fromkeys(cases, (2, 1)),
+        composed=dict.fromkeys(cases, (compare.Answered(2, 1344), compare.Answered(1, 650))),
         rss=dict.fromkeys(
             ["composing", "cached", "peer", "composing_peak", "cached_peak", "peer_peak"], 50.0
         ),
@@ -516,7 +516,7 @@ def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores(
     )
     plan = compare.Plan(Path("function-patch-and-transform"), 3, 2, 5, 4)
     lines = compare.report(plan, results).splitlines()
-    head = next(line for line in lines if line.startswith("| case | resources"))
+    head = next(line for line in lines if line.startswith("| case | answers"))
     assert [c.strip() for c in head.split("|")[3:8]] == [
         "P&T p50 (c=1)",
         "composing",
@@ -526,8 +526,8 @@ def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores(
     ]
     # composing 0.5 ms against P&T's 0.4; cached 0.3 ms
     assert (
-        "| redisinstance/dev | 2 / 1 | 0.40 ms | 0.50 ms | 1.25x | 0.30 ms | 0.75x |"
-        in "\n".join(lines)
+        "| redisinstance/dev | 2 (1344 B) / 1 (650 B) | 0.40 ms | 0.50 ms | 1.25x | 0.30 ms "
+        "| 0.75x |" in "\n".join(lines)
     )
     wide = [line for line in lines if line.endswith("| 1.58x |")]
     assert [line.split("|")[1].strip() for line in wide] == cases  # 6000 / 3800, every case
