@@ -9,6 +9,7 @@ cannot accept by raising function.refusal.Refusal, which becomes the one FATAL.
 """
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -72,6 +73,12 @@ class CallContext(Protocol):
     def abort(self, code: grpc.StatusCode, details: str) -> NoReturn: ...
 
 
+class ServedCall(CallContext, Protocol):
+    """A call the server serves (function/transport.py's Context): one it may wait in."""
+
+    def waiting(self) -> AbstractContextManager[None]: ...
+
+
 # What is told of every call: function/metrics.py's observe under --metrics-port.
 Observe = Callable[[fnv1.RunFunctionRequest, fnv1.RunFunctionResponse, float], None]
 # While a call waits on something else (Vault, the Kubernetes API): another composes meanwhile.
@@ -121,7 +128,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         size = rsp.ByteSize()
         return rsp if size <= self.response_max else self._oversized(req, rsp, size)
 
-    def serve(self, data: bytes, context: CallContext) -> bytes:
+    def serve(self, data: bytes, context: ServedCall) -> bytes:
         """One call as the server receives it, serialized (v1, and v1beta1 whose messages
         are the same on the wire): the cached response to an equal request comes back as
         it was kept (function/response_cache.py). Within the process's bounds
@@ -140,7 +147,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             )
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
 
-    def _in_turn(self, data: bytes, context: CallContext, started: float) -> bytes:
+    def _in_turn(self, data: bytes, context: ServedCall, started: float) -> bytes:
         if not self.turn.take(context.time_remaining()):
             self.log.info("call dropped: its deadline passed before its turn", bytes=len(data))
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed waiting to compose")
@@ -149,7 +156,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         finally:
             self.turn.give()
 
-    def _serve(self, data: bytes, context: CallContext, started: float) -> bytes:
+    def _serve(self, data: bytes, context: ServedCall, started: float) -> bytes:
         try:
             req, deep = wire.decode_request(data)
         except DecodeError:
@@ -168,7 +175,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 return self._answer(req, context, started)
         return self._answer(req, context, started)
 
-    def _answer(self, req: fnv1.RunFunctionRequest, context: CallContext, started: float) -> bytes:
+    def _answer(self, req: fnv1.RunFunctionRequest, context: ServedCall, started: float) -> bytes:
         """The kept answer to an equal request, else the one composed now, serialized."""
         # The digest only where there is a cache to look it up in (--response-cache-mib 0).
         request_key = response_cache.key(req) if self.cache.enabled else None
@@ -178,7 +185,7 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
                 rsp = fnv1.RunFunctionResponse.FromString(cached)
                 self.observe(req, rsp, time.perf_counter() - started)
             return cached
-        answered = self._respond(req, context, self._waiting)
+        answered = self._respond(req, context, functools.partial(self._waiting, context))
         out: bytes = answered.response.SerializeToString(deterministic=True)
         if len(out) > self.response_max:
             fatal: bytes = self._oversized(req, answered.response, len(out)).SerializeToString()
@@ -191,9 +198,10 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
         return out
 
     @contextlib.contextmanager
-    def _waiting(self) -> Iterator[None]:
-        """While this call waits on Vault or the Kubernetes API: another call composes."""
-        with wire.lowered(), self.turn.released():
+    def _waiting(self, context: ServedCall) -> Iterator[None]:
+        """While this call waits on Vault or the Kubernetes API: another thread takes calls
+        (function/transport.py) and another call composes."""
+        with context.waiting(), wire.lowered(), self.turn.released():
             yield
 
     def _respond(

@@ -9,16 +9,22 @@ and a GIL transfer, and together they cost more than composing a small XR: answe
 bytes, grpc.server spends about 250 µs of CPU per call here, this module about 100
 (docs/serving.md, bench/phases.md).
 
-Here every thread polls the one completion queue (grpc core lets any number of threads call
-grpc_completion_queue_next on a queue: include/grpc/grpc.h) and handles the event it gets
+Here one thread at a time polls the one completion queue and handles the event it gets
 where it gets it: a new call starts reading its message; the thread that gets the message
-answers it and sends metadata, message, status and the receive-close in one batch. A call
-that waits (Vault) holds only its own thread while the others poll on.
+answers it and sends metadata, message, status and the receive-close in one batch. grpc core
+lets any number of threads poll a queue (include/grpc/grpc.h), but wakes another of them to
+poll each time the polling one returns with an event (end_worker in src/core/lib/iomgr/
+ev_epoll1_linux.cc at grpc v1.84.0: the designated poller hands over to the next): three
+events a unary call, three thread wake-ups. So the thread polling keeps polling (_Polling)
+until a call it answers waits on something outside the process (Context.waiting: Vault, the
+Kubernetes API); another thread polls from then on, and the one that waited joins the
+others once its call is answered. A call that waits holds only its own thread.
 
-Every call is taken from grpc core as soon as it arrives, as grpc.server does, but at most
-`threads` are read and answered at once, and one thread more than that polls: the message
-of a call no thread is free for stays unread (up to a stream's 64 KiB flow-control window
-in grpc core) until one is, so what is in memory is what function/admission.py counts.
+A call is taken from grpc core when the polling thread gets to it, between the calls it
+answers; at most `threads` are read and answered at once, and there is one thread more
+than that, free to poll while they wait: the message of a call no thread is free for stays
+unread (up to a stream's 64 KiB flow-control window in grpc core) until one is, so what is
+in memory is what function/admission.py counts.
 
 grpc._cython.cygrpc is grpc's own layer under grpc.server and grpc.aio, not a public API;
 the SDK pins grpcio to one version (crossplane-function-sdk-python's requirements), and
@@ -28,9 +34,10 @@ tests/unit/test_transport.py fails on the first call it cannot make.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import grpc
@@ -54,13 +61,35 @@ class AbortError(Exception):
         self.details = details
 
 
+class _Polling:
+    """Which of the transport's threads polls: one at a time, until it hands over."""
+
+    def __init__(self) -> None:
+        self._turn = threading.Lock()
+        self._mine = threading.local()  # .polling: this thread has the turn
+
+    def take(self) -> None:
+        """Poll from now on: at once if this thread has the turn, else once it is handed over."""
+        if not getattr(self._mine, "polling", False):
+            self._turn.acquire()
+            self._mine.polling = True
+
+    def hand_over(self) -> None:
+        """Let another thread poll, if this one did."""
+        if getattr(self._mine, "polling", False):
+            self._mine.polling = False
+            self._turn.release()
+
+
 class Context:
-    """What a handler may ask of its call: the part of grpc.ServicerContext it uses."""
+    """What a handler may ask of its call: the part of grpc.ServicerContext it uses, and a
+    way to wait."""
 
-    __slots__ = ("_deadline",)
+    __slots__ = ("_deadline", "_polling")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, polling: _Polling) -> None:
         self._deadline = deadline  # Unix time; infinite without a deadline
+        self._polling = polling
 
     def time_remaining(self) -> float:
         """Seconds left before the caller's deadline (grpc.ServicerContext.time_remaining)."""
@@ -69,6 +98,14 @@ class Context:
     def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         """End the call with code and details (grpc.ServicerContext.abort)."""
         raise AbortError(code, details)
+
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """While the call waits on something outside the process: another thread takes
+        calls meanwhile. A handler that blocks outside this block stops every other call
+        from being taken until it returns."""
+        self._polling.hand_over()
+        yield
 
 
 # A call as the transport takes it: the request's bytes in, the response's bytes out.
@@ -113,6 +150,7 @@ class Transport:
         self._server = cygrpc.Server(tuple(options), False)
         self._server.register_completion_queue(self._queue)
         self._lock = threading.Lock()
+        self._polling = _Polling()
         self._reading = 0  # calls being read or answered: at most threads
         self._waiting: collections.deque[tuple[cygrpc.Call, Any]] = collections.deque()
         self._stopping = False
@@ -168,8 +206,10 @@ class Transport:
 
     def _poll(self) -> None:
         while True:
+            self._polling.take()
             event = self._queue.poll()
             if event.completion_type == cygrpc.CompletionType.queue_shutdown:
+                self._polling.hand_over()  # every thread polls once more, and ends
                 return
             if event.completion_type != cygrpc.CompletionType.operation_complete:
                 continue
@@ -241,7 +281,7 @@ class Transport:
                 _finish(call, _status(grpc.StatusCode.UNIMPLEMENTED, why))
             return  # else grpc core has ended the call (cancelled, or over the size limit)
         try:
-            out = self._handle(data, Context(details.deadline))
+            out = self._handle(data, Context(details.deadline, self._polling))
         except AbortError as a:
             _finish(call, _status(a.code, a.details.encode()))
         except Exception as e:  # what it carries may be a secret: its type and where, only

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from crossplane.function import response as sdk_response
@@ -179,13 +179,17 @@ def wrapper_cost(calls: int = 20000) -> float:
 
 
 class _Context:
-    """What serve() reads of grpc's servicer context: no deadline."""
+    """A call as serve() asks of it (runner.ServedCall): no deadline, no other thread to take
+    calls while it waits."""
 
     def time_remaining(self) -> float | None:
         return None
 
-    def abort(self, code: grpc.StatusCode, details: str) -> None:
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise RuntimeError(f"{code}: {details}")
+
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 @dataclasses.dataclass
@@ -216,7 +220,7 @@ BLOCKS = 10
 def in_process(case_id: str, data: bytes, calls: int, cost: float) -> CaseFigures:
     """The plain and the instrumented calls of one request, and its serialization alone."""
     serving = runner.FunctionRunner(response_cache.ResponseCache(0))
-    context: Any = _Context()
+    context = _Context()
     out = serving.serve(data, context)
     for _ in range(max(50, calls // 10)):  # warm-up: imports, caches, the allocator
         serving.serve(data, context)
@@ -491,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     requests = {c.id: answered_case_request(c, runner.run).SerializeToString() for c in cases}
     composing = runner.FunctionRunner(response_cache.ResponseCache(0))
-    context: Any = _Context()
+    context = _Context()
     responses = {case_id: composing.serve(data, context) for case_id, data in requests.items()}
     rows = []
     for case_id, data in requests.items():

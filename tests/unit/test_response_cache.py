@@ -1,10 +1,11 @@
 """The response cache (function/response_cache.py): equal requests get equal bytes; nothing
 volatile is kept."""
 
+import contextlib
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 import pytest
@@ -27,12 +28,15 @@ class NoDeadline:
     def time_remaining(self) -> None:
         return None
 
-    def abort(self, code: grpc.StatusCode, details: str) -> None:
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise AssertionError(f"aborted: {code} {details}")
+
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 
 def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> bytes:
-    return runner.serve(req.SerializeToString(), NoDeadline())  # type: ignore[arg-type]
+    return runner.serve(req.SerializeToString(), NoDeadline())
 
 
 def case(case_id: str) -> fnv1.RunFunctionRequest:

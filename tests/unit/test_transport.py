@@ -153,11 +153,12 @@ def test_at_most_threads_calls_are_handled_at_once_and_the_rest_wait_their_turn(
     lock = threading.Lock()
     running = [0, 0]  # now, most
 
-    def held(data: bytes, _context: Context) -> bytes:
+    def held(data: bytes, context: Context) -> bytes:
         with lock:
             running[0] += 1
             running[1] = max(running)
-        release.wait(10)
+        with context.waiting():
+            release.wait(10)
         with lock:
             running[0] -= 1
         return data
@@ -175,13 +176,47 @@ def test_at_most_threads_calls_are_handled_at_once_and_the_rest_wait_their_turn(
     assert running == [0, 2]
 
 
+def test_one_thread_answers_call_after_call_until_one_waits() -> None:
+    # grpc core wakes another polling thread for each event it hands out; one thread polling
+    # keeps a call to the one wake-up of its arrival (function/transport.py).
+    threads: list[int] = []
+    release = threading.Event()
+
+    def answer(data: bytes, context: Context) -> bytes:
+        threads.append(threading.get_ident())
+        if data == b"wait":
+            with context.waiting():
+                release.wait(10)
+        return data
+
+    served = Served(answer)
+    try:
+        for n in range(20):
+            served.call(bytes([n]))
+        assert len(set(threads)) == 1, "calls in sequence were answered on several threads"
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(served.call, b"wait")
+            while len(threads) < 21:
+                time.sleep(0.01)
+            # taken by another thread while the first waits
+            assert served.call(b"next", timeout=5) == b"next"
+            assert not waiting.done()
+            release.set()
+            assert waiting.result() == b"wait"
+        assert threads[-1] != threads[-2]
+    finally:
+        release.set()
+        served.close()
+
+
 def test_stop_lets_a_running_call_finish_within_the_grace_and_cancels_after_it() -> None:
     started = threading.Event()
     release = threading.Event()
 
-    def slow(data: bytes, _context: Context) -> bytes:
+    def slow(data: bytes, context: Context) -> bytes:
         started.set()
-        release.wait(float(data.decode()))
+        with context.waiting():
+            release.wait(float(data.decode()))
         return data
 
     served = Served(slow)
