@@ -15,8 +15,8 @@ left out of the comparison: P&T has no such step. Each server is pinned to core 
 and ghz to core 1 (taskset), one connection; each round measures p50 at
 concurrency 1, in short blocks the servers take in turn, and requests per second at
 concurrency 8 for every case on both servers, which go first in turn; the table gives the
-medians of the rounds. This
-function is measured composing every call (--response-cache-mib 0), the headline: P&T
+medians of the rounds. This function is measured composing every call
+(--response-cache-mib 0), the headline: P&T
 keeps no answers; and as it serves by default, its response cache answering an equal
 request with the bytes it kept, in columns of their own. Then every case with both
 servers on both cores (this function with --workers 2) at concurrency 32, and each
@@ -508,10 +508,10 @@ def report(plan: Plan, r: Results) -> str:
         f"case {plan.seconds:g} s of calls at concurrency 1 in {P50_BLOCKS} blocks the servers "
         "take in turn (p50: the median of the blocks'), then "
         f"{plan.seconds:g} s at concurrency 8 (req/s). Ratios are to P&T: below 1 is better "
-        "for p50, above 1 for "
-        "req/s. **answers**: desired resources in each answer and its bytes (ours / P&T's): "
-        "where the resources differ the P&T Composition cannot express the case (its header "
-        "says why) and the work is not like for like; the bytes are the client's work too, "
+        "for p50, above 1 for req/s. **answers**: desired resources in each answer and its "
+        "bytes (ours / P&T's): where the resources differ the P&T Composition cannot express "
+        "the case (its header says why) and the work is not like for like; the bytes are the "
+        "client's work too, "
         "as ghz's latency ends once it has decoded the answer (docs/benchmarks.md).",
         "",
         "| case | answers | P&T p50 (c=1) | composing | ratio | cached | ratio "

@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from crossplane.function import response as sdk_response
@@ -55,7 +55,7 @@ from harness.bench import commit, machine
 from harness.cases import find_cases
 from harness.compare import load_average
 from harness.paths import ROOT
-from harness.requests import answered_case_request
+from harness.requests import LocalCall, answered_case_request
 from harness.server import FunctionServer, default_python, raw_run_function
 
 T = TypeVar("T")
@@ -178,20 +178,6 @@ def wrapper_cost(calls: int = 20000) -> float:
     return clock.spent["other"] / calls
 
 
-class _Context:
-    """A call as serve() asks of it (runner.ServedCall): no deadline, no other thread to take
-    calls while it waits."""
-
-    def time_remaining(self) -> float | None:
-        return None
-
-    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
-        raise RuntimeError(f"{code}: {details}")
-
-    def waiting(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-
 @dataclasses.dataclass
 class CaseFigures:
     """One case's figures, µs of CPU per call."""
@@ -220,7 +206,7 @@ BLOCKS = 10
 def in_process(case_id: str, data: bytes, calls: int, cost: float) -> CaseFigures:
     """The plain and the instrumented calls of one request, and its serialization alone."""
     serving = runner.FunctionRunner(response_cache.ResponseCache(0))
-    context = _Context()
+    context = LocalCall()
     out = serving.serve(data, context)
     for _ in range(max(50, calls // 10)):  # warm-up: imports, caches, the allocator
         serving.serve(data, context)
@@ -495,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases = [c for c in find_cases(ROOT, args.filters) if not c.expects_error]
     requests = {c.id: answered_case_request(c, runner.run).SerializeToString() for c in cases}
     composing = runner.FunctionRunner(response_cache.ResponseCache(0))
-    context = _Context()
+    context = LocalCall()
     responses = {case_id: composing.serve(data, context) for case_id, data in requests.items()}
     rows = []
     for case_id, data in requests.items():

@@ -7,9 +7,11 @@ the benchmark), through one builder.
 from __future__ import annotations
 
 import base64
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
+import grpc
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 
 from function.input import SETTINGS_REQUIREMENT
@@ -258,3 +260,17 @@ def answered_case_request(case: Case, run: RunFunction) -> fnv1.RunFunctionReque
     req = case_request(case)
     answer_requirements(req, run(req).requirements, case.optional_docs("required.yaml"))
     return req
+
+
+class LocalCall:
+    """A call served in this process (function.runner.ServedCall): no deadline, and no other
+    thread to take calls while it waits."""
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
+        raise RuntimeError(f"aborted: {code} {details}")
+
+    def waiting(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()

@@ -33,6 +33,7 @@ from harness.paths import ROOT, Tools
 from harness.render import Renderer, RenderResult, check_result, update_case, write_output
 from harness.requests import (
     PASSWORD_KEY,
+    LocalCall,
     answer_requirements,
     answered_case_request,
     case_request,
@@ -542,6 +543,6 @@ def test_bench_phases_times_every_phase_the_runner_goes_through() -> None:
     serving = runner.FunctionRunner(response_cache.ResponseCache(0))
     clock = phases.PhaseClock()
     with phases.instrumented(clock):
-        serving.serve(data, phases._Context())
+        serving.serve(data, LocalCall())
     measured = [p for p in phases.PHASES if p not in ("digest", "serialize", "other")]
     assert {p: clock.calls[p] for p in measured if clock.calls[p] == 0} == {}

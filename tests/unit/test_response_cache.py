@@ -1,11 +1,10 @@
 """The response cache (function/response_cache.py): equal requests get equal bytes; nothing
 volatile is kept."""
 
-import contextlib
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import grpc
 import pytest
@@ -17,26 +16,15 @@ from function.kinds.redisinstance import compose as redis_compose
 from function.runner import FunctionRunner, run
 from harness.cases import find_cases
 from harness.paths import ROOT
-from harness.requests import answered_case_request, request, xr
+from harness.requests import LocalCall, answered_case_request, request, xr
 from harness.server import FunctionServer, raw_run_function
 
 REDIS = ("cache.platform.example.org/v1alpha1", "RedisInstance")
 VALID_CASES = [c for c in find_cases(ROOT) if not c.expects_error]
 
 
-class NoDeadline:
-    def time_remaining(self) -> None:
-        return None
-
-    def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
-        raise AssertionError(f"aborted: {code} {details}")
-
-    def waiting(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext()
-
-
 def call(runner: FunctionRunner, req: fnv1.RunFunctionRequest) -> bytes:
-    return runner.serve(req.SerializeToString(), NoDeadline())
+    return runner.serve(req.SerializeToString(), LocalCall())
 
 
 def case(case_id: str) -> fnv1.RunFunctionRequest:
