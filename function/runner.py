@@ -148,13 +148,23 @@ class FunctionRunner(grpcv1.FunctionRunnerServiceServicer):
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(busy))
 
     def _in_turn(self, data: bytes, context: ServedCall, started: float) -> bytes:
-        if not self.turn.take(context.time_remaining()):
+        if not self._take_turn(context):
             self.log.info("call dropped: its deadline passed before its turn", bytes=len(data))
             context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline passed waiting to compose")
         try:
             return self._serve(data, context, started)
         finally:
             self.turn.give()
+
+    def _take_turn(self, context: ServedCall) -> bool:
+        """Whether the call got the composing turn before its deadline. A call that must wait
+        for it waits as for Vault: another thread takes calls meanwhile. The turn may be
+        held long (the drain at SIGTERM holds it while the calls already received are taken,
+        function/server.py), and a call received but never taken is cancelled at stop()."""
+        if self.turn.take(0):
+            return True
+        with context.waiting():
+            return self.turn.take(context.time_remaining())
 
     def _serve(self, data: bytes, context: ServedCall, started: float) -> bytes:
         try:

@@ -18,9 +18,10 @@ SIGTERM (and SIGINT) stop accepting calls and let every call accepted before it 
 within the grace period; what is still running after it is cancelled. grpc core cancels a
 call its connection has received but no thread has yet asked it for when stop() is called
 (it fails such pending calls at shutdown); a polling thread asks for the next call only
-when it gets the interpreter. So at SIGTERM the server first takes the composing turn
-(function/admission.py): no call composes, the pollers take every call received, and only
-once none has arrived for a moment does stop() start the grace period.
+when it gets the interpreter, and while a call composes the one polling thread is
+composing it (function/transport.py). So at SIGTERM the server first takes the composing
+turn (function/admission.py): no call composes, the pollers take every call received, and
+only once none has arrived for a moment since then does stop() start the grace period.
 """
 
 from __future__ import annotations
@@ -223,9 +224,10 @@ def serve_here(config: ServeConfig, *, reuse_port: bool) -> None:
         end = time.monotonic() + config.grace_seconds
         took = runner.turn.take(config.grace_seconds)
         try:
-            settle_end = min(end, time.monotonic() + SETTLE_MAX_SECONDS)
+            polling = time.monotonic()  # from now on no call holds the polling thread
+            settle_end = min(end, polling + SETTLE_MAX_SECONDS)
             while time.monotonic() < settle_end:
-                if time.monotonic() - server.last_call >= SETTLE_SECONDS:
+                if time.monotonic() - max(server.last_call, polling) >= SETTLE_SECONDS:
                     break
                 time.sleep(SETTLE_SECONDS / 4)
             server.stop(max(0.0, end - time.monotonic()))

@@ -20,7 +20,10 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
+from function.runner import FunctionRunner
+from function.server import SERVICES
 from function.structs import to_struct
+from function.transport import Context, Transport
 from function.vault.sync import MAX_CONCURRENT_SYNCS
 from function.wire import MAX_JSON_DEPTH, lifted
 from harness.cases import find_cases
@@ -401,6 +404,36 @@ def test_sigterm_lets_every_call_accepted_before_it_finish(tmp_path: Path) -> No
         assert server.process.popen.wait(timeout=30) == 0
     assert running >= 32, f"only {running} calls were in flight at SIGTERM"
     assert outcomes == ["OK"] * 64
+
+
+def test_calls_waiting_for_the_composing_turn_are_taken_before_stop() -> None:
+    """The drain at SIGTERM holds the composing turn while the calls already received are
+    taken, then stops: a call waiting for the turn must not keep the transport from taking
+    the ones after it, or stop() cancels them."""
+    runner = FunctionRunner()
+    entered: list[bytes] = []
+
+    def handle(data: bytes, context: Context) -> bytes:
+        entered.append(data)
+        return runner.serve(data, context)
+
+    target = f"127.0.0.1:{free_port()}"
+    methods = [f"/{service}/RunFunction" for service in SERVICES]
+    served = Transport(handle, methods, [], threads=3)
+    served.add_port(target, None)
+    served.start()
+    assert runner.turn.take()
+    try:
+        calls = send(target, [redis_named(f"app-{n}") for n in range(3)])
+        end = time.monotonic() + 10
+        while len(entered) < 3 and time.monotonic() < end:
+            time.sleep(0.01)
+        assert len(entered) == 3, f"{len(entered)} of 3 calls taken while one waits for its turn"
+        served.stop(10)
+    finally:
+        runner.turn.give()
+    assert [outcome(f) for f in calls] == ["OK"] * 3
+    assert served.wait_for_termination(10)
 
 
 def test_a_call_over_the_in_flight_budget_is_refused_and_logged(
