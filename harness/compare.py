@@ -19,8 +19,9 @@ medians of the rounds. This function is measured composing every call
 (--response-cache-mib 0), the headline: P&T
 keeps no answers; and as it serves by default, its response cache answering an equal
 request with the bytes it kept, in columns of their own. Then every case with both
-servers on both cores (this function with --workers 2) at concurrency 32, and each
-one's start-up time to the first served request and idle RSS.
+servers on both cores (this function with --workers 2) at concurrency 32, in blocks the
+servers take in turn, and each one's start-up time to the first served request and idle
+RSS.
 """
 
 from __future__ import annotations
@@ -208,10 +209,18 @@ class Figures:
     failures: int = 0
 
 
-# A round's p50 of a case is the median of this many blocks of calls at concurrency 1, the
-# servers taking turns block by block: a p50 moves with the machine's speed over seconds (a
-# shared host), and servers measured seconds apart would be compared at different speeds.
+# A round's p50 of a case is the median of this many blocks of calls at concurrency 1, and
+# a case's req/s at concurrency 32 of C32_BLOCKS blocks, the servers taking turns block by
+# block: the machine's speed moves over seconds (a shared host), and servers measured
+# seconds apart would be compared at different speeds.
 P50_BLOCKS = 4
+C32_BLOCKS = 3
+
+
+def turns(servers: int, first: int) -> list[int]:
+    """The order the servers take a block in: each once, the one at `first` (modulo their
+    number) starting, so that over the blocks each goes first as often."""
+    return [(first + k) % servers for k in range(servers)]
 
 
 def measure(
@@ -223,14 +232,14 @@ def measure(
     n = len(servers)
     blocks: list[list[float]] = [[] for _ in servers]
     for b in range(P50_BLOCKS):
-        for i in ((first + b + k) % n for k in range(n)):
+        for i in turns(n, first + b):
             served, data, figures = servers[i]
             c1 = ghz.run(
                 served.target, data, seconds=seconds / P50_BLOCKS, concurrency=1, cpus=LOAD_CPU
             )
             blocks[i].append(c1.p50_ms)
             figures.failures += c1.failures
-    for i in ((first + k) % n for k in range(n)):
+    for i in turns(n, first):
         served, data, figures = servers[i]
         c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
         figures.p50_ms.append(statistics.median(blocks[i]))
@@ -389,23 +398,33 @@ def two_core_throughput(
     pairs_: Sequence[Pair], plan: Plan, folder: Path
 ) -> list[tuple[str, float, float, float | None]]:
     """req/s at concurrency 32 for every case: the servers (ours with 2 workers) and ghz on
-    both cores, in SIDES order."""
+    both cores, in SIDES order; each case's the median of C32_BLOCKS blocks the servers take
+    in turn."""
     load = {"concurrency": 32, "connections": plan.connections_c32, "cpus": BOTH_CPUS}
-    files = {p.case: ghz.request_file([p.ours], folder) for p in pairs_}
-    peer_files = {p.case: ghz.request_file([p.peer], folder) for p in pairs_ if p.peer}
-
-    def rps(served: Served, data: Path) -> float:
-        ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
-        return ghz.run(served.target, data, seconds=plan.c32_seconds, **load).rps  # type: ignore[arg-type]
-
     workers = len(BOTH_CPUS)
-    with ours(BOTH_CPUS, workers, COMPOSING) as composing:
-        composed = {case: rps(composing, data) for case, data in files.items()}
-    with ours(BOTH_CPUS, workers, CACHED) as cached:
-        kept = {case: rps(cached, data) for case, data in files.items()}
-    with pnt(plan.pnt, BOTH_CPUS) as peer:
-        theirs = {case: rps(peer, data) for case, data in peer_files.items()}
-    return [(case, composed[case], kept[case], theirs.get(case)) for case in files]
+    out: list[tuple[str, float, float, float | None]] = []
+    with (
+        ours(BOTH_CPUS, workers, COMPOSING) as composing,
+        ours(BOTH_CPUS, workers, CACHED) as cached,
+        pnt(plan.pnt, BOTH_CPUS) as peer,
+    ):
+        for n, p in enumerate(pairs_):
+            mine = ghz.request_file([p.ours], folder)
+            servers = [(composing, mine), (cached, mine)]
+            if p.peer is not None:
+                servers.append((peer, ghz.request_file([p.peer], folder)))
+            for served, data in servers:  # warm-up, not counted
+                ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
+            blocks: list[list[float]] = [[] for _ in servers]
+            for b in range(C32_BLOCKS):
+                for i in turns(len(servers), n + b):
+                    served, data = servers[i]
+                    seconds = plan.c32_seconds / C32_BLOCKS
+                    run = ghz.run(served.target, data, seconds=seconds, **load)  # type: ignore[arg-type]
+                    blocks[i].append(run.rps)
+            rps = [statistics.median(b) for b in blocks]
+            out.append((p.case, rps[0], rps[1], rps[2] if p.peer is not None else None))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -546,9 +565,10 @@ def report(plan: Plan, r: Results) -> str:
         "",
         "Both cores, every case: each server on cores 0-1 (ours `--workers 2`), ghz on the same "
         f"cores, {plan.c32_seconds:g} s of calls at concurrency 32 over {plan.connections_c32} "
-        "connections (the kernel spreads connections over the workers, not calls, at random: "
-        f"all {plan.connections_c32} land on one worker one run in "
-        f"{2 ** (plan.connections_c32 - 1)}).",
+        f"connections, in {C32_BLOCKS} blocks the servers take in turn (the median block). The "
+        "kernel spreads connections over the workers, not calls, at random: all "
+        f"{plan.connections_c32} land on one worker one block in "
+        f"{2 ** (plan.connections_c32 - 1)}.",
         "",
         "| case | P&T req/s (c=32) | composing | ratio | cached | ratio |",
         "|---|---:|---:|---:|---:|---:|",

@@ -496,6 +496,16 @@ def test_bench_counts_the_cpu_and_memory_of_a_servers_workers(tmp_path: Path) ->
 # ---------------------------------------------------------------- the benchmarks' reports
 
 
+def test_servers_taking_blocks_in_turn_each_go_first_as_often() -> None:
+    from harness import compare  # noqa: PLC0415 (its imports are the benchmark's)
+
+    # The machine's speed drifts: the server going first in every block would be measured
+    # at another speed than the others, so across blocks each one leads in turn.
+    orders = [compare.turns(3, first) for first in range(6)]
+    assert all(sorted(order) == [0, 1, 2] for order in orders), "each server once a block"
+    assert [order[0] for order in orders] == [0, 1, 2, 0, 1, 2]
+
+
 def test_the_comparison_heads_with_composing_and_gives_every_case_on_both_cores() -> None:
     from harness import compare  # noqa: PLC0415 (its imports are the benchmark's)
 
