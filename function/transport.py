@@ -16,9 +16,10 @@ lets any number of threads poll a queue (include/grpc/grpc.h), but wakes another
 poll each time the polling one returns with an event (end_worker in src/core/lib/iomgr/
 ev_epoll1_linux.cc at grpc v1.84.0: the designated poller hands over to the next): three
 events a unary call, three thread wake-ups. So the thread polling keeps polling (_Polling)
-until a call it answers waits on something outside the process (Context.waiting: Vault, the
-Kubernetes API); another thread polls from then on, and the one that waited joins the
-others once its call is answered. A call that waits holds only its own thread.
+until a call it answers waits (Context.waiting: on Vault, the Kubernetes API, or its turn to
+compose while another call holds it); another thread polls from then on, and the one that
+waited joins the others once its call is answered. A call that waits holds only its own
+thread.
 
 A call is taken from grpc core when the polling thread gets to it, between the calls it
 answers; at most `threads` are read and answered at once, and there is one thread more
