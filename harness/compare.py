@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import functools
 import os
 import statistics
 import subprocess
@@ -223,26 +224,36 @@ def turns(servers: int, first: int) -> list[int]:
     return [(first + k) % servers for k in range(servers)]
 
 
+def in_blocks(servers: int, blocks: int, first: int, block: Callable[[int], float]) -> list[float]:
+    """Each server's median of `blocks` figures, block(i) measuring server i once; the
+    servers take the blocks in turn (turns), the one at `first` starting."""
+    figures: list[list[float]] = [[] for _ in range(servers)]
+    for b in range(blocks):
+        for i in turns(servers, first + b):
+            figures[i].append(block(i))
+    return [statistics.median(f) for f in figures]
+
+
 def measure(
     servers: Sequence[tuple[Served, Path, Figures]], seconds: float, first: int = 0
 ) -> None:
     """One round of a case on every server: p50 at concurrency 1 over `seconds`, in blocks
     the servers take in turn (the server at `first` starting), then req/s at concurrency 8
     for `seconds` each."""
-    n = len(servers)
-    blocks: list[list[float]] = [[] for _ in servers]
-    for b in range(P50_BLOCKS):
-        for i in turns(n, first + b):
-            served, data, figures = servers[i]
-            c1 = ghz.run(
-                served.target, data, seconds=seconds / P50_BLOCKS, concurrency=1, cpus=LOAD_CPU
-            )
-            blocks[i].append(c1.p50_ms)
-            figures.failures += c1.failures
-    for i in turns(n, first):
+
+    def p50(i: int) -> float:
+        served, data, figures = servers[i]
+        c1 = ghz.run(
+            served.target, data, seconds=seconds / P50_BLOCKS, concurrency=1, cpus=LOAD_CPU
+        )
+        figures.failures += c1.failures
+        return c1.p50_ms
+
+    p50s = in_blocks(len(servers), P50_BLOCKS, first, p50)
+    for i in turns(len(servers), first):
         served, data, figures = servers[i]
         c8 = ghz.run(served.target, data, seconds=seconds, concurrency=8, cpus=LOAD_CPU)
-        figures.p50_ms.append(statistics.median(blocks[i]))
+        figures.p50_ms.append(p50s[i])
         figures.rps.append(c8.rps)
         figures.failures += c8.failures
 
@@ -401,7 +412,13 @@ def two_core_throughput(
     both cores, in SIDES order; each case's the median of C32_BLOCKS blocks the servers take
     in turn."""
     load = {"concurrency": 32, "connections": plan.connections_c32, "cpus": BOTH_CPUS}
+    seconds = plan.c32_seconds / C32_BLOCKS
     workers = len(BOTH_CPUS)
+
+    def c32(servers: Sequence[tuple[Served, Path]], i: int) -> float:
+        served, data = servers[i]
+        return ghz.run(served.target, data, seconds=seconds, **load).rps  # type: ignore[arg-type]
+
     out: list[tuple[str, float, float, float | None]] = []
     with (
         ours(BOTH_CPUS, workers, COMPOSING) as composing,
@@ -415,14 +432,7 @@ def two_core_throughput(
                 servers.append((peer, ghz.request_file([p.peer], folder)))
             for served, data in servers:  # warm-up, not counted
                 ghz.run(served.target, data, seconds=1, **load)  # type: ignore[arg-type]
-            blocks: list[list[float]] = [[] for _ in servers]
-            for b in range(C32_BLOCKS):
-                for i in turns(len(servers), n + b):
-                    served, data = servers[i]
-                    seconds = plan.c32_seconds / C32_BLOCKS
-                    run = ghz.run(served.target, data, seconds=seconds, **load)  # type: ignore[arg-type]
-                    blocks[i].append(run.rps)
-            rps = [statistics.median(b) for b in blocks]
+            rps = in_blocks(len(servers), C32_BLOCKS, n, functools.partial(c32, servers))
             out.append((p.case, rps[0], rps[1], rps[2] if p.peer is not None else None))
     return out
 

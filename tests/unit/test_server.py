@@ -21,9 +21,9 @@ from crossplane.function.proto.v1beta1 import run_function_pb2 as fnv1beta1
 from crossplane.function.proto.v1beta1 import run_function_pb2_grpc as grpcv1beta1
 
 from function.runner import FunctionRunner
-from function.server import SERVICES
+from function.server import ServeConfig, transport
 from function.structs import to_struct
-from function.transport import Context, Transport
+from function.transport import Context
 from function.vault.sync import MAX_CONCURRENT_SYNCS
 from function.wire import MAX_JSON_DEPTH, lifted
 from harness.cases import find_cases
@@ -418,9 +418,7 @@ def test_calls_waiting_for_the_composing_turn_are_taken_before_stop() -> None:
         return runner.serve(data, context)
 
     target = f"127.0.0.1:{free_port()}"
-    methods = [f"/{service}/RunFunction" for service in SERVICES]
-    served = Transport(handle, methods, [], threads=3)
-    served.add_port(target, None)
+    served = transport(ServeConfig(target, None, []), handle, reuse_port=False, threads=3)
     served.start()
     assert runner.turn.take()
     try:
