@@ -98,6 +98,16 @@ def standard_options(command: F) -> F:
     "and Crossplane retries it. 0: unbounded. See docs/serving.md.",
 )
 @click.option(
+    "--busy-poll-us",
+    type=click.IntRange(0, 10_000),
+    default=server.DEFAULT_BUSY_POLL_US,
+    show_default=True,
+    envvar="BUSY_POLL_US",
+    help="While calls come back to back, keep polling for the next one this many "
+    "microseconds after answering one instead of sleeping: the core stays awake and its "
+    "caches warm. Costs at most this much CPU per call. 0: off. See docs/serving.md.",
+)
+@click.option(
     "--metrics-port",
     type=click.IntRange(1, 65535),
     default=None,
@@ -117,6 +127,7 @@ def main(
     shutdown_grace_period: float,
     response_cache_mib: float,
     in_flight_mib: float,
+    busy_poll_us: int,
 ) -> None:
     """Serve the platform composition function over gRPC."""
     if not insecure and not tls_certs_dir:
@@ -154,6 +165,7 @@ def main(
         grace_seconds=shutdown_grace_period,
         response_cache_mib=response_cache_mib,
         in_flight_mib=in_flight_mib,
+        busy_poll_us=busy_poll_us,
         response_max=send_mb * 1024 * 1024,
         observe=observe,
     )

@@ -67,6 +67,10 @@ SERVICES = (
 # The default of --in-flight-mib: the request bytes one process holds at once
 # (function/admission.py, docs/serving.md).
 DEFAULT_IN_FLIGHT_MIB = 16.0
+# The default of --busy-poll-us: how long the polling thread keeps the core busy after a
+# call while calls come back to back (function/transport.py). Longer than a client's turn
+# between two calls (ghz's is about 130 µs here), far shorter than a composing call.
+DEFAULT_BUSY_POLL_US = 250
 # At SIGTERM, how long no new call must have arrived before stop() (see the module's doc),
 # and how long to wait for that at most.
 SETTLE_SECONDS = 0.1
@@ -135,6 +139,7 @@ class ServeConfig:
     grace_seconds: float = 25.0
     response_cache_mib: float = response_cache.DEFAULT_BUDGET_MIB  # 0: every call composes
     in_flight_mib: float = DEFAULT_IN_FLIGHT_MIB  # 0: unbounded
+    busy_poll_us: int = DEFAULT_BUSY_POLL_US  # 0: never
     response_max: int = RESPONSE_MAX  # the largest response sent (--max-send-message-size)
     observe: Observe | None = None  # told of every call (metrics)
 
@@ -204,7 +209,9 @@ def transport(
     # is parsed (function/admission.py).
     methods = [f"/{service}/RunFunction" for service in SERVICES]
     options = channel_options(config, reuse_port=reuse_port)
-    served = Transport(handle, methods, options, threads=threads)
+    served = Transport(
+        handle, methods, options, threads=threads, busy_poll=config.busy_poll_us / 1e6
+    )
     served.add_port(config.address, None if config.tls is None else config.tls.credentials())
     return served
 

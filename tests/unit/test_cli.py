@@ -9,7 +9,7 @@ import click.testing
 import pytest
 from crossplane.function import cli as sdkcli
 
-from function import cli
+from function import cli, server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,3 +66,32 @@ def test_start_up_imports_only_what_serving_needs() -> None:
     # (the image does not install rich); the others load when a call needs them.
     assert tops & {"rich", "pygments", "hvac", "requests", "prometheus_client", "yaml"} == set()
     assert not [n for n in done.stdout.split() if n.startswith("function.kinds.")]
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected", "reason"),
+    [
+        ([], {}, server.DEFAULT_BUSY_POLL_US, "the default"),
+        (["--busy-poll-us", "0"], {}, 0, "off"),
+        ([], {"BUSY_POLL_US": "40"}, 40, "from the environment, as a pod sets it"),
+    ],
+)
+def test_busy_poll_reaches_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: dict[str, str],
+    expected: int,
+    reason: str,
+) -> None:
+    served: list[server.ServeConfig] = []
+    monkeypatch.setattr(server, "serve", served.append)
+    result = click.testing.CliRunner().invoke(cli.main, ["--insecure", *args], env=env)
+    assert result.exit_code == 0, (reason, result.output)
+    assert [c.busy_poll_us for c in served] == [expected], reason
+
+
+@pytest.mark.parametrize("value", ["-1", "10001", "0.5"])
+def test_a_busy_poll_out_of_range_is_refused_naming_the_flag(value: str) -> None:
+    result = click.testing.CliRunner().invoke(cli.main, ["--insecure", "--busy-poll-us", value])
+    assert result.exit_code == 2
+    assert "--busy-poll-us" in result.output

@@ -26,10 +26,10 @@ def _echo(data: bytes, _context: Context) -> bytes:
 class Served:
     """A started transport answering METHOD with a handler, and a channel to it."""
 
-    def __init__(self, handle: Handler, threads: int = 8) -> None:
+    def __init__(self, handle: Handler, threads: int = 8, busy_poll: float = 0.0) -> None:
         self.target = f"127.0.0.1:{free_port()}"
         options = [("grpc.max_receive_message_length", LIMIT)]
-        self.transport = Transport(handle, [METHOD], options, threads=threads)
+        self.transport = Transport(handle, [METHOD], options, threads=threads, busy_poll=busy_poll)
         self.transport.add_port(self.target, None)
         self.transport.start()
         self.channel = grpc.insecure_channel(self.target)
@@ -252,6 +252,72 @@ def test_stop_lets_a_running_call_finish_within_the_grace_and_cancels_after_it()
         release.set()
         served.channel.close()
         assert served.transport.wait_for_termination(10)
+
+
+def _cpu_while_idle(seconds: float) -> float:
+    """The CPU seconds this process (every thread) spends while the test sleeps."""
+    before = time.process_time()
+    time.sleep(seconds)
+    return time.process_time() - before
+
+
+def test_after_calls_back_to_back_the_poller_busy_polls_for_busy_poll_then_sleeps() -> None:
+    served = Served(_echo, busy_poll=0.3)
+    try:
+        for n in range(5):
+            assert served.call(bytes([n])) == bytes([n])
+        spent = _cpu_while_idle(1.0)
+        assert spent > 0.1, "no busy polling after calls back to back"
+        assert spent < 0.6, "busy polling went on past busy_poll"
+        assert served.call(b"after") == b"retfa"
+    finally:
+        served.close()
+
+
+def test_calls_further_apart_than_busy_poll_never_busy_poll() -> None:
+    served = Served(_echo, busy_poll=0.05)
+    try:
+        for n in range(3):
+            time.sleep(0.2)
+            assert served.call(bytes([n])) == bytes([n])
+        assert _cpu_while_idle(0.5) < 0.025
+    finally:
+        served.close()
+
+
+def test_no_busy_polling_while_a_call_is_in_hand() -> None:
+    # A call waiting (on Vault, on its turn) hands polling to another thread, which must not
+    # spin against the calls still in hand.
+    waiting = threading.Event()
+    release = threading.Event()
+
+    def answer(data: bytes, context: Context) -> bytes:
+        if data == b"wait":
+            with context.waiting():
+                waiting.set()
+                release.wait(10)
+        return data
+
+    served = Served(answer, busy_poll=30)
+    try:
+        for n in range(5):
+            served.call(bytes([n]))
+        with ThreadPoolExecutor(1) as pool:
+            held = pool.submit(served.call, b"wait")
+            assert waiting.wait(10)
+            assert _cpu_while_idle(0.5) < 0.05
+            release.set()
+            assert held.result() == b"wait"
+    finally:
+        release.set()
+        served.close()
+
+
+def test_stop_ends_a_busy_poll() -> None:
+    served = Served(_echo, busy_poll=30)
+    for n in range(5):
+        served.call(bytes([n]))
+    served.close()  # within 10 s, not after the 30 s of busy polling
 
 
 def test_a_port_that_cannot_be_bound_raises() -> None:
