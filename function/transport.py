@@ -244,7 +244,10 @@ class Transport:
         if self._back_to_back and self._reading == 0:  # read unlocked: a hint
             end = self._idle_since + self._busy_poll
             while time.monotonic() < end:
-                event = self._queue.poll(0)  # a deadline passed: epoll without waiting
+                # A deadline passed: one pass of epoll that does not wait (grpc core's cq_next,
+                # src/core/lib/surface/completion_queue.cc, polls once on its first loop
+                # whatever the deadline).
+                event = self._queue.poll(0)
                 if event.completion_type != cygrpc.CompletionType.queue_timeout:
                     return event
                 os.sched_yield()
