@@ -28,11 +28,10 @@ machine the core halts, and the next call then finds the caches cold (the host r
 work there): answering redisinstance/user-password then costs about half as much CPU again
 as with the core kept busy (docs/serving.md). So does the kernel's busy polling
 (net.core.busy_poll, in µs), and Go's scheduler spinning before it parks a thread
-(runtime/proc.go, findRunnable). The spin is taken
-only when the call just answered came within `busy_poll` of the one before (calls arriving
-seconds apart never spin), only while no call is in hand (it never takes the interpreter
-from a composing thread), and it yields the core to any other thread that wants it
-(sched_yield) between polls.
+(runtime/proc.go, findRunnable). The spin is taken only when the call just answered came
+within `busy_poll` of the one before (calls arriving seconds apart never spin), only while
+no call is in hand (it never takes the interpreter from a composing thread), and it yields
+the core to any other thread that wants it (sched_yield) between polls.
 
 A call is taken from grpc core when the polling thread gets to it, between the calls it
 answers; at most `threads` are read and answered at once, and there is one thread more
