@@ -14,6 +14,14 @@ the selection stays inside this XR (function/blocks/managed.py, label_selector).
 A Usage is namespaced and selects in its own namespace: it goes where both sides
 are (the XR's namespace, or for a cluster-scoped XR the namespace they name).
 
+A RoleBinding a Usage protects keeps the composed Role it binds until it is gone.
+Releasing it, Crossplane's Usage controller removes its in-use label by an update
+(crossplane v2.3.4 internal/controller/protection/usage/reconciler.go), and the API
+server checks every update of a RoleBinding that is not only a garbage collection field
+against the rules of the Role it binds (kubernetes v1.35.4
+pkg/registry/rbac/rolebinding/policybased/storage.go, Update): with the Role deleted
+first the update fails, the Usage is never released and the RoleBinding stays.
+
 CRD: protection.crossplane.io/v1beta1 Usage (namespaced), Crossplane v2.3.4,
 $SHARED/crds/crossplane/protection.crossplane.io_usages.yaml.
 """
@@ -47,13 +55,33 @@ def usage_name(by: str, of: str) -> str:
     return f"{PREFIX}-{by}-uses-{of}"
 
 
+def _bound_roles(resources: dict[str, JSON], name: str) -> list[str]:
+    """The resource name of the composed Role the composed RoleBinding name binds, if any."""
+    binding = resources.get(name) or {}
+    ref = binding.get("roleRef") or {}
+    if binding.get("kind") != "RoleBinding" or ref.get("kind") != "Role":
+        return []
+    namespace = dig(binding, "metadata", "namespace")
+    return [
+        key
+        for key, obj in resources.items()
+        if obj.get("kind") == "Role"
+        and str(obj.get("apiVersion")).split("/")[0] == ref.get("apiGroup")
+        and dig(obj, "metadata", "name") == ref.get("name")
+        and dig(obj, "metadata", "namespace") == namespace
+    ]
+
+
 def deletion_order(resources: dict[str, JSON], uses: Iterable[tuple[str, str]]) -> None:
     """Add a Usage for every (by, of) whose both sides are composed: of is deleted after by.
 
     A pair whose side is not composed (yet, or any more) gets no Usage; the
-    Usage of a pair appears once both exist.
+    Usage of a pair appears once both exist. A protected RoleBinding's Role gets
+    one more: the RoleBinding uses it.
     """
-    for by, of in sorted(set(uses)):
+    pairs = set(uses)
+    pairs |= {(of, role) for _, of in pairs for role in _bound_roles(resources, of)}
+    for by, of in sorted(pairs):
         if by not in resources or of not in resources:
             continue
         # Unset is the XR's namespace (Crossplane fills it in for a namespaced XR).

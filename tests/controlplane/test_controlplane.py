@@ -25,11 +25,13 @@ from kubernetes.client.exceptions import ApiException
 
 from function import catalogue
 from function.input import SETTINGS_SELECTOR
+from function.kinds.kubernetescluster.ccm import RULES as CCM_RULES
 from function.model import Rule
 from function.structs import api_group
 from harness import requests
 from harness.cases import Case, find_cases, load_yaml_docs
 from harness.controlplane import (
+    CORE_SA,
     FUNCTION_SA,
     POLL_INTERVAL_SECONDS,
     REAL_PROVIDERS,
@@ -863,6 +865,49 @@ def test_usage_refuses_early_delete(
                 f"deleting {of} (used by {by}): {refused.value}"
             )
             assert _exists(plane, objs[of]), f"{of} deleted while {by} uses it"
+
+
+def test_a_role_binding_is_not_updated_once_its_role_is_gone(
+    plane: ControlPlane, converged: dict[str, dict[str, Any]]
+) -> None:
+    """Why a Usage keeps a composed Role while a protected RoleBinding of it exists
+    (function/blocks/usage.py): Crossplane releases a used object by updating its labels, and
+    the API server refuses Crossplane that update of a RoleBinding once its Role is gone."""
+    namespace = "e2e-role-binding"
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    plane.apply(ns)
+    meta = {"name": "ccm", "namespace": namespace}
+    role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta}
+    plane.apply(role | {"rules": list(CCM_RULES)})
+    binding = plane.apply(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ccm"},
+            "subjects": [{"kind": "ServiceAccount", "name": "ccm", "namespace": namespace}],
+        }
+    )
+    as_crossplane = plane.resource(
+        binding["apiVersion"], binding["kind"], plane.service_account_user(CORE_SA)
+    )
+
+    def label(value: str) -> None:
+        as_crossplane.patch(
+            body={"metadata": {"labels": {"crossplane.io/in-use": value}}},
+            name="ccm",
+            namespace=namespace,
+            content_type="application/merge-patch+json",
+        )
+
+    label("true")
+    plane.delete(role)
+    with pytest.raises(ApiException) as refused:
+        label("false")
+    # The Role's NotFound, answered for the RoleBinding, which is still there.
+    assert refused.value.status == 404, refused.value.body
+    assert plane.get(binding["apiVersion"], binding["kind"], "ccm", namespace) is not None
+    plane.delete(ns)
 
 
 def _present(plane: ControlPlane, objs: Iterable[dict[str, Any]]) -> set[str]:
