@@ -15,10 +15,10 @@ A Usage is namespaced and selects in its own namespace: it goes where both sides
 are (the XR's namespace, or for a cluster-scoped XR the namespace they name).
 
 A RoleBinding a Usage protects keeps the composed Role it binds until it is gone.
-Releasing it, Crossplane's Usage controller removes its in-use label by an update
+To release it, Crossplane's Usage controller updates it to remove its in-use label
 (crossplane v2.3.4 internal/controller/protection/usage/reconciler.go), and the API
-server checks every update of a RoleBinding that is not only a garbage collection field
-against the rules of the Role it binds (kubernetes v1.35.4
+server checks an update of a RoleBinding against the rules of the Role it binds
+unless it changes garbage collection fields only (kubernetes v1.35.4
 pkg/registry/rbac/rolebinding/policybased/storage.go, Update): with the Role deleted
 first the update fails, the Usage is never released and the RoleBinding stays.
 
