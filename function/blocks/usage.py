@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from function import readiness
 from function.blocks.managed import label_selector
 from function.refusal import Refusal
-from function.structs import JSON, dig
+from function.structs import JSON, api_group, dig
 
 USAGE_API = "protection.crossplane.io/v1beta1"
 CRDS = ("crds/crossplane/protection.crossplane.io_usages.yaml",)
@@ -66,7 +66,7 @@ def _bound_roles(resources: dict[str, JSON], name: str) -> list[str]:
         key
         for key, obj in resources.items()
         if obj.get("kind") == "Role"
-        and str(obj.get("apiVersion")).split("/")[0] == ref.get("apiGroup")
+        and api_group(str(obj.get("apiVersion"))) == ref.get("apiGroup")
         and dig(obj, "metadata", "name") == ref.get("name")
         and dig(obj, "metadata", "namespace") == namespace
     ]
